@@ -1,0 +1,35 @@
+"""Shared fixtures: the bundled speech samples and a noisy version of one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "data" / "samples"
+
+
+@pytest.fixture(scope="session")
+def sample_paths() -> list[Path]:
+    paths = sorted(SAMPLES.glob("*.wav"))
+    assert len(paths) >= 4, f"expected the bundled speech samples in {SAMPLES}"
+    return paths
+
+
+@pytest.fixture(scope="session")
+def clean_speech(sample_paths) -> np.ndarray:
+    """First bundled utterance, 16 kHz mono float32 [N]."""
+    from xai_helpers.audio import load_audio
+
+    return load_audio(sample_paths[0], 16000)
+
+
+@pytest.fixture(scope="session")
+def noisy_speech(clean_speech) -> np.ndarray:
+    """The first utterance plus white noise at 5 dB SNR (seed 0), [N]."""
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=clean_speech.shape)
+    noise *= np.sqrt(np.mean(clean_speech**2) / np.mean(noise**2) / 10 ** (5 / 10))
+    return (clean_speech + noise).astype(np.float32)

