@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from math import gcd
 from pathlib import Path
@@ -15,6 +14,7 @@ import soundfile as sf
 import torch
 from scipy.signal import resample_poly
 
+from .atomic import write_atomically
 from .model import NSNet2, load_nsnet2
 from .stft import StftConfig, istft, log_power, stft, stft_config
 
@@ -71,18 +71,9 @@ def check_wave(wave: np.ndarray, sample_rate: int, source: str = "waveform") -> 
 
 
 def write_audio(path: str | os.PathLike, wave: np.ndarray, sample_rate: int) -> Path:
-    """Write ``wave`` ``[N]`` as a float WAV (no clipping) atomically: temporary name, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    os.close(handle)
-    try:
-        sf.write(temporary, np.asarray(wave, dtype=np.float32), sample_rate, subtype="FLOAT", format="WAV")
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-    return path
+    """Write ``wave`` ``[N]`` as a 32-bit float WAV (no clipping) atomically."""
+    samples = np.asarray(wave, dtype=np.float32)
+    return write_atomically(path, lambda temporary: sf.write(temporary, samples, sample_rate, subtype="FLOAT", format="WAV"))
 
 
 @functools.lru_cache(maxsize=4)
@@ -96,6 +87,8 @@ class Enhancement:
     """Everything the denoiser computes for one waveform (``F`` bins, ``T`` frames)."""
 
     config: StftConfig
+    wave: np.ndarray
+    """Input waveform ``[N]``."""
     spectrum: np.ndarray
     """Complex STFT of the input ``[F, T]``."""
     features: np.ndarray
@@ -130,7 +123,7 @@ def enhance_details(
     spectrum = stft(wave, config)
     features = log_power(spectrum)
     mask = predict_mask(features, model)
-    return Enhancement(config, spectrum, features, mask, apply_mask(spectrum, mask, config, len(wave)))
+    return Enhancement(config, np.asarray(wave), spectrum, features, mask, apply_mask(spectrum, mask, config, len(wave)))
 
 
 def enhance(wave: np.ndarray, sample_rate: int = 16000, device: str = "cpu") -> np.ndarray:

@@ -12,10 +12,14 @@ from .audio import AUDIO_SUFFIXES
 logger = logging.getLogger(__name__)
 
 VCTK_DEMAND_URL = "https://datashare.ed.ac.uk/handle/10283/2791"
+NOISE_SUFFIX = ".noise.wav"
+"""Companion files holding the injected noise alone (see :mod:`xai_helpers.noisy_corpus`): not inputs."""
 
 
 def list_audio_files(input_path: str | os.PathLike) -> list[Path]:
     """The WAV/FLAC files named by ``input_path``: the file itself, or a folder's files, sorted by name.
+
+    A folder's ``*.noise.wav`` companions (the injected noise alone) are not listed.
 
     Raises ``FileNotFoundError`` for a missing path and ``ValueError`` for a folder with no audio.
     """
@@ -24,7 +28,10 @@ def list_audio_files(input_path: str | os.PathLike) -> list[Path]:
         raise FileNotFoundError(f"{path}: no such file or folder")
     if path.is_file():
         return [path]
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+    files = sorted(
+        p for p in path.iterdir()
+        if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES and not p.name.endswith(NOISE_SUFFIX)
+    )
     if not files:
         raise ValueError(f"{path}: folder holds no {'/'.join(AUDIO_SUFFIXES)} files")
     return files

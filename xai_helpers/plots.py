@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.collections import PatchCollection
@@ -300,7 +299,9 @@ def _value_style(data, signed: bool):
 
 
 def _new_fig(figsize, **kw):
-    return plt.subplots(figsize=figsize, layout="constrained", **kw)
+    """A figure outside pyplot's registry: notebooks ``display`` it once, nothing piles up in loops."""
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.subplots(**kw)
 
 
 def _agg_line(aggregation: str, over: str) -> str:

@@ -1,0 +1,102 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · Data and noise: what NSNet2 hears and what it does
+#
+# Clean speech is corrupted with a controlled noise (the original project's `--noise_type`
+# choices: `not_added`, `sinusoidal`, `white` bursts, `reverberation`, plus white / pink /
+# babble noise at a requested SNR), and Microsoft's NSNet2 (the official 16 kHz weights,
+# ported to PyTorch) denoises it. For each file the book shows the waveforms, the log-power
+# spectrograms the model reads, the gain mask it predicts, the enhanced result, and how much
+# it improves SI-SDR. The noisy files, the noise alone and a JSON record of every parameter
+# (seed included) are written to `output_dir` for the next notebooks.
+#
+# Relative paths are relative to this notebook's folder (`notebooks/`).
+
+# %% tags=["parameters"]
+input_path = "../data/samples"  # a clean WAV/FLAC file or a folder of them
+noise_type = "pink_snr"  # not_added | sinusoidal | white | reverberation | white_snr | pink_snr | babble_snr
+freq_ranges = ["1000-2000"]  # sinusoidal: Hz, "lo-hi" strings or [lo, hi] pairs
+rms_amplitudes = [0.01]  # sinusoidal / white: RMS (full scale), one per range or one for all
+time_ranges = ["0.5-1.2"]  # white: seconds
+reverberances = [0.5]  # reverberation: RT60 in seconds, one file per value
+snr_db = [5.0]  # *_snr: dB, one file per value
+seed = 0
+output_dir = "../data/noisy"
+sample_rate = 16000  # model rate: 16000 or 48000 Hz
+
+# %%
+import pandas as pd
+from IPython.display import HTML, display
+
+from xai_helpers.audio import enhance_details
+from xai_helpers.datasets import list_audio_files
+from xai_helpers.metrics import si_sdr
+from xai_helpers.noise import NOISE_TYPES
+from xai_helpers.noisy_corpus import make_noisy_corpus
+from xai_helpers.notebook import setup_notebook
+from xai_helpers.overview import audio_players, plot_enhancement_overview
+
+setup_notebook()
+OPTIONS_BY_TYPE = {
+    "sinusoidal": {"freq_ranges": freq_ranges, "rms_amplitudes": rms_amplitudes},
+    "white": {"time_ranges": time_ranges, "rms_amplitudes": rms_amplitudes},
+    "reverberation": {"reverberances": reverberances},
+}
+noise_options = OPTIONS_BY_TYPE.get(noise_type, {"snr_db": snr_db} if noise_type.endswith("_snr") else {})
+assert noise_type in NOISE_TYPES, f"noise_type {noise_type!r} is not one of {NOISE_TYPES}"
+clean_files = list_audio_files(input_path)
+print(f"{len(clean_files)} clean file(s) from {input_path}; noise {noise_type} {noise_options}; seed {seed}")
+
+# %% [markdown]
+# ## Inject the noise and write the noisy corpus
+
+# %%
+corpus = make_noisy_corpus(clean_files, output_dir, noise_type, sample_rate=sample_rate, seed=seed, **noise_options)
+pd.DataFrame(
+    [{"file": item.noisy_path.name, "seed": item.params["derived_seed"], "achieved SNR (dB)": item.params["achieved_snr_db"]} for item in corpus]
+)
+
+# %% [markdown]
+# ## Each file: input, mask, output
+#
+# Top: waveforms. Then the log10 power spectrograms on one shared colour scale (clean,
+# noisy = the model's input features, enhanced), and the gain mask NSNet2 predicts
+# (1 passes a bin, 0 removes it). The players play clean, noisy and enhanced at their true
+# relative loudness.
+
+# %%
+scores = []
+for item in corpus:
+    result = enhance_details(item.noisy, sample_rate)
+    display(plot_enhancement_overview(result, clean=item.clean, title=item.name))
+    display(HTML(audio_players({"clean": item.clean, "noisy": item.noisy, "enhanced": result.enhanced}, sample_rate)))
+    scores.append(
+        {
+            "file": item.name,
+            "SI-SDR noisy (dB)": si_sdr(item.noisy, item.clean),
+            "SI-SDR enhanced (dB)": si_sdr(result.enhanced, item.clean),
+        }
+    )
+
+# %% [markdown]
+# ## SI-SDR against the clean speech
+#
+# Scale-invariant SDR of the noisy input and of NSNet2's output, in dB; the last column is the
+# improvement the model brings.
+
+# %%
+table = pd.DataFrame(scores).set_index("file")
+table["improvement (dB)"] = table["SI-SDR enhanced (dB)"] - table["SI-SDR noisy (dB)"]
+table.round(2)
