@@ -136,7 +136,8 @@ class NSNet2(nn.Module):
     """NSNet2 gain estimator: log-power features ``[B, T, F]`` in, gain mask ``[B, T, F]`` out.
 
     ``forward(features, return_logit=True)`` returns the pre-sigmoid logit instead.
-    Layers, in order: ``fc_in`` + ``relu_in``, ``gru1``, ``gru2``, ``fc_out1`` + ``relu_out1``,
+    Layers, in order: ``fc_in`` + ``relu_in``, ``gru1`` (+ ``gru1_out``, an identity on its output
+    sequence), ``gru2`` (+ ``gru2_out``), ``fc_out1`` + ``relu_out1``,
     ``fc_out2`` + ``relu_out2``, ``fc_out3`` (logit), ``sigmoid``, ``mask_floor``.
     """
 
@@ -146,7 +147,9 @@ class NSNet2(nn.Module):
         self.fc_in = nn.Linear(n_bins, hidden)
         self.relu_in = nn.ReLU()
         self.gru1 = nn.GRU(hidden, hidden, batch_first=True)
+        self.gru1_out = nn.Identity()  # the output sequence alone: a hook point for layer attributions
         self.gru2 = nn.GRU(hidden, hidden, batch_first=True)
+        self.gru2_out = nn.Identity()
         self.fc_out1 = nn.Linear(hidden, dense)
         self.relu_out1 = nn.ReLU()
         self.fc_out2 = nn.Linear(dense, dense)
@@ -158,8 +161,8 @@ class NSNet2(nn.Module):
     def logit(self, features: torch.Tensor) -> torch.Tensor:
         """Pre-sigmoid output ``[B, T, F]`` for log-power ``features`` ``[B, T, F]``."""
         hidden = self.relu_in(self.fc_in(features))
-        hidden, _ = self.gru1(hidden)
-        hidden, _ = self.gru2(hidden)
+        hidden = self.gru1_out(self.gru1(hidden)[0])
+        hidden = self.gru2_out(self.gru2(hidden)[0])
         hidden = self.relu_out1(self.fc_out1(hidden))
         hidden = self.relu_out2(self.fc_out2(hidden))
         return self.fc_out3(hidden)

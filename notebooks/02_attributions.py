@@ -1,0 +1,83 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 · Attributions on every time-frequency bin
+#
+# For each explained output of NSNet2 — every bin `(f_out, t_out)` of the gain mask in a
+# segment (the 4-D case of the original project), one bin, or the sum over output regions —
+# the attribution over every input bin `(f_in, t_in)` of the log-power spectrogram, over
+# grouped input regions, or over the hidden units of a layer. One `.h5` file per input file
+# and configuration is written to `output_dir` (layout in `xai_helpers/store.py`).
+#
+# The segment is cut out and the model runs on it alone (its recurrent state starts at the
+# segment's first frame), so the stored `input_features` are exactly what the model saw.
+# A re-run skips complete files and recomputes incomplete or damaged ones.
+
+# %% tags=["parameters"]
+input_path = "../data/noisy"  # an audio file or a folder (notebook 01's noisy files by default)
+method = "deepliftshap"  # deepliftshap deeplift gradientshap integratedgradients saliency inputxgradient occlusion kernelshap lime fgsm
+target = "mask"  # mask (after the sigmoid) | logit (before it)
+outputs = "all_bins"  # all_bins | bin | regions
+output_bin = [1000.0, 0.1]  # outputs="bin": [frequency Hz, time s from the segment start]
+output_regions = ["0-1000Hz@0.05-0.15s"]  # outputs="regions": "LO-HIHz@START-ENDs" or [f_lo, f_hi, t_lo, t_hi]
+features = "bins"  # bins | regions | latent
+feature_band_hz = 1000.0  # features="regions": band height, Hz
+feature_span_s = 0.1  # features="regions": segment length, s
+baseline = "zero"  # zero noise clean mean shuffled noise_frames
+n_baselines = 1  # K, for the distribution baselines (shuffled, noise_frames)
+n_samples = 25  # GradientShap samples, IntegratedGradients steps, KernelShap/Lime perturbations
+segment_start_s = 0.5
+segment_duration_s = 0.2
+dtype = "float32"  # float32 | float16 (maps scaled per target, ~3 significant digits)
+backend = "auto"  # auto (fast exact engine where it applies) | engine | captum
+output_dir = "../data/attributions"
+seed = 0
+device = "cpu"  # or "cuda"
+
+# %%
+import pandas as pd
+
+from xai_helpers.datasets import list_audio_files
+from xai_helpers.explain import ExplainConfig, explain_file
+from xai_helpers.notebook import setup_notebook
+
+setup_notebook()
+config = ExplainConfig(
+    method=method, target=target, outputs=outputs, output_bin=tuple(output_bin), output_regions=output_regions,
+    features=features, feature_band_hz=feature_band_hz, feature_span_s=feature_span_s, baseline=baseline,
+    n_baselines=n_baselines, n_samples=n_samples, segment_start_s=segment_start_s,
+    segment_duration_s=segment_duration_s, dtype=dtype, backend=backend, seed=seed,
+)
+files = list_audio_files(input_path)
+print(f"{len(files)} file(s); {config.method} on {config.outputs} / {config.features}, target {config.target}, "
+      f"baseline {config.baseline} (K={config.n_baselines}), segment {segment_start_s} s + {segment_duration_s} s, "
+      f"backend {'engine' if config.uses_engine() else 'captum'}, seed {seed}, device {device}")
+
+# %% [markdown]
+# ## Compute and store
+
+# %%
+results = [explain_file(path, output_dir, config, device=device) for path in files]
+
+# %% [markdown]
+# ## Summary per file
+#
+# `delta` is the convergence delta of each explained output: the sum of its attributions
+# minus its change from baseline to input (0 for a complete method). DeepLIFT's rescale rule
+# reaches NSNet2's ReLUs and sigmoid but not the inside of its GRUs, which Captum treats with
+# plain gradients, so DeepLift and DeepLiftShap are not complete on this model: the deltas
+# below say by how much, relative to the largest output change.
+
+# %%
+pd.DataFrame([result.summary() for result in results]).set_index("file")

