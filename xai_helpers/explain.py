@@ -258,6 +258,12 @@ def output_path(source: str | os.PathLike, output_dir: str | os.PathLike, config
     return Path(output_dir) / f"{Path(source).stem}__{config.file_tag()}.h5"
 
 
+def attribution_paths(source: str | os.PathLike, attributions_dir: str | os.PathLike, method: str | None = None) -> list[Path]:
+    """The ``.h5`` files of ``source`` in ``attributions_dir`` (any configuration, or only ``method``'s), sorted."""
+    pattern = f"{Path(source).stem}__{method + '_' if method else ''}*.h5"
+    return sorted(Path(attributions_dir).glob(pattern))
+
+
 def explain_file(
     source: str | os.PathLike,
     output_dir: str | os.PathLike,
