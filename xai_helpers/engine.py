@@ -224,23 +224,32 @@ def _setup(model: NSNet2, x: torch.Tensor, baselines: torch.Tensor | None, metho
 
 
 class _Engine:
+    """Backward sweeps for one clip. Row layouts put the baselines innermost so that the sum over
+    baselines is part of the matrix product (``[G_1 .. G_K] @ [RR_1; ..; RR_K]``); the attribution
+    weights (``(x - b_k) / K``, ``x`` or ``1``) are folded into ``Bt`` and ``RR``."""
+
     def __init__(self, model: NSNet2, setup: _Setup, chunk: int, lookback: int | None) -> None:
         self.model, self.s, self.chunk, self.lookback = model, setup, chunk, lookback
         self.H = model.gru1.hidden_size
         self.K, self.T, self.F = setup.weight.shape
         self.w1, self.w2 = _gru_weights(model.gru1), _gru_weights(model.gru2)
-        self.rr: dict[int, torch.Tensor] = {}  # block index -> [K, 2H, m F]
-        self.phi: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # block -> ([2H, H], [H, H])
+        ref = setup.weight
+        self.new = lambda *shape: torch.empty(*shape, dtype=ref.dtype, device=ref.device)
+        # block index -> (RR1^T, RR2^T) each [F_in * m, K * H] (rows ordered (f_in, t_in)), and
+        # Phi^T blocks (Phi11^T, Phi21^T, Phi22^T) each [H, H].
+        self.rr: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.phi: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
     def _block(self, frames: slice) -> dict[str, torch.Tensor]:
-        """Per-frame matrices of ``frames``: J1h, J2h, J2x ``[m, H, H]``, Bt ``[m, K, H, F]``, Cout ``[m, K, F, H]``."""
+        """Per-frame matrices of ``frames``: J1h, J2h, J2x ``[m, H, H]``, weighted Bt ``[m, K, H, F_in]``,
+        Cout ``[m, F_out, K, H]``."""
         s, model = self.s, self.model
         j1x = _jac_input(s.gates1, self.w1, frames)  # [m, H, H]
-        # Bt = J1x diag(m_in) W_in  -> J1x @ (m_in[:, None] * W_in)
-        scaled_in = s.m_in[:, frames].transpose(0, 1)[..., None] * model.fc_in.weight  # [m, K, H, F]
-        bt = torch.matmul(j1x[:, None], scaled_in)
+        # Bt_k = J1x diag(m_in_k) W_in diag(weight_k)
+        scaled_in = (s.m_in[:, frames].transpose(0, 1)[..., None] * model.fc_in.weight) * s.weight[:, frames].transpose(0, 1)[:, :, None]
+        bt = torch.matmul(j1x[:, None], scaled_in)  # [m, K, H, F]
         del j1x, scaled_in
-        # Cout = diag(m_s) W3 diag(m2) W2 diag(m1) W1
+        # Cout_k = diag(m_s) W3 diag(m2) W2 diag(m1) W1
         cout = s.m_s[:, frames].transpose(0, 1)[..., None] * model.fc_out3.weight  # [m, K, F, D]
         cout = torch.matmul(cout * s.m_2[:, frames].transpose(0, 1)[:, :, None], model.fc_out2.weight)
         cout = torch.matmul(cout * s.m_1[:, frames].transpose(0, 1)[:, :, None], model.fc_out1.weight)
@@ -249,84 +258,101 @@ class _Engine:
             "j2h": _jac_hidden(s.gates2, self.w2, frames),
             "j2x": _jac_input(s.gates2, self.w2, frames),
             "bt": bt,
-            "cout": cout,
+            "cout": cout.transpose(1, 2).contiguous(),
         }
 
+    def _direct(self, s0: int, n: int, mats: dict[str, torch.Tensor], out_nf: torch.Tensor):
+        """Frame-by-frame backward sweep over the chunk's own frames; returns G1, G2 ``[n, F, K, H]``
+        (the adjoints at the state before frame ``s0``)."""
+        H, K, F = self.H, self.K, self.F
+        g1, g2, g1n, g2n = (self.new(n, F, K, H) for _ in range(4))
+        u_buf = self.new(n * F * K, H)
+        for i in range(n - 1, -1, -1):
+            s = s0 + i
+            g1[i] = 0
+            g2[i] = mats["cout"][i]
+            r1, r2 = g1[i:].view(-1, H), g2[i:].view(-1, H)
+            u = torch.addmm(r1, r2, mats["j2x"][i], out=u_buf[: r1.shape[0]])
+            grad = u.view(-1, K * H) @ mats["bt"][i].reshape(K * H, F)  # [(n-i) F_out, F_in], summed over k
+            out_nf[i:, :, :, s] = grad.view(n - i, F, F)
+            torch.mm(u, mats["j1h"][i], out=g1n[i:].view(-1, H))
+            torch.mm(r2, mats["j2h"][i], out=g2n[i:].view(-1, H))
+            g1, g1n, g2, g2n = g1n, g1, g2n, g2
+        return g1, g2
+
     def _build_rr_phi(self, index: int, frames: slice, mats: dict[str, torch.Tensor]) -> None:
-        """``RR`` and ``Phi`` of block ``index`` (frames ``frames``) by forward accumulation."""
+        """``RR`` and ``Phi`` of block ``index`` by forward accumulation, in transposed (row) form:
+        a column ``c`` of ``A(s) Z`` is the row ``Z^T[c] A(s)^T``."""
         H, K, F = self.H, self.K, self.F
         m = frames.stop - frames.start
-        cols = torch.zeros(2 * H, H + m * K * F, dtype=mats["j1h"].dtype, device=mats["j1h"].device)
-        cols[:H, :H] = torch.eye(H, dtype=cols.dtype, device=cols.device)  # Phi's first block column
-        phi22 = torch.eye(H, dtype=cols.dtype, device=cols.device)
+        rows = H + m * K * F  # Phi's first block column (H), then (t_in, k, f_in)
+        z1, z2, z1n, z2n = (self.new(rows, H) for _ in range(4))
+        z1[:H] = torch.eye(H, dtype=z1.dtype, device=z1.device)
+        z2[:H] = 0
+        phi22 = torch.eye(H, dtype=z1.dtype, device=z1.device)
         for i in range(m):
             used = H + i * K * F
-            z1, z2 = cols[:H, :used], cols[H:, :used]
-            q = mats["j1h"][i] @ z1
-            z2_new = torch.addmm(mats["j2h"][i] @ z2, mats["j2x"][i], q)
-            z1.copy_(q)
-            z2.copy_(z2_new)
-            phi22 = mats["j2h"][i] @ phi22
-            new = cols[:, used : used + K * F]
-            new[:H].view(H, K, F).copy_(mats["bt"][i].transpose(0, 1))
-            torch.mm(mats["j2x"][i], new[:H], out=new[H:])
-        rr = cols[:, H:].view(2 * H, m, K, F).permute(2, 0, 1, 3).reshape(K, 2 * H, m * F)
-        self.rr[index] = rr
-        self.phi[index] = (cols[:, :H].clone(), phi22)
+            j1h, j2h, j2x = mats["j1h"][i].t(), mats["j2h"][i].t(), mats["j2x"][i].t()
+            torch.mm(z1[:used], j1h, out=z1n[:used])
+            torch.mm(z2[:used], j2h, out=z2n[:used])
+            z2n[:used].addmm_(z1n[:used], j2x)
+            phi22 = phi22 @ j2h
+            new = slice(used, used + K * F)
+            z1n[new] = mats["bt"][i].transpose(1, 2).reshape(K * F, H)
+            torch.mm(z1n[new], j2x, out=z2n[new])
+            z1, z1n, z2, z2n = z1n, z1, z2n, z2
+        # RR rows (t_in, k, f_in) -> RR^T [F_in * m, K * H] with rows (f_in, t_in).
+        def regroup(z: torch.Tensor) -> torch.Tensor:
+            return z[H:].view(m, K, F, H).permute(2, 0, 1, 3).reshape(F * m, K * H)
+
+        self.rr[index] = (regroup(z1), regroup(z2))
+        self.phi[index] = (z1[:H].clone(), z2[:H].clone(), phi22)
+
+    def _cross(self, index: int, g1: torch.Tensor, g2: torch.Tensor, out_nf: torch.Tensor) -> None:
+        """Earlier blocks: ``grad = G RR_I``, then ``G <- G Phi_I``, for I = index-1 .. 0."""
+        H, K, F, n_chunk = self.H, self.K, self.F, self.chunk
+        n = g1.shape[0]
+        s0 = index * n_chunk
+        g1n, g2n = torch.empty_like(g1), torch.empty_like(g2)
+        grad = self.new(n * F, F * n_chunk)
+        for block in range(index - 1, -1, -1):
+            b0, b1 = block * n_chunk, (block + 1) * n_chunk
+            if self.lookback is not None and s0 - (b1 - 1) > self.lookback:
+                out_nf[:, :, :, :b1] = 0  # this block and all earlier ones are beyond the lookback
+                break
+            rr1, rr2 = self.rr[block]
+            torch.mm(g1.view(n * F, K * H), rr1.t(), out=grad)
+            grad.addmm_(g2.view(n * F, K * H), rr2.t())
+            out_nf[:, :, :, b0:b1] = grad.view(n, F, F, n_chunk)
+            if block > 0:
+                phi11t, phi21t, phi22t = self.phi[block]
+                r1, r2 = g1.view(-1, H), g2.view(-1, H)
+                torch.mm(r1, phi11t.t(), out=g1n.view(-1, H))
+                g1n.view(-1, H).addmm_(r2, phi21t.t())
+                torch.mm(r2, phi22t.t(), out=g2n.view(-1, H))
+                g1, g1n, g2, g2n = g1n, g1, g2n, g2
 
     def chunks(self) -> Iterator[AttributionChunk]:
-        H, K, F, T, n_chunk = self.H, self.K, self.F, self.T, self.chunk
-        weight = self.s.weight  # [K, T, F]
+        F, T, n_chunk = self.F, self.T, self.chunk
         n_blocks = -(-T // n_chunk)
         for index in range(n_blocks):
             s0, e0 = index * n_chunk, min((index + 1) * n_chunk, T)
             n = e0 - s0
             mats = self._block(slice(s0, e0))
-            # grads[k_out, f_out, t_in, f_in] (weighted and summed over baselines)
-            out = torch.zeros(n, F, T, F, dtype=weight.dtype, device=weight.device)
-            # Direct phase: G [n, K, F, 2H], row k_out active once s <= s0 + k_out.
-            g = torch.zeros(n, K, F, 2 * H, dtype=weight.dtype, device=weight.device)
-            g_next = torch.empty_like(g)
-            for s in range(e0 - 1, s0 - 1, -1):
-                i = s - s0
-                g[i, :, :, :H] = 0
-                g[i, :, :, H:] = mats["cout"][i]
-                rows = g[i:].view(-1, 2 * H)
-                u = torch.addmm(rows[:, :H], rows[:, H:], mats["j2x"][i])  # [(n-i) K F, H]
-                grad = torch.matmul(u.view(n - i, K, F, H), mats["bt"][i])  # [n-i, K, F, F_in]
-                out[i:, :, s, :] = (grad * weight[:, s][None, :, None, :]).sum(1)
-                nxt = g_next[i:].view(-1, 2 * H)
-                torch.mm(u, mats["j1h"][i], out=nxt[:, :H])
-                torch.mm(rows[:, H:], mats["j2h"][i], out=nxt[:, H:])
-                g, g_next = g_next, g
-            if self.lookback is None or self.lookback >= 0:
-                self._cross(index, g, out)
+            out = self.new(F, n, F, T)
+            out_nf = out.transpose(0, 1)  # [n, F_out, F_in, T] view
+            # Zero what the sweeps do not write: t_in > t_out (causality).
+            out[..., e0:] = 0
+            for k in range(n - 1):
+                out_nf[k, :, :, s0 + k + 1 : e0] = 0
+            g1, g2 = self._direct(s0, n, mats, out_nf)
+            self._cross(index, g1, g2, out_nf)
+            del g1, g2
             if index + 1 < n_blocks:
                 self._build_rr_phi(index, slice(s0, e0), mats)
             del mats
             self._forget(index + 1)
             yield self._finish(slice(s0, e0), out)
-
-    def _cross(self, index: int, g: torch.Tensor, out: torch.Tensor) -> None:
-        """Earlier blocks: ``grad = G RR_I``, ``G <- G Phi_I`` for I = index-1 .. 0."""
-        H, K, F, n_chunk = self.H, self.K, self.F, self.chunk
-        n = g.shape[0]
-        s0 = index * n_chunk
-        weight = self.s.weight
-        gk = g.transpose(0, 1).reshape(K, n * F, 2 * H)
-        for block in range(index - 1, -1, -1):
-            b0, b1 = block * n_chunk, (block + 1) * n_chunk
-            if self.lookback is not None and s0 - (b1 - 1) > self.lookback:
-                break
-            grad = torch.bmm(gk, self.rr[block]).view(K, n, F, b1 - b0, F)
-            out[:, :, b0:b1, :] = (grad * weight[:, None, None, b0:b1, :]).sum(0)
-            if block > 0:
-                phi1, phi22 = self.phi[block]
-                flat = gk.view(-1, 2 * H)
-                new = torch.empty_like(gk)
-                torch.mm(flat, phi1, out=new.view(-1, 2 * H)[:, :H])
-                torch.mm(flat[:, H:], phi22, out=new.view(-1, 2 * H)[:, H:])
-                gk = new
 
     def _forget(self, next_index: int) -> None:
         """Drop blocks no later chunk reaches within ``max_lookback_frames``."""
@@ -337,19 +363,18 @@ class _Engine:
             del self.rr[block], self.phi[block]
 
     def _finish(self, frames: slice, out: torch.Tensor) -> AttributionChunk:
+        """``out`` ``[F_out, n, F_in, T]``: lookback mask, |.| for saliency, deltas, to numpy."""
         if self.lookback is not None:
             t_out = torch.arange(frames.start, frames.stop, device=out.device)[:, None]
             lag = t_out - torch.arange(self.T, device=out.device)[None]
-            out.masked_fill_((lag > self.lookback)[:, None, :, None], 0.0)
-        if self.s.out_delta is None:
-            if self.s.absolute:
-                out.abs_()
-            deltas = None
-        else:
-            sums = out.sum(dim=(2, 3), dtype=torch.float64)  # [n, F_out]
-            deltas = (sums - self.s.out_delta[frames].double()).t().float().cpu().numpy()
-        attributions = out.permute(1, 0, 3, 2).contiguous().cpu().numpy()
-        return AttributionChunk(t_out=frames, attributions=attributions, deltas=deltas)
+            out.masked_fill_((lag > self.lookback)[None, :, None, :], 0.0)
+        if self.s.absolute:
+            out.abs_()
+        deltas = None
+        if self.s.out_delta is not None:
+            sums = out.sum(dim=3).sum(dim=2, dtype=torch.float64)  # [F_out, n]
+            deltas = (sums - self.s.out_delta[frames].t().double()).float().cpu().numpy()
+        return AttributionChunk(t_out=frames, attributions=out.cpu().numpy(), deltas=deltas)
 
 
 # --------------------------------------------------------------------------------------------
