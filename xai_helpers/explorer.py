@@ -1,0 +1,287 @@
+"""Interactive explorer of per-bin attribution maps (JupyterLab), with a static fallback for reports.
+
+Dropdowns pick the method and the attribution file (among the complete ``.h5`` files with
+attributions ``[f_out, t_out, f_in, t_in]`` over all output bins found in a folder); two sliders
+pick the output bin by its frequency (Hz) and time (s from the segment start, nearest bin). The
+figure shows that bin's signed attribution map ``[f_in, t_in]`` between the input spectrogram and
+the gain mask, the bin marked on all three.
+
+The widget logic rests on a pure function, :func:`output_bin_figure` ``(file, f_hz, t_s) ->
+Figure``; the widget shows its PNG in an :class:`ipywidgets.Image`, so it works (and is testable)
+without a live kernel. Widgets are inert in an exported HTML report, so :func:`explore` also
+displays a static figure of a default bin.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from . import plots
+from .store import AttributionFile, AttributionFileError, check_complete
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ExplorableFile", "Explorer", "attribution_map_figure", "explore", "find_explorable", "nearest_bin", "output_bin_figure"]
+
+MAP_GID = "attribution_map"
+"""``gid`` of the attribution image in :func:`attribution_map_figure` (to find it in tests)."""
+
+
+@dataclass(frozen=True)
+class ExplorableFile:
+    """A complete attribution file with a map ``[f_in, t_in]`` for every output bin."""
+
+    path: Path
+    method: str
+    label: str
+    """The file name without ``.h5`` (source stem and configuration)."""
+
+
+def find_explorable(attributions_dir: str | os.PathLike) -> list[ExplorableFile]:
+    """The explorable ``.h5`` files of ``attributions_dir``, sorted by name.
+
+    Incomplete or damaged files are left out with a warning; files of other layouts (one bin,
+    regions, grouped or latent features) are left out silently.
+    """
+    found = []
+    for path in sorted(Path(attributions_dir).glob("*.h5")):
+        try:
+            check_complete(path)
+            with h5py.File(path, "r") as file:
+                dataset = file.get("attributions")
+                if dataset is None or dataset.ndim != 4:
+                    continue
+                n_f, n_t = file["freqs_hz"].shape[0], file["times_s"].shape[0]
+                if dataset.shape != (n_f, n_t, n_f, n_t):
+                    continue
+                method = str(file.attrs.get("method", "?"))
+        except AttributionFileError as error:
+            logger.warning("%s; not offered in the explorer", error)
+            continue
+        except OSError as error:
+            logger.warning("%s: unreadable (%s); not offered in the explorer", path, error)
+            continue
+        found.append(ExplorableFile(path, method, path.stem))
+    return found
+
+
+def nearest_bin(freqs_hz: np.ndarray, times_s: np.ndarray, f_hz: float, t_s: float) -> tuple[int, int]:
+    """Indices ``(f, t)`` of the bin whose centre frequency (Hz) and time (s) are nearest ``(f_hz, t_s)``."""
+    return int(np.argmin(np.abs(np.asarray(freqs_hz) - f_hz))), int(np.argmin(np.abs(np.asarray(times_s) - t_s)))
+
+
+def attribution_map_figure(
+    amap: np.ndarray,
+    input_features: np.ndarray,
+    mask: np.ndarray,
+    freqs_hz: np.ndarray,
+    times_s: np.ndarray,
+    output_bin: tuple[int, int] | None = None,
+    region: tuple[float, float, float, float] | None = None,
+    value_label: str = plots.DEFAULT_VALUE_LABEL,
+    title: str | None = None,
+) -> Figure:
+    """Three panels: input log-power spectrogram ``[f, t]``, the signed attribution map ``amap``
+    ``[f_in, t_in]`` of one explained output, and the gain mask ``[f, t]`` (0..1).
+
+    The explained output is marked on all three: ``output_bin`` (indices ``(f_out, t_out)``) by a
+    circle and a dashed line at ``t_out`` (later input cannot contribute), or ``region``
+    (``f_lo_hz, f_hi_hz, t_lo_s, t_hi_s``) by a dashed rectangle.
+    """
+    amap = np.asarray(amap, dtype=np.float64)
+    f = plots._check_axis(freqs_hz, amap.shape[0], "freqs_hz")
+    t = plots._check_axis(times_s, amap.shape[1], "times_s")
+    for name, array in (("input_features", input_features), ("mask", mask)):
+        if np.shape(array) != amap.shape:
+            raise ValueError(f"{name} must have shape [f, t] = {amap.shape}, got {np.shape(array)}")
+    fig, (ax0, ax1, ax2) = plots._new_fig((16, 4.6), ncols=3)
+    plots.plot_spectrogram(input_features, f, t, ax=ax0, title="Input log-power spectrogram")
+    cmap, norm = plots._value_style(amap, signed=True)
+    image = plots._show(ax1, amap, t, f, cmap, norm, gid=MAP_GID)
+    plots._label_tf(ax1, "Input time t_in (s)", "Input frequency f_in (Hz)")
+    ax1.set_title("Signed attribution of each input bin\n(red raises the gain, blue lowers it)", fontsize="medium")
+    fig.colorbar(image, ax=ax1, label=value_label)
+    masked = plots._show(ax2, np.asarray(mask), t, f, plots._MASK_CMAP, Normalize(0.0, 1.0))
+    plots._label_tf(ax2)
+    ax2.set_title("NSNet2 gain mask (1 = keep, 0 = suppress)", fontsize="medium")
+    fig.colorbar(masked, ax=ax2, label="gain (linear, 0-1)")
+    if output_bin is not None:
+        fx, tx = f[output_bin[0]], t[output_bin[1]]
+        for ax, colour in ((ax0, "cyan"), (ax1, "black"), (ax2, "red")):
+            ax.axvline(tx, color=colour, lw=0.8, ls="--", alpha=0.8)
+            ax.plot([tx], [fx], marker="o", ms=11, mfc="none", mec=colour, mew=1.6, ls="none", label="explained output bin")
+        ax1.legend(loc="upper left", fontsize="small", framealpha=0.8)
+        title = title or f"What the gain at {fx:g} Hz, {tx:.3f} s looks at in the input"
+    if region is not None:
+        f_lo, f_hi, t_lo, t_hi = region
+        for ax, colour in ((ax0, "cyan"), (ax1, "black"), (ax2, "red")):
+            ax.add_patch(Rectangle((t_lo, f_lo), t_hi - t_lo, f_hi - f_lo, fill=False, edgecolor=colour, lw=1.4, ls="--",
+                                   label="explained output region"))
+        ax1.legend(loc="upper left", fontsize="small", framealpha=0.8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def output_bin_figure(h5_path: str | os.PathLike, f_hz: float, t_s: float) -> Figure:
+    """:func:`attribution_map_figure` of the output bin nearest ``(f_hz, t_s)`` (Hz, s from the
+    segment start) of the attribution file ``h5_path`` (reads that bin's map only)."""
+    with AttributionFile(h5_path) as stored:
+        freqs, times = stored["freqs_hz"], stored["times_s"]
+        f_out, t_out = nearest_bin(freqs, times, f_hz, t_s)
+        amap = stored.read_attributions((f_out, t_out))
+        features, mask = stored["input_features"], stored["mask"]
+        attrs = stored.attrs
+    label = f"attribution ({attrs.get('target', 'mask')} units)"
+    fig = attribution_map_figure(amap, features, mask, freqs, times, output_bin=(f_out, t_out), value_label=label)
+    fig.suptitle(
+        f"{Path(h5_path).stem}\n{attrs.get('method', '?')}: what the gain at {freqs[f_out]:g} Hz, "
+        f"{times[t_out]:.3f} s looks at in the input"
+    )
+    return fig
+
+
+def _png(fig: Figure, dpi: int) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+class Explorer:
+    """The widgets and their logic; :attr:`widget` is what to display.
+
+    Attributes: ``method`` and ``file`` (Dropdowns), ``f_slider`` (Hz) and ``t_slider`` (s),
+    ``image`` (the PNG of :attr:`figure`), ``status`` (a label), ``current`` = ``(path, f_out,
+    t_out)`` shown.
+    """
+
+    def __init__(
+        self,
+        attributions_dir: str | os.PathLike,
+        method: str | None = None,
+        f_hz: float | None = None,
+        t_s: float | None = None,
+        dpi: int = 80,
+    ) -> None:
+        import ipywidgets as widgets
+
+        self.files = find_explorable(attributions_dir)
+        if not self.files:
+            raise FileNotFoundError(
+                f"{attributions_dir}: no complete attribution file with a map for every output bin "
+                "(run notebook 02 with outputs='all_bins', features='bins')"
+            )
+        methods = sorted({item.method for item in self.files})
+        self.dpi = dpi
+        self.figure: Figure | None = None
+        self.current: tuple[Path, int, int] | None = None
+        self._holding = False
+        self.method = widgets.Dropdown(options=methods, value=method if method in methods else methods[0], description="method")
+        self.file = widgets.Dropdown(description="file", layout=widgets.Layout(width="60%"))
+        self.f_slider = widgets.FloatSlider(description="f_out (Hz)", continuous_update=False, readout_format=".0f",
+                                            layout=widgets.Layout(width="45%"))
+        self.t_slider = widgets.FloatSlider(description="t_out (s)", continuous_update=False, readout_format=".3f",
+                                            layout=widgets.Layout(width="45%"))
+        self.status = widgets.Label()
+        self.image = widgets.Image(format="png", layout=widgets.Layout(width="100%"))
+        self.widget = widgets.VBox(
+            [widgets.HBox([self.method, self.file]), widgets.HBox([self.f_slider, self.t_slider]), self.status, self.image]
+        )
+        self.method.observe(self._on_method, names="value")
+        self.file.observe(self._on_file, names="value")
+        self.f_slider.observe(self._on_bin, names="value")
+        self.t_slider.observe(self._on_bin, names="value")
+        self._holding = True
+        self._fill_files()
+        self._set_axes(self.file.value)
+        if f_hz is None or t_s is None:
+            from .batch_plots import representative_bin
+
+            with AttributionFile(self.file.value) as stored:
+                f_out, t_out = representative_bin(stored)
+            f_hz, t_s = self._freqs[f_out], self._times[t_out]
+        self.f_slider.value, self.t_slider.value = float(f_hz), float(t_s)
+        self._holding = False
+        self.update()
+
+    def _fill_files(self) -> None:
+        options = [(item.label, item.path) for item in self.files if item.method == self.method.value]
+        self.file.options = options
+        self.file.value = options[0][1]
+
+    def _set_axes(self, path: Path) -> None:
+        with AttributionFile(path) as stored:
+            self._freqs, self._times = stored["freqs_hz"], stored["times_s"]
+        for slider, axis in ((self.f_slider, self._freqs), (self.t_slider, self._times)):
+            step = float(np.min(np.diff(axis))) if axis.size > 1 else 1.0
+            low, high = float(axis[0]), float(axis[-1])
+            if low > slider.max:  # keep min <= max at every step
+                slider.max, slider.min = high, low
+            else:
+                slider.min, slider.max = low, high
+            slider.step = step
+
+    def _on_method(self, change) -> None:
+        self._holding = True
+        self._fill_files()
+        self._holding = False
+        self._on_file(None)
+
+    def _on_file(self, change) -> None:
+        if self._holding or self.file.value is None:
+            return
+        self._holding = True
+        self._set_axes(self.file.value)
+        self._holding = False
+        self.update()
+
+    def _on_bin(self, change) -> None:
+        if not self._holding:
+            self.update()
+
+    def update(self) -> None:
+        """Redraw the figure for the selected file and the bin nearest the sliders' values."""
+        path = self.file.value
+        f_out, t_out = nearest_bin(self._freqs, self._times, self.f_slider.value, self.t_slider.value)
+        if self.current == (path, f_out, t_out):
+            return
+        try:
+            self.figure = output_bin_figure(path, self.f_slider.value, self.t_slider.value)
+        except AttributionFileError as error:
+            self.status.value = str(error)
+            return
+        self.image.value = _png(self.figure, self.dpi)
+        self.current = (path, f_out, t_out)
+        self.status.value = f"{path.name}: output bin {self._freqs[f_out]:g} Hz, {self._times[t_out]:.3f} s"
+
+
+def explore(
+    attributions_dir: str | os.PathLike,
+    method: str | None = None,
+    f_hz: float | None = None,
+    t_s: float | None = None,
+    show_static: bool = True,
+):
+    """Build the explorer over ``attributions_dir`` and return its widget (display it as a cell's value).
+
+    With ``show_static`` it first displays a static figure of the default bin (``f_hz``, ``t_s``, or
+    the first file's bin with the largest total ``|attribution|``): what an HTML export shows, where
+    widgets are inert.
+    """
+    explorer = Explorer(attributions_dir, method, f_hz, t_s)
+    if show_static:
+        from IPython.display import display
+
+        print("Static view of the default output bin (the interactive explorer below needs a live kernel):")
+        display(explorer.figure)
+    return explorer.widget
