@@ -43,13 +43,17 @@ which costs ``2H F^2 + 3 F H^2 / n`` multiply-adds per (output frame, input fram
 methods; DeepLiftShap carries one adjoint per baseline (the GRU Jacobians are shared) and averages.
 Everything is float32 on the model's device.
 
-Memory: the chunk's output ``[F, n, F, T]`` plus ``RR`` (``2H x F`` floats per frame and baseline,
-about 0.5 MB at 16 kHz) and ``Phi`` for the frames explained so far (freed beyond
-``max_lookback_frames``).
+Memory: the chunk's output ``[F, n, F, T]`` (83 MB for n = 8 and a 1 s clip at 16 kHz), the chunk's
+adjoints and per-frame Jacobians (O(n H^2)), plus ``RR`` (``2H x F`` floats per frame and baseline,
+about 0.5 MB at 16 kHz) and ``Phi`` (``3 H^2`` per block) for the frames explained so far -- freed
+beyond ``max_lookback_frames`` when that is set. Matrix shapes are ``[n F K, H] x [H, H]`` and
+``[n F, K H] x [K H, n F]``; the cost per (output frame, input frame) pair is about
+``2H F^2 + 3 F H^2 / n`` multiply-adds plus ``O(n)`` per-frame work, ``O(T^2)`` in all.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -439,6 +443,12 @@ def all_bins_attributions(
         b = b.transpose(1, 2).contiguous()
     else:
         b = None
+    if device.type == "cuda" and (torch.backends.cuda.matmul.allow_tf32 or torch.get_float32_matmul_precision() != "highest"):
+        warnings.warn(
+            "TF32 matrix products are enabled (torch.backends.cuda.matmul.allow_tf32 / set_float32_matmul_precision): "
+            "the engine's attributions will differ from Captum's float32 ones by about 1e-3 relative",
+            stacklevel=2,
+        )
     with torch.no_grad():
         setup = _setup(model, x.t().contiguous(), b, method, target)
     engine = _Engine(model, setup, int(frames_per_chunk), None if max_lookback_frames is None else int(max_lookback_frames))
