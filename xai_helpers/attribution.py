@@ -16,7 +16,7 @@ name                   Captum class                             convergence delt
                        steps, averaged over K baselines)
 ``saliency``           ``Saliency`` (``abs=True``)               none
 ``inputxgradient``     ``InputXGradient``                       none
-``occlusion``          ``Occlusion`` (1x1 window) / ``FeatureAblation`` on groups   none
+``occlusion``          ``Occlusion`` (``occlusion_window``, 1x1 by default) / ``FeatureAblation`` on groups
 ``kernelshap``         ``KernelShap`` (groups only)             none
 ``lime``               ``Lime`` (groups only)                   none
 ``fgsm``               ``captum.robust.FGSM``                   none; ``sensitivity`` ``[M, E]``
@@ -48,6 +48,7 @@ from captum.attr import (
     Saliency,
 )
 from captum.robust import FGSM
+from sklearn.exceptions import ConvergenceWarning
 
 from .targets import ExplainedOutputs
 
@@ -78,6 +79,8 @@ class MethodOptions:
     """GradientShap samples, IntegratedGradients steps, KernelShap / Lime perturbations."""
     fgsm_eps: Sequence[float] = DEFAULT_FGSM_EPS
     """FGSM step sizes in log10-power units (0.1 = 1 dB)."""
+    occlusion_window: tuple[int, int] = (1, 1)
+    """Occlusion patch (bins, frames), also its stride; (1, 1) occludes single bins."""
     seed: int = 0
 
 
@@ -123,6 +126,8 @@ def attribute_targets(
     with warnings.catch_warnings():
         for message in CAPTUM_NOTICES:
             warnings.filterwarnings("ignore", message=message)
+        # Lime/KernelShap's surrogate fit with few perturbations: the answer is still returned; raise n_samples.
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
         return _attribute(module, features, baselines, method, targets, feature_mask, options)
 
 
@@ -136,7 +141,8 @@ def _attribute(module, features, baselines, method, targets, feature_mask, optio
     if method in ("deeplift", "deepliftshap"):
         if method == "deeplift" and baselines.shape[0] != 1:
             raise ValueError(f"deeplift takes one baseline, got {baselines.shape[0]}: use deepliftshap for a distribution")
-        if method == "deeplift":
+        if method == "deeplift" or baselines.shape[0] == 1:
+            # DeepLiftShap is the mean of DeepLift over the baselines; Captum's class refuses K = 1.
             attributions, delta = DeepLift(module).attribute(
                 inputs, baselines=baselines.expand(n_targets, *features.shape), target=target, return_convergence_delta=True
             )
@@ -214,8 +220,10 @@ def _perturbation(module, features, baselines, method, target, feature_mask, opt
     if method == "occlusion":
         inputs = features[None].expand(len(target), *features.shape).contiguous()
         if mask is None:
+            window = tuple(options.occlusion_window)
             values = Occlusion(module).attribute(
-                inputs, sliding_window_shapes=(1, 1), baselines=reference, target=target, perturbations_per_eval=8
+                inputs, sliding_window_shapes=window, strides=window, baselines=reference, target=target,
+                perturbations_per_eval=8,
             )
         else:
             values = FeatureAblation(module).attribute(

@@ -292,6 +292,7 @@ def deletion_insertion_curves(
     orders: Sequence[str] = ORDERS,
     n_random: int = 5,
     seed: int = 0,
+    region: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Deletion and insertion curves of ``features`` ``[F, T]`` against ``baseline`` ``[F, T]`` (log10 power).
 
@@ -299,7 +300,8 @@ def deletion_insertion_curves(
     ``n_random`` :func:`derived_seeds` of ``seed``) and fraction ``p`` (``k = round(p * F * T)``
     bins): *deletion* puts the baseline's values into the first ``k`` ranked bins of the input,
     *insertion* starts from the baseline and puts the input's values back into them. Each value
-    is ``mean |mask(x') - mask(x)|`` over the segment (gain units), the model running on each
+    is ``mean |mask(x') - mask(x)|`` over the segment (gain units) or, with a boolean ``region``
+    ``[F, T]`` (an explained output region), ``|mean over the region of mask(x') - mask(x)|``; the model running on each
     ``x'`` as a sequence of its own (batched forward passes). Deletion at 0 and insertion at 1
     are 0 exactly (``x' = x``). The input is perturbed directly, no resynthesis: exact and fast.
 
@@ -338,7 +340,11 @@ def deletion_insertion_curves(
     slots = np.array([unique.setdefault(v.tobytes(), len(unique)) for v in variants])
     first_of = {slot: index for index, slot in reversed(list(enumerate(slots)))}
     masks = _predict_batch(np.stack([variants[first_of[slot]] for slot in range(len(unique))]), model)
-    changes = np.mean(np.abs(masks[slots[1:]] - masks[0]), axis=(1, 2))
+    differences = masks[slots[1:]] - masks[0]
+    if region is None:
+        changes = np.mean(np.abs(differences), axis=(1, 2))
+    else:
+        changes = np.abs(differences[:, np.asarray(region, dtype=bool)].mean(axis=1))
     changes[slots[1:] == 0] = 0.0
     for index, row in enumerate(rows):
         row["deletion"], row["insertion"] = float(changes[2 * index]), float(changes[2 * index + 1])

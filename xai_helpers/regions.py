@@ -50,12 +50,13 @@ def region_bins(region: Region, freqs_hz: np.ndarray, times_s: np.ndarray) -> np
 def region_grid(freqs_hz: np.ndarray, times_s: np.ndarray, band_hz: float, span_s: float) -> list[Region]:
     """Regions of ``band_hz`` by ``span_s`` tiling the whole plane of ``freqs_hz`` ``[F]`` x ``times_s`` ``[T]``.
 
-    The last band and span reach past the top bin and the last frame so that every bin is covered.
+    Edges fall on multiples of ``band_hz`` and ``span_s``; the first and last bands and spans reach
+    past the first and last bins and frames so that every bin is covered.
     """
     if band_hz <= 0 or span_s <= 0:
         raise ValueError(f"region grid needs band_hz > 0 and span_s > 0, got {band_hz} Hz, {span_s} s")
-    f_edges = band_hz * np.arange(int(freqs_hz[-1] // band_hz) + 2)
-    t_edges = span_s * np.arange(int(times_s[-1] // span_s) + 2)
+    f_edges = band_hz * np.arange(int(freqs_hz[0] // band_hz), int(freqs_hz[-1] // band_hz) + 2)
+    t_edges = span_s * np.arange(int(times_s[0] // span_s), int(times_s[-1] // span_s) + 2)
     return [
         (float(f_lo), float(f_hi), float(t_lo), float(t_hi))
         for f_lo, f_hi in zip(f_edges[:-1], f_edges[1:])

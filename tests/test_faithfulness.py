@@ -1,0 +1,106 @@
+"""Faithfulness benchmark: controls, a case where enrichment must rise, randomisation, the burst."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from xai_helpers.faithfulness import (
+    BenchmarkSettings,
+    Burst,
+    add_burst,
+    burst_conditions,
+    burst_problem,
+    control_map,
+    enrichment,
+    method_map,
+    randomised_model,
+    rank_correlation,
+    RANDOMISATION_ORDER,
+)
+from xai_helpers.model import load_nsnet2
+from xai_helpers.regions import region_bins
+from xai_helpers.stft import stft_config
+
+CONFIG = stft_config(16000)
+
+
+@pytest.fixture(scope="module")
+def clean(sample_paths):
+    from xai_helpers.audio import load_audio
+
+    return load_audio(sample_paths[2], 16000)
+
+
+def test_random_control_is_chance():
+    freqs, times = CONFIG.frequencies_hz(), CONFIG.frame_times_s(80)
+    inside = region_bins((2850.0, 3150.0, 0.3, 0.8), freqs, times)
+    values = [enrichment(control_map("random", np.zeros((161, 80)), seed), inside) for seed in range(10)]
+    assert all(abs(v - 1.0) < 0.1 for v in values)
+
+
+def test_energy_control_finds_a_loud_burst(clean):
+    settings = BenchmarkSettings(levels_db=(10.0,))
+    burst, region = burst_conditions(settings)[0]
+    problem = burst_problem(clean, burst, region, CONFIG, settings, seed=0)
+    inside = region_bins(burst.region, problem.freqs_hz, problem.times_s)
+    assert enrichment(control_map("energy", problem.features, 0), inside) > 1.2
+
+
+class BandAverage(nn.Module):
+    """Every output bin is the mean of all input bins of its frame: attribution = (x - b) / F, so the
+    burst's share of attribution mass must grow with its level."""
+
+    def logit(self, frames: torch.Tensor) -> torch.Tensor:
+        return frames.mean(dim=2, keepdim=True).expand_as(frames)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.logit(frames)
+
+
+@pytest.mark.parametrize("method", ["deeplift", "integratedgradients", "inputxgradient"])
+def test_enrichment_rises_with_burst_level_where_it_must(clean, method):
+    settings = BenchmarkSettings(levels_db=(-20.0, 0.0, 20.0))
+    values = []
+    for burst, region in burst_conditions(settings):
+        problem = burst_problem(clean, burst, region, CONFIG, settings, seed=0)
+        inside = region_bins(burst.region, problem.freqs_hz, problem.times_s)
+        weights, _ = method_map(BandAverage(), problem, method, settings.options(0))
+        values.append(enrichment(weights, inside))
+    assert values[0] < values[1] < values[2], values
+    assert values[2] > 1.0
+
+
+def test_add_burst_band_span_and_level(clean):
+    burst = Burst(center_hz=3000.0, width_hz=300.0, start_s=0.5, duration_s=0.6, level_db=-10.0)
+    noisy = add_burst(clean, 16000, burst, clean, seed=1)
+    added = noisy - clean
+    span = slice(int(0.5 * 16000), int(1.1 * 16000))
+    assert np.all(added[: span.start] == 0) and np.all(added[span.stop :] == 0)
+    level = 10 * np.log10(np.mean(added[span] ** 2) / np.mean(clean**2))
+    assert level == pytest.approx(-10.0, abs=1e-6)
+    spectrum = np.abs(np.fft.rfft(added[span])) ** 2
+    freqs = np.fft.rfftfreq(span.stop - span.start, 1 / 16000)
+    assert spectrum[(freqs >= 2850) & (freqs < 3150)].sum() / spectrum.sum() > 0.999
+
+
+def test_explained_band_must_not_overlap_burst():
+    with pytest.raises(ValueError, match="overlaps"):
+        burst_conditions(BenchmarkSettings(explained_band_hz=(2500.0, 3500.0)))
+
+
+def test_randomisation_destroys_signed_gradient_maps(clean):
+    model = load_nsnet2(16000)
+    settings = BenchmarkSettings(levels_db=(0.0,))
+    burst, region = burst_conditions(settings)[0]
+    problem = burst_problem(clean, burst, region, CONFIG, settings, seed=0)
+    for method in ("inputxgradient", "integratedgradients"):
+        original, _ = method_map(model, problem, method, settings.options(0))
+        same, _ = method_map(randomised_model(model, (), 0), problem, method, settings.options(0))
+        assert rank_correlation(original, same) == pytest.approx(1.0)
+        destroyed, _ = method_map(randomised_model(model, RANDOMISATION_ORDER, 0), problem, method, settings.options(0))
+        correlation = rank_correlation(original, destroyed)
+        print(f"{method}: Spearman(original, all layers randomised) = {correlation:.3f}")
+        assert abs(correlation) < 0.15

@@ -1,0 +1,48 @@
+"""Figures of the faithfulness benchmark (notebook 05), from its long-form rows."""
+
+from __future__ import annotations
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .faithfulness import CONTROLS, RANDOMISATION_ORDER
+
+
+def plot_enrichment(rows: list[dict]) -> Figure:
+    """Enrichment (mean ± std over files, placements, seeds) against burst level, one line per method;
+    the controls dashed, chance (1.0) as a grey line."""
+    frame = pd.DataFrame(rows)
+    frame = frame[frame["metric"] == "enrichment"].assign(level=lambda f: f["condition"].str.split().str[1].astype(float))
+    stats = frame.groupby(["method", "level"])["value"].agg(["mean", "std"]).reset_index()
+    fig = Figure(figsize=(8, 4.5), layout="constrained")
+    ax = fig.subplots()
+    for method, group in stats.groupby("method"):
+        style = {"linestyle": "--", "color": "0.3" if method == "energy" else "0.6"} if method in CONTROLS else {}
+        ax.errorbar(group["level"], group["mean"], yerr=group["std"].fillna(0), marker="o", capsize=3, label=method, **style)
+    ax.axhline(1.0, color="0.8", lw=1, zorder=0)
+    ax.set_xlabel("burst level relative to speech (dB)")
+    ax.set_ylabel("enrichment (1.0 = chance)")
+    ax.set_title("Attribution mass on the burst, explaining another band at the same time")
+    ax.legend(fontsize="small", ncols=2)
+    return fig
+
+
+def plot_randomisation(rows: list[dict]) -> Figure:
+    """Spearman correlation of original and randomised maps as layers are re-initialised from the top;
+    left |maps|, right signed maps."""
+    frame = pd.DataFrame(rows)
+    order = [f"randomised down to {layer}" for layer in RANDOMISATION_ORDER]
+    fig = Figure(figsize=(11, 4), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, metric, title in zip(axes, ("randomisation_spearman_abs", "randomisation_spearman_signed"), ("|map|", "signed map")):
+        subset = frame[frame["metric"] == metric]
+        means = subset.groupby(["method", "condition"])["value"].mean().unstack()[order]
+        for method, values in means.iterrows():
+            ax.plot(range(len(order)), values.to_numpy(), marker="o", label=method)
+        ax.set_xticks(range(len(order)), RANDOMISATION_ORDER, rotation=30)
+        ax.set_xlabel("re-initialised from fc_out3 down to")
+        ax.axhline(0.0, color="0.8", lw=1, zorder=0)
+        ax.set_title(f"cascading randomisation: {title}")
+    axes[0].set_ylabel("Spearman correlation with the original map")
+    axes[1].legend(fontsize="small")
+    return fig
