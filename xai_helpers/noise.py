@@ -35,14 +35,15 @@ import math
 import numbers
 import os
 import re
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 from scipy.signal import fftconvolve
+
+from .atomic import write_atomically, write_text_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -529,33 +530,26 @@ def _require(value: object, argument: str, noise_type: str, example: str) -> obj
     return value
 
 
-def _sinusoidal_example(
-    clean: np.ndarray, sample_rate: int, base: dict, freq_ranges: object, rms_amplitudes: object
-) -> NoisyExample:
-    """All frequency ranges summed into one example."""
-    bands = parse_ranges(_require(freq_ranges, "freq_ranges", "sinusoidal", "'1000-2000'"), name="freq_ranges")
-    amplitudes = _parse_amplitudes(
-        _require(rms_amplitudes, "rms_amplitudes", "sinusoidal", "0.01"), len(bands), name="rms_amplitudes"
-    )
-    seed = _derive_seed(base["seed"], "sinusoidal", 0)
-    noise = sinusoidal_noise(len(clean), sample_rate, bands, amplitudes, seed)
-    condition = "sinusoidal_" + "_".join(f"{_range_label(b, 'Hz')}_{a:g}" for b, a in zip(bands, amplitudes))
-    params = {**base, "derived_seed": seed, "freq_ranges_hz": [list(b) for b in bands], "rms_amplitudes": amplitudes}
-    return _make_example(clean, clean + noise, condition, params)
+_RANGED = {
+    # noise type: (range argument, unit, example range, example amplitude, generator)
+    "sinusoidal": ("freq_ranges", "Hz", "'1000-2000'", "0.01", sinusoidal_noise),
+    "white": ("time_ranges", "s", "'0.5-1.2'", "0.05", white_noise_bursts),
+}
 
 
-def _white_bursts_example(
-    clean: np.ndarray, sample_rate: int, base: dict, time_ranges: object, rms_amplitudes: object
+def _ranged_example(
+    noise_type: str, clean: np.ndarray, sample_rate: int, base: dict, ranges: object, rms_amplitudes: object
 ) -> NoisyExample:
-    """All white-noise bursts in one example."""
-    spans = parse_ranges(_require(time_ranges, "time_ranges", "white", "'0.5-1.2'"), name="time_ranges")
+    """One example with noise in every range (frequency ranges for sinusoidal, time ranges for white)."""
+    argument, unit, example_range, example_amplitude, generate = _RANGED[noise_type]
+    spans = parse_ranges(_require(ranges, argument, noise_type, example_range), name=argument)
     amplitudes = _parse_amplitudes(
-        _require(rms_amplitudes, "rms_amplitudes", "white", "0.05"), len(spans), name="rms_amplitudes"
+        _require(rms_amplitudes, "rms_amplitudes", noise_type, example_amplitude), len(spans), name="rms_amplitudes"
     )
-    seed = _derive_seed(base["seed"], "white", 0)
-    noise = white_noise_bursts(len(clean), sample_rate, spans, amplitudes, seed)
-    condition = "white_" + "_".join(f"{_range_label(s, 's')}_{a:g}" for s, a in zip(spans, amplitudes))
-    params = {**base, "derived_seed": seed, "time_ranges_s": [list(s) for s in spans], "rms_amplitudes": amplitudes}
+    seed = _derive_seed(base["seed"], noise_type, 0)
+    noise = generate(len(clean), sample_rate, spans, amplitudes, seed)
+    condition = f"{noise_type}_" + "_".join(f"{_range_label(r, unit)}_{a:g}" for r, a in zip(spans, amplitudes))
+    params = {**base, "derived_seed": seed, f"{argument}_{unit.lower()}": [list(r) for r in spans], "rms_amplitudes": amplitudes}
     return _make_example(clean, clean + noise, condition, params)
 
 
@@ -649,24 +643,12 @@ def inject_noise(
     if noise_type == "not_added":
         return [_make_example(clean, clean.copy(), "clean", {**base, "derived_seed": None})]
     if noise_type == "sinusoidal":
-        return [_sinusoidal_example(clean, sample_rate, base, freq_ranges, rms_amplitudes)]
+        return [_ranged_example(noise_type, clean, sample_rate, base, freq_ranges, rms_amplitudes)]
     if noise_type == "white":
-        return [_white_bursts_example(clean, sample_rate, base, time_ranges, rms_amplitudes)]
+        return [_ranged_example(noise_type, clean, sample_rate, base, time_ranges, rms_amplitudes)]
     if noise_type == "reverberation":
         return _reverb_examples(clean, sample_rate, base, reverberances)
     return _snr_examples(clean, sample_rate, base, noise_type, snr_db, babble_sources)
-
-
-def _write_atomically(path: Path, write: Callable[[str], object]) -> None:
-    """Call ``write(temporary_path)`` on a temporary name beside ``path``, then rename it to ``path``."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    os.close(handle)
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
 
 
 def save_noisy_example(example: NoisyExample, out_dir: str | os.PathLike, basename: str, sample_rate: int) -> Path:
@@ -688,7 +670,7 @@ def save_noisy_example(example: NoisyExample, out_dir: str | os.PathLike, basena
     wav_path = out_dir / f"{basename}_{example.condition}.wav"
     json_path = wav_path.with_suffix(".json")
     noisy = np.asarray(example.noisy, dtype=np.float32)
-    _write_atomically(wav_path, lambda tmp: sf.write(tmp, noisy, sample_rate, subtype="FLOAT", format="WAV"))
+    write_atomically(wav_path, lambda tmp: sf.write(tmp, noisy, sample_rate, subtype="FLOAT", format="WAV"))
     text = json.dumps({**example.params, "wav": wav_path.name}, indent=2, allow_nan=False)
-    _write_atomically(json_path, lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"))
+    write_text_atomically(json_path, text + "\n")
     return wav_path
