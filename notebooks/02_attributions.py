@@ -44,6 +44,7 @@ backend = "auto"  # auto (fast exact engine where it applies) | engine | captum
 output_dir = "../data/attributions"
 seed = 0
 device = "cpu"  # or "cuda"
+sample_rate = 16000  # model rate: 16000 or 48000 Hz (the audio is resampled to it)
 
 # %%
 import pandas as pd
@@ -57,7 +58,7 @@ config = ExplainConfig(
     method=method, target=target, outputs=outputs, output_bin=tuple(output_bin), output_regions=output_regions,
     features=features, feature_band_hz=feature_band_hz, feature_span_s=feature_span_s, baseline=baseline,
     n_baselines=n_baselines, n_samples=n_samples, segment_start_s=segment_start_s,
-    segment_duration_s=segment_duration_s, dtype=dtype, backend=backend, seed=seed,
+    segment_duration_s=segment_duration_s, dtype=dtype, backend=backend, seed=seed, sample_rate=sample_rate,
 )
 files = list_audio_files(input_path)
 print(f"{len(files)} file(s); {config.method} on {config.outputs} / {config.features}, target {config.target}, "

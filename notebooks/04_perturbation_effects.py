@@ -52,7 +52,6 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from xai_helpers.audio import cached_model
 from xai_helpers.datasets import list_audio_files
 from xai_helpers.notebook import setup_notebook
 from xai_helpers.overview import audio_players
@@ -84,8 +83,7 @@ print(f"{len(files)} file(s) from {input_path}; {method} attributions from {attr
 # ones whose audio no longer gives the stored features, are reported and left out.
 
 # %%
-model = cached_model(16000)
-results = [perturb_file(path, attributions_dir, output, settings, model) for path in files]
+results = [perturb_file(path, attributions_dir, output, settings) for path in files]
 done = [result for result in results if result.status == "perturbed"]
 pd.DataFrame([result.status_row() for result in results]).set_index("file")
 

@@ -109,6 +109,8 @@ class ExplainConfig:
         parts = [self.method, self.target, self.outputs, self.features, f"{self.baseline}{self.n_baselines}", segment]
         if self.seed:
             parts.append(f"seed{self.seed}")
+        if self.sample_rate != 16000:
+            parts.append(f"{self.sample_rate // 1000}kHz")
         return "_".join(parts)
 
     def method_options(self) -> MethodOptions:

@@ -46,7 +46,7 @@ from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.figure import Figure
 
 from .atomic import write_atomically, write_text_atomically
-from .audio import load_audio, predict_mask, write_audio
+from .audio import cached_model, load_audio, predict_mask, write_audio
 from .explain import attribution_paths
 from .model import NSNet2
 from .plots import aggregate
@@ -501,9 +501,11 @@ def perturb_file(
     attributions_dir: str | os.PathLike,
     output_dir: str | os.PathLike,
     settings: PerturbationSettings,
-    model: NSNet2,
+    model: NSNet2 | None = None,
 ) -> FilePerturbation:
     """Both experiments of the module docstring on one audio file; writes the amplified WAVs and JSON sidecars.
+
+    ``model`` defaults to the NSNet2 of the sample rate the attributions were computed at.
 
     A file without a ``.h5`` for ``settings.method`` is ``"skipped"``; one whose files are all
     damaged, incomplete or not over input bins, or whose audio no longer gives the stored
@@ -522,6 +524,7 @@ def perturb_file(
     try:
         with AttributionFile(path) as stored:
             attrs = stored.attrs
+            model = model if model is not None else cached_model(int(attrs.get("sample_rate", 16000)))
             signed, absolute = global_sums(stored)
             n_targets = int(np.prod(stored.file["attributions"].shape[:-2]))
             features = stored["input_features"].astype(np.float32)
