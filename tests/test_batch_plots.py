@@ -276,3 +276,11 @@ def test_real_file_from_explain_file(tmp_path):
     assert low.shape == (21, 161)  # 0..1000 Hz in 50 Hz steps
     (time_map,) = images(figures["time_influence"])
     assert np.all(np.triu(time_map, k=1) == 0) and np.any(np.tril(time_map) > 0)  # causal
+
+
+def test_uses_only_public_plots_functions():
+    import xai_helpers.batch_plots as module
+
+    source = Path(module.__file__).read_text()
+    assert not re.search(r"\bplots\._", source)
+    assert "broadcast_to" not in source

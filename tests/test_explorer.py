@@ -112,3 +112,9 @@ def test_explore_returns_the_widget_and_displays_a_static_figure(store, monkeypa
 def test_no_explorable_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="all_bins"):
         ex.Explorer(tmp_path)
+
+
+def test_uses_only_public_plots_functions():
+    from pathlib import Path
+
+    assert "plots._" not in Path(ex.__file__).read_text()

@@ -395,3 +395,140 @@ def test_module_does_not_select_backend():
     src = pathlib.Path(plots.__file__).read_text()
     assert not re.search(r"^\s*(matplotlib|mpl)\.use\(", src, re.M)
     assert not re.search(r"^\s*plt\.(show|switch_backend)\(", src, re.M)
+
+
+# ------------------------------------------------- map-level public functions
+
+
+def map_image(fig):
+    (m,) = mappables(fig)
+    return np.asarray(m.get_array(), dtype=np.float64), m
+
+
+@pytest.mark.parametrize("aggregation", ["abs_sum", "signed_sum"])
+def test_plot_global_map_shows_exactly_the_map(aggregation, close_figs):
+    g = np.linspace(-1.0, 1.0, F * T).reshape(F, T) * 0.5
+    if aggregation == "abs_sum":
+        g = np.abs(g)
+    fig = plots.plot_global_map(g, FREQS, TIMES, aggregation)
+    close_figs.append(fig)
+    check_figure(fig, signed=aggregation == "signed_sum", aggregation=aggregation)
+    shown, m = map_image(fig)
+    np.testing.assert_array_equal(shown, g)
+    # fixed range of a normalised map: [-1, 1] signed, [0, 1] sequential
+    assert m.get_clim() == ((-1.0, 1.0) if aggregation == "signed_sum" else (0.0, 1.0))
+    # the 4-D entry point draws the same figure from the reduced map
+    a = random_causal(8)
+    whole = plots.plot_global_influence(a, FREQS, TIMES, aggregation)
+    direct = plots.plot_global_map(plots.global_influence(a, aggregation), FREQS, TIMES, aggregation)
+    close_figs.extend([whole, direct])
+    np.testing.assert_array_equal(map_image(whole)[0], map_image(direct)[0])
+    assert whole.axes[0].get_title() == direct.axes[0].get_title()
+    assert whole.axes[1].get_ylabel() == direct.axes[1].get_ylabel()
+    with pytest.raises(ValueError, match=r"\[f_in, t_in\]"):
+        plots.plot_global_map(np.zeros(F), FREQS, TIMES, aggregation)
+    with pytest.raises(ValueError, match="times_s"):
+        plots.plot_global_map(g, FREQS, TIMES[:-1], aggregation)
+    with pytest.raises(ValueError, match="aggregation"):
+        plots.plot_global_map(g, FREQS, TIMES, "mean")
+
+
+@pytest.mark.parametrize("aggregation", ["abs_sum", "signed_sum"])
+def test_time_and_frequency_maps_equal_their_4d_wrappers(aggregation, close_figs):
+    a = random_causal(9)
+    pairs = [
+        (plots.plot_time_influence(a, TIMES, aggregation),
+         plots.plot_time_map(plots.time_influence(a, aggregation), TIMES, aggregation)),
+        (plots.plot_frequency_influence(a, FREQS, aggregation),
+         plots.plot_frequency_map(plots.frequency_influence(a, aggregation), FREQS, aggregation)),
+        (plots.plot_frequency_influence(a, FREQS, aggregation, max_output_hz=150.0),
+         plots.plot_frequency_map(plots.frequency_influence(a, aggregation), FREQS, aggregation, 150.0)),
+        (plots.plot_time_correlation(a, TIMES, aggregation),
+         plots.plot_correlation_map(plots.time_correlation(a, aggregation), TIMES, aggregation)),
+    ]
+    for k, (whole, direct) in enumerate(pairs):
+        close_figs.extend([whole, direct])
+        correlation = k == len(pairs) - 1  # always signed
+        check_figure(direct, signed=aggregation == "signed_sum" or correlation, aggregation=aggregation)
+        (x, mx), (y, my) = map_image(whole), map_image(direct)
+        np.testing.assert_array_equal(x, y)
+        assert mx.get_clim() == my.get_clim()
+        assert whole.axes[0].get_title() == direct.axes[0].get_title()
+        assert whole.axes[0].get_ylim() == direct.axes[0].get_ylim()
+    low = map_image(pairs[2][1])[0]
+    np.testing.assert_array_equal(low, plots.frequency_influence(a, aggregation)[:4])
+    with pytest.raises(ValueError, match="max_output_hz"):
+        plots.plot_frequency_map(np.zeros((F, F)), FREQS + 10, aggregation, 5.0)
+    with pytest.raises(ValueError, match=r"\[t_out, t_in\]"):
+        plots.plot_time_map(np.zeros((T - 1, T)), TIMES, aggregation)
+    with pytest.raises(ValueError, match=r"\[f_out, f_in\]"):
+        plots.plot_frequency_map(np.zeros((F, F - 1)), FREQS[:-1], aggregation)
+
+
+def test_frame_correlation_of_aggregated_vectors_is_time_correlation():
+    a = random_causal(10)
+    for aggregation in ("abs_sum", "signed_sum"):
+        np.testing.assert_array_equal(
+            plots.frame_correlation(plots.aggregate(a, aggregation, axis=2)),
+            plots.time_correlation(a, aggregation),
+        )
+
+
+def test_plot_bin_map_shows_the_map_with_a_symmetric_range(close_figs):
+    a = random_causal(11)
+    feats = np.random.default_rng(0).random((F, T))
+    fig = plots.plot_bin_map(a[4, 5], 4, 5, feats, FREQS, TIMES, title="known")
+    close_figs.append(fig)
+    spec, attr = mappables(fig)
+    np.testing.assert_array_equal(attr.get_array(), a[4, 5])
+    np.testing.assert_array_equal(spec.get_array(), feats)
+    vmin, vmax = attr.get_clim()
+    assert vmin == -vmax and vmax == pytest.approx(np.abs(a[4, 5]).max())
+    assert fig.get_suptitle() == "known"
+    whole = plots.plot_output_bin_map(a, 4, 5, feats, FREQS, TIMES, title="known")
+    close_figs.append(whole)
+    assert [ax.get_title() for ax in whole.axes] == [ax.get_title() for ax in fig.axes]
+    for ax, other in zip(whole.axes[:2], fig.axes[:2]):
+        for line, other_line in zip(ax.lines, other.lines):
+            np.testing.assert_array_equal(line.get_xydata(), other_line.get_xydata())
+    with pytest.raises(ValueError, match="outside"):
+        plots.plot_bin_map(a[0, 0], 0, T, feats, FREQS, TIMES)
+    with pytest.raises(ValueError, match="input_features"):
+        plots.plot_bin_map(a[0, 0], 0, 0, feats[:, :-1], FREQS, TIMES)
+
+
+def test_panel_functions_draw_into_a_given_axes(close_figs):
+    fig, axes = plt.subplots(1, 3)
+    close_figs.append(fig)
+    amap = np.random.default_rng(1).standard_normal((F, T))
+    assert plots.plot_mask(np.random.rand(F, T), FREQS, TIMES, ax=axes[0]) is fig
+    assert plots.plot_attribution_map(amap, FREQS, TIMES, ax=axes[2], gid="the map") is fig
+    assert axes[0].images and not axes[1].images and axes[2].images
+    assert axes[0].images[0].get_clim() == (0.0, 1.0)
+    (im,) = axes[2].images
+    assert im.get_gid() == "the map" and im.get_cmap().name.startswith("RdBu_r")
+    np.testing.assert_array_equal(im.get_array(), amap)
+    plots.mark_output_bin(axes[2], FREQS[3], TIMES[2], label="bin")
+    assert axes[2].get_legend_handles_labels()[1] == ["bin"]
+    own = plots.plot_attribution_map(amap, FREQS, TIMES)
+    close_figs.append(own)
+    check_figure(own, signed=True)
+
+
+def test_check_aggregation_and_aggregation_line():
+    assert plots.check_aggregation("signed_sum") == "signed_sum"
+    with pytest.raises(ValueError, match="aggregation"):
+        plots.check_aggregation("mean")
+    line = plots.aggregation_line("abs_sum", "all output bins")
+    assert line.startswith("aggregation: abs_sum over all output bins") and "cannot cancel" in line
+
+
+@pytest.mark.parametrize("aggregation", ["abs_sum", "signed_sum"])
+def test_time_correlation_default_title_fits_its_figure(aggregation, close_figs):
+    fig = plots.plot_time_correlation(random_causal(), TIMES, aggregation)
+    close_figs.append(fig)
+    fig.canvas.draw()
+    box = fig.axes[0].title.get_window_extent()
+    width = fig.bbox.width
+    assert 0 <= box.x0 and box.x1 <= width, (box, width)
+    assert aggregation in fig.axes[0].get_title()

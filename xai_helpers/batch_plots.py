@@ -27,10 +27,9 @@ the explained segment, frequencies bin centres in Hz):
 
 The 4-D tensor of a short segment is read whole. A larger one (more than ``max_in_memory_bytes``,
 1.5 GB as float32 by default) is aggregated chunk by chunk over ``t_out``; the plots are then
-drawn by the same :mod:`~xai_helpers.plots` functions from reduced tensors whose aggregation is
-exactly the precomputed one (the global influence map, which has no such reduction, is drawn
-here in the same style). Only the temporal correlation keeps a ``[f_out, t_out, t_in]`` array;
-when even that is out of reach, :class:`TooLargeError` names the file and its size.
+drawn from the aggregated maps by the map-level functions of :mod:`~xai_helpers.plots` (the ones
+its 4-D functions draw with). Only the temporal correlation keeps a ``[f_out, t_out, t_in]``
+array; when even that is out of reach, :class:`TooLargeError` names the file and its size.
 """
 
 from __future__ import annotations
@@ -43,7 +42,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
@@ -101,7 +99,7 @@ class BinAggregates:
     frequency_influence: np.ndarray
     """``[f_out, f_in]`` in attribution units (all output frequencies)."""
     frame_vectors: np.ndarray | None
-    """``[f_out, t_out, t_in]``: aggregated over ``f_in`` (the vectors correlated by the temporal correlation)."""
+    """``[f_out, t_out, t_in]``: aggregated over ``f_in`` (the vectors :func:`~xai_helpers.plots.frame_correlation` correlates)."""
     output_totals: np.ndarray
     """``[f_out, t_out]``: total ``|attribution|`` of each output bin over all input bins."""
 
@@ -130,7 +128,7 @@ def aggregate_bins(
 
     ``frame_vectors=False`` skips the ``[f_out, t_out, t_in]`` array of the temporal correlation.
     """
-    plots._check_aggregation(aggregation)
+    plots.check_aggregation(aggregation)
     f_out, t_out, f_in, t_in = stored.file["attributions"].shape
     glob = np.zeros((f_in, t_in))
     times = np.zeros((t_out, t_in))
@@ -206,41 +204,10 @@ def _bin_map_title(ctx: _Context, f_out: int, t_out: int, representative: bool) 
 
 
 def _bin_map(ctx: _Context, amap: np.ndarray, f_out: int, t_out: int, representative: bool) -> Figure:
-    """:func:`~xai_helpers.plots.plot_output_bin_map` of one ``[f_in, t_in]`` map.
-
-    The function indexes its 4-D argument at ``(f_out, t_out)`` only, so a zero-copy broadcast of
-    the map stands in for the full tensor.
-    """
-    n_f, n_t = amap.shape
-    standin = np.broadcast_to(amap, (n_f, n_t, n_f, n_t))
-    return plots.plot_output_bin_map(
-        standin, f_out, t_out, ctx.features, ctx.freqs, ctx.times,
+    """:func:`~xai_helpers.plots.plot_bin_map` of one output bin's ``[f_in, t_in]`` map."""
+    return plots.plot_bin_map(
+        amap, f_out, t_out, ctx.features, ctx.freqs, ctx.times,
         value_label=ctx.value_label, title=_bin_map_title(ctx, f_out, t_out, representative),
-    )
-
-
-def _global_map_figure(ctx: _Context, g: np.ndarray, aggregation: str) -> Figure:
-    """The figure of :func:`~xai_helpers.plots.plot_global_influence` from a precomputed map ``[f_in, t_in]``."""
-    signed = aggregation == "signed_sum"
-    cmap = plots._SIGNED_CMAP if signed else plots._ABS_CMAP
-    norm = Normalize(-1.0, 1.0) if signed else Normalize(0.0, 1.0)
-    fig, ax = plots._new_fig((8, 4.2))
-    im = plots._show(ax, g, ctx.times, ctx.freqs, cmap, norm)
-    plots._label_tf(ax, "Input time t_in (s)", "Input frequency f_in (Hz)")
-    ax.set_title(
-        "Global influence of each input bin on the whole gain mask\n" + plots._agg_line(aggregation, "all output bins"),
-        fontsize="medium",
-    )
-    fig.colorbar(im, ax=ax, label=f"relative influence (unitless, max |value| = 1)\n{aggregation} over all output bins")
-    return fig
-
-
-def _correlation_title(aggregation: str) -> str:
-    """plots.py's default title of the temporal correlation, wrapped to fit its figure's width."""
-    return (
-        "Correlation between input frames' attribution vectors\n"
-        f"(one entry per output bin; aggregation: {aggregation} over f_in\n"
-        f"{plots._AGG_NOTE[aggregation]}); grey = undefined (constant vector)"
     )
 
 
@@ -256,7 +223,7 @@ def _bins_in_memory(ctx: _Context, a: np.ndarray, low_freq_hz: float | None, agg
         figures["low_frequency_influence"] = plots.plot_frequency_influence(
             a, f, aggregation, max_output_hz=low_freq_hz, value_label=label
         )
-    figures["time_correlation"] = plots.plot_time_correlation(a, t, aggregation, title=_correlation_title(aggregation))
+    figures["time_correlation"] = plots.plot_time_correlation(a, t, aggregation)
     f_out, t_out = _representative_bin(np.abs(a).sum(axis=(2, 3), dtype=np.float64))
     figures["output_bin_map"] = _bin_map(ctx, a[f_out, t_out], f_out, t_out, representative=True)
     return figures
@@ -275,22 +242,16 @@ def _bins_chunked(
     agg = aggregate_bins(stored, aggregation, chunk_bytes)
     f, t = ctx.freqs, ctx.times
     label = ctx.value_label
-    # Reduced tensors whose plots.py aggregation is exactly the precomputed one
-    # (the aggregates of "abs_sum" are non-negative, so |.| leaves them unchanged).
-    times_standin = agg.time_influence[None, :, None, :]  # [1, t_out, 1, t_in]
-    freqs_standin = agg.frequency_influence[:, None, :, None]  # [f_out, 1, f_in, 1]
     figures = {
-        "global_influence": _global_map_figure(ctx, agg.global_influence, aggregation),
-        "time_influence": plots.plot_time_influence(times_standin, t, aggregation, value_label=label),
-        "frequency_influence": plots.plot_frequency_influence(freqs_standin, f, aggregation, value_label=label),
+        "global_influence": plots.plot_global_map(agg.global_influence, f, t, aggregation),
+        "time_influence": plots.plot_time_map(agg.time_influence, t, aggregation, value_label=label),
+        "frequency_influence": plots.plot_frequency_map(agg.frequency_influence, f, aggregation, value_label=label),
     }
     if low_freq_hz is not None:
-        figures["low_frequency_influence"] = plots.plot_frequency_influence(
-            freqs_standin, f, aggregation, max_output_hz=low_freq_hz, value_label=label
+        figures["low_frequency_influence"] = plots.plot_frequency_map(
+            agg.frequency_influence, f, aggregation, max_output_hz=low_freq_hz, value_label=label
         )
-    figures["time_correlation"] = plots.plot_time_correlation(
-        agg.frame_vectors[:, :, None, :], t, aggregation, title=_correlation_title(aggregation)
-    )
+    figures["time_correlation"] = plots.plot_correlation_map(plots.frame_correlation(agg.frame_vectors), t, aggregation)
     fo, to = _representative_bin(agg.output_totals)
     figures["output_bin_map"] = _bin_map(ctx, stored.read_attributions((fo, to)), fo, to, representative=True)
     return figures
@@ -391,7 +352,7 @@ def _group_plots(ctx, stored, aggregation, chunk_bytes) -> dict[str, Figure]:
     if targets is None:
         summed, totals = _over_outputs(stored, "attributions", aggregation, chunk_bytes)
         figures["group_influence"] = draw(
-            summed, f"Influence of each input region on the whole gain mask\n{plots._agg_line(aggregation, 'all output bins')}"
+            summed, f"Influence of each input region on the whole gain mask\n{plots.aggregation_line(aggregation, 'all output bins')}"
         )
         f_out, t_out = _representative_bin(totals)
         targets = [("output_bin", (f_out, t_out), f"representative output bin {_bin_label(ctx, f_out, t_out)} "
@@ -416,7 +377,7 @@ def _latent_plots(ctx, stored, aggregation, chunk_bytes) -> dict[str, Figure]:
         figures["latent_influence"] = plots.plot_layer_attributions(
             summed, ctx.times, value_label=f"{ctx.value_label}\n{aggregation} over all output bins",
             title="Influence of each latent unit over time on the whole gain mask\n"
-            + plots._agg_line(aggregation, "all output bins"),
+            + plots.aggregation_line(aggregation, "all output bins"),
         )
         f_out, t_out = _representative_bin(totals)
         targets = [("output_bin", (f_out, t_out), f"representative output bin {_bin_label(ctx, f_out, t_out)} "
@@ -443,7 +404,7 @@ def plot_file(
     :mod:`xai_helpers.plots`). Raises :class:`~xai_helpers.store.AttributionFileError` naming the
     file if it is incomplete, damaged or unreadable, :class:`TooLargeError` if it is too large.
     """
-    plots._check_aggregation(aggregation)
+    plots.check_aggregation(aggregation)
     path = Path(h5_path)
     try:
         with AttributionFile(path) as stored:
@@ -550,7 +511,7 @@ def plot_batch(
     ``figures_dir/{figure_basename}_{plot}.png`` and returned, so a notebook shows it without
     recomputing.
     """
-    plots._check_aggregation(aggregation)
+    plots.check_aggregation(aggregation)
     attributions_dir = Path(attributions_dir)
     if not attributions_dir.is_dir():
         raise FileNotFoundError(f"{attributions_dir}: no such folder of attribution files (run notebook 02 first)")

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
@@ -99,27 +98,18 @@ def attribution_map_figure(
     (``f_lo_hz, f_hi_hz, t_lo_s, t_hi_s``) by a dashed rectangle.
     """
     amap = np.asarray(amap, dtype=np.float64)
-    f = plots._check_axis(freqs_hz, amap.shape[0], "freqs_hz")
-    t = plots._check_axis(times_s, amap.shape[1], "times_s")
     for name, array in (("input_features", input_features), ("mask", mask)):
         if np.shape(array) != amap.shape:
             raise ValueError(f"{name} must have shape [f, t] = {amap.shape}, got {np.shape(array)}")
-    fig, (ax0, ax1, ax2) = plots._new_fig((16, 4.6), ncols=3)
-    plots.plot_spectrogram(input_features, f, t, ax=ax0, title="Input log-power spectrogram")
-    cmap, norm = plots._value_style(amap, signed=True)
-    image = plots._show(ax1, amap, t, f, cmap, norm, gid=MAP_GID)
-    plots._label_tf(ax1, "Input time t_in (s)", "Input frequency f_in (Hz)")
-    ax1.set_title("Signed attribution of each input bin\n(red raises the gain, blue lowers it)", fontsize="medium")
-    fig.colorbar(image, ax=ax1, label=value_label)
-    masked = plots._show(ax2, np.asarray(mask), t, f, plots._MASK_CMAP, Normalize(0.0, 1.0))
-    plots._label_tf(ax2)
-    ax2.set_title("NSNet2 gain mask (1 = keep, 0 = suppress)", fontsize="medium")
-    fig.colorbar(masked, ax=ax2, label="gain (linear, 0-1)")
+    fig, (ax0, ax1, ax2) = plots.new_figure((16, 4.6), ncols=3)
+    plots.plot_spectrogram(input_features, freqs_hz, times_s, ax=ax0, title="Input log-power spectrogram")
+    plots.plot_attribution_map(amap, freqs_hz, times_s, ax=ax1, value_label=value_label, gid=MAP_GID)
+    plots.plot_mask(mask, freqs_hz, times_s, ax=ax2)
+    ax2.title.set_fontsize("medium")
     if output_bin is not None:
-        fx, tx = f[output_bin[0]], t[output_bin[1]]
+        fx, tx = float(np.asarray(freqs_hz)[output_bin[0]]), float(np.asarray(times_s)[output_bin[1]])
         for ax, colour in ((ax0, "cyan"), (ax1, "black"), (ax2, "red")):
-            ax.axvline(tx, color=colour, lw=0.8, ls="--", alpha=0.8)
-            ax.plot([tx], [fx], marker="o", ms=11, mfc="none", mec=colour, mew=1.6, ls="none", label="explained output bin")
+            plots.mark_output_bin(ax, fx, tx, colour, label="explained output bin")
         ax1.legend(loc="upper left", fontsize="small", framealpha=0.8)
         title = title or f"What the gain at {fx:g} Hz, {tx:.3f} s looks at in the input"
     if region is not None:

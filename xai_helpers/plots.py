@@ -14,6 +14,11 @@ Conventions
   :func:`time_influence`, :func:`frequency_influence`,
   :func:`time_correlation`) are separate from the plotting so they can be
   tested and reused; they return ``float64`` arrays.
+* Each ``plot_*`` function of a 4-D tensor is a thin wrapper: it reduces the
+  tensor, then draws the reduced map with a map-level function
+  (:func:`plot_global_map`, :func:`plot_time_map`, :func:`plot_frequency_map`,
+  :func:`plot_correlation_map`, :func:`plot_bin_map`), which callers that
+  computed the reduction themselves (e.g. chunk by chunk) call directly.
 * Aggregation is always explicit: ``"abs_sum"`` sums ``|attribution|``
   (magnitude of involvement, signs cannot cancel) and ``"signed_sum"`` sums the
   signed values (net effect, positive and negative contributions cancel).
@@ -21,7 +26,10 @@ Conventions
   ``[-m, m]`` (red = raises the gain, blue = lowers it); non-negative maps use a
   sequential colormap.
 * Every ``plot_*`` function returns a :class:`matplotlib.figure.Figure` (with
-  constrained layout).  Nothing here calls ``plt.show()`` or selects a backend.
+  constrained layout, made by :func:`new_figure`).  The panel functions
+  (:func:`plot_spectrogram`, :func:`plot_mask`, :func:`plot_attribution_map`)
+  take ``ax=None`` to draw into an existing axes instead.  Nothing here calls
+  ``plt.show()`` or selects a backend.
 """
 
 from __future__ import annotations
@@ -38,17 +46,28 @@ from matplotlib.patches import Rectangle
 __all__ = [
     "AGGREGATIONS",
     "DEFAULT_VALUE_LABEL",
+    "check_aggregation",
+    "aggregation_line",
     "aggregate",
     "global_influence",
     "time_influence",
     "frequency_influence",
+    "frame_correlation",
     "time_correlation",
+    "new_figure",
+    "mark_output_bin",
     "plot_spectrogram",
     "plot_mask",
+    "plot_attribution_map",
+    "plot_global_map",
     "plot_global_influence",
+    "plot_time_map",
     "plot_time_influence",
+    "plot_frequency_map",
     "plot_frequency_influence",
+    "plot_correlation_map",
     "plot_time_correlation",
+    "plot_bin_map",
     "plot_output_bin_map",
     "plot_region_attributions",
     "plot_layer_attributions",
@@ -75,7 +94,8 @@ _ATTR_SHAPE = "[f_out, t_out, f_in, t_in]"
 # ---------------------------------------------------------------------------
 
 
-def _check_aggregation(aggregation: str) -> str:
+def check_aggregation(aggregation: str) -> str:
+    """Return ``aggregation`` if it is one of :data:`AGGREGATIONS`, else raise ``ValueError``."""
     if aggregation not in AGGREGATIONS:
         raise ValueError(
             f"unknown aggregation {aggregation!r}; expected one of {AGGREGATIONS}"
@@ -93,6 +113,14 @@ def _check_attributions(attributions) -> np.ndarray:
     return a
 
 
+def _check_map(values, name: str, shape: str) -> np.ndarray:
+    """``values`` as a 2-D float64 array (a reduced map), else ``ValueError`` naming ``shape``."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 2:
+        raise ValueError(f"{name} must have shape {shape} (2-D), got an array with shape {v.shape}")
+    return v
+
+
 def _check_axis(values, n: int, name: str) -> np.ndarray:
     v = np.asarray(values, dtype=np.float64)
     if v.ndim != 1 or v.size != n:
@@ -100,6 +128,11 @@ def _check_axis(values, n: int, name: str) -> np.ndarray:
     if v.size > 1 and np.any(np.diff(v) <= 0):
         raise ValueError(f"{name} must be strictly increasing")
     return v
+
+
+def _check_output_bin(f_out: int, t_out: int, shape: tuple[int, int]) -> None:
+    if not (0 <= f_out < shape[0] and 0 <= t_out < shape[1]):
+        raise ValueError(f"output bin (f_out={f_out}, t_out={t_out}) outside {tuple(shape)}")
 
 
 def _check_attr_axes(a: np.ndarray, freqs_hz=None, times_s=None):
@@ -132,7 +165,7 @@ def aggregate(attributions, aggregation: str, axis=None) -> np.ndarray:
     Works on arrays of any shape; sums in float64.  ``axis=None`` sums
     everything.  Unknown ``aggregation`` -> ``ValueError``.
     """
-    _check_aggregation(aggregation)
+    check_aggregation(aggregation)
     a = np.asarray(attributions)
     if aggregation == "abs_sum":
         a = np.abs(a)
@@ -177,21 +210,26 @@ def frequency_influence(
     frequencies are kept.
     """
     a = _check_attributions(attributions)
-    _check_aggregation(aggregation)
+    check_aggregation(aggregation)
     if freqs_hz is not None:
         freqs_hz = _check_axis(freqs_hz, a.shape[0], "freqs_hz")
     fi = aggregate(a, aggregation, axis=(1, 3))
     if max_output_hz is not None:
         if freqs_hz is None:
             raise ValueError("max_output_hz requires freqs_hz")
-        keep = freqs_hz <= max_output_hz
-        if not np.any(keep):
-            raise ValueError(
-                f"no output frequency <= max_output_hz={max_output_hz} Hz "
-                f"(lowest is {freqs_hz[0]} Hz)"
-            )
-        fi = fi[keep]
+        fi = fi[_low_outputs(freqs_hz, max_output_hz)]
     return fi
+
+
+def _low_outputs(freqs_hz: np.ndarray, max_output_hz: float) -> np.ndarray:
+    """Boolean mask of the output frequencies ``<= max_output_hz`` (at least one, else ``ValueError``)."""
+    keep = freqs_hz <= max_output_hz
+    if not np.any(keep):
+        raise ValueError(
+            f"no output frequency <= max_output_hz={max_output_hz} Hz "
+            f"(lowest is {freqs_hz[0]} Hz)"
+        )
+    return keep
 
 
 def time_correlation(attributions, aggregation: str = "signed_sum") -> np.ndarray:
@@ -207,7 +245,21 @@ def time_correlation(attributions, aggregation: str = "signed_sum") -> np.ndarra
     frames have exactly 1 on the diagonal; values are clipped to ``[-1, 1]``.
     """
     a = _check_attributions(attributions)
-    v = aggregate(a, aggregation, axis=2)  # [f_out, t_out, t_in]
+    return frame_correlation(aggregate(a, aggregation, axis=2))  # [f_out, t_out, t_in]
+
+
+def frame_correlation(frame_vectors) -> np.ndarray:
+    """Pearson correlation between input frames' vectors -> ``[t_in, t_in]``.
+
+    ``frame_vectors`` ``[..., t_in]``: the attribution of every input frame,
+    already aggregated over ``f_in``, with one entry per output bin along the
+    leading axes (e.g. ``[f_out, t_out, t_in]``, as computed chunk by chunk).
+    :func:`time_correlation` is this function of the aggregated 4-D tensor;
+    constant frames give NaN rows and columns as there.
+    """
+    v = np.asarray(frame_vectors, dtype=np.float64)
+    if v.ndim < 1:
+        raise ValueError("frame_vectors must have shape [..., t_in]")
     x = v.reshape(-1, v.shape[-1]).T  # [t_in, n_output_bins]
     n = x.shape[1]
     xc = x - x.mean(axis=1, keepdims=True)
@@ -298,15 +350,21 @@ def _value_style(data, signed: bool):
     return _ABS_CMAP, _sequential_norm(data)
 
 
-def _new_fig(figsize, **kw):
-    """A figure outside pyplot's registry: notebooks ``display`` it once, nothing piles up in loops."""
+def new_figure(figsize, **subplots_kw):
+    """``(figure, axes)``: a constrained-layout figure of size ``figsize`` (inches) and its
+    ``fig.subplots(**subplots_kw)``.
+
+    The figure is outside pyplot's registry: notebooks ``display`` it once and nothing piles
+    up in loops.  Every figure of this module is made here.
+    """
     fig = Figure(figsize=figsize, layout="constrained")
-    return fig, fig.subplots(**kw)
+    return fig, fig.subplots(**subplots_kw)
 
 
-def _agg_line(aggregation: str, over: str) -> str:
-    """One subtitle line naming the aggregation, e.g. for titles."""
-    return f"aggregation: {aggregation} over {over} {_AGG_NOTE[aggregation]}"
+def aggregation_line(aggregation: str, over: str) -> str:
+    """One title line naming the aggregation and what it sums over, e.g.
+    ``"aggregation: abs_sum over all output bins (|attribution|, signs cannot cancel)"``."""
+    return f"aggregation: {aggregation} over {over} {_AGG_NOTE[check_aggregation(aggregation)]}"
 
 
 def _line_colour(aggregation: str) -> str:
@@ -317,6 +375,20 @@ def _line_colour(aggregation: str) -> str:
 def _label_tf(ax, time_label="Time (s)", freq_label="Frequency (Hz)"):
     ax.set_xlabel(time_label)
     ax.set_ylabel(freq_label)
+
+
+def _target(ax):
+    """``(figure, axes)``: a new 8 x 4 inch figure when ``ax`` is None, else ``ax`` and its figure."""
+    if ax is None:
+        return new_figure((8, 4))
+    return ax.figure, ax
+
+
+def mark_output_bin(ax, f_hz: float, t_s: float, colour: str = "black", label: str = "target output bin") -> None:
+    """Mark an output bin on a time-frequency axes: a circle at ``(t_s, f_hz)`` (labelled
+    ``label`` for a legend) and a dashed vertical line at ``t_s`` (later input cannot contribute)."""
+    ax.axvline(t_s, color=colour, lw=0.8, ls="--", alpha=0.8)
+    ax.plot([t_s], [f_hz], marker="o", ms=11, mfc="none", mec=colour, mew=1.6, ls="none", label=label)
 
 
 # ---------------------------------------------------------------------------
@@ -342,10 +414,7 @@ def plot_spectrogram(
         raise ValueError(f"log_power must have shape [F, T], got {lp.shape}")
     f = _check_axis(freqs_hz, lp.shape[0], "freqs_hz")
     t = _check_axis(times_s, lp.shape[1], "times_s")
-    if ax is None:
-        fig, ax = _new_fig((8, 4))
-    else:
-        fig = ax.figure
+    fig, ax = _target(ax)
     finite = lp[np.isfinite(lp)]
     if vmin is None:
         vmin = float(np.min(finite)) if finite.size else 0.0
@@ -368,14 +437,16 @@ def plot_mask(
     times_s,
     title: str = "NSNet2 gain mask (1 = keep, 0 = suppress)",
     value_label: str = "gain (linear, 0-1)",
+    ax=None,
 ) -> Figure:
-    """Gain mask ``[F, T]`` on a fixed 0..1 sequential scale."""
+    """Gain mask ``[F, T]`` on a fixed 0..1 sequential scale.  ``ax=None`` makes a
+    new figure, otherwise draws into ``ax``; returns the figure either way."""
     m = np.asarray(mask)
     if m.ndim != 2:
         raise ValueError(f"mask must have shape [F, T], got {m.shape}")
     f = _check_axis(freqs_hz, m.shape[0], "freqs_hz")
     t = _check_axis(times_s, m.shape[1], "times_s")
-    fig, ax = _new_fig((8, 4))
+    fig, ax = _target(ax)
     im = _show(ax, m, t, f, _MASK_CMAP, Normalize(vmin=0.0, vmax=1.0))
     _label_tf(ax)
     ax.set_title(title)
@@ -383,9 +454,67 @@ def plot_mask(
     return fig
 
 
+def plot_attribution_map(
+    attribution_map,
+    freqs_hz,
+    times_s,
+    ax=None,
+    value_label: str = DEFAULT_VALUE_LABEL,
+    title: str = "Signed attribution of each input bin\n(red raises the gain, blue lowers it)",
+    gid: str | None = None,
+) -> Figure:
+    """Signed attribution map ``[f_in, t_in]`` of one explained output (no aggregation),
+    diverging colormap with a symmetric range.  ``ax=None`` makes a new figure, otherwise
+    draws into ``ax``; returns the figure either way.  ``gid``: set on the image (to find it)."""
+    amap = _check_map(attribution_map, "attribution_map", "[f_in, t_in]")
+    f = _check_axis(freqs_hz, amap.shape[0], "freqs_hz")
+    t = _check_axis(times_s, amap.shape[1], "times_s")
+    fig, ax = _target(ax)
+    cmap, norm = _value_style(amap, signed=True)
+    im = _show(ax, amap, t, f, cmap, norm, gid=gid)
+    _label_tf(ax, "Input time t_in (s)", "Input frequency f_in (Hz)")
+    ax.set_title(title, fontsize="medium")
+    fig.colorbar(im, ax=ax, label=value_label)
+    return fig
+
+
 # ---------------------------------------------------------------------------
-# influence maps
+# influence maps: map-level functions and their 4-D wrappers
 # ---------------------------------------------------------------------------
+
+
+def plot_global_map(
+    global_map,
+    freqs_hz,
+    times_s,
+    aggregation: str = "abs_sum",
+    value_label: str = "relative influence (unitless, max |value| = 1)",
+    title: str | None = None,
+) -> Figure:
+    """Map ``[f_in, t_in]`` of each input bin's total influence on the whole mask, from the
+    normalised map (max ``|value|`` = 1, as :func:`global_influence` returns it).
+
+    Fixed colour range: ``[-1, 1]`` diverging for ``"signed_sum"``, ``[0, 1]`` sequential
+    for ``"abs_sum"``.
+    """
+    check_aggregation(aggregation)
+    g = _check_map(global_map, "global_map", "[f_in, t_in]")
+    f = _check_axis(freqs_hz, g.shape[0], "freqs_hz")
+    t = _check_axis(times_s, g.shape[1], "times_s")
+    signed = aggregation == "signed_sum"
+    cmap = _SIGNED_CMAP if signed else _ABS_CMAP
+    norm = Normalize(-1.0, 1.0) if signed else Normalize(0.0, 1.0)
+    fig, ax = new_figure((8, 4.2))
+    im = _show(ax, g, t, f, cmap, norm)
+    _label_tf(ax, "Input time t_in (s)", "Input frequency f_in (Hz)")
+    ax.set_title(
+        title
+        or "Global influence of each input bin on the whole gain mask\n"
+        + aggregation_line(aggregation, "all output bins"),
+        fontsize="medium",
+    )
+    fig.colorbar(im, ax=ax, label=f"{value_label}\n{aggregation} over all output bins")
+    return fig
 
 
 def plot_global_influence(
@@ -396,40 +525,29 @@ def plot_global_influence(
     value_label: str = "relative influence (unitless, max |value| = 1)",
     title: str | None = None,
 ) -> Figure:
-    """Map ``[f_in, t_in]`` of each input bin's total influence on the whole mask."""
+    """Map ``[f_in, t_in]`` of each input bin's total influence on the whole mask:
+    :func:`plot_global_map` of :func:`global_influence`."""
     a = _check_attributions(attributions)
     f, t = _check_attr_axes(a, freqs_hz, times_s)
-    g = global_influence(a, aggregation)
-    signed = aggregation == "signed_sum"
-    cmap = _SIGNED_CMAP if signed else _ABS_CMAP
-    norm = Normalize(-1.0, 1.0) if signed else Normalize(0.0, 1.0)
-    fig, ax = _new_fig((8, 4.2))
-    im = _show(ax, g, t, f, cmap, norm)
-    _label_tf(ax, "Input time t_in (s)", "Input frequency f_in (Hz)")
-    ax.set_title(
-        title
-        or "Global influence of each input bin on the whole gain mask\n"
-        + _agg_line(aggregation, "all output bins"),
-        fontsize="medium",
-    )
-    fig.colorbar(im, ax=ax, label=f"{value_label}\n{aggregation} over all output bins")
-    return fig
+    return plot_global_map(global_influence(a, aggregation), f, t, aggregation, value_label, title)
 
 
-def plot_time_influence(
-    attributions,
+def plot_time_map(
+    time_map,
     times_s,
     aggregation: str = "abs_sum",
     value_label: str = DEFAULT_VALUE_LABEL,
     title: str | None = None,
 ) -> Figure:
-    """Map ``[t_out, t_in]``: x = input time, y = output time, with the causal
-    diagonal ``t_in = t_out`` drawn as a thin line."""
-    a = _check_attributions(attributions)
-    _, t = _check_attr_axes(a, None, times_s)
-    ti = time_influence(a, aggregation)
+    """Map ``[t_out, t_in]`` (as :func:`time_influence` returns it): x = input time,
+    y = output time, with the causal diagonal ``t_in = t_out`` drawn as a thin line."""
+    check_aggregation(aggregation)
+    ti = _check_map(time_map, "time_map", "[t_out, t_in]")
+    t = _check_axis(times_s, ti.shape[1], "times_s")
+    if ti.shape[0] != t.size:
+        raise ValueError(f"time_map must have shape [t_out, t_in] = {(t.size, t.size)}, got {ti.shape}")
     cmap, norm = _value_style(ti, aggregation == "signed_sum")
-    fig, ax = _new_fig((6.8, 5.6))
+    fig, ax = new_figure((6.8, 5.6))
     im = _show(ax, ti, t, t, cmap, norm)
     e = _edges(t)
     ax.plot(
@@ -449,29 +567,48 @@ def plot_time_influence(
     ax.set_title(
         title
         or "Time influence: input frame -> output frame\n"
-        + _agg_line(aggregation, "f_out, f_in"),
+        + aggregation_line(aggregation, "f_out, f_in"),
         fontsize="medium",
     )
     fig.colorbar(im, ax=ax, label=f"{value_label}\n{aggregation} over f_out, f_in")
     return fig
 
 
-def plot_frequency_influence(
+def plot_time_influence(
     attributions,
+    times_s,
+    aggregation: str = "abs_sum",
+    value_label: str = DEFAULT_VALUE_LABEL,
+    title: str | None = None,
+) -> Figure:
+    """Map ``[t_out, t_in]``: :func:`plot_time_map` of :func:`time_influence`."""
+    a = _check_attributions(attributions)
+    _, t = _check_attr_axes(a, None, times_s)
+    return plot_time_map(time_influence(a, aggregation), t, aggregation, value_label, title)
+
+
+def plot_frequency_map(
+    frequency_map,
     freqs_hz,
     aggregation: str = "abs_sum",
     max_output_hz: float | None = None,
     value_label: str = DEFAULT_VALUE_LABEL,
     title: str | None = None,
 ) -> Figure:
-    """Map ``[f_out, f_in]``: x = input frequency, y = output frequency (only
-    outputs <= ``max_output_hz`` when given), with the diagonal ``f_in = f_out``."""
-    a = _check_attributions(attributions)
-    f, _ = _check_attr_axes(a, freqs_hz, None)
-    fi = frequency_influence(a, aggregation, f, max_output_hz)
-    f_rows = f[: fi.shape[0]] if max_output_hz is None else f[f <= max_output_hz]
+    """Map ``[f_out, f_in]`` over all output frequencies (as :func:`frequency_influence`
+    returns it without ``max_output_hz``): x = input frequency, y = output frequency (only
+    the rows of outputs <= ``max_output_hz`` when given), with the diagonal ``f_in = f_out``."""
+    check_aggregation(aggregation)
+    fi = _check_map(frequency_map, "frequency_map", "[f_out, f_in]")
+    f = _check_axis(freqs_hz, fi.shape[1], "freqs_hz")
+    if fi.shape[0] != f.size:
+        raise ValueError(f"frequency_map must have shape [f_out, f_in] = {(f.size, f.size)}, got {fi.shape}")
+    f_rows = f
+    if max_output_hz is not None:
+        keep = _low_outputs(f, max_output_hz)
+        fi, f_rows = fi[keep], f[keep]
     cmap, norm = _value_style(fi, aggregation == "signed_sum")
-    fig, ax = _new_fig((7.5, 4.8 if max_output_hz is None else 3.8))
+    fig, ax = new_figure((7.5, 4.8 if max_output_hz is None else 3.8))
     im = _show(ax, fi, f, f_rows, cmap, norm)
     ex, ey = _edges(f), _edges(f_rows)
     lo, hi = max(ex[0], ey[0]), min(ex[-1], ey[-1])
@@ -497,10 +634,56 @@ def plot_frequency_influence(
     ax.set_title(
         title
         or f"Frequency influence: input -> output frequency ({which})\n"
-        + _agg_line(aggregation, "t_out, t_in"),
+        + aggregation_line(aggregation, "t_out, t_in"),
         fontsize="medium",
     )
     fig.colorbar(im, ax=ax, label=f"{value_label}\n{aggregation} over t_out, t_in")
+    return fig
+
+
+def plot_frequency_influence(
+    attributions,
+    freqs_hz,
+    aggregation: str = "abs_sum",
+    max_output_hz: float | None = None,
+    value_label: str = DEFAULT_VALUE_LABEL,
+    title: str | None = None,
+) -> Figure:
+    """Map ``[f_out, f_in]``: :func:`plot_frequency_map` of :func:`frequency_influence`
+    (only outputs <= ``max_output_hz`` when given)."""
+    a = _check_attributions(attributions)
+    f, _ = _check_attr_axes(a, freqs_hz, None)
+    fi = frequency_influence(a, aggregation)
+    return plot_frequency_map(fi, f, aggregation, max_output_hz, value_label, title)
+
+
+def plot_correlation_map(
+    correlation,
+    times_s,
+    aggregation: str = "signed_sum",
+    title: str | None = None,
+) -> Figure:
+    """Pearson correlation ``[t_in, t_in]`` between input frames' attribution vectors (as
+    :func:`time_correlation` or :func:`frame_correlation` return it; ``aggregation`` is the
+    one the vectors were aggregated over ``f_in`` with); grey = undefined (NaN)."""
+    check_aggregation(aggregation)
+    c = _check_map(correlation, "correlation", "[t_in, t_in]")
+    t = _check_axis(times_s, c.shape[1], "times_s")
+    if c.shape[0] != t.size:
+        raise ValueError(f"correlation must have shape [t_in, t_in] = {(t.size, t.size)}, got {c.shape}")
+    cmap = colormaps[_SIGNED_CMAP].with_extremes(bad="0.8")
+    fig, ax = new_figure((6.4, 5.4))
+    im = _show(ax, c, t, t, cmap, Normalize(vmin=-1.0, vmax=1.0))
+    ax.set_xlabel("Input time t_in (s)")
+    ax.set_ylabel("Input time t_in (s)")
+    ax.set_title(
+        title
+        or "Correlation between input frames' attribution vectors\n"
+        f"(one entry per output bin; aggregation: {aggregation} over f_in\n"
+        f"{_AGG_NOTE[aggregation]}); grey = undefined (constant vector)",
+        fontsize="medium",
+    )
+    fig.colorbar(im, ax=ax, label="Pearson r (unitless)")
     return fig
 
 
@@ -511,23 +694,55 @@ def plot_time_correlation(
     title: str | None = None,
 ) -> Figure:
     """Pearson correlation ``[t_in, t_in]`` between input frames' attribution
-    vectors (see :func:`time_correlation`); grey = undefined (constant vector)."""
+    vectors: :func:`plot_correlation_map` of :func:`time_correlation`."""
     a = _check_attributions(attributions)
     _, t = _check_attr_axes(a, None, times_s)
-    c = time_correlation(a, aggregation)
-    cmap = colormaps[_SIGNED_CMAP].with_extremes(bad="0.8")
-    fig, ax = _new_fig((6.4, 5.4))
-    im = _show(ax, c, t, t, cmap, Normalize(vmin=-1.0, vmax=1.0))
-    ax.set_xlabel("Input time t_in (s)")
-    ax.set_ylabel("Input time t_in (s)")
-    ax.set_title(
-        title
-        or "Correlation between input frames' attribution vectors\n"
-        "(one entry per output bin; " + _agg_line(aggregation, "f_in") + ")\n"
-        "grey = undefined (constant vector)",
-        fontsize="medium",
+    return plot_correlation_map(time_correlation(a, aggregation), t, aggregation, title)
+
+
+def plot_bin_map(
+    bin_map,
+    f_out: int,
+    t_out: int,
+    input_features,
+    freqs_hz,
+    times_s,
+    value_label: str = DEFAULT_VALUE_LABEL,
+    title: str | None = None,
+) -> Figure:
+    """Two panels: the input spectrogram with output bin ``(f_out, t_out)`` (indices into
+    ``freqs_hz``, ``times_s``) marked, and that bin's signed attribution map ``bin_map``
+    ``[f_in, t_in]`` (e.g. ``attributions[f_out, t_out]``)."""
+    amap = _check_map(bin_map, "bin_map", "[f_in, t_in]")
+    f = _check_axis(freqs_hz, amap.shape[0], "freqs_hz")
+    t = _check_axis(times_s, amap.shape[1], "times_s")
+    feats = np.asarray(input_features)
+    if feats.shape != amap.shape:
+        raise ValueError(
+            f"input_features must have shape [f_in, t_in] = {amap.shape}, "
+            f"got {feats.shape}"
+        )
+    _check_output_bin(f_out, t_out, (f.size, t.size))
+    fx, tx = f[f_out], t[t_out]
+
+    fig, (ax0, ax1) = new_figure((13, 4.8), ncols=2)
+    plot_spectrogram(
+        feats, f, t, ax=ax0, title="Input log-power spectrogram (target bin marked)"
     )
-    fig.colorbar(im, ax=ax, label="Pearson r (unitless)")
+    plot_attribution_map(
+        amap, f, t, ax=ax1, value_label=value_label,
+        title=f"Signed attribution of each input bin to output bin\n"
+        f"f_out = {fx:g} Hz, t_out = {tx:.3f} s (no aggregation)",
+    )
+    for ax, colour in ((ax0, "cyan"), (ax1, "black")):
+        mark_output_bin(ax, fx, tx, colour)
+    ax1.plot([], [], color="black", lw=0.8, ls="--",
+             label="t_out (later inputs cannot contribute)")
+    ax1.legend(loc="upper left", fontsize="small", framealpha=0.8)
+    fig.suptitle(
+        title
+        or f"What the gain at {fx:g} Hz, {tx:.3f} s looks at in the input",
+    )
     return fig
 
 
@@ -542,56 +757,12 @@ def plot_output_bin_map(
     title: str | None = None,
 ) -> Figure:
     """Two panels: the input spectrogram with output bin ``(f_out, t_out)``
-    marked, and that bin's signed attribution map ``[f_in, t_in]``."""
+    marked, and that bin's signed attribution map ``[f_in, t_in]``:
+    :func:`plot_bin_map` of ``attributions[f_out, t_out]``."""
     a = _check_attributions(attributions)
     f, t = _check_attr_axes(a, freqs_hz, times_s)
-    feats = np.asarray(input_features)
-    if feats.shape != a.shape[2:]:
-        raise ValueError(
-            f"input_features must have shape [f_in, t_in] = {a.shape[2:]}, "
-            f"got {feats.shape}"
-        )
-    if not (0 <= f_out < a.shape[0] and 0 <= t_out < a.shape[1]):
-        raise ValueError(
-            f"output bin (f_out={f_out}, t_out={t_out}) outside {a.shape[:2]}"
-        )
-    amap = np.asarray(a[f_out, t_out], dtype=np.float64)
-    fx, tx = f[f_out], t[t_out]
-
-    fig, (ax0, ax1) = _new_fig((13, 4.8), ncols=2)
-    plot_spectrogram(
-        feats, f, t, ax=ax0, title="Input log-power spectrogram (target bin marked)"
-    )
-    cmap, norm = _value_style(amap, signed=True)
-    im = _show(ax1, amap, t, f, cmap, norm)
-    _label_tf(ax1, "Input time t_in (s)", "Input frequency f_in (Hz)")
-    ax1.set_title(
-        f"Signed attribution of each input bin to output bin\n"
-        f"f_out = {fx:g} Hz, t_out = {tx:.3f} s (no aggregation)",
-        fontsize="medium",
-    )
-    fig.colorbar(im, ax=ax1, label=value_label)
-    for ax, colour in ((ax0, "cyan"), (ax1, "black")):
-        ax.axvline(tx, color=colour, lw=0.8, ls="--", alpha=0.8)
-        ax.plot(
-            [tx],
-            [fx],
-            marker="o",
-            ms=11,
-            mfc="none",
-            mec=colour,
-            mew=1.6,
-            ls="none",
-            label="target output bin",
-        )
-    ax1.plot([], [], color="black", lw=0.8, ls="--",
-             label="t_out (later inputs cannot contribute)")
-    ax1.legend(loc="upper left", fontsize="small", framealpha=0.8)
-    fig.suptitle(
-        title
-        or f"What the gain at {fx:g} Hz, {tx:.3f} s looks at in the input",
-    )
-    return fig
+    _check_output_bin(f_out, t_out, a.shape[:2])
+    return plot_bin_map(a[f_out, t_out], f_out, t_out, input_features, f, t, value_label, title)
 
 
 def plot_region_attributions(
@@ -626,7 +797,7 @@ def plot_region_attributions(
     f = _check_axis(freqs_hz, np.asarray(freqs_hz).size, "freqs_hz")
     t = _check_axis(times_s, np.asarray(times_s).size, "times_s")
 
-    fig, ax = _new_fig((8.5, 4.6))
+    fig, ax = new_figure((8.5, 4.6))
     if background is not None:
         bg = np.asarray(background)
         if bg.shape != (f.size, t.size):
@@ -706,7 +877,7 @@ def plot_layer_attributions(
             )
 
     n = len(layers)
-    fig, axes = _new_fig((9, 0.4 + 2.6 * n), nrows=n, sharex=True, squeeze=False)
+    fig, axes = new_figure((9, 0.4 + 2.6 * n), nrows=n, sharex=True, squeeze=False)
     for ax, (name, arr) in zip(axes[:, 0], layers.items()):
         cmap, norm = _value_style(arr, signed=True)
         im = _show(ax, arr, t, np.arange(arr.shape[0]), cmap, norm)
