@@ -1,0 +1,216 @@
+"""The Dask-driven batch: manifests, wiring and resumption plans, and a real run on two local workers
+with one broken input that fails alone and is the only work (with a new file) redone on a re-run."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from xai_helpers import batch
+from xai_helpers.book import numbered_notebooks, notebook_parameters
+
+FAST = {"segment_duration_s": 0.03, "method": "saliency"}  # notebook 02 on 3 frames, one backward pass
+
+
+def _summary(run_dir: Path) -> dict[str, dict]:
+    with open(run_dir / "summary.csv", newline="", encoding="utf-8") as handle:
+        return {row["task_id"]: row for row in csv.DictReader(handle)}
+
+
+@pytest.fixture(scope="module")
+def nb0102():
+    notebooks = numbered_notebooks(["01", "02"])
+    return notebooks, {nb: notebook_parameters(nb) for nb in notebooks}
+
+
+# ------------------------------------------------------------------------------ manifests and ids
+
+def test_read_manifest_paths_yaml_values_and_ids(tmp_path):
+    (tmp_path / "audio").mkdir()
+    outside = tmp_path / "elsewhere" / "b.wav"
+    rows = [
+        "path,noise_type,snr_db,segment_duration_s,clean_path,id",
+        "audio/a.wav,white_snr,\"[0, 5]\",null,x.wav,",
+        f"{outside},,,0.1,,",
+        "audio/a.wav,pink_snr,,,,",
+        "audio/c.wav,,,,,mine",
+    ]
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("\n".join(rows) + "\n")
+    tasks = batch.read_manifest(manifest)
+    assert [t.input for t in tasks] == [tmp_path / "audio" / "a.wav", outside, tmp_path / "audio" / "a.wav",
+                                        tmp_path / "audio" / "c.wav"]
+    assert tasks[0].parameters == {"noise_type": "white_snr", "snr_db": [0, 5], "segment_duration_s": None,
+                                   "clean_path": "x.wav"}
+    assert tasks[1].parameters == {"segment_duration_s": 0.1}  # empty cells keep the command-line values
+    ids = [t.task_id for t in tasks]
+    assert ids[0].startswith("a-") and ids[2].startswith("a-") and ids[0] != ids[2]  # same stem: row hash
+    assert ids[1] == "b" and ids[3] == "mine"
+    assert [t.task_id for t in batch.read_manifest(manifest)] == ids  # stable
+
+
+def test_manifest_needs_a_path_column(tmp_path):
+    (tmp_path / "m.csv").write_text("file\nx.wav\n")
+    with pytest.raises(ValueError, match="'path' column"):
+        batch.read_manifest(tmp_path / "m.csv")
+
+
+def test_vctk_demand_manifest(tmp_path):
+    root = tmp_path / "vctk"
+    for kind, names in (("clean", ["p232_001", "p232_002"]), ("noisy", ["p232_001", "p232_002", "p232_003"])):
+        (root / f"{kind}_testset_wav").mkdir(parents=True)
+        for name in names:
+            sf.write(root / f"{kind}_testset_wav" / f"{name}.wav", np.zeros(480, np.float32), 48000)
+    out = tmp_path / "manifest.csv"
+    assert batch.main(["manifest", "--vctk-demand", str(root), "--out", str(out)]) == 0
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[0]["path"] == "vctk/noisy_testset_wav/p232_001.wav"  # relative to the manifest's folder
+    assert rows[0]["clean_path"] == "vctk/clean_testset_wav/p232_001.wav"
+    tasks = batch.read_manifest(out)
+    assert [t.task_id for t in tasks] == ["p232_001", "p232_002"]  # the unmatched noisy file is left out
+    assert tasks[1].input == root / "noisy_testset_wav" / "p232_002.wav"
+    assert tasks[1].parameters["noise_type"] == "not_added"
+
+
+# ------------------------------------------------------------------------------ wiring and plans
+
+def test_plan_wiring_and_resumption(tmp_path, nb0102):
+    notebooks, declared = nb0102
+    wav = tmp_path / "in" / "x.wav"
+    wav.parent.mkdir()
+    shutil.copy(sorted((Path(batch.__file__).parents[1] / "data" / "samples").glob("*.wav"))[0], wav)
+    task, run = batch.Task("x", wav), tmp_path / "run"
+    params = {**FAST, "device": "cpu", "sample_rate": 48000}
+
+    plan = batch.plan_task(task, notebooks, declared, run, params)
+    first, second = plan.steps
+    assert plan.to_run == ["01", "02"]
+    assert first.parameters == {"input_path": str(wav), "output_dir": str(run / "files/x/noisy"), "sample_rate": 48000}
+    assert second.parameters["input_path"] == str(run / "files/x/noisy")
+    assert second.parameters["output_dir"] == str(run / "files/x/attributions")
+    assert {"method": "saliency", "segment_duration_s": 0.03, "device": "cpu"}.items() <= second.parameters.items()
+
+    def mark_done(plan, numbers):
+        entries = {s.number: {"hash": s.hash} for s in plan.steps if s.number in numbers}
+        (run / "files/x").mkdir(parents=True, exist_ok=True)
+        (run / "files/x/done.json").write_text(json.dumps({"notebooks": entries}))
+
+    mark_done(plan, {"01", "02"})
+    assert batch.plan_task(task, notebooks, declared, run, params).to_run == []
+    assert batch.plan_task(task, notebooks, declared, run, params, force=True).to_run == ["01", "02"]
+    assert batch.plan_task(task, notebooks, declared, run, {**params, "method": "deeplift"}).to_run == ["02"]
+    assert batch.plan_task(task, notebooks, declared, run, {**params, "sample_rate": 16000}).to_run == ["01", "02"]
+    row = batch.Task("x", wav, {"seed": 1})  # a manifest row's value overrides -p, and seed is 01's too
+    assert batch.plan_task(row, notebooks, declared, run, params).to_run == ["01", "02"]
+    mark_done(plan, {"01"})  # 02 failed last time: resume there
+    assert batch.plan_task(task, notebooks, declared, run, params).to_run == ["02"]
+
+    only02 = [notebooks[1]]  # 02 alone reads 01's outputs where 01 has run for this task ...
+    assert batch.plan_task(task, only02, declared, run, params).steps[0].parameters["input_path"] == str(run / "files/x/noisy")
+    fresh = batch.plan_task(batch.Task("y", wav), only02, declared, run, params)  # ... else the input file
+    assert fresh.steps[0].parameters["input_path"] == str(wav)
+
+
+def test_bad_parameters_are_refused_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="set per file"):
+        batch.run_batch(["01"], tmp_path, tmp_path / "run", parameters={"output_dir": "x"})
+    with pytest.raises(ValueError, match="no chosen notebook declares"):
+        batch.run_batch(["01"], tmp_path, tmp_path / "run", parameters={"methd": "saliency"})
+    with pytest.raises(ValueError, match="sample_rate"):
+        batch.run_batch(["01"], tmp_path, tmp_path / "run", sample_rate=22050)
+
+
+def test_kernel_gets_the_pinned_thread_count(tmp_path):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [
+        nbformat.v4.new_code_cell("n = 0", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("import os, torch\nprint(os.environ['OMP_NUM_THREADS'], os.environ['MKL_NUM_THREADS'], torch.get_num_threads())"),
+    ]
+    source, executed = tmp_path / "t.ipynb", tmp_path / "executed" / "t.ipynb"
+    nbformat.write(notebook, source)
+    html = batch.execute_notebook(source, executed, {"n": 1}, threads=1)
+    assert html == executed.with_suffix(".html") and html.is_file()
+    assert nbformat.read(executed, as_version=4).cells[-1].outputs[0]["text"].split() == ["1", "1", "1"]
+
+
+# ------------------------------------------------------------------------------ a real batch
+
+def test_batch_on_two_workers_isolates_a_broken_file_and_resumes(tmp_path, sample_paths, capfd):
+    from distributed import LocalCluster
+
+    inputs, run = tmp_path / "in", tmp_path / "run"
+    inputs.mkdir()
+    for sample in sample_paths[:2]:
+        shutil.copy(sample, inputs)
+    (inputs / "broken.wav").write_text("this is not audio\n")
+    good = [p.stem for p in sample_paths[:2]]
+
+    first = batch.run_batch(["01", "02"], inputs, run, workers=2, parameters=FAST, progress=False)
+    assert sorted(first.ok) == sorted(good) and first.failed == ["broken"] and not first.skipped
+    rows = _summary(run)
+    assert {k: r["status"] for k, r in rows.items()} == {"broken": "failed", **{g: "ok" for g in good}}
+    assert "not a readable audio file" in rows["broken"]["error"] and "01_data_and_noise" in rows["broken"]["error"]
+    assert (run / rows["broken"]["log"]).is_file()  # the executed notebook with the traceback
+    assert json.loads((run / "files/broken/done.json").read_text())["notebooks"] == {}
+    for stem in good:
+        task = run / "files" / stem
+        assert rows[stem]["notebooks_run"] == "01 02"
+        assert list((task / "noisy").glob("*.json")) and list((task / "attributions").glob("*.h5"))
+        assert set(json.loads((task / "done.json").read_text())["notebooks"]) == {"01", "02"}
+        assert (task / "executed/02_attributions.html").is_file()
+        assert f"files/{stem}/executed/02_attributions.html" in rows[stem]["outputs"].split(";")
+    index = (run / "index.html").read_text()
+    assert 'href="summary.csv"' in index and f'href="files/{good[0]}/executed/01_data_and_noise.html"' in index
+    capfd.readouterr()
+
+    # Fix the broken file and add a new one; re-run on an existing scheduler (the --scheduler path).
+    shutil.copy(sample_paths[2], inputs / "broken.wav")
+    shutil.copy(sample_paths[3], inputs)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        second = batch.run_batch(["01", "02"], inputs, run, scheduler=cluster.scheduler_address,
+                                 parameters=FAST, progress=False)
+    assert sorted(second.skipped) == sorted(good)
+    assert sorted(second.ok) == sorted(["broken", sample_paths[3].stem]) and not second.failed
+    assert f"skipped 2 complete task(s): {' '.join(sorted(good))}" in capfd.readouterr().err
+    rows = _summary(run)
+    assert [rows[g]["status"] for g in good] == ["skipped", "skipped"]
+    assert rows["broken"]["notebooks_run"] == "01 02" and rows["broken"]["error"] == ""
+
+    # A changed notebook-02 parameter reruns 02 alone, on an emptied output folder (run in-process).
+    notebooks = numbered_notebooks(["01", "02"])
+    declared = {nb: notebook_parameters(nb) for nb in notebooks}
+    task = next(t for t in batch.read_tasks(inputs) if t.task_id == good[0])
+    plan = batch.plan_task(task, notebooks, declared, run, {**FAST, "segment_duration_s": 0.04, "device": "cpu"})
+    assert plan.to_run == ["02"]
+    result = batch.run_task(plan)
+    assert result.status == "ok", result.error
+    stored = [p.name for p in (run / "files" / good[0] / "attributions").glob("*.h5")]
+    assert len(stored) == 1 and "+0.04s" in stored[0]
+
+
+def test_wiring_of_the_later_notebooks(tmp_path):
+    try:
+        notebooks = numbered_notebooks(["01", "02", "03", "04", "05"])
+    except ValueError:
+        pytest.skip("notebooks 03-05 not there")
+    declared = {nb: notebook_parameters(nb) for nb in notebooks}
+    wav, run = tmp_path / "x.wav", tmp_path / "run"
+    plan = batch.plan_task(batch.Task("x", wav), notebooks, declared, run, {"method": "saliency", "device": "cpu"})
+    steps = {s.number: s.parameters for s in plan.steps}
+    task = run / "files" / "x"
+    for number, folder in (("03", "figures"), ("04", "perturbation")):
+        assert steps[number]["input_path"] == str(task / "noisy")
+        assert steps[number]["attributions_dir"] == str(task / "attributions")
+        assert steps[number]["output_dir"] == str(task / folder) and steps[number]["method"] == "saliency"
+    assert steps["05"]["input_path"] == str(wav)  # 05 takes clean speech
+    assert steps["05"]["output_dir"] == str(task / "faithfulness")
