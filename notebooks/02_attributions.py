@@ -78,7 +78,7 @@ results = [explain_file(path, output_dir, config, device=device) for path in fil
 # minus its change from baseline to input (0 for a complete method). DeepLIFT's rescale rule
 # reaches NSNet2's ReLUs and sigmoid but not the inside of its GRUs, which Captum treats with
 # plain gradients, so DeepLift and DeepLiftShap are not complete on this model: the deltas
-# below say by how much, relative to the largest output change.
+# below (in units of the explained quantity; the mask lies in 0..1) say by how much.
 
 # %%
 pd.DataFrame([result.summary() for result in results]).set_index("file")

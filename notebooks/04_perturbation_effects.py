@@ -50,7 +50,7 @@ output_dir = "../reports/perturbation"
 from pathlib import Path
 
 import pandas as pd
-from IPython.display import HTML, Markdown, display
+from IPython.display import HTML, display
 
 from xai_helpers.datasets import list_audio_files
 from xai_helpers.notebook import setup_notebook

@@ -140,3 +140,18 @@ def test_segment_outside_file_and_missing_reference(tmp_path, wav):
         explain_file(wav, tmp_path, ExplainConfig(segment_start_s=30.0, segment_duration_s=0.1), progress=False)
     with pytest.raises(ValueError, match="noise record"):
         explain_file(wav, tmp_path, ExplainConfig(baseline="noise", **SEGMENT), progress=False)
+
+
+def test_float16_latent_file_keeps_scales_apart_and_plots(tmp_path, wav):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from xai_helpers.batch_plots import plot_file
+
+    config = ExplainConfig(method="saliency", features="latent", outputs="bin", output_bin=(1000.0, 0.02), dtype="float16", **SEGMENT)
+    path = explain_file(wav, tmp_path, config, progress=False).path
+    with AttributionFile(path) as stored:
+        assert sorted(stored.file["latent"]) == ["fc_in", "gru1", "gru2"]
+        assert "scale/latent/gru1" in stored
+    figures = plot_file(path)
+    assert figures and all(hasattr(figure, "savefig") for figure in figures.values())

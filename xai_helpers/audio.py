@@ -25,13 +25,14 @@ MIN_GAIN_DB = -80.0
 """The gain is clipped below at -80 dB before resynthesis, as in the reference enhancer."""
 
 
-def load_audio(path: str | os.PathLike, sample_rate: int = 16000) -> np.ndarray:
+def load_audio(path: str | os.PathLike, sample_rate: int = 16000, check: bool = True) -> np.ndarray:
     """Mono float32 waveform ``[N]`` of the WAV/FLAC at ``path``, resampled to ``sample_rate`` Hz.
 
     Multi-channel files are averaged to mono (logged). Resampling uses a polyphase band-limited
     filter (:func:`scipy.signal.resample_poly`, Kaiser window). Raises ``FileNotFoundError`` for a
     missing path and ``ValueError`` naming the file for a non-audio, empty, all-zero or
-    shorter-than-one-frame (20 ms) file.
+    shorter-than-one-frame (20 ms) file; ``check=False`` skips the content checks (for a noise track,
+    which may be silent in places or throughout).
     """
     path = Path(path)
     if not path.exists():
@@ -51,7 +52,8 @@ def load_audio(path: str | os.PathLike, sample_rate: int = 16000) -> np.ndarray:
         factor = gcd(int(file_rate), int(sample_rate))
         wave = resample_poly(wave, sample_rate // factor, int(file_rate) // factor)
         logger.info("%s: resampled from %d Hz to %d Hz", path, file_rate, sample_rate)
-    check_wave(wave, sample_rate, source=str(path))
+    if check:
+        check_wave(wave, sample_rate, source=str(path))
     return wave.astype(np.float32)
 
 

@@ -258,8 +258,9 @@ def plan_task(task: Task, notebooks: Sequence[Path], declared: Mapping[Path, set
         output_dir = str(task_dir / OUTPUT_FOLDERS.get(number, notebook.stem[3:]))
         wiring["output_dir"] = output_dir
         own = {k: v for k, v in merged.items() if k in names and k not in WIRED_PARAMETERS}
+        # The device changes where the work runs, not its result: switching it must not redo finished work.
         step_hash = _digest({
-            "notebook": notebook.name, "parameters": own, "upstream": upstream,
+            "notebook": notebook.name, "parameters": {k: v for k, v in own.items() if k != "device"}, "upstream": upstream,
             "input": None if reads_noisy else _input_identity(task.input),
         })
         hashes[number] = step_hash

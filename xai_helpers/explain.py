@@ -165,7 +165,7 @@ def load_segment(path: str | os.PathLike, config: ExplainConfig) -> Segment:
     references = {}
     for key, name in (("clean_path", "clean_features"), ("noise_path", "noise_features")):
         if record and record.get(key):
-            reference = load_audio(record[key], config.sample_rate) if key == "clean_path" else _read_noise(record[key], config.sample_rate)
+            reference = load_audio(record[key], config.sample_rate, check=key == "clean_path")
             references[name] = log_power(stft(reference, stft_settings))[:, frames]
     try:
         baselines = make_baselines(
@@ -174,16 +174,6 @@ def load_segment(path: str | os.PathLike, config: ExplainConfig) -> Segment:
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from error
     return Segment(path, stft_settings, first, all_features[:, frames], baselines, record)
-
-
-def _read_noise(path: Path, sample_rate: int) -> np.ndarray:
-    """The injected noise alone; unlike speech it may be all zeros in places, so no silence check."""
-    import soundfile as sf
-
-    wave, rate = sf.read(str(path), dtype="float32")
-    if rate != sample_rate:
-        raise ValueError(f"{path}: noise file at {rate} Hz, expected {sample_rate} Hz")
-    return wave
 
 
 @dataclass

@@ -134,15 +134,17 @@ def method_map(
     Groups-only methods (KernelShap, Lime) work on a ``group_hz`` x ``group_s`` grid; each group's
     value is spread evenly over its bins so maps compare bin for bin.
     """
-    module = problem.module(model)
-    features = torch.as_tensor(problem.features)
-    baselines = torch.as_tensor(problem.baselines)
+    device = next((parameter.device for parameter in model.parameters()), torch.device("cpu"))
+    module = problem.module(model).to(device)
+    features = torch.as_tensor(problem.features, device=device)
+    baselines = torch.as_tensor(problem.baselines, device=device)
     labels = None
     if method in GROUPS_ONLY:
         groups = region_grid(problem.freqs_hz, problem.times_s, group_hz, group_s)
         labels = feature_mask(groups, problem.freqs_hz, problem.times_s)
     result = attribute_targets(
-        module, features, baselines, method, [0], feature_mask=None if labels is None else torch.as_tensor(labels), options=options
+        module, features, baselines, method, [0], feature_mask=None if labels is None else torch.as_tensor(labels, device=device),
+        options=options,
     )
     values = result.values[0] if labels is None else (result.values[0] / np.bincount(labels.ravel()))[labels]
     relative_delta = None
@@ -219,7 +221,8 @@ def burst_problem(
     clean: np.ndarray, burst: Burst, region: Region, config: StftConfig, settings: BenchmarkSettings, seed: int
 ) -> RegionProblem:
     """Speech in pink noise plus ``burst``, explained over ``region``."""
-    noisy = add_burst(speech_in_noise(clean, settings.snr_db, seed), config.sample_rate, burst, clean, seed)
+    background_seed, burst_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
+    noisy = add_burst(speech_in_noise(clean, settings.snr_db, background_seed), config.sample_rate, burst, clean, burst_seed)
     return region_problem(noisy, config, region, settings.context_s, settings.baseline, seed=seed)
 
 

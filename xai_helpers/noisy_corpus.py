@@ -7,7 +7,8 @@ noise condition ``COND`` (see :func:`xai_helpers.noise.inject_noise`)::
     NAME_COND.noise.wav  the noise alone (noisy - clean)
     NAME_COND.json       every parameter, the seed, the achieved SNR, and the clean file's path
 
-The JSON is written last: a WAV without its JSON is an interrupted write and is redone.
+The JSON is written last, so a WAV without its JSON is the trace of an interrupted write;
+every run rewrites all three files.
 Later notebooks find the clean speech and the noise of a noisy file through :func:`read_record`.
 """
 

@@ -70,7 +70,6 @@ __all__ = [
     "curve_summary",
     "deletion_insertion_curves",
     "derived_seeds",
-    "global_scores",
     "global_sums",
     "mask_change",
     "perturb_file",
@@ -122,16 +121,6 @@ def rank_bins(attributions: np.ndarray, ranking: str = "signed") -> np.ndarray:
     if a.ndim < 3:
         raise ValueError(f"attributions must be [*targets, f_in, t_in] (e.g. [f_out, t_out, f_in, t_in]), got shape {a.shape}")
     return aggregate(a, _aggregation(ranking), axis=tuple(range(a.ndim - 2)))
-
-
-def global_scores(stored: AttributionFile, ranking: str = "signed") -> np.ndarray:
-    """:func:`rank_bins` of a stored file's ``attributions``, read in blocks (~64 MB) along the first axis.
-
-    Raises :class:`AttributionFileError` naming the file unless its attributions end in
-    ``(f_in, t_in)`` (input bins, not regions or latent units).
-    """
-    signed, absolute = global_sums(stored)
-    return signed if _check_ranking(ranking) == "signed" else absolute
 
 
 def global_sums(stored: AttributionFile) -> tuple[np.ndarray, np.ndarray]:
@@ -485,10 +474,14 @@ class FilePerturbation:
 def _usable_attribution_file(source: Path, attributions_dir: Path, method: str) -> tuple[Path | None, list[str]]:
     """The first complete .h5 of ``source`` for ``method`` with input-bin attributions, and why others were passed over."""
     problems = []
-    for path in attribution_paths(source, attributions_dir, method):
+    candidates = attribution_paths(source, attributions_dir, method)
+    for path in candidates:
         try:
             with AttributionFile(path) as stored:
                 if "attributions" in stored and stored.dims()[-2:] == ("f_in", "t_in"):
+                    if len(candidates) > 1:
+                        logger.warning("%s: %d %s attribution files; using %s (the first by name)",
+                                       source.name, len(candidates), method, path.name)
                     return path, problems
                 problems.append(f"{path.name}: not input-bin attributions (features={stored.attrs.get('features')})")
         except (AttributionFileError, OSError) as error:

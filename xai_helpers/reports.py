@@ -11,7 +11,7 @@ import nbformat
 from .atomic import write_text_atomically
 
 FIGURE_SUFFIXES = (".png",)
-AUDIO_SUFFIXES = (".wav",)
+AUDIO_SUFFIXES = (".wav", ".flac")
 
 
 def export_html(notebook_path: str | os.PathLike, html_path: str | os.PathLike) -> Path:

@@ -22,8 +22,8 @@ Attributes hold everything needed to reproduce the file (method, target, outputs
 baseline, K, seed, segment, model file and SHA-256, sample rate, STFT settings, package versions)
 and ``complete = True``, set last. Axes carry ``dims`` labels.
 
-float16 storage scales each target's map by its own largest magnitude (``attributions_scale``
-``[*targets]``, float32) so every map keeps about 3 significant digits relative to its peak;
+float16 storage scales each target's map by its own largest magnitude (``scale/<dataset>``
+``[*targets]``, float32, e.g. ``scale/attributions``, ``scale/latent/gru1``) so every map keeps about 3 significant digits relative to its peak;
 :meth:`AttributionFile.read_attributions` undoes it.
 
 The file is written under a temporary name (``.NAME.partial``) and renamed when complete, so a
@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -85,8 +86,12 @@ class AttributionWriter:
         self.dtype = np.dtype(dtype)
         self.n_target_axes = n_target_axes
         self.file = h5py.File(self.temporary, "w")
-        for key, value in {**attrs, "store_version": STORE_VERSION, "complete": False, "storage_dtype": dtype}.items():
-            self.file.attrs[key] = "" if value is None else value
+        try:
+            for key, value in {**attrs, "store_version": STORE_VERSION, "complete": False, "storage_dtype": dtype}.items():
+                self.file.attrs[key] = "" if value is None else value
+        except Exception:
+            self.__exit__(*sys.exc_info())
+            raise
 
     def __enter__(self) -> AttributionWriter:
         return self
@@ -113,7 +118,7 @@ class AttributionWriter:
         )
         self._label(dataset, spec.dims)
         if spec.is_attribution and self.dtype == np.float16:
-            self.file.create_dataset(f"{name}_scale", shape=spec.shape[: self.n_target_axes], dtype=np.float32)
+            self.file.create_dataset(f"scale/{name}", shape=spec.shape[: self.n_target_axes], dtype=np.float32)
 
     def write(self, name: str, index: tuple, values: np.ndarray) -> None:
         """Write ``values`` into ``name[index]`` (``index`` selects along the target axes)."""
@@ -121,7 +126,7 @@ class AttributionWriter:
         if dataset.dtype == np.float16:
             axes = tuple(range(self.n_target_axes, values.ndim))
             scale = np.abs(values).max(axis=axes)
-            self.file[f"{name}_scale"][index] = scale
+            self.file[f"scale/{name}"][index] = scale
             values = values / np.where(scale > 0, scale, 1.0).reshape(scale.shape + (1,) * len(axes))
         dataset[index] = values
 
@@ -204,6 +209,6 @@ class AttributionFile:
         dataset = self.file[name]
         values = dataset[index].astype(np.float32)
         if dataset.dtype == np.float16:
-            scale = self.file[f"{name}_scale"][index if isinstance(index, tuple) else (index,)]
+            scale = self.file[f"scale/{name}"][index if isinstance(index, tuple) else (index,)]
             values = values * np.asarray(scale).reshape(np.shape(scale) + (1,) * (values.ndim - np.ndim(scale)))
         return values
