@@ -43,19 +43,16 @@ from IPython.display import HTML, display
 from xai_helpers.audio import enhance_details
 from xai_helpers.datasets import list_audio_files
 from xai_helpers.metrics import si_sdr
-from xai_helpers.noise import NOISE_TYPES
+from xai_helpers.noise import options_for
 from xai_helpers.noisy_corpus import make_noisy_corpus
 from xai_helpers.notebook import setup_notebook
 from xai_helpers.overview import audio_players, plot_enhancement_overview
 
 setup_notebook()
-OPTIONS_BY_TYPE = {
-    "sinusoidal": {"freq_ranges": freq_ranges, "rms_amplitudes": rms_amplitudes},
-    "white": {"time_ranges": time_ranges, "rms_amplitudes": rms_amplitudes},
-    "reverberation": {"reverberances": reverberances},
-}
-noise_options = OPTIONS_BY_TYPE.get(noise_type, {"snr_db": snr_db} if noise_type.endswith("_snr") else {})
-assert noise_type in NOISE_TYPES, f"noise_type {noise_type!r} is not one of {NOISE_TYPES}"
+noise_options = options_for(
+    noise_type, freq_ranges=freq_ranges, rms_amplitudes=rms_amplitudes, time_ranges=time_ranges,
+    reverberances=reverberances, snr_db=snr_db,
+)
 clean_files = list_audio_files(input_path)
 print(f"{len(clean_files)} clean file(s) from {input_path}; noise {noise_type} {noise_options}; seed {seed}")
 

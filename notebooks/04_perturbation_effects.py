@@ -54,6 +54,7 @@ from IPython.display import HTML, display
 
 from xai_helpers.datasets import list_audio_files
 from xai_helpers.notebook import setup_notebook
+from xai_helpers.plots import save_png
 from xai_helpers.overview import audio_players
 from xai_helpers.perturbation import (
     PerturbationSettings,
@@ -62,7 +63,6 @@ from xai_helpers.perturbation import (
     plot_curves,
     plot_mask_change,
     plot_selection,
-    save_figure,
     write_summary,
 )
 
@@ -101,7 +101,7 @@ for result in done:
     panels = {"top": result.selections["top"], "flop": result.selections["flop"], "random (first seed)": result.selections["random"]}
     fig = plot_selection(panels, result.freqs_hz,
                          result.times_s, dB_amplification, title=f"{result.basename}: amplified bins ({ranking} ranking)")
-    save_figure(fig, output / f"{result.basename}_selection.png")
+    save_png(fig, output / f"{result.basename}_selection.png")
     display(fig)
 
 # %% [markdown]
@@ -124,7 +124,7 @@ for result in done:
     panels = {"top": result.changes["top"], "flop": result.changes["flop"], "random (first seed)": result.changes["random"]}
     fig = plot_mask_change(panels, result.freqs_hz,
                            result.times_s, title=f"{result.basename}: mask change after +{dB_amplification:g} dB")
-    save_figure(fig, output / f"{result.basename}_mask_change.png")
+    save_png(fig, output / f"{result.basename}_mask_change.png")
     display(fig)
     display(result.amplification.set_index("order").round(4))
     display(HTML(audio_players({name: result.waves[name] for name in ("original", "top", "flop")}, result.sample_rate)))
@@ -164,7 +164,7 @@ if done:
 # %%
 for result in done:
     fig = plot_curves(result.curves, result.areas, title=f"{result.basename}: {method}, {ranking} ranking")
-    save_figure(fig, output / f"{result.basename}_curves.png")
+    save_png(fig, output / f"{result.basename}_curves.png")
     display(fig)
 
 # %% [markdown]

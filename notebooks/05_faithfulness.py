@@ -42,6 +42,7 @@ baseline = "zero"
 n_samples = 16  # GradientShap samples, IG steps, KernelShap/Lime perturbations
 seeds = [0]
 full_run = False  # all files, three placements, two seeds, more samples
+sample_rate = 16000  # model rate: 16000 or 48000 Hz
 output_dir = "../reports"
 
 # %%
@@ -67,8 +68,9 @@ settings = BenchmarkSettings(
     methods=tuple(methods), levels_db=tuple(levels_db), placements=tuple(tuple(p) for p in placements),
     explained_band_hz=tuple(explained_band_hz), snr_db=snr_db, baseline=baseline, seeds=tuple(seeds), n_samples=n_samples,
 )
-clean_waves = {path.stem: load_audio(path, 16000) for path in files}
-model = cached_model(16000)
+clean_waves = {path.stem: load_audio(path, sample_rate) for path in files}
+model = cached_model(sample_rate)
+stft_settings = stft_config(sample_rate)
 print(f"{len(files)} file(s), {len(settings.placements)} placement(s), levels {list(levels_db)} dB, seeds {list(seeds)}")
 
 # %% [markdown]
@@ -79,7 +81,7 @@ print(f"{len(files)} file(s), {len(settings.placements)} placement(s), levels {l
 # plain loudness detector does.
 
 # %%
-rows = localisation_rows(clean_waves, model, stft_config(16000), settings, progress=lambda tasks: tqdm(tasks, desc="conditions"))
+rows = localisation_rows(clean_waves, model, stft_settings, settings, progress=lambda tasks: tqdm(tasks, desc="conditions"))
 display(summary_table(rows, "enrichment").round(2))
 display(plot_enrichment(rows))
 
@@ -115,7 +117,7 @@ display(summary_table(rows, "insertion_area").round(3))
 # model, on |maps| and on signed maps.
 
 # %%
-randomisation = randomisation_rows(clean_waves, model, stft_config(16000), settings)
+randomisation = randomisation_rows(clean_waves, model, stft_settings, settings)
 display(summary_table(randomisation, "randomisation_spearman_signed").round(2))
 display(plot_randomisation(randomisation))
 

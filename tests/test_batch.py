@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from xai_helpers import batch
+from xai_helpers import batch, execution
 from xai_helpers.book import numbered_notebooks, notebook_parameters
 
 FAST = {"segment_duration_s": 0.03, "method": "saliency"}  # notebook 02 on 3 frames, one backward pass
@@ -138,7 +138,7 @@ def test_kernel_gets_the_pinned_thread_count(tmp_path):
     ]
     source, executed = tmp_path / "t.ipynb", tmp_path / "executed" / "t.ipynb"
     nbformat.write(notebook, source)
-    html = batch.execute_notebook(source, executed, {"n": 1}, threads=1)
+    html = execution.execute_notebook(source, executed, {"n": 1}, threads=1)
     assert html == executed.with_suffix(".html") and html.is_file()
     assert nbformat.read(executed, as_version=4).cells[-1].outputs[0]["text"].split() == ["1", "1", "1"]
 

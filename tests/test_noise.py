@@ -344,3 +344,14 @@ def test_save_noisy_example_checks_sample_rate(tmp_path, speech_like):
     (example,) = inject_noise(speech_like, SR, "not_added")
     with pytest.raises(ValueError, match="48000"):
         save_noisy_example(example, tmp_path, "x", 48000)
+
+
+def test_options_for_keeps_what_the_type_uses():
+    from xai_helpers.noise import options_for
+
+    every = {"freq_ranges": ["1000-2000"], "rms_amplitudes": [0.01], "time_ranges": ["0.5-1.2"], "reverberances": [0.5], "snr_db": [5.0]}
+    assert options_for("sinusoidal", **every) == {"freq_ranges": ["1000-2000"], "rms_amplitudes": [0.01]}
+    assert options_for("pink_snr", **every) == {"snr_db": [5.0]}
+    assert options_for("not_added", **every) == {}
+    with pytest.raises(ValueError, match="unknown 'hum'"):
+        options_for("hum", **every)

@@ -90,6 +90,7 @@ from pathlib import Path
 from .atomic import write_text_atomically
 from .book import NOTEBOOKS_DIR, numbered_notebooks, notebook_parameters
 from .datasets import list_audio_files, pair_vctk_demand
+from .execution import execute_notebook, thread_environment
 
 logger = logging.getLogger(__name__)
 
@@ -100,15 +101,12 @@ READS_INPUT_FILE = ("01", "05")
 the others read 01's noisy files when 01 has run for the task."""
 WIRED_PARAMETERS = ("input_path", "output_dir", "attributions_dir")
 """Parameters set by the batch's per-file wiring; never taken from ``-p`` or a manifest."""
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-                    "VECLIB_MAXIMUM_THREADS")
 MANIFEST_RESERVED = ("path", "id")
 SAMPLE_RATES = (16000, 48000)
 STATUSES = ("ok", "failed", "skipped", "pending")
 SUMMARY_COLUMNS = ("task_id", "input_path", "status", "seconds", "notebooks_run", "error", "log", "outputs")
 DONE_FILE = "done.json"
 STARTED_FILE = "started.json"
-KERNEL_NAME = "python3"
 MAX_ERROR_CHARS = 2000
 
 
@@ -306,52 +304,6 @@ def _step_outputs(plan: TaskPlan) -> list[str]:
             if path and Path(path).exists():
                 found.append(str(path))
     return found
-
-
-def _kernel_manager_class(extra_env: Mapping[str, str]):
-    """An ``AsyncKernelManager`` whose kernels start with ``extra_env`` added to this process's environment."""
-    from jupyter_client import AsyncKernelManager
-
-    class PinnedKernelManager(AsyncKernelManager):
-        async def _async_pre_start_kernel(self, **kw):
-            kw["env"] = {**kw.get("env", os.environ), **extra_env}
-            return await super()._async_pre_start_kernel(**kw)
-
-        pre_start_kernel = _async_pre_start_kernel
-
-    return PinnedKernelManager
-
-
-def thread_environment(threads: int) -> dict[str, str]:
-    """The variables that cap the threads of OpenMP / MKL / OpenBLAS (PyTorch reads OMP_NUM_THREADS)."""
-    return {name: str(int(threads)) for name in THREAD_VARIABLES}
-
-
-def execute_notebook(notebook: Path, executed: Path, parameters: Mapping[str, object], threads: int = 1) -> Path:
-    """Run ``notebook`` with papermill into ``executed`` (a kernel with ``threads`` threads) and export
-    its HTML beside it, also when a cell fails (then the papermill error is raised after the export)."""
-    import papermill
-
-    from .reports import export_html
-
-    logging.getLogger("papermill.translators").setLevel(logging.ERROR)  # "Unable to parse line" of comments
-    executed.parent.mkdir(parents=True, exist_ok=True)
-    html_path = executed.with_suffix(".html")
-    try:
-        papermill.execute_notebook(
-            str(notebook), str(executed), parameters=dict(parameters), cwd=str(notebook.parent),
-            kernel_name=KERNEL_NAME, progress_bar=False,
-            kernel_manager_class=_kernel_manager_class(thread_environment(threads)),
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],  # not the plain-TCP warning for every kernel
-        )
-    except papermill.PapermillExecutionError:
-        if executed.is_file():
-            try:
-                export_html(executed, html_path)
-            except Exception:  # the executed notebook stays the log  # noqa: BLE001
-                logger.exception("%s: HTML export failed", executed)
-        raise
-    return export_html(executed, html_path)
 
 
 def _pin_threads(threads: int) -> None:

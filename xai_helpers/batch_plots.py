@@ -46,7 +46,6 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from . import plots
-from .atomic import write_atomically
 from .datasets import list_audio_files
 from .explain import attribution_paths
 from .store import AttributionFile, AttributionFileError
@@ -487,10 +486,6 @@ def figure_basename(h5_path: str | os.PathLike, aggregation: str) -> str:
     return f"{Path(h5_path).stem}_{aggregation}"
 
 
-def _save_png(fig: Figure, path: Path, dpi: int) -> Path:
-    return write_atomically(path, lambda temporary: fig.savefig(temporary, format="png", dpi=dpi))
-
-
 def plot_batch(
     input_path: str | os.PathLike,
     attributions_dir: str | os.PathLike,
@@ -531,7 +526,7 @@ def plot_batch(
                 report.damaged.append((h5_path, str(error)))
                 continue
             base = figure_basename(h5_path, aggregation)
-            pngs = {name: _save_png(fig, figures_dir / f"{base}_{name}.png", dpi) for name, fig in figures.items()}
+            pngs = {name: plots.save_png(fig, figures_dir / f"{base}_{name}.png", dpi) for name, fig in figures.items()}
             report.plotted.append(FilePlots(source, h5_path, figures, pngs))
     return report
 

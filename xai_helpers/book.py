@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -46,29 +47,24 @@ def notebook_parameters(notebook: Path) -> set[str]:
 
 
 def run_notebook(notebook: Path, reports_dir: Path, parameters: dict[str, object]) -> Path:
-    """Execute ``notebook`` into ``reports_dir/executed/`` and export it to ``reports_dir/NAME.html``.
+    """Execute ``notebook`` into ``reports_dir/NAME.ipynb`` and export it to ``reports_dir/NAME.html``.
 
-    Only the parameters the notebook declares are passed. Returns the HTML path; raises
-    ``RuntimeError`` naming the executed notebook (which holds the traceback) if a cell fails.
+    Only the parameters the notebook declares are passed; the kernel may use every core. Returns
+    the HTML path; raises ``RuntimeError`` naming the executed notebook (which holds the traceback,
+    and is exported too) if a cell fails.
     """
     import papermill
 
-    from .reports import export_html
+    from .execution import execute_notebook
 
-    executed = reports_dir / "executed" / notebook.name
-    executed.parent.mkdir(parents=True, exist_ok=True)
     accepted = {k: v for k, v in parameters.items() if k in notebook_parameters(notebook)}
+    executed = reports_dir / notebook.name
     started = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(notebook), str(executed), parameters=accepted, cwd=str(notebook.parent),
-            kernel_name="python3", progress_bar=False,
-        )
+        html_path = execute_notebook(notebook, executed, accepted, threads=os.cpu_count() or 1)
     except papermill.PapermillExecutionError as error:
-        export_html(executed, reports_dir / f"{notebook.stem}.html")
         raise RuntimeError(f"{notebook.name} failed at cell {error.exec_count}: {error.ename}: {error.evalue} "
                            f"(executed notebook kept as the log: {executed})") from error
-    html_path = export_html(executed, reports_dir / f"{notebook.stem}.html")
     logger.info("%s ran in %.1f s -> %s", notebook.name, time.perf_counter() - started, html_path)
     return html_path
 

@@ -76,6 +76,17 @@ _ARGUMENTS_USED = {
 }
 
 
+def options_for(noise_type: str, **options: object) -> dict[str, object]:
+    """The subset of ``options`` (``freq_ranges``, ``rms_amplitudes``, ...) that ``noise_type`` uses.
+
+    Lets a caller hold every option (a notebook's parameters) and pass on only the relevant ones.
+    Raises ``ValueError`` for an unknown noise type, listing the valid ones.
+    """
+    if noise_type not in NOISE_TYPES:
+        raise ValueError(f"noise_type: unknown {noise_type!r}; valid types are {', '.join(NOISE_TYPES)}")
+    return {name: value for name, value in options.items() if name in _ARGUMENTS_USED[noise_type]}
+
+
 # --------------------------------------------------------------------------------------------
 # Parameter parsing and validation
 # --------------------------------------------------------------------------------------------

@@ -80,7 +80,6 @@ __all__ = [
     "rank_order",
     "realised_gain_db",
     "resynthesise",
-    "save_figure",
     "segment_features",
     "select_bins",
     "summary_rows",
@@ -714,6 +713,3 @@ def plot_curves(curves: pd.DataFrame, areas: pd.DataFrame | None = None, title: 
     return fig
 
 
-def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> Path:
-    """Write ``fig`` as a PNG at ``path`` atomically."""
-    return write_atomically(path, lambda temporary: fig.savefig(temporary, format="png", dpi=dpi))

@@ -34,7 +34,9 @@ Conventions
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 from matplotlib import colormaps
@@ -887,3 +889,10 @@ def plot_layer_attributions(
     axes[-1, 0].set_xlabel("Time (s)")
     fig.suptitle(title or "Signed attribution of latent units over time")
     return fig
+
+
+def save_png(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> Path:
+    """Write ``fig`` as a PNG at ``path`` atomically (a temporary name, then a rename)."""
+    from .atomic import write_atomically
+
+    return write_atomically(path, lambda temporary: fig.savefig(temporary, format="png", dpi=dpi))

@@ -1,0 +1,64 @@
+"""Executing one notebook: papermill in a kernel with capped threads, then its HTML report beside it.
+
+Shared by the book runner (:mod:`xai_helpers.book`) and the batch runner (:mod:`xai_helpers.batch`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS")
+KERNEL_NAME = "python3"
+"""The kernel of the environment running papermill (ipykernel's own spec)."""
+
+
+def _kernel_manager_class(extra_env: Mapping[str, str]):
+    """An ``AsyncKernelManager`` whose kernels start with ``extra_env`` added to this process's environment."""
+    from jupyter_client import AsyncKernelManager
+
+    class PinnedKernelManager(AsyncKernelManager):
+        async def _async_pre_start_kernel(self, **kw):
+            kw["env"] = {**kw.get("env", os.environ), **extra_env}
+            return await super()._async_pre_start_kernel(**kw)
+
+        pre_start_kernel = _async_pre_start_kernel
+
+    return PinnedKernelManager
+
+
+def thread_environment(threads: int) -> dict[str, str]:
+    """The variables that cap the threads of OpenMP / MKL / OpenBLAS (PyTorch reads OMP_NUM_THREADS)."""
+    return {name: str(int(threads)) for name in THREAD_VARIABLES}
+
+
+def execute_notebook(notebook: Path, executed: Path, parameters: Mapping[str, object], threads: int = 1) -> Path:
+    """Run ``notebook`` with papermill into ``executed`` (a kernel with ``threads`` threads) and export
+    its HTML beside it, also when a cell fails (then the papermill error is raised after the export)."""
+    import papermill
+
+    from .reports import export_html
+
+    logging.getLogger("papermill.translators").setLevel(logging.ERROR)  # "Unable to parse line" of comments
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    html_path = executed.with_suffix(".html")
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(executed), parameters=dict(parameters), cwd=str(notebook.parent),
+            kernel_name=KERNEL_NAME, progress_bar=False,
+            kernel_manager_class=_kernel_manager_class(thread_environment(threads)),
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],  # not the plain-TCP warning for every kernel
+        )
+    except papermill.PapermillExecutionError:
+        if executed.is_file():
+            try:
+                export_html(executed, html_path)
+            except Exception:  # the executed notebook stays the log  # noqa: BLE001
+                logger.exception("%s: HTML export failed", executed)
+        raise
+    return export_html(executed, html_path)
