@@ -104,3 +104,17 @@ def test_randomisation_destroys_signed_gradient_maps(clean):
         correlation = rank_correlation(original, destroyed)
         print(f"{method}: Spearman(original, all layers randomised) = {correlation:.3f}")
         assert abs(correlation) < 0.15
+
+
+def test_reading_names_what_the_numbers_say():
+    from xai_helpers.faithfulness import reading
+
+    values = {"rising": (1.1, 1.3, 1.6), "flat": (0.9, 0.9, 0.9), "random": (1.0, 1.0, 1.0), "energy": (1.2, 1.4, 1.5)}
+    rows = [
+        {"method": method, "metric": "enrichment", "condition": f"level {level:g} dB", "value": value}
+        for method, levels in values.items() for level, value in zip((-20, -10, 0), levels)
+    ]
+    text = reading(rows)
+    assert "level 0 dB" in text and "energy detector at 1.50" in text
+    assert "1 of 2 methods put more mass on the burst than the energy detector: rising (1.60)" in text
+    assert "burst level for: rising." in text
