@@ -155,3 +155,11 @@ def test_float16_latent_file_keeps_scales_apart_and_plots(tmp_path, wav):
         assert "scale/latent/gru1" in stored
     figures = plot_file(path)
     assert figures and all(hasattr(figure, "savefig") for figure in figures.values())
+
+
+def test_logit_target_stores_the_logit(tmp_path, wav):
+    config = ExplainConfig(method="saliency", target="logit", **SEGMENT)
+    with AttributionFile(explain_file(wav, tmp_path, config, progress=False).path) as stored:
+        logit, mask = stored["explained_output"], stored["mask"]
+    np.testing.assert_allclose(1 / (1 + np.exp(-logit)), mask, atol=1e-6)
+    assert logit.min() < 0

@@ -101,12 +101,14 @@ class Enhancement:
     """Enhanced waveform ``[N]``, same length as the input."""
 
 
-def predict_mask(features: np.ndarray, model: NSNet2) -> np.ndarray:
-    """Gain mask ``[F, T]`` for log-power ``features`` ``[F, T]``, computed on the model's device."""
+def predict_mask(features: np.ndarray, model: NSNet2, target: str = "mask") -> np.ndarray:
+    """Gain mask ``[F, T]`` (or, with ``target="logit"``, its pre-sigmoid logit) for log-power
+    ``features`` ``[F, T]``, computed on the model's device."""
     device = next(model.parameters()).device
     with torch.no_grad():
         frames = torch.as_tensor(features.T[None], dtype=torch.float32, device=device)
-        return model(frames)[0].T.cpu().numpy().astype(np.float64)
+        out = model(frames) if target == "mask" else model.logit(frames)
+        return out[0].T.cpu().numpy().astype(np.float64)
 
 
 def apply_mask(spectrum: np.ndarray, mask: np.ndarray, config: StftConfig, length: int) -> np.ndarray:

@@ -332,7 +332,7 @@ def _write(destination: Path, segment: Segment, config: ExplainConfig, model: NS
         writer.put("baselines", segment.baselines, ("k", "f", "t"))
         mask = predict_mask(segment.features, model)
         writer.put("mask", mask, ("f", "t"))
-        explained = mask if config.target == "mask" else _logit(segment.features, model)
+        explained = mask if config.target == "mask" else predict_mask(segment.features, model, "logit")
         writer.put("explained_output", explained, ("f", "t"))
         writer.put("freqs_hz", freqs, ("f",))
         writer.put("times_s", times, ("t",))
@@ -360,12 +360,6 @@ def _write(destination: Path, segment: Segment, config: ExplainConfig, model: NS
             writer.put("sensitivity", sensitivity, plan.target_dims + ("eps",))
         writer.commit()
     return spec.shape, None if np.isnan(deltas).all() else deltas
-
-
-def _logit(features: np.ndarray, model: NSNet2) -> np.ndarray:
-    with torch.no_grad():
-        frames = torch.as_tensor(features.T[None], dtype=torch.float32, device=next(model.parameters()).device)
-        return model.logit(frames)[0].T.cpu().numpy()
 
 
 def _progress(iterable, total: int, enabled: bool, description: str):
