@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 .PHONY: book test sync
 
 book: $(VENV)/.installed  ## run every numbered notebook over data/samples, HTML reports in reports/
-	$(PY) -m xai_helpers.book
+	$(PY) -m xai_helpers.run.book
 
 test: $(VENV)/.installed  ## unit tests, then every notebook under nbval
 	$(PY) -m pytest

@@ -1,4 +1,4 @@
-"""Benchmark: per-bin attributions of a whole clip, Captum (one call per output frame) vs ``xai_helpers.engine``.
+"""Benchmark: per-bin attributions of a whole clip, Captum (one call per output frame) vs ``xai_helpers.attribution.engine``.
 
 Both run in this process on the same input, baseline(s) and targets. Captum is timed on a sample of
 ``--captum-frames`` output frames spread over the clip and extrapolated to all frames (each Captum
@@ -24,9 +24,9 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from xai_helpers.engine import ENGINE_METHODS, all_bins_attributions  # noqa: E402
-from xai_helpers.model import MaskFromLogPower, load_nsnet2  # noqa: E402
-from xai_helpers.stft import log_power, stft, stft_config  # noqa: E402
+from xai_helpers.attribution.engine import ENGINE_METHODS, all_bins_attributions  # noqa: E402
+from xai_helpers.models.nsnet2 import MaskFromLogPower, load_nsnet2  # noqa: E402
+from xai_helpers.dsp.stft import log_power, stft, stft_config  # noqa: E402
 
 
 def clip_features(seconds: float) -> tuple[np.ndarray, np.ndarray, str]:
@@ -34,7 +34,7 @@ def clip_features(seconds: float) -> tuple[np.ndarray, np.ndarray, str]:
     rng = np.random.default_rng(0)
     paths = sorted((REPO / "data" / "samples").glob("*.wav"))
     if paths:
-        from xai_helpers.audio import load_audio
+        from xai_helpers.io.audio import load_audio
 
         clean = load_audio(paths[0], 16000).astype(np.float64)
         source = f"{paths[0].name} + white noise at 5 dB SNR (seed 0)"

@@ -40,13 +40,13 @@ sample_rate = 16000  # model rate: 16000 or 48000 Hz
 import pandas as pd
 from IPython.display import HTML, display
 
-from xai_helpers.audio import enhance_details
-from xai_helpers.datasets import list_audio_files
-from xai_helpers.metrics import si_sdr
-from xai_helpers.noise import options_for
-from xai_helpers.noisy_corpus import make_noisy_corpus
-from xai_helpers.notebook import setup_notebook
-from xai_helpers.overview import audio_players, plot_enhancement_overview
+from xai_helpers.io.audio import enhance_details
+from xai_helpers.io.datasets import list_audio_files
+from xai_helpers.dsp.metrics import si_sdr
+from xai_helpers.dsp.noise.registry import options_for
+from xai_helpers.io.noisy_corpus import make_noisy_corpus
+from xai_helpers.run.notebook import setup_notebook
+from xai_helpers.plots.overview import audio_players, plot_enhancement_overview
 
 setup_notebook()
 noise_options = options_for(

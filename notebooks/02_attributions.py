@@ -49,9 +49,9 @@ sample_rate = 16000  # model rate: 16000 or 48000 Hz (the audio is resampled to 
 # %%
 import pandas as pd
 
-from xai_helpers.datasets import list_audio_files
-from xai_helpers.explain import ExplainConfig, explain_file
-from xai_helpers.notebook import setup_notebook
+from xai_helpers.io.datasets import list_audio_files
+from xai_helpers.attribution.explain import ExplainConfig, explain_file
+from xai_helpers.run.notebook import setup_notebook
 
 setup_notebook()
 config = ExplainConfig(

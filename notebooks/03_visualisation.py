@@ -40,9 +40,9 @@ output_dir = "../reports/figures"  # PNG files: {attribution file}_{aggregation}
 import pandas as pd
 from IPython.display import Image, Markdown, display
 
-from xai_helpers.batch_plots import plot_batch, plot_caption
-from xai_helpers.explorer import explore
-from xai_helpers.notebook import setup_notebook
+from xai_helpers.plots.files import plot_batch, plot_caption
+from xai_helpers.plots.explorer import explore
+from xai_helpers.run.notebook import setup_notebook
 
 setup_notebook()
 print(f"{method} attributions of {input_path} from {attributions_dir}; aggregation {aggregation}; "

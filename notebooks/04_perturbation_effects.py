@@ -52,11 +52,11 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import HTML, display
 
-from xai_helpers.datasets import list_audio_files
-from xai_helpers.notebook import setup_notebook
-from xai_helpers.plots import save_png
-from xai_helpers.overview import audio_players
-from xai_helpers.perturbation import (
+from xai_helpers.io.datasets import list_audio_files
+from xai_helpers.run.notebook import setup_notebook
+from xai_helpers.plots.maps import save_png
+from xai_helpers.plots.overview import audio_players
+from xai_helpers.experiments.perturbation import (
     PerturbationSettings,
     derived_seeds,
     perturb_file,

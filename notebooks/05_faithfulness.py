@@ -52,13 +52,13 @@ import pandas as pd
 from IPython.display import Markdown, display
 from tqdm.auto import tqdm
 
-from xai_helpers.atomic import write_text_atomically
-from xai_helpers.audio import cached_model, load_audio
-from xai_helpers.datasets import list_audio_files
-from xai_helpers.faithfulness import BenchmarkSettings, localisation_rows, randomisation_rows, reading, summary_table
-from xai_helpers.faithfulness_plots import plot_enrichment, plot_randomisation
-from xai_helpers.notebook import setup_notebook
-from xai_helpers.stft import stft_config
+from xai_helpers.io.atomic import write_text_atomically
+from xai_helpers.io.audio import cached_model, load_audio
+from xai_helpers.io.datasets import list_audio_files
+from xai_helpers.experiments.faithfulness import BenchmarkSettings, localisation_rows, randomisation_rows, reading, summary_table
+from xai_helpers.plots.faithfulness import plot_enrichment, plot_randomisation
+from xai_helpers.run.notebook import setup_notebook
+from xai_helpers.dsp.stft import stft_config
 
 setup_notebook()
 if full_run:

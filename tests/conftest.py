@@ -21,7 +21,7 @@ def sample_paths() -> list[Path]:
 @pytest.fixture(scope="session")
 def clean_speech(sample_paths) -> np.ndarray:
     """First bundled utterance, 16 kHz mono float32 [N]."""
-    from xai_helpers.audio import load_audio
+    from xai_helpers.io.audio import load_audio
 
     return load_audio(sample_paths[0], 16000)
 

@@ -9,11 +9,11 @@ import torch
 from captum.attr import DeepLift, IntegratedGradients
 from torch import nn
 
-from xai_helpers.attribution import METHODS, MethodOptions, attribute_targets
-from xai_helpers.explain import ExplainConfig, explain_file
-from xai_helpers.model import MaskFromLogPower, load_nsnet2
-from xai_helpers.store import AttributionFile
-from xai_helpers.targets import ExplainedOutputs, bin_index
+from xai_helpers.attribution.captum_backend import METHODS, MethodOptions, attribute_targets
+from xai_helpers.attribution.explain import ExplainConfig, explain_file
+from xai_helpers.models.nsnet2 import MaskFromLogPower, load_nsnet2
+from xai_helpers.store.writer import AttributionFile
+from xai_helpers.attribution.targets import ExplainedOutputs, bin_index
 
 F, T = 5, 4
 
@@ -90,7 +90,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def noisy_file(tmp_path_factory, sample_paths):
-    from xai_helpers.noisy_corpus import make_noisy_corpus
+    from xai_helpers.io.noisy_corpus import make_noisy_corpus
 
     folder = tmp_path_factory.mktemp("noisy")
     return make_noisy_corpus(sample_paths[:1], folder, "pink_snr", snr_db=5.0, seed=0)[0].noisy_path

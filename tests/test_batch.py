@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from xai_helpers import batch, execution
-from xai_helpers.book import numbered_notebooks, notebook_parameters
+from xai_helpers.run import execution
+from xai_helpers.run.batch import runner as batch
+from xai_helpers.run.book import numbered_notebooks, notebook_parameters
 
 FAST = {"segment_duration_s": 0.03, "method": "saliency"}  # notebook 02 on 3 frames, one backward pass
 
@@ -85,7 +86,7 @@ def test_plan_wiring_and_resumption(tmp_path, nb0102):
     notebooks, declared = nb0102
     wav = tmp_path / "in" / "x.wav"
     wav.parent.mkdir()
-    shutil.copy(sorted((Path(batch.__file__).parents[1] / "data" / "samples").glob("*.wav"))[0], wav)
+    shutil.copy(sorted((Path(batch.__file__).parents[3] / "data" / "samples").glob("*.wav"))[0], wav)
     task, run = batch.Task("x", wav), tmp_path / "run"
     params = {**FAST, "device": "cpu", "sample_rate": 48000}
 

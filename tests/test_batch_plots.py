@@ -1,4 +1,4 @@
-"""Tests for xai_helpers.batch_plots on small synthetic attribution files (and one real one)."""
+"""Tests for xai_helpers.plots.files on small synthetic attribution files (and one real one)."""
 
 from __future__ import annotations
 
@@ -18,15 +18,15 @@ from matplotlib.collections import QuadMesh  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.image import AxesImage  # noqa: E402
 
-from xai_helpers import plots  # noqa: E402
-from xai_helpers.batch_plots import (  # noqa: E402
+from xai_helpers.plots import maps as plots  # noqa: E402
+from xai_helpers.plots.files import (  # noqa: E402
     aggregate_bins,
     figure_basename,
     plot_batch,
     plot_caption,
     plot_file,
 )
-from xai_helpers.store import AttributionFile, AttributionFileError, AttributionWriter, DatasetSpec  # noqa: E402
+from xai_helpers.store.writer import AttributionFile, AttributionFileError, AttributionWriter, DatasetSpec  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 F, T = 9, 6
@@ -108,7 +108,7 @@ def corpus(tmp_path):
 def test_plot_batch_writes_pngs_skips_and_reports_damaged(corpus, tmp_path, caplog):
     audio, store = corpus
     figures_dir = tmp_path / "figures"
-    with caplog.at_level(logging.WARNING, logger="xai_helpers.batch_plots"):
+    with caplog.at_level(logging.WARNING, logger="xai_helpers.plots.files"):
         report = plot_batch(audio, store, "saliency", 150.0, "abs_sum", figures_dir)
 
     assert [item.source.name for item in report.plotted] == ["a.wav"]
@@ -263,7 +263,7 @@ def test_captions_name_the_aggregation_and_limit():
 
 def test_real_file_from_explain_file(tmp_path):
     """End to end on the bundled sample: explain a 0.05 s segment with saliency, then plot it."""
-    from xai_helpers.explain import ExplainConfig, explain_file
+    from xai_helpers.attribution.explain import ExplainConfig, explain_file
 
     wav = REPO / "data" / "samples" / "harvard_01.wav"
     result = explain_file(wav, tmp_path / "attr", ExplainConfig(method="saliency", segment_start_s=0.5, segment_duration_s=0.05),
@@ -279,7 +279,7 @@ def test_real_file_from_explain_file(tmp_path):
 
 
 def test_uses_only_public_plots_functions():
-    import xai_helpers.batch_plots as module
+    import xai_helpers.plots.files as module
 
     source = Path(module.__file__).read_text()
     assert not re.search(r"\bplots\._", source)

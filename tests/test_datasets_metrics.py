@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from xai_helpers.datasets import list_audio_files, pair_vctk_demand
-from xai_helpers.metrics import si_sdr
+from xai_helpers.io.datasets import list_audio_files, pair_vctk_demand
+from xai_helpers.dsp.metrics import si_sdr
 
 
 def _write(path, seconds=0.1, rate=48000):

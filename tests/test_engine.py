@@ -10,15 +10,15 @@ import pytest
 import torch
 from captum.attr import DeepLift, DeepLiftShap, InputXGradient, Saliency
 
-from xai_helpers.engine import (
+from xai_helpers.attribution.engine import (
     ENGINE_METHODS,
     AttributionChunk,
     all_bins_attributions,
     concatenate_chunks,
     lookback_mass_share,
 )
-from xai_helpers.model import MaskFromLogPower, load_nsnet2
-from xai_helpers.stft import log_power, stft, stft_config
+from xai_helpers.models.nsnet2 import MaskFromLogPower, load_nsnet2
+from xai_helpers.dsp.stft import log_power, stft, stft_config
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 N_FRAMES = 10  # Captum (one call per output frame, whole clip each) dominates the run time
@@ -31,7 +31,7 @@ def _noisy_wave(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(noisy speech, the noise) at 16 kHz: the first bundled sample, else a chirp, + white noise at 5 dB SNR."""
     paths = sorted(SAMPLES.glob("*.wav"))
     if paths:
-        from xai_helpers.audio import load_audio
+        from xai_helpers.io.audio import load_audio
 
         clean = load_audio(paths[0], 16000).astype(np.float64)
     else:

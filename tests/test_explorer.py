@@ -1,4 +1,4 @@
-"""Tests for xai_helpers.explorer: the pure figure function and the widget logic (no kernel needed)."""
+"""Tests for xai_helpers.plots.explorer: the pure figure function and the widget logic (no kernel needed)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from test_batch_plots import FREQS, TIMES, causal_tensor, h5_name, write_bins, write_h5  # noqa: E402
 
-from xai_helpers import explorer as ex  # noqa: E402
+from xai_helpers.plots import explorer as ex  # noqa: E402
 
 
 def map_image(fig: Figure) -> np.ndarray:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from xai_helpers.faithfulness import (
+from xai_helpers.experiments.faithfulness import (
     BenchmarkSettings,
     Burst,
     add_burst,
@@ -20,16 +20,16 @@ from xai_helpers.faithfulness import (
     rank_correlation,
     RANDOMISATION_ORDER,
 )
-from xai_helpers.model import load_nsnet2
-from xai_helpers.regions import region_bins
-from xai_helpers.stft import stft_config
+from xai_helpers.models.nsnet2 import load_nsnet2
+from xai_helpers.attribution.regions import region_bins
+from xai_helpers.dsp.stft import stft_config
 
 CONFIG = stft_config(16000)
 
 
 @pytest.fixture(scope="module")
 def clean(sample_paths):
-    from xai_helpers.audio import load_audio
+    from xai_helpers.io.audio import load_audio
 
     return load_audio(sample_paths[2], 16000)
 
@@ -107,7 +107,7 @@ def test_randomisation_destroys_signed_gradient_maps(clean):
 
 
 def test_reading_names_what_the_numbers_say():
-    from xai_helpers.faithfulness import reading
+    from xai_helpers.experiments.faithfulness import reading
 
     values = {"rising": (1.1, 1.3, 1.6), "flat": (0.9, 0.9, 0.9), "random": (1.0, 1.0, 1.0), "energy": (1.2, 1.4, 1.5)}
     rows = [

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 from scipy.signal import welch
 
-from xai_helpers.noise import (
+from xai_helpers.dsp.noise.registry import (
     NOISE_TYPES,
     NoisyExample,
     babble_noise,
@@ -347,7 +347,7 @@ def test_save_noisy_example_checks_sample_rate(tmp_path, speech_like):
 
 
 def test_options_for_keeps_what_the_type_uses():
-    from xai_helpers.noise import options_for
+    from xai_helpers.dsp.noise.registry import options_for
 
     every = {"freq_ranges": ["1000-2000"], "rms_amplitudes": [0.01], "time_ranges": ["0.5-1.2"], "reverberances": [0.5], "snr_db": [5.0]}
     assert options_for("sinusoidal", **every) == {"freq_ranges": ["1000-2000"], "rms_amplitudes": [0.01]}

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xai_helpers.audio import cached_model, load_audio, predict_mask, write_audio
-from xai_helpers.explain import ExplainConfig, explain_file
-from xai_helpers.perturbation import (
+from xai_helpers.io.audio import cached_model, load_audio, predict_mask, write_audio
+from xai_helpers.attribution.explain import ExplainConfig, explain_file
+from xai_helpers.experiments.perturbation import (
     PerturbationSettings,
     amplified_name,
     amplify_bins,
@@ -31,8 +31,8 @@ from xai_helpers.perturbation import (
     summary_rows,
     write_summary,
 )
-from xai_helpers.stft import stft, stft_config
-from xai_helpers.store import AttributionFile
+from xai_helpers.dsp.stft import stft, stft_config
+from xai_helpers.store.writer import AttributionFile
 
 F, T = 12, 10  # 120 bins
 

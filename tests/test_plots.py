@@ -1,4 +1,4 @@
-"""Tests for xai_helpers.plots on synthetic tensors with known answers."""
+"""Tests for xai_helpers.plots.maps on synthetic tensors with known answers."""
 
 import warnings
 
@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-from xai_helpers import plots  # noqa: E402
+from xai_helpers.plots import maps as plots  # noqa: E402
 
 F, T = 9, 7
 FREQS = np.arange(F) * 50.0  # 0..400 Hz, step 50 Hz like the 16 kHz model

@@ -8,10 +8,10 @@ import h5py
 import numpy as np
 import pytest
 
-from xai_helpers import explain as explain_module
-from xai_helpers.baselines import make_baselines
-from xai_helpers.explain import ExplainConfig, explain_file, output_path
-from xai_helpers.store import AttributionFile, AttributionFileError, AttributionWriter, DatasetSpec, check_complete
+from xai_helpers.attribution import explain as explain_module
+from xai_helpers.attribution.baselines import make_baselines
+from xai_helpers.attribution.explain import ExplainConfig, explain_file, output_path
+from xai_helpers.store.writer import AttributionFile, AttributionFileError, AttributionWriter, DatasetSpec, check_complete
 
 SEGMENT = {"segment_start_s": 0.5, "segment_duration_s": 0.04}
 
@@ -146,7 +146,7 @@ def test_float16_latent_file_keeps_scales_apart_and_plots(tmp_path, wav):
     import matplotlib
 
     matplotlib.use("Agg")
-    from xai_helpers.batch_plots import plot_file
+    from xai_helpers.plots.files import plot_file
 
     config = ExplainConfig(method="saliency", features="latent", outputs="bin", output_bin=(1000.0, 0.02), dtype="float16", **SEGMENT)
     path = explain_file(wav, tmp_path, config, progress=False).path

@@ -45,10 +45,10 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from . import plots
-from .datasets import list_audio_files
-from .explain import attribution_paths
-from .store import AttributionFile, AttributionFileError
+from ..plots import maps as plots
+from ..io.datasets import list_audio_files
+from ..attribution.explain import attribution_paths
+from ..store.writer import AttributionFile, AttributionFileError
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-from .atomic import write_text_atomically
+from ..io.atomic import write_text_atomically
 
 FIGURE_SUFFIXES = (".png",)
 AUDIO_SUFFIXES = (".wav", ".flac")

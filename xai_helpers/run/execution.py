@@ -42,7 +42,7 @@ def execute_notebook(notebook: Path, executed: Path, parameters: Mapping[str, ob
     its HTML beside it, also when a cell fails (then the papermill error is raised after the export)."""
     import papermill
 
-    from .reports import export_html
+    from ..reports.html import export_html
 
     logging.getLogger("papermill.translators").setLevel(logging.ERROR)  # "Unable to parse line" of comments
     executed.parent.mkdir(parents=True, exist_ok=True)

@@ -25,8 +25,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from . import plots
-from .store import AttributionFile, AttributionFileError, check_complete
+from ..plots import maps as plots
+from ..store.writer import AttributionFile, AttributionFileError, check_complete
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ class Explorer:
         self._fill_files()
         self._set_axes(self.file.value)
         if f_hz is None or t_s is None:
-            from .batch_plots import representative_bin
+            from .files import representative_bin
 
             with AttributionFile(self.file.value) as stored:
                 f_out, t_out = representative_bin(stored)

@@ -42,7 +42,7 @@ from typing import Sequence
 import h5py
 import numpy as np
 
-from .atomic import PARTIAL_SUFFIX
+from ..io.atomic import PARTIAL_SUFFIX
 
 logger = logging.getLogger(__name__)
 

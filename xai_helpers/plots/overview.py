@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from .audio import Enhancement
-from .stft import log_power, stft
+from ..io.audio import Enhancement
+from ..dsp.stft import log_power, stft
 
 LOG_POWER_RANGE = 8.0
 """Spectrograms show the top 8 decades (80 dB) of power below the loudest bin of the noisy input."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .stft import LOG_POWER_FLOOR
+from ..dsp.stft import LOG_POWER_FLOOR
 
 BASELINES = ("zero", "noise", "clean", "mean", "shuffled", "noise_frames")
 DISTRIBUTION_BASELINES = ("shuffled", "noise_frames")

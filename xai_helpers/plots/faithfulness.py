@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .faithfulness import CONTROLS, RANDOMISATION_ORDER
+from ..experiments.faithfulness import CONTROLS, RANDOMISATION_ORDER
 
 
 def plot_enrichment(rows: list[dict]) -> Figure:

@@ -19,7 +19,7 @@ from captum.attr import (
     LayerIntegratedGradients,
 )
 
-from .attribution import MethodOptions
+from .captum_backend import MethodOptions
 from .targets import ExplainedOutputs
 
 LATENT_LAYERS = {"fc_in": "relu_in", "gru1": "gru1_out", "gru2": "gru2_out"}

@@ -43,7 +43,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import fftconvolve
 
-from .atomic import write_atomically, write_text_atomically
+from ...io.atomic import write_atomically, write_text_atomically
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from .audio import load_audio, write_audio
 from .datasets import NOISE_SUFFIX
-from .noise import NoisyExample, inject_noise, save_noisy_example
+from ..dsp.noise.registry import NoisyExample, inject_noise, save_noisy_example
 
 logger = logging.getLogger(__name__)
 

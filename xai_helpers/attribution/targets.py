@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .model import MaskFromLogPower, NSNet2, Target
+from ..models.nsnet2 import MaskFromLogPower, NSNet2, Target
 
 OUTPUTS = ("all_bins", "bin", "regions")
 

@@ -15,8 +15,8 @@ import torch
 from scipy.signal import resample_poly
 
 from .atomic import write_atomically
-from .model import NSNet2, load_nsnet2
-from .stft import StftConfig, istft, log_power, stft, stft_config
+from ..models.nsnet2 import NSNet2, load_nsnet2
+from ..dsp.stft import StftConfig, istft, log_power, stft, stft_config
 
 logger = logging.getLogger(__name__)
 

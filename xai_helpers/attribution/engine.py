@@ -61,7 +61,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .model import NSNet2
+from ..models.nsnet2 import NSNet2
 
 ENGINE_METHODS = ("deeplift", "deepliftshap", "saliency", "inputxgradient")
 

@@ -24,16 +24,16 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .attribution import DEFAULT_FGSM_EPS, MethodOptions, attribute_targets, check_method
-from .audio import cached_model, load_audio, predict_mask
+from .captum_backend import DEFAULT_FGSM_EPS, MethodOptions, attribute_targets, check_method
+from ..io.audio import cached_model, load_audio, predict_mask
 from .baselines import make_baselines
 from .engine import ENGINE_METHODS, all_bins_attributions
 from .latent import LATENT_LAYERS, layer_attributions
-from .model import NSNet2, file_sha256
-from .noisy_corpus import read_record
+from ..models.nsnet2 import NSNet2, file_sha256
+from ..io.noisy_corpus import read_record
 from .regions import Region, feature_mask, parse_region, region_bins, region_grid
-from .stft import StftConfig, log_power, stft, stft_config
-from .store import AttributionFile, AttributionFileError, AttributionWriter, DatasetSpec, discard_partial
+from ..dsp.stft import StftConfig, log_power, stft, stft_config
+from ..store.writer import AttributionFile, AttributionFileError, AttributionWriter, DatasetSpec, discard_partial
 from .targets import OUTPUTS, ExplainedOutputs, bin_index
 
 logger = logging.getLogger(__name__)

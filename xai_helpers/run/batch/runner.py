@@ -87,10 +87,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic import write_text_atomically
-from .book import NOTEBOOKS_DIR, numbered_notebooks, notebook_parameters
-from .datasets import list_audio_files, pair_vctk_demand
-from .execution import execute_notebook, thread_environment
+from ...io.atomic import write_text_atomically
+from ...run.book import NOTEBOOKS_DIR, numbered_notebooks, notebook_parameters
+from ...io.datasets import list_audio_files, pair_vctk_demand
+from ...run.execution import execute_notebook, thread_environment
 
 logger = logging.getLogger(__name__)
 

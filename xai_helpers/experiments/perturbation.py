@@ -45,13 +45,13 @@ import torch
 from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.figure import Figure
 
-from .atomic import write_atomically, write_text_atomically
-from .audio import cached_model, load_audio, predict_mask, write_audio
-from .explain import attribution_paths
-from .model import NSNet2
-from .plots import aggregate
-from .stft import StftConfig, istft, log_power, stft, stft_config
-from .store import AttributionFile, AttributionFileError
+from ..io.atomic import write_atomically, write_text_atomically
+from ..io.audio import cached_model, load_audio, predict_mask, write_audio
+from ..attribution.explain import attribution_paths
+from ..models.nsnet2 import NSNet2
+from ..plots.maps import aggregate
+from ..dsp.stft import StftConfig, istft, log_power, stft, stft_config
+from ..store.writer import AttributionFile, AttributionFileError
 
 logger = logging.getLogger(__name__)
 

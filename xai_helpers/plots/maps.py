@@ -893,6 +893,6 @@ def plot_layer_attributions(
 
 def save_png(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> Path:
     """Write ``fig`` as a PNG at ``path`` atomically (a temporary name, then a rename)."""
-    from .atomic import write_atomically
+    from ..io.atomic import write_atomically
 
     return write_atomically(path, lambda temporary: fig.savefig(temporary, format="png", dpi=dpi))

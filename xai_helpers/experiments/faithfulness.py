@@ -28,12 +28,12 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from .attribution import GROUPS_ONLY, MethodOptions, attribute_targets
-from .baselines import make_baselines
-from .model import NSNet2
-from .regions import Region, feature_mask, region_bins, region_grid
-from .stft import StftConfig, log_power, stft
-from .targets import ExplainedOutputs
+from ..attribution.captum_backend import GROUPS_ONLY, MethodOptions, attribute_targets
+from ..attribution.baselines import make_baselines
+from ..models.nsnet2 import NSNet2
+from ..attribution.regions import Region, feature_mask, region_bins, region_grid
+from ..dsp.stft import StftConfig, log_power, stft
+from ..attribution.targets import ExplainedOutputs
 
 CONTROLS = ("random", "energy")
 RANDOMISATION_ORDER = ("fc_out3", "fc_out2", "fc_out1", "gru2", "gru1", "fc_in")
@@ -212,7 +212,7 @@ def burst_conditions(settings: BenchmarkSettings) -> list[tuple[Burst, Region]]:
 
 def speech_in_noise(clean: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
     """Clean speech ``[N]`` plus pink noise at ``snr_db``."""
-    from .noise import mix_at_snr, pink_noise
+    from ..dsp.noise.registry import mix_at_snr, pink_noise
 
     return mix_at_snr(clean, pink_noise(len(clean), seed), snr_db)[0]
 

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = REPO / "notebooks"
 REPORTS_DIR = REPO / "reports"
 
@@ -77,7 +77,7 @@ def _parse_value(text: str) -> object:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point; see the module docstring."""
-    from .reports import write_index
+    from ..reports.html import write_index
 
     parser = argparse.ArgumentParser(prog="python -m xai_helpers.book", description=__doc__.split("\n\n")[0])
     parser.add_argument("--notebooks", nargs="*", help="numbers of the notebooks to run (default: all)")
