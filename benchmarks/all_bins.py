@@ -25,7 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from xai_helpers.attribution.engine import ENGINE_METHODS, all_bins_attributions  # noqa: E402
-from xai_helpers.models.nsnet2 import MaskFromLogPower, load_nsnet2  # noqa: E402
+from xai_helpers.models.base import MaskFromLogPower
+from xai_helpers.models.nsnet2 import load_nsnet2  # noqa: E402
 from xai_helpers.dsp.stft import log_power, stft, stft_config  # noqa: E402
 
 

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -37,16 +39,11 @@ output_dir = "../data/noisy"
 sample_rate = 16000  # model rate: 16000 or 48000 Hz
 
 # %%
-import pandas as pd
-from IPython.display import HTML, display
-
-from xai_helpers.io.audio import enhance_details
-from xai_helpers.io.datasets import list_audio_files
-from xai_helpers.dsp.metrics import si_sdr
 from xai_helpers.dsp.noise.registry import options_for
+from xai_helpers.io.datasets import list_audio_files
 from xai_helpers.io.noisy_corpus import make_noisy_corpus
+from xai_helpers.reports.noise import corpus_table, show_enhancements, si_sdr_table
 from xai_helpers.run.notebook import setup_notebook
-from xai_helpers.plots.overview import audio_players, plot_enhancement_overview
 
 setup_notebook()
 noise_options = options_for(
@@ -61,9 +58,7 @@ print(f"{len(clean_files)} clean file(s) from {input_path}; noise {noise_type} {
 
 # %%
 corpus = make_noisy_corpus(clean_files, output_dir, noise_type, sample_rate=sample_rate, seed=seed, **noise_options)
-pd.DataFrame(
-    [{"file": item.noisy_path.name, "seed": item.params["derived_seed"], "achieved SNR (dB)": item.params["achieved_snr_db"]} for item in corpus]
-)
+corpus_table(corpus)
 
 # %% [markdown]
 # ## Each file: input, mask, output
@@ -74,18 +69,7 @@ pd.DataFrame(
 # relative loudness.
 
 # %%
-scores = []
-for item in corpus:
-    result = enhance_details(item.noisy, sample_rate)
-    display(plot_enhancement_overview(result, clean=item.clean, title=item.name))
-    display(HTML(audio_players({"clean": item.clean, "noisy": item.noisy, "enhanced": result.enhanced}, sample_rate)))
-    scores.append(
-        {
-            "file": item.name,
-            "SI-SDR noisy (dB)": si_sdr(item.noisy, item.clean),
-            "SI-SDR enhanced (dB)": si_sdr(result.enhanced, item.clean),
-        }
-    )
+scores = show_enhancements(corpus, sample_rate)
 
 # %% [markdown]
 # ## SI-SDR against the clean speech
@@ -94,6 +78,4 @@ for item in corpus:
 # improvement the model brings.
 
 # %%
-table = pd.DataFrame(scores).set_index("file")
-table["improvement (dB)"] = table["SI-SDR enhanced (dB)"] - table["SI-SDR noisy (dB)"]
-table.round(2)
+si_sdr_table(scores)

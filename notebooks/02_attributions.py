@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -18,7 +20,7 @@
 # segment (the 4-D case of the original project), one bin, or the sum over output regions —
 # the attribution over every input bin `(f_in, t_in)` of the log-power spectrogram, over
 # grouped input regions, or over the hidden units of a layer. One `.h5` file per input file
-# and configuration is written to `output_dir` (layout in `xai_helpers/store.py`).
+# and configuration is written to `output_dir` (layout in `xai_helpers/store/writer.py`).
 #
 # The segment is cut out and the model runs on it alone (its recurrent state starts at the
 # segment's first frame), so the stored `input_features` are exactly what the model saw.

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -31,7 +33,7 @@
 # attributions, so `top` = the bins that raise the mask most (relative to the baseline) and
 # `flop` = the bins that lower it most. `abs` scores by the sum of |attribution| over all
 # outputs (magnitude of involvement, signs cannot cancel): `top` = most involved, `flop` =
-# least involved. Logic and conventions are in `xai_helpers/perturbation.py`.
+# least involved. Logic and conventions are in `xai_helpers/experiments/` (`perturbation.py`, `ranking.py`, `curves.py`).
 #
 # Relative paths are relative to this notebook's folder (`notebooks/`).
 
@@ -50,21 +52,19 @@ output_dir = "../reports/perturbation"
 from pathlib import Path
 
 import pandas as pd
-from IPython.display import HTML, display
 
+from xai_helpers.experiments.perturbation import PerturbationSettings, perturb_file, write_summary
+from xai_helpers.experiments.ranking import derived_seeds
 from xai_helpers.io.datasets import list_audio_files
-from xai_helpers.run.notebook import setup_notebook
-from xai_helpers.plots.maps import save_png
-from xai_helpers.plots.overview import audio_players
-from xai_helpers.experiments.perturbation import (
-    PerturbationSettings,
-    derived_seeds,
-    perturb_file,
-    plot_curves,
-    plot_mask_change,
-    plot_selection,
-    write_summary,
+from xai_helpers.reports.perturbation import (
+    amplification_table,
+    reference_table,
+    show_areas,
+    show_curves,
+    show_mask_changes,
+    show_selections,
 )
+from xai_helpers.run.notebook import setup_notebook
 
 setup_notebook()
 settings = PerturbationSettings(
@@ -97,12 +97,7 @@ pd.DataFrame([result.status_row() for result in results]).set_index("file")
 # speech-like and the mask should open, negative ones where the input pushes the mask down.
 
 # %%
-for result in done:
-    panels = {"top": result.selections["top"], "flop": result.selections["flop"], "random (first seed)": result.selections["random"]}
-    fig = plot_selection(panels, result.freqs_hz,
-                         result.times_s, dB_amplification, title=f"{result.basename}: amplified bins ({ranking} ranking)")
-    save_png(fig, output / f"{result.basename}_selection.png")
-    display(fig)
+show_selections(done, dB_amplification, ranking, output)
 
 # %% [markdown]
 # ## How the mask moves when those bins get louder
@@ -120,14 +115,7 @@ for result in done:
 # Players: the original file and the two amplified versions at their true relative loudness.
 
 # %%
-for result in done:
-    panels = {"top": result.changes["top"], "flop": result.changes["flop"], "random (first seed)": result.changes["random"]}
-    fig = plot_mask_change(panels, result.freqs_hz,
-                           result.times_s, title=f"{result.basename}: mask change after +{dB_amplification:g} dB")
-    save_png(fig, output / f"{result.basename}_mask_change.png")
-    display(fig)
-    display(result.amplification.set_index("order").round(4))
-    display(HTML(audio_players({name: result.waves[name] for name in ("original", "top", "flop")}, result.sample_rate)))
+show_mask_changes(done, dB_amplification, output)
 
 # %% [markdown]
 # ## Deletion and insertion curves
@@ -158,14 +146,10 @@ for result in done:
 # when the local one (amplification by a few dB, above) does.
 
 # %%
-if done:
-    display(pd.DataFrame([{"file": result.source.name, **result.reference} for result in done]).set_index("file").round(4))
+reference_table(done)
 
 # %%
-for result in done:
-    fig = plot_curves(result.curves, result.areas, title=f"{result.basename}: {method}, {ranking} ranking")
-    save_png(fig, output / f"{result.basename}_curves.png")
-    display(fig)
+show_curves(done, method, ranking, output)
 
 # %% [markdown]
 # ## Areas under the curves
@@ -174,10 +158,7 @@ for result in done:
 # seeds and its std. First per file, then the mean over files.
 
 # %%
-areas = pd.concat([result.areas.assign(file=result.source.name) for result in done], ignore_index=True) if done else pd.DataFrame()
-if done:
-    display(areas.set_index(["file", "order"]).round(4))
-    display(areas.groupby(["method", "order"], sort=False)[["deletion_area", "insertion_area"]].mean().round(4))
+show_areas(done)
 
 # %% [markdown]
 # ## Amplification over all files, and the summary file
@@ -188,8 +169,8 @@ if done:
 # parameters, the seed, the number of bins and the source `.h5`) and the PNG figures.
 
 # %%
-if done:
-    amplification = pd.concat([result.amplification.assign(file=result.source.name) for result in done])
-    display(amplification.pivot(index="file", columns="order", values="mean |mask change|")[["top", "flop", "random"]].round(4))
+amplification_table(done)
+
+# %%
 summary_path = write_summary(results, output)
 print(f"wrote {summary_path} and {sum(len(result.written) for result in done)} audio/JSON files to {output}")

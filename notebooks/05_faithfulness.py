@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -52,26 +54,19 @@ import pandas as pd
 from IPython.display import Markdown, display
 from tqdm.auto import tqdm
 
+from xai_helpers.experiments.faithfulness import localisation_rows, randomisation_rows, reading, summary_table
 from xai_helpers.io.atomic import write_text_atomically
-from xai_helpers.io.audio import cached_model, load_audio
-from xai_helpers.io.datasets import list_audio_files
-from xai_helpers.experiments.faithfulness import BenchmarkSettings, localisation_rows, randomisation_rows, reading, summary_table
 from xai_helpers.plots.faithfulness import plot_enrichment, plot_randomisation
+from xai_helpers.reports.faithfulness import benchmark_setup
 from xai_helpers.run.notebook import setup_notebook
-from xai_helpers.dsp.stft import stft_config
 
 setup_notebook()
-if full_run:
-    n_files, placements, seeds, n_samples = None, [[3000.0, 0.8], [2000.0, 1.0], [4500.0, 0.6]], [0, 1], 50
-files = list_audio_files(input_path)[:n_files]
-settings = BenchmarkSettings(
-    methods=tuple(methods), levels_db=tuple(levels_db), placements=tuple(tuple(p) for p in placements),
-    explained_band_hz=tuple(explained_band_hz), snr_db=snr_db, baseline=baseline, seeds=tuple(seeds), n_samples=n_samples,
+benchmark = benchmark_setup(
+    input_path, n_files, methods, levels_db, placements, explained_band_hz, snr_db, baseline, n_samples, seeds, full_run,
+    sample_rate,
 )
-clean_waves = {path.stem: load_audio(path, sample_rate) for path in files}
-model = cached_model(sample_rate)
-stft_settings = stft_config(sample_rate)
-print(f"{len(files)} file(s), {len(settings.placements)} placement(s), levels {list(levels_db)} dB, seeds {list(seeds)}")
+settings, clean_waves, model, stft_settings = benchmark.settings, benchmark.clean_waves, benchmark.model, benchmark.stft
+print(benchmark.describe())
 
 # %% [markdown]
 # ## Localisation: enrichment of the burst region

@@ -9,10 +9,13 @@ import torch
 from captum.attr import DeepLift, IntegratedGradients
 from torch import nn
 
-from xai_helpers.attribution.captum_backend import METHODS, MethodOptions, attribute_targets
+from xai_helpers.attribution.registry import METHODS
+from xai_helpers.attribution.methods import MethodOptions
+from xai_helpers.attribution.captum_backend import attribute_targets
 from xai_helpers.attribution.explain import ExplainConfig, explain_file
-from xai_helpers.models.nsnet2 import MaskFromLogPower, load_nsnet2
-from xai_helpers.store.writer import AttributionFile
+from xai_helpers.models.base import MaskFromLogPower
+from xai_helpers.models.nsnet2 import load_nsnet2
+from xai_helpers.store.reader import AttributionFile
 from xai_helpers.attribution.targets import ExplainedOutputs, bin_index
 
 F, T = 5, 4

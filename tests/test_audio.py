@@ -10,9 +10,11 @@ import pytest
 import soundfile as sf
 from scipy.signal import windows
 
-from xai_helpers.io.audio import enhance, load_audio
+from xai_helpers.models.enhance import enhance
+from xai_helpers.io.audio import load_audio
 from xai_helpers.models.nsnet2 import onnx_model_path
-from xai_helpers.dsp.stft import istft, log_power, stft, stft_config
+from xai_helpers.dsp.stft import istft, log_power, stft
+from xai_helpers.models.nsnet2 import stft_config
 
 
 def _reference_enhance(wave: np.ndarray) -> np.ndarray:

@@ -18,15 +18,18 @@ from matplotlib.collections import QuadMesh  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.image import AxesImage  # noqa: E402
 
-from xai_helpers.plots import maps as plots  # noqa: E402
+from xai_helpers.analysis import influence  # noqa: E402
+from xai_helpers.plots import influence as influence_plots  # noqa: E402
+from xai_helpers.plots import maps, style  # noqa: E402
+from xai_helpers.analysis.influence import reduce_file  # noqa: E402
 from xai_helpers.plots.files import (  # noqa: E402
-    aggregate_bins,
     figure_basename,
     plot_batch,
     plot_caption,
     plot_file,
 )
-from xai_helpers.store.writer import AttributionFile, AttributionFileError, AttributionWriter, DatasetSpec  # noqa: E402
+from xai_helpers.store.reader import AttributionFile, AttributionFileError
+from xai_helpers.store.writer import AttributionWriter, DatasetSpec  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 F, T = 9, 6
@@ -151,7 +154,7 @@ def test_low_frequency_variant_keeps_only_outputs_up_to_the_limit(tmp_path):
     figures = plot_file(write_bins(tmp_path / h5_name("x"), a), low_freq_hz=120.0, aggregation="signed_sum")
     (low,) = images(figures["low_frequency_influence"])
     (full,) = images(figures["frequency_influence"])
-    expected = plots.frequency_influence(a, "signed_sum")
+    expected = influence.frequency_influence(a, "signed_sum")
     assert low.shape == (3, F)  # outputs 0, 50, 100 Hz
     np.testing.assert_allclose(low, expected[:3], rtol=1e-6)
     np.testing.assert_allclose(full, expected, rtol=1e-6)
@@ -178,11 +181,13 @@ def test_chunked_aggregation_equals_plots_on_the_whole_tensor(tmp_path, aggregat
     a = causal_tensor(5)
     path = write_bins(tmp_path / h5_name("x"), a)
     with AttributionFile(path) as stored:
-        agg = aggregate_bins(stored, aggregation, chunk_bytes=1)  # one output frame per chunk
-    np.testing.assert_allclose(agg.global_influence, plots.global_influence(a, aggregation), rtol=1e-6, atol=1e-12)
-    np.testing.assert_allclose(agg.time_influence, plots.time_influence(a, aggregation), rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(agg.frequency_influence, plots.frequency_influence(a, aggregation), rtol=1e-6)
-    np.testing.assert_allclose(agg.frame_vectors, plots.aggregate(a, aggregation, axis=2), rtol=1e-6, atol=1e-9)
+        agg = reduce_file(stored, aggregation, chunk_bytes=1)  # one output frame per chunk
+    values = np.abs(a.astype(np.float64)) if aggregation == "abs_sum" else a.astype(np.float64)
+    total = values.sum(axis=(0, 1))
+    np.testing.assert_allclose(agg.global_influence, total / np.abs(total).max(), rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(agg.time_influence, values.sum(axis=(0, 2)), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(agg.frequency_influence, values.sum(axis=(1, 3)), rtol=1e-6)
+    np.testing.assert_allclose(agg.frame_vectors, values.sum(axis=2), rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(agg.output_totals, np.abs(a).sum(axis=(2, 3)), rtol=1e-6)
 
     whole = plot_file(path, 120.0, aggregation)

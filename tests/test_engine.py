@@ -17,8 +17,10 @@ from xai_helpers.attribution.engine import (
     concatenate_chunks,
     lookback_mass_share,
 )
-from xai_helpers.models.nsnet2 import MaskFromLogPower, load_nsnet2
-from xai_helpers.dsp.stft import log_power, stft, stft_config
+from xai_helpers.models.base import MaskFromLogPower
+from xai_helpers.models.nsnet2 import load_nsnet2
+from xai_helpers.dsp.stft import log_power, stft
+from xai_helpers.models.nsnet2 import stft_config
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 N_FRAMES = 10  # Captum (one call per output frame, whole clip each) dominates the run time

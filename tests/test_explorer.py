@@ -13,10 +13,11 @@ from matplotlib.figure import Figure  # noqa: E402
 from test_batch_plots import FREQS, TIMES, causal_tensor, h5_name, write_bins, write_h5  # noqa: E402
 
 from xai_helpers.plots import explorer as ex  # noqa: E402
+from xai_helpers.plots.maps import MAP_GID  # noqa: E402
 
 
 def map_image(fig: Figure) -> np.ndarray:
-    (found,) = [a for ax in fig.axes for a in ax.get_children() if a.get_gid() == ex.MAP_GID]
+    (found,) = [a for ax in fig.axes for a in ax.get_children() if a.get_gid() == MAP_GID]
     return np.asarray(found.get_array())
 
 

@@ -22,7 +22,7 @@ from xai_helpers.experiments.faithfulness import (
 )
 from xai_helpers.models.nsnet2 import load_nsnet2
 from xai_helpers.attribution.regions import region_bins
-from xai_helpers.dsp.stft import stft_config
+from xai_helpers.models.nsnet2 import stft_config
 
 CONFIG = stft_config(16000)
 

@@ -9,8 +9,10 @@ import torch
 from scipy.signal import resample_poly
 from torch import nn
 
-from xai_helpers.models.nsnet2 import MaskFromLogPower, load_nsnet2, onnx_model_path
-from xai_helpers.dsp.stft import log_power, stft, stft_config
+from xai_helpers.models.base import MaskFromLogPower
+from xai_helpers.models.nsnet2 import load_nsnet2, onnx_model_path
+from xai_helpers.dsp.stft import log_power, stft
+from xai_helpers.models.nsnet2 import stft_config
 
 
 def _features(wave: np.ndarray, sample_rate: int) -> np.ndarray:

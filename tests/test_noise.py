@@ -9,24 +9,16 @@ import pytest
 import soundfile as sf
 from scipy.signal import welch
 
-from xai_helpers.dsp.noise.registry import (
-    NOISE_TYPES,
-    NoisyExample,
-    babble_noise,
-    estimate_rt60,
-    inject_noise,
-    mix_at_snr,
-    parse_range,
-    parse_ranges,
-    pink_noise,
-    reverberate,
-    room_impulse_response,
-    save_noisy_example,
-    sinusoidal_noise,
-    snr_db,
-    white_noise,
-    white_noise_bursts,
-)
+from xai_helpers.dsp.noise.babble import babble_noise
+from xai_helpers.dsp.noise.broadband import pink_noise, white_noise
+from xai_helpers.dsp.noise.bursts import white_noise_bursts
+from xai_helpers.dsp.noise.examples import NoisyExample
+from xai_helpers.dsp.noise.mixing import mix_at_snr, snr_db
+from xai_helpers.dsp.noise.parsing import parse_range, parse_ranges
+from xai_helpers.dsp.noise.registry import NOISE_TYPES, inject_noise
+from xai_helpers.dsp.noise.reverb import estimate_rt60, reverberate, room_impulse_response
+from xai_helpers.dsp.noise.tones import sinusoidal_noise
+from xai_helpers.io.noisy_corpus import save_noisy_example
 
 SR = 16000
 

@@ -9,30 +9,26 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xai_helpers.io.audio import cached_model, load_audio, predict_mask, write_audio
+from xai_helpers.models.cache import cached_model
+from xai_helpers.io.audio import load_audio, write_audio
+from xai_helpers.models.base import predict_mask
 from xai_helpers.attribution.explain import ExplainConfig, explain_file
+from xai_helpers.experiments.curves import area_under_curve, curve_areas, deletion_insertion_curves
 from xai_helpers.experiments.perturbation import (
     PerturbationSettings,
     amplified_name,
     amplify_bins,
-    area_under_curve,
-    count_for_fraction,
-    curve_areas,
-    deletion_insertion_curves,
-    derived_seeds,
     perturb_file,
-    plot_curves,
-    plot_mask_change,
-    plot_selection,
-    rank_bins,
     resynthesise,
     segment_features,
-    select_bins,
     summary_rows,
     write_summary,
 )
-from xai_helpers.dsp.stft import stft, stft_config
-from xai_helpers.store.writer import AttributionFile
+from xai_helpers.experiments.ranking import count_for_fraction, derived_seeds, rank_bins, select_bins
+from xai_helpers.plots.perturbation import plot_curves, plot_mask_change, plot_selection
+from xai_helpers.dsp.stft import stft
+from xai_helpers.models.nsnet2 import stft_config
+from xai_helpers.store.reader import AttributionFile
 
 F, T = 12, 10  # 120 bins
 

@@ -11,7 +11,8 @@ import pytest
 from xai_helpers.attribution import explain as explain_module
 from xai_helpers.attribution.baselines import make_baselines
 from xai_helpers.attribution.explain import ExplainConfig, explain_file, output_path
-from xai_helpers.store.writer import AttributionFile, AttributionFileError, AttributionWriter, DatasetSpec, check_complete
+from xai_helpers.store.reader import AttributionFile, AttributionFileError, check_complete
+from xai_helpers.store.writer import AttributionWriter, DatasetSpec
 
 SEGMENT = {"segment_start_s": 0.5, "segment_duration_s": 0.04}
 

@@ -1,0 +1,1 @@
+"""Reductions of stored attributions (accumulators over chunks): :mod:`.influence`."""

@@ -62,8 +62,9 @@ import torch
 from torch import nn
 
 from ..models.nsnet2 import NSNet2
+from .registry import names
 
-ENGINE_METHODS = ("deeplift", "deepliftshap", "saliency", "inputxgradient")
+ENGINE_METHODS = names(engine=True)
 
 CAPTUM_EPS = 1e-10
 """Captum's DeepLift ``eps``: below this ``|in(x) - in(b)|`` the rescale multiplier falls back to the gradient."""

@@ -3,7 +3,7 @@
 :func:`explain_file` cuts the explained segment out of the file's features (the model runs on it
 alone, its recurrent state starting at the segment's first frame), builds the baselines, explains
 the chosen outputs with the chosen method and feature definition, and writes one ``.h5`` per file
-and configuration (layout: :mod:`xai_helpers.store`). A complete file is skipped on a re-run; an
+and configuration (layout: :mod:`xai_helpers.store.writer`). A complete file is skipped on a re-run; an
 incomplete or damaged one is recomputed, and both are said.
 """
 
@@ -24,16 +24,21 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .captum_backend import DEFAULT_FGSM_EPS, MethodOptions, attribute_targets, check_method
-from ..io.audio import cached_model, load_audio, predict_mask
-from .baselines import make_baselines
-from .engine import ENGINE_METHODS, all_bins_attributions
-from .latent import LATENT_LAYERS, layer_attributions
-from ..models.nsnet2 import NSNet2, file_sha256
+from ..dsp.stft import StftConfig, log_power, stft
+from ..io.audio import load_audio
 from ..io.noisy_corpus import read_record
+from ..models.base import MaskModel, check_target, predict_mask
+from ..models.cache import cached_model
+from ..models.nsnet2 import NSNet2, file_sha256, stft_config
+from ..store.reader import AttributionFile, AttributionFileError
+from ..store.writer import AttributionWriter, DatasetSpec, discard_partial
+from .baselines import make_baselines
+from ..attribution.captum_backend import attribute_targets
+from .engine import all_bins_attributions
+from .latent import layer_attributions
+from .methods import DEFAULT_FGSM_EPS, MethodOptions
+from .registry import method_spec, names
 from .regions import Region, feature_mask, parse_region, region_bins, region_grid
-from ..dsp.stft import StftConfig, log_power, stft, stft_config
-from ..store.writer import AttributionFile, AttributionFileError, AttributionWriter, DatasetSpec, discard_partial
 from .targets import OUTPUTS, ExplainedOutputs, bin_index
 
 logger = logging.getLogger(__name__)
@@ -60,7 +65,7 @@ class ExplainConfig:
     """Input features: ``"bins"``, ``"regions"`` (grid of ``feature_band_hz`` x ``feature_span_s``) or ``"latent"``."""
     feature_band_hz: float = 1000.0
     feature_span_s: float = 0.1
-    latent_layers: Sequence[str] = tuple(LATENT_LAYERS)
+    latent_layers: Sequence[str] = tuple(NSNet2.latent_layers)
     baseline: str = "zero"
     n_baselines: int = 1
     segment_start_s: float = 0.0
@@ -83,24 +88,23 @@ class ExplainConfig:
             raise ValueError(f"features: unknown {self.features!r}; choose one of {', '.join(FEATURES)}")
         if self.backend not in BACKENDS:
             raise ValueError(f"backend: unknown {self.backend!r}; choose one of {', '.join(BACKENDS)}")
-        if self.target not in ("mask", "logit"):
-            raise ValueError(f"target must be 'mask' or 'logit', not {self.target!r}")
+        check_target(self.target)
         if self.outputs == "bin" and self.output_bin is None:
             raise ValueError("outputs='bin' needs output_bin = (frequency_hz, time_s)")
         if self.outputs == "regions" and not self.output_regions:
             raise ValueError("outputs='regions' needs output_regions, e.g. ['0-1000Hz@0.05-0.15s']")
         self.output_regions = tuple(parse_region(r) for r in self.output_regions)
         if self.features != "latent":
-            check_method(self.method, grouped=self.features == "regions")
+            method_spec(self.method, grouped=self.features == "regions")
         if self.backend == "engine" and not self.uses_engine(engine_required=True):
             raise ValueError(
-                f"backend='engine' covers methods {ENGINE_METHODS} on outputs='all_bins', features='bins'; "
+                f"backend='engine' covers methods {names(engine=True)} on outputs='all_bins', features='bins'; "
                 f"this is {self.method}, outputs={self.outputs}, features={self.features}"
             )
 
     def uses_engine(self, engine_required: bool = False) -> bool:
         """True when the fast engine computes this configuration."""
-        applicable = self.method in ENGINE_METHODS and self.outputs == "all_bins" and self.features == "bins"
+        applicable = self.method in names(engine=True) and self.outputs == "all_bins" and self.features == "bins"
         return applicable and (engine_required or self.backend in ("auto", "engine"))
 
     def file_tag(self) -> str:
@@ -269,9 +273,7 @@ def explain_file(
     if destination.exists():
         try:
             with AttributionFile(destination) as stored:
-                name = "attributions" if "attributions" in stored else f"latent/{json.loads(stored.attrs['latent_layers'])[0]}"
-                shape = stored.file[name].shape
-                deltas = stored["deltas"] if "deltas" in stored else None
+                shape, deltas = stored.shape(stored.datasets[0]), stored.deltas
             logger.info("%s: complete, skipped", destination)
             return ExplainResult(Path(source), destination, "skipped", 0.0, shape, deltas)
         except AttributionFileError as error:
@@ -288,7 +290,7 @@ def explain_file(
     return ExplainResult(Path(source), destination, status, time.perf_counter() - started, shape, deltas)
 
 
-def _attrs(config: ExplainConfig, segment: Segment, model: NSNet2, plan: _Plan) -> dict[str, object]:
+def _attrs(config: ExplainConfig, segment: Segment, model: MaskModel, plan: _Plan) -> dict[str, object]:
     fields = dataclasses.asdict(config)
     fields["output_bin"] = json.dumps(config.output_bin)
     fields["output_regions"] = json.dumps([list(r) for r in config.output_regions])
@@ -313,7 +315,7 @@ def _attrs(config: ExplainConfig, segment: Segment, model: NSNet2, plan: _Plan) 
     }
 
 
-def _write(destination: Path, segment: Segment, config: ExplainConfig, model: NSNet2, progress: bool):
+def _write(destination: Path, segment: Segment, config: ExplainConfig, model: MaskModel, progress: bool):
     plan = _plan(config, segment)
     freqs, times = segment.stft.frequencies_hz(), segment.times_s
     n_bins, n_frames = segment.features.shape
@@ -321,7 +323,7 @@ def _write(destination: Path, segment: Segment, config: ExplainConfig, model: NS
     labels = feature_mask(groups, freqs, times) if groups else None
     device = next(model.parameters()).device
     if config.features == "latent":
-        input_shape, input_dims = (model.hidden, n_frames), ("unit", "t_in")
+        input_shape, input_dims = (model.latent_units(config.latent_layers[0]), n_frames), ("unit", "t_in")
     elif groups:
         input_shape, input_dims = (len(groups),), ("group",)
     else:

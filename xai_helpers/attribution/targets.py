@@ -1,4 +1,4 @@
-"""What is explained: scalar outputs of NSNet2 for Captum's ``target`` argument.
+"""What is explained: scalar outputs of a mask model for Captum's ``target`` argument.
 
 :class:`ExplainedOutputs` turns the model into ``[B, F, T] -> [B, M]``: with no regions, the ``M = F*T``
 output bins flattened frequency-major (index ``f * T + t``); with regions, the sum of the mask (or
@@ -10,18 +10,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..models.nsnet2 import MaskFromLogPower, NSNet2, Target
+from ..models.base import MaskFromLogPower, MaskModel, Target
 
 OUTPUTS = ("all_bins", "bin", "regions")
 
 
 class ExplainedOutputs(nn.Module):
-    """NSNet2 with flattened scalar outputs: log-power ``[B, F, T]`` -> ``[B, M]``.
+    """A mask model with flattened scalar outputs: log-power ``[B, F, T]`` -> ``[B, M]``.
 
     ``region_masks`` ``[R, F, T]`` (0/1 float) selects region sums; ``None`` gives every bin.
     """
 
-    def __init__(self, model: NSNet2, target: Target = "mask", region_masks: torch.Tensor | None = None) -> None:
+    def __init__(self, model: MaskModel, target: Target = "mask", region_masks: torch.Tensor | None = None) -> None:
         super().__init__()
         self.explained = MaskFromLogPower(model, target)
         self.register_buffer("region_masks", region_masks, persistent=False)

@@ -1,4 +1,6 @@
-"""NSNet2's short-time Fourier transform and log-power features.
+"""The short-time Fourier transform and log-power features of NSNet2-style mask models.
+
+The settings of a model (FFT size per sample rate) come from the model: ``models.nsnet2.stft_config``.
 
 The framing is the DNS-challenge baseline's (``featurelib.stft`` with ``nodelay=True``): frame
 ``k`` covers samples ``[k * hop, k * hop + win)``, the signal is zero-padded at the end, and a
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.signal import windows
+
+from .wave import FRAME_S
 
 LOG_POWER_FLOOR = 1e-12
 """Power floor of the features: ``log10(max(|X|^2, 1e-12))``, i.e. -12 in feature units."""
@@ -55,6 +59,12 @@ class StftConfig:
         """Frames produced for a signal of ``n_samples`` samples."""
         return -(-n_samples // self.hop_length)
 
+    @classmethod
+    def with_window(cls, sample_rate: int, n_fft: int, window_s: float = FRAME_S) -> StftConfig:
+        """A ``window_s`` window (20 ms) with a hop of half a window and an FFT of ``n_fft`` points."""
+        win = int(window_s * sample_rate)
+        return cls(sample_rate=sample_rate, win_length=win, hop_length=win // 2, n_fft=n_fft)
+
     def as_attrs(self) -> dict[str, object]:
         """Settings as flat metadata (for HDF5 attributes and JSON)."""
         return {
@@ -65,15 +75,6 @@ class StftConfig:
             "window": "sqrt-hann (periodic)",
             "features": "log10(max(|X|^2, 1e-12))",
         }
-
-
-def stft_config(sample_rate: int = 16000) -> StftConfig:
-    """NSNet2's STFT at ``sample_rate``: 20 ms window, 10 ms hop, FFT 320 at 16 kHz, 1024 at 48 kHz."""
-    n_fft = {16000: 320, 48000: 1024}.get(sample_rate)
-    if n_fft is None:
-        raise ValueError(f"NSNet2 runs at 16000 or 48000 Hz, not {sample_rate} Hz")
-    win = int(0.02 * sample_rate)
-    return StftConfig(sample_rate=sample_rate, win_length=win, hop_length=win // 2, n_fft=n_fft)
 
 
 def stft(wave: np.ndarray, config: StftConfig) -> np.ndarray:

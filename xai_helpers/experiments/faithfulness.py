@@ -28,16 +28,23 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from ..attribution.captum_backend import GROUPS_ONLY, MethodOptions, attribute_targets
+from ..attribution.registry import names
+from ..attribution.methods import MethodOptions
+from ..attribution.captum_backend import attribute_targets
 from ..attribution.baselines import make_baselines
 from ..models.nsnet2 import NSNet2
 from ..attribution.regions import Region, feature_mask, region_bins, region_grid
+from ..dsp.noise.broadband import pink_noise
+from ..dsp.noise.bursts import gaussian_burst
+from ..dsp.noise.mixing import mix_at_snr
 from ..dsp.stft import StftConfig, log_power, stft
+from .curves import curve_areas, deletion_insertion_curves
 from ..attribution.targets import ExplainedOutputs
 
 CONTROLS = ("random", "energy")
-RANDOMISATION_ORDER = ("fc_out3", "fc_out2", "fc_out1", "gru2", "gru1", "fc_in")
+RANDOMISATION_ORDER = NSNet2.randomisation_order
 """Cascading randomisation, top layer first."""
+GROUPS_ONLY = names(groups_only=True)
 
 
 @dataclass(frozen=True)
@@ -64,12 +71,7 @@ def add_burst(wave: np.ndarray, sample_rate: int, burst: Burst, reference: np.nd
     start, stop = int(burst.start_s * sample_rate), int((burst.start_s + burst.duration_s) * sample_rate)
     if stop > len(wave) or burst.center_hz + burst.width_hz / 2 > sample_rate / 2:
         raise ValueError(f"burst {burst} does not fit a {len(wave) / sample_rate:.2f} s file at {sample_rate} Hz")
-    noise = np.random.default_rng(seed).normal(size=stop - start)
-    spectrum = np.fft.rfft(noise)
-    freqs = np.fft.rfftfreq(len(noise), 1 / sample_rate)
-    f_lo, f_hi = burst.region[:2]
-    spectrum[(freqs < f_lo) | (freqs >= f_hi)] = 0
-    band = np.fft.irfft(spectrum, n=len(noise))
+    band = gaussian_burst(stop - start, np.random.default_rng(seed), burst.region[:2], sample_rate)
     band *= np.sqrt(np.mean(reference**2) / np.mean(band**2)) * 10 ** (burst.level_db / 20)
     out = np.array(wave, dtype=np.float64)
     out[start:stop] += band
@@ -173,8 +175,7 @@ def rank_correlation(first: np.ndarray, second: np.ndarray) -> float:
 class BenchmarkSettings:
     """What the benchmark runs; every field is a notebook 05 parameter."""
 
-    methods: Sequence[str] = ("deepliftshap", "deeplift", "gradientshap", "integratedgradients", "saliency",
-                              "inputxgradient", "occlusion", "kernelshap", "lime")
+    methods: Sequence[str] = names(benchmarked=True)
     levels_db: Sequence[float] = (0.0, -10.0, -20.0)
     placements: Sequence[tuple[float, float]] = ((3000.0, 0.8),)
     """(burst centre Hz, burst start s) pairs."""
@@ -212,8 +213,6 @@ def burst_conditions(settings: BenchmarkSettings) -> list[tuple[Burst, Region]]:
 
 def speech_in_noise(clean: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
     """Clean speech ``[N]`` plus pink noise at ``snr_db``."""
-    from ..dsp.noise.registry import mix_at_snr, pink_noise
-
     return mix_at_snr(clean, pink_noise(len(clean), seed), snr_db)[0]
 
 
@@ -267,8 +266,6 @@ def localisation_rows(
 def _deletion_rows(model, problem: RegionProblem, method: str, weights: np.ndarray, seed: int, context: dict) -> list[dict]:
     """Deletion and insertion areas of the explained region's output, bins ranked by ``|weights|``
     (the ``random`` control is the method named ``random``, whose map is random)."""
-    from .perturbation import curve_areas, deletion_insertion_curves
-
     curves = deletion_insertion_curves(
         model, problem.features, problem.baselines.mean(axis=0), np.abs(weights), orders=("top",), seed=seed,
         region=problem.target_bins,

@@ -7,13 +7,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .audio import AUDIO_SUFFIXES
+from ..io.audio import AUDIO_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
 VCTK_DEMAND_URL = "https://datashare.ed.ac.uk/handle/10283/2791"
 NOISE_SUFFIX = ".noise.wav"
-"""Companion files holding the injected noise alone (see :mod:`xai_helpers.noisy_corpus`): not inputs."""
+"""Companion files holding the injected noise alone (see :mod:`xai_helpers.io.noisy_corpus`): not inputs."""
 
 
 def list_audio_files(input_path: str | os.PathLike) -> list[Path]:

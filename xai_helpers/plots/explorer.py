@@ -20,20 +20,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 
-from ..plots import maps as plots
-from ..store.writer import AttributionFile, AttributionFileError, check_complete
+from ..analysis.influence import output_sums
+from ..store.reader import AttributionFile, AttributionFileError
+from .maps import attribution_map_figure
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ExplorableFile", "Explorer", "attribution_map_figure", "explore", "find_explorable", "nearest_bin", "output_bin_figure"]
-
-MAP_GID = "attribution_map"
-"""``gid`` of the attribution image in :func:`attribution_map_figure` (to find it in tests)."""
+__all__ = ["ExplorableFile", "Explorer", "explore", "find_explorable", "nearest_bin", "output_bin_figure"]
 
 
 @dataclass(frozen=True)
@@ -55,15 +51,10 @@ def find_explorable(attributions_dir: str | os.PathLike) -> list[ExplorableFile]
     found = []
     for path in sorted(Path(attributions_dir).glob("*.h5")):
         try:
-            check_complete(path)
-            with h5py.File(path, "r") as file:
-                dataset = file.get("attributions")
-                if dataset is None or dataset.ndim != 4:
+            with AttributionFile(path) as stored:
+                if stored.layout != "all_bins":
                     continue
-                n_f, n_t = file["freqs_hz"].shape[0], file["times_s"].shape[0]
-                if dataset.shape != (n_f, n_t, n_f, n_t):
-                    continue
-                method = str(file.attrs.get("method", "?"))
+                method = stored.method
         except AttributionFileError as error:
             logger.warning("%s; not offered in the explorer", error)
             continue
@@ -79,63 +70,18 @@ def nearest_bin(freqs_hz: np.ndarray, times_s: np.ndarray, f_hz: float, t_s: flo
     return int(np.argmin(np.abs(np.asarray(freqs_hz) - f_hz))), int(np.argmin(np.abs(np.asarray(times_s) - t_s)))
 
 
-def attribution_map_figure(
-    amap: np.ndarray,
-    input_features: np.ndarray,
-    mask: np.ndarray,
-    freqs_hz: np.ndarray,
-    times_s: np.ndarray,
-    output_bin: tuple[int, int] | None = None,
-    region: tuple[float, float, float, float] | None = None,
-    value_label: str = plots.DEFAULT_VALUE_LABEL,
-    title: str | None = None,
-) -> Figure:
-    """Three panels: input log-power spectrogram ``[f, t]``, the signed attribution map ``amap``
-    ``[f_in, t_in]`` of one explained output, and the gain mask ``[f, t]`` (0..1).
-
-    The explained output is marked on all three: ``output_bin`` (indices ``(f_out, t_out)``) by a
-    circle and a dashed line at ``t_out`` (later input cannot contribute), or ``region``
-    (``f_lo_hz, f_hi_hz, t_lo_s, t_hi_s``) by a dashed rectangle.
-    """
-    amap = np.asarray(amap, dtype=np.float64)
-    for name, array in (("input_features", input_features), ("mask", mask)):
-        if np.shape(array) != amap.shape:
-            raise ValueError(f"{name} must have shape [f, t] = {amap.shape}, got {np.shape(array)}")
-    fig, (ax0, ax1, ax2) = plots.new_figure((16, 4.6), ncols=3)
-    plots.plot_spectrogram(input_features, freqs_hz, times_s, ax=ax0, title="Input log-power spectrogram")
-    plots.plot_attribution_map(amap, freqs_hz, times_s, ax=ax1, value_label=value_label, gid=MAP_GID)
-    plots.plot_mask(mask, freqs_hz, times_s, ax=ax2)
-    ax2.title.set_fontsize("medium")
-    if output_bin is not None:
-        fx, tx = float(np.asarray(freqs_hz)[output_bin[0]]), float(np.asarray(times_s)[output_bin[1]])
-        for ax, colour in ((ax0, "cyan"), (ax1, "black"), (ax2, "red")):
-            plots.mark_output_bin(ax, fx, tx, colour, label="explained output bin")
-        ax1.legend(loc="upper left", fontsize="small", framealpha=0.8)
-        title = title or f"What the gain at {fx:g} Hz, {tx:.3f} s looks at in the input"
-    if region is not None:
-        f_lo, f_hi, t_lo, t_hi = region
-        for ax, colour in ((ax0, "cyan"), (ax1, "black"), (ax2, "red")):
-            ax.add_patch(Rectangle((t_lo, f_lo), t_hi - t_lo, f_hi - f_lo, fill=False, edgecolor=colour, lw=1.4, ls="--",
-                                   label="explained output region"))
-        ax1.legend(loc="upper left", fontsize="small", framealpha=0.8)
-    if title:
-        fig.suptitle(title)
-    return fig
-
-
 def output_bin_figure(h5_path: str | os.PathLike, f_hz: float, t_s: float) -> Figure:
     """:func:`attribution_map_figure` of the output bin nearest ``(f_hz, t_s)`` (Hz, s from the
     segment start) of the attribution file ``h5_path`` (reads that bin's map only)."""
     with AttributionFile(h5_path) as stored:
-        freqs, times = stored["freqs_hz"], stored["times_s"]
+        freqs, times = stored.freqs_hz, stored.times_s
         f_out, t_out = nearest_bin(freqs, times, f_hz, t_s)
         amap = stored.read_attributions((f_out, t_out))
-        features, mask = stored["input_features"], stored["mask"]
-        attrs = stored.attrs
-    label = f"attribution ({attrs.get('target', 'mask')} units)"
+        features, mask, target, method = stored.input_features, stored.mask, stored.target, stored.method
+    label = f"attribution ({target} units)"
     fig = attribution_map_figure(amap, features, mask, freqs, times, output_bin=(f_out, t_out), value_label=label)
     fig.suptitle(
-        f"{Path(h5_path).stem}\n{attrs.get('method', '?')}: what the gain at {freqs[f_out]:g} Hz, "
+        f"{Path(h5_path).stem}\n{method}: what the gain at {freqs[f_out]:g} Hz, "
         f"{times[t_out]:.3f} s looks at in the input"
     )
     return fig
@@ -195,10 +141,8 @@ class Explorer:
         self._fill_files()
         self._set_axes(self.file.value)
         if f_hz is None or t_s is None:
-            from .files import representative_bin
-
             with AttributionFile(self.file.value) as stored:
-                f_out, t_out = representative_bin(stored)
+                f_out, t_out = output_sums(stored).representative()
             f_hz, t_s = self._freqs[f_out], self._times[t_out]
         self.f_slider.value, self.t_slider.value = float(f_hz), float(t_s)
         self._holding = False
@@ -211,7 +155,7 @@ class Explorer:
 
     def _set_axes(self, path: Path) -> None:
         with AttributionFile(path) as stored:
-            self._freqs, self._times = stored["freqs_hz"], stored["times_s"]
+            self._freqs, self._times = stored.freqs_hz, stored.times_s
         for slider, axis in ((self.f_slider, self._freqs), (self.t_slider, self._times)):
             step = float(np.min(np.diff(axis))) if axis.size > 1 else 1.0
             low, high = float(axis[0]), float(axis[-1])

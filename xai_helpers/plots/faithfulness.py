@@ -5,7 +5,9 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..experiments.faithfulness import CONTROLS, RANDOMISATION_ORDER
+from ..experiments.faithfulness import CONTROLS
+from ..models.nsnet2 import NSNet2
+from .style import new_figure
 
 
 def plot_enrichment(rows: list[dict]) -> Figure:
@@ -14,8 +16,7 @@ def plot_enrichment(rows: list[dict]) -> Figure:
     frame = pd.DataFrame(rows)
     frame = frame[frame["metric"] == "enrichment"].assign(level=lambda f: f["condition"].str.split().str[1].astype(float))
     stats = frame.groupby(["method", "level"])["value"].agg(["mean", "std"]).reset_index()
-    fig = Figure(figsize=(8, 4.5), layout="constrained")
-    ax = fig.subplots()
+    fig, ax = new_figure((8, 4.5))
     for method, group in stats.groupby("method"):
         style = {"linestyle": "--", "color": "0.3" if method == "energy" else "0.6"} if method in CONTROLS else {}
         ax.errorbar(group["level"], group["mean"], yerr=group["std"].fillna(0), marker="o", capsize=3, label=method, **style)
@@ -31,15 +32,14 @@ def plot_randomisation(rows: list[dict]) -> Figure:
     """Spearman correlation of original and randomised maps as layers are re-initialised from the top;
     left |maps|, right signed maps."""
     frame = pd.DataFrame(rows)
-    order = [f"randomised down to {layer}" for layer in RANDOMISATION_ORDER]
-    fig = Figure(figsize=(11, 4), layout="constrained")
-    axes = fig.subplots(1, 2, sharey=True)
+    order = [f"randomised down to {layer}" for layer in NSNet2.randomisation_order]
+    fig, axes = new_figure((11, 4), ncols=2, sharey=True)
     for ax, metric, title in zip(axes, ("randomisation_spearman_abs", "randomisation_spearman_signed"), ("|map|", "signed map")):
         subset = frame[frame["metric"] == metric]
         means = subset.groupby(["method", "condition"])["value"].mean().unstack()[order]
         for method, values in means.iterrows():
             ax.plot(range(len(order)), values.to_numpy(), marker="o", label=method)
-        ax.set_xticks(range(len(order)), RANDOMISATION_ORDER, rotation=30)
+        ax.set_xticks(range(len(order)), NSNet2.randomisation_order, rotation=30)
         ax.set_xlabel("re-initialised from fc_out3 down to")
         ax.axhline(0.0, color="0.8", lw=1, zorder=0)
         ax.set_title(f"cascading randomisation: {title}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..io.audio import Enhancement
 from ..dsp.stft import log_power, stft
+from ..models.enhance import Enhancement
+from .style import MASK_CMAP, SPECTROGRAM_CMAP, extent, new_figure
 
 LOG_POWER_RANGE = 8.0
 """Spectrograms show the top 8 decades (80 dB) of power below the loudest bin of the noisy input."""
@@ -21,12 +22,7 @@ def plot_enhancement_overview(result: Enhancement, clean: np.ndarray | None = No
     config = result.config
     times = config.frame_times_s(result.features.shape[1])
     freqs = config.frequencies_hz()
-    extent = (
-        times[0] - config.hop_s / 2,
-        times[-1] + config.hop_s / 2,
-        freqs[0] - (freqs[1] - freqs[0]) / 2,
-        freqs[-1] + (freqs[1] - freqs[0]) / 2,
-    )
+    pixels = extent(freqs, times)
     vmax = float(result.features.max())
     vmin = vmax - LOG_POWER_RANGE
     panels = [("noisy input (model features)", result.features)]
@@ -34,8 +30,7 @@ def plot_enhancement_overview(result: Enhancement, clean: np.ndarray | None = No
         panels.insert(0, ("clean", log_power(stft(clean, config))))
     panels.append(("enhanced", log_power(stft(result.enhanced, config))))
 
-    fig = Figure(figsize=(11, 2.3 * (len(panels) + 2)), layout="constrained")
-    axes = fig.subplots(len(panels) + 2, 1, sharex=True)
+    fig, axes = new_figure((11, 2.3 * (len(panels) + 2)), nrows=len(panels) + 2, ncols=1, sharex=True)
     seconds = np.arange(len(result.enhanced)) / config.sample_rate
     axes[0].plot(seconds, result.wave, lw=0.5, color="0.6", label="noisy")
     if clean is not None:
@@ -47,12 +42,12 @@ def plot_enhancement_overview(result: Enhancement, clean: np.ndarray | None = No
 
     spectrogram_image = None
     for ax, (name, image) in zip(axes[1:], panels):
-        spectrogram_image = ax.imshow(image, origin="lower", aspect="auto", extent=extent, vmin=vmin, vmax=vmax, cmap="magma")
+        spectrogram_image = ax.imshow(image, origin="lower", aspect="auto", extent=pixels, vmin=vmin, vmax=vmax, cmap=SPECTROGRAM_CMAP)
         ax.set_title(f"{name}: log10 power")
         ax.set_ylabel("frequency (Hz)")
     fig.colorbar(spectrogram_image, ax=list(axes[1 : len(panels) + 1]), label="log10 power (10 dB per unit)")
 
-    mask_image = axes[-1].imshow(result.mask, origin="lower", aspect="auto", extent=extent, vmin=0, vmax=1, cmap="viridis")
+    mask_image = axes[-1].imshow(result.mask, origin="lower", aspect="auto", extent=pixels, vmin=0, vmax=1, cmap=MASK_CMAP)
     axes[-1].set_title("predicted gain mask (before the -80 dB floor)")
     axes[-1].set_ylabel("frequency (Hz)")
     axes[-1].set_xlabel("time (s)")
@@ -60,21 +55,3 @@ def plot_enhancement_overview(result: Enhancement, clean: np.ndarray | None = No
     if title:
         fig.suptitle(title)
     return fig
-
-
-def audio_players(waves: dict[str, np.ndarray], sample_rate: int) -> str:
-    """HTML with one labelled player per waveform, all scaled by one common factor.
-
-    ``normalize=False`` keeps relative loudness; if any peak exceeds full scale, every clip is
-    divided by the same factor so none clips and their relation is kept.
-    """
-    from IPython.display import Audio
-
-    peak = max(float(np.abs(w).max()) for w in waves.values())
-    scale = 1.0 / peak if peak > 1.0 else 1.0
-    rows = []
-    for name, wave in waves.items():
-        player = Audio(np.asarray(wave) * scale, rate=sample_rate, normalize=False)._repr_html_()
-        rows.append(f"<div style='display:flex;align-items:center;gap:1em'><b style='width:7em'>{name}</b>{player}</div>")
-    note = f"<i>all clips scaled by {scale:.3f} to avoid clipping</i>" if scale != 1.0 else ""
-    return "".join(rows) + note

@@ -2,9 +2,9 @@
 
 Usage (the README's main command calls this)::
 
-    python -m xai_helpers.book                      # every notebook, its default parameters
-    python -m xai_helpers.book --notebooks 01 02    # a subset
-    python -m xai_helpers.book -p seed 3            # override a parameter in every notebook that has it
+    python -m xai_helpers.run.book                      # every notebook, its default parameters
+    python -m xai_helpers.run.book --notebooks 01 02    # a subset
+    python -m xai_helpers.run.book -p seed 3            # override a parameter in every notebook that has it
 
 Notebooks run with their folder (``notebooks/``) as working directory, so relative paths in
 parameters are relative to ``notebooks/``, as when a user opens them in JupyterLab. On a failing
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command line entry point; see the module docstring."""
     from ..reports.html import write_index
 
-    parser = argparse.ArgumentParser(prog="python -m xai_helpers.book", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m xai_helpers.run.book", description=__doc__.split("\n\n")[0])
     parser.add_argument("--notebooks", nargs="*", help="numbers of the notebooks to run (default: all)")
     parser.add_argument("--reports", type=Path, default=REPORTS_DIR, help="output folder (default: reports/)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),

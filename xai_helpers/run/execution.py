@@ -1,6 +1,6 @@
 """Executing one notebook: papermill in a kernel with capped threads, then its HTML report beside it.
 
-Shared by the book runner (:mod:`xai_helpers.book`) and the batch runner (:mod:`xai_helpers.batch`).
+Shared by the book runner (:mod:`xai_helpers.run.book`) and the batch runner (:mod:`xai_helpers.run.batch`).
 """
 
 from __future__ import annotations

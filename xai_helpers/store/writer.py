@@ -1,4 +1,4 @@
-"""The HDF5 attribution store: one file per input file and configuration, streamed, atomic.
+"""Writing the HDF5 attribution store: one file per input file and configuration, streamed, atomic.
 
 Layout (``F`` bins, ``T`` frames of the explained segment; ``K`` baselines; ``R`` output regions;
 ``G`` input groups; ``E`` FGSM steps)::
@@ -24,7 +24,7 @@ and ``complete = True``, set last. Axes carry ``dims`` labels.
 
 float16 storage scales each target's map by its own largest magnitude (``scale/<dataset>``
 ``[*targets]``, float32, e.g. ``scale/attributions``, ``scale/latent/gru1``) so every map keeps about 3 significant digits relative to its peak;
-:meth:`AttributionFile.read_attributions` undoes it.
+:meth:`~xai_helpers.store.reader.AttributionFile.read_attributions` undoes it.
 
 The file is written under a temporary name (``.NAME.partial``) and renamed when complete, so a
 crash leaves no file that looks complete; :func:`check_complete` tells a re-run what to redo.
@@ -43,16 +43,12 @@ import h5py
 import numpy as np
 
 from ..io.atomic import PARTIAL_SUFFIX
+from .reader import check_complete
 
 logger = logging.getLogger(__name__)
 
 STORE_VERSION = 1
 CHUNK_TARGET_BYTES = 256 * 1024
-REQUIRED = ("input_features", "baselines", "mask", "freqs_hz", "times_s")
-
-
-class AttributionFileError(ValueError):
-    """A damaged, incomplete or foreign attribution file (the message names it)."""
 
 
 @dataclass(frozen=True)
@@ -144,24 +140,6 @@ class AttributionWriter:
         return self.path
 
 
-def check_complete(path: str | os.PathLike) -> None:
-    """Raise :class:`AttributionFileError` naming ``path`` unless it is a complete attribution file."""
-    path = Path(path)
-    if not path.is_file():
-        raise AttributionFileError(f"{path}: no such attribution file")
-    try:
-        with h5py.File(path, "r") as file:
-            if not file.attrs.get("complete", False):
-                raise AttributionFileError(f"{path}: incomplete attribution file (the run that wrote it did not finish)")
-            missing = [name for name in REQUIRED if name not in file]
-            if "attributions" not in file and "latent" not in file:
-                missing.append("attributions or latent/")
-            if missing:
-                raise AttributionFileError(f"{path}: damaged attribution file, missing {missing}")
-    except (OSError, KeyError) as error:
-        raise AttributionFileError(f"{path}: unreadable attribution file ({error})") from error
-
-
 def discard_partial(path: str | os.PathLike) -> bool:
     """Delete the temporary file an interrupted run left for ``path``; True if there was one."""
     path = Path(path)
@@ -170,45 +148,3 @@ def discard_partial(path: str | os.PathLike) -> bool:
         temporary.unlink()
         return True
     return False
-
-
-class AttributionFile:
-    """Read access to a complete attribution file (use as a context manager, or :meth:`close`)."""
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-        check_complete(self.path)
-        self.file = h5py.File(self.path, "r")
-        self.attrs = dict(self.file.attrs)
-
-    def __enter__(self) -> AttributionFile:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the HDF5 file."""
-        self.file.close()
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        """A whole dataset as a numpy array (for the small ones: features, mask, deltas, ...)."""
-        if name not in self.file:
-            raise KeyError(f"{self.path}: no dataset {name!r} (has {sorted(self.file)})")
-        return self.file[name][()]
-
-    def __contains__(self, name: str) -> bool:
-        return name in self.file
-
-    def dims(self, name: str = "attributions") -> tuple[str, ...]:
-        """Axis labels of a dataset, e.g. ``('f_out', 't_out', 'f_in', 't_in')``."""
-        return tuple(axis.label for axis in self.file[name].dims)
-
-    def read_attributions(self, index: tuple | slice = (), name: str = "attributions") -> np.ndarray:
-        """``name[index]`` as float32, with float16 storage scaled back."""
-        dataset = self.file[name]
-        values = dataset[index].astype(np.float32)
-        if dataset.dtype == np.float16:
-            scale = self.file[f"scale/{name}"][index if isinstance(index, tuple) else (index,)]
-            values = values * np.asarray(scale).reshape(np.shape(scale) + (1,) * (values.ndim - np.ndim(scale)))
-        return values

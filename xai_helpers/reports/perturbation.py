@@ -1,0 +1,75 @@
+"""Notebook 04's sections: the figures (written as PNG and returned) and tables of the perturbation test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import HTML, display
+
+from ..experiments.perturbation import FilePerturbation
+from ..plots.perturbation import plot_curves, plot_mask_change, plot_selection
+from ..plots.style import save_png
+from .audio import audio_players
+
+PANELS = {"top": "top", "flop": "flop", "random": "random (first seed)"}
+"""Order key -> panel title of the selection and mask-change figures."""
+
+
+def _panels(values: dict) -> dict:
+    return {title: values[order] for order, title in PANELS.items()}
+
+
+def show_selections(done: Sequence[FilePerturbation], gain_db: float, ranking: str, output_dir: str | os.PathLike) -> None:
+    """Per file: the amplified bins of top, flop and the first random selection; written to ``{file}_selection.png``."""
+    for result in done:
+        fig = plot_selection(_panels(result.selections), result.freqs_hz, result.times_s, gain_db,
+                             title=f"{result.basename}: amplified bins ({ranking} ranking)")
+        save_png(fig, Path(output_dir) / f"{result.basename}_selection.png")
+        display(fig)
+
+
+def show_mask_changes(done: Sequence[FilePerturbation], gain_db: float, output_dir: str | os.PathLike) -> None:
+    """Per file: the mask change of each selection (``{file}_mask_change.png``), its amplification table
+    and players of the original and amplified files."""
+    for result in done:
+        fig = plot_mask_change(_panels(result.changes), result.freqs_hz, result.times_s,
+                               title=f"{result.basename}: mask change after +{gain_db:g} dB")
+        save_png(fig, Path(output_dir) / f"{result.basename}_mask_change.png")
+        display(fig)
+        display(result.amplification.set_index("order").round(4))
+        display(HTML(audio_players({name: result.waves[name] for name in ("original", "top", "flop")}, result.sample_rate)))
+
+
+def reference_table(done: Sequence[FilePerturbation]) -> pd.DataFrame | None:
+    """Per file: mean mask of the input and of the baseline, their difference, and the attribution sum per output bin."""
+    if not done:
+        return None
+    return pd.DataFrame([{"file": result.source.name, **result.reference} for result in done]).set_index("file").round(4)
+
+
+def show_curves(done: Sequence[FilePerturbation], method: str, ranking: str, output_dir: str | os.PathLike) -> None:
+    """Per file: deletion and insertion curves (``{file}_curves.png``)."""
+    for result in done:
+        fig = plot_curves(result.curves, result.areas, title=f"{result.basename}: {method}, {ranking} ranking")
+        save_png(fig, Path(output_dir) / f"{result.basename}_curves.png")
+        display(fig)
+
+
+def show_areas(done: Sequence[FilePerturbation]) -> None:
+    """Areas under the curves per file and order, then their mean over files per method and order."""
+    if not done:
+        return
+    areas = pd.concat([result.areas.assign(file=result.source.name) for result in done], ignore_index=True)
+    display(areas.set_index(["file", "order"]).round(4))
+    display(areas.groupby(["method", "order"], sort=False)[["deletion_area", "insertion_area"]].mean().round(4))
+
+
+def amplification_table(done: Sequence[FilePerturbation]) -> pd.DataFrame | None:
+    """Mean |mask change| after amplifying top, flop and random selections: files x orders."""
+    if not done:
+        return None
+    amplification = pd.concat([result.amplification.assign(file=result.source.name) for result in done])
+    return amplification.pivot(index="file", columns="order", values="mean |mask change|")[["top", "flop", "random"]].round(4)
