@@ -9,7 +9,7 @@ import torch
 from captum.attr import DeepLift, IntegratedGradients
 from torch import nn
 
-from xai_helpers.attribution.registry import METHODS
+from xai_helpers.attribution.registry import METHODS, method_spec
 from xai_helpers.attribution.methods import MethodOptions
 from xai_helpers.attribution.captum_backend import attribute_targets
 from xai_helpers.attribution.explain import ExplainConfig, explain_file
@@ -84,6 +84,18 @@ def test_unknown_and_groups_only_methods(analytic):
     with pytest.raises(ValueError, match="one baseline"):
         attribute_targets(module, x, baselines, "deeplift", [0])
     assert len(METHODS) == 10
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_registry_says_which_methods_give_a_delta(analytic, method):
+    """Each spec's ``gives_delta`` is what the method returns; groups-only methods run on groups."""
+    module, x, baselines = analytic
+    spec = method_spec(method)
+    groups = torch.as_tensor(np.arange(F * T).reshape(F, T) // 4) if spec.groups_only else None
+    references = baselines[:1] if method == "deeplift" else baselines
+    result = attribute_targets(module, x, references, method, [0, 7], feature_mask=groups, options=MethodOptions(n_samples=8))
+    assert (result.deltas is not None) == spec.gives_delta
+    assert result.values.shape == ((2, F * T // 4) if spec.groups_only else (2, F, T))
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,9 @@ import pytest
 import soundfile as sf
 
 from xai_helpers.run import execution
-from xai_helpers.run.batch import cli, cluster, planning, runner, tasks
+from xai_helpers.run.batch import cli, planning, runner
+from xai_helpers.run.batch import cluster as batch_cluster
+from xai_helpers.run.batch import tasks as batch_tasks
 from xai_helpers.run.book import numbered_notebooks, notebook_parameters
 
 FAST = {"segment_duration_s": 0.03, "method": "saliency"}  # notebook 02 on 3 frames, one backward pass
@@ -44,7 +46,7 @@ def test_read_manifest_paths_yaml_values_and_ids(tmp_path):
     ]
     manifest = tmp_path / "m.csv"
     manifest.write_text("\n".join(rows) + "\n")
-    tasks = tasks.read_manifest(manifest)
+    tasks = batch_tasks.read_manifest(manifest)
     assert [t.input for t in tasks] == [tmp_path / "audio" / "a.wav", outside, tmp_path / "audio" / "a.wav",
                                         tmp_path / "audio" / "c.wav"]
     assert tasks[0].parameters == {"noise_type": "white_snr", "snr_db": [0, 5], "segment_duration_s": None,
@@ -53,13 +55,13 @@ def test_read_manifest_paths_yaml_values_and_ids(tmp_path):
     ids = [t.task_id for t in tasks]
     assert ids[0].startswith("a-") and ids[2].startswith("a-") and ids[0] != ids[2]  # same stem: row hash
     assert ids[1] == "b" and ids[3] == "mine"
-    assert [t.task_id for t in tasks.read_manifest(manifest)] == ids  # stable
+    assert [t.task_id for t in batch_tasks.read_manifest(manifest)] == ids  # stable
 
 
 def test_manifest_needs_a_path_column(tmp_path):
     (tmp_path / "m.csv").write_text("file\nx.wav\n")
     with pytest.raises(ValueError, match="'path' column"):
-        tasks.read_manifest(tmp_path / "m.csv")
+        batch_tasks.read_manifest(tmp_path / "m.csv")
 
 
 def test_vctk_demand_manifest(tmp_path):
@@ -74,7 +76,7 @@ def test_vctk_demand_manifest(tmp_path):
         rows = list(csv.DictReader(handle))
     assert rows[0]["path"] == "vctk/noisy_testset_wav/p232_001.wav"  # relative to the manifest's folder
     assert rows[0]["clean_path"] == "vctk/clean_testset_wav/p232_001.wav"
-    tasks = tasks.read_manifest(out)
+    tasks = batch_tasks.read_manifest(out)
     assert [t.task_id for t in tasks] == ["p232_001", "p232_002"]  # the unmatched noisy file is left out
     assert tasks[1].input == root / "noisy_testset_wav" / "p232_002.wav"
     assert tasks[1].parameters["noise_type"] == "not_added"
@@ -87,7 +89,7 @@ def test_plan_wiring_and_resumption(tmp_path, nb0102):
     wav = tmp_path / "in" / "x.wav"
     wav.parent.mkdir()
     shutil.copy(sorted((Path(runner.__file__).parents[3] / "data" / "samples").glob("*.wav"))[0], wav)
-    task, run = tasks.Task("x", wav), tmp_path / "run"
+    task, run = batch_tasks.Task("x", wav), tmp_path / "run"
     params = {**FAST, "device": "cpu", "sample_rate": 48000}
 
     plan = planning.plan_task(task, notebooks, declared, run, params)
@@ -108,24 +110,24 @@ def test_plan_wiring_and_resumption(tmp_path, nb0102):
     assert planning.plan_task(task, notebooks, declared, run, params, force=True).to_run == ["01", "02"]
     assert planning.plan_task(task, notebooks, declared, run, {**params, "method": "deeplift"}).to_run == ["02"]
     assert planning.plan_task(task, notebooks, declared, run, {**params, "sample_rate": 16000}).to_run == ["01", "02"]
-    row = tasks.Task("x", wav, {"seed": 1})  # a manifest row's value overrides -p, and seed is 01's too
+    row = batch_tasks.Task("x", wav, {"seed": 1})  # a manifest row's value overrides -p, and seed is 01's too
     assert planning.plan_task(row, notebooks, declared, run, params).to_run == ["01", "02"]
     mark_done(plan, {"01"})  # 02 failed last time: resume there
     assert planning.plan_task(task, notebooks, declared, run, params).to_run == ["02"]
 
     only02 = [notebooks[1]]  # 02 alone reads 01's outputs where 01 has run for this task ...
     assert planning.plan_task(task, only02, declared, run, params).steps[0].parameters["input_path"] == str(run / "files/x/noisy")
-    fresh = planning.plan_task(tasks.Task("y", wav), only02, declared, run, params)  # ... else the input file
+    fresh = planning.plan_task(batch_tasks.Task("y", wav), only02, declared, run, params)  # ... else the input file
     assert fresh.steps[0].parameters["input_path"] == str(wav)
 
 
 def test_bad_parameters_are_refused_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="set per file"):
-        cluster.run_batch(["01"], tmp_path, tmp_path / "run", parameters={"output_dir": "x"})
+        batch_cluster.run_batch(["01"], tmp_path, tmp_path / "run", parameters={"output_dir": "x"})
     with pytest.raises(ValueError, match="no chosen notebook declares"):
-        cluster.run_batch(["01"], tmp_path, tmp_path / "run", parameters={"methd": "saliency"})
+        batch_cluster.run_batch(["01"], tmp_path, tmp_path / "run", parameters={"methd": "saliency"})
     with pytest.raises(ValueError, match="sample_rate"):
-        cluster.run_batch(["01"], tmp_path, tmp_path / "run", sample_rate=22050)
+        batch_cluster.run_batch(["01"], tmp_path, tmp_path / "run", sample_rate=22050)
 
 
 def test_kernel_gets_the_pinned_thread_count(tmp_path):
@@ -156,7 +158,7 @@ def test_batch_on_two_workers_isolates_a_broken_file_and_resumes(tmp_path, sampl
     (inputs / "broken.wav").write_text("this is not audio\n")
     good = [p.stem for p in sample_paths[:2]]
 
-    first = cluster.run_batch(["01", "02"], inputs, run, workers=2, parameters=FAST, progress=False)
+    first = batch_cluster.run_batch(["01", "02"], inputs, run, workers=2, parameters=FAST, progress=False)
     assert sorted(first.ok) == sorted(good) and first.failed == ["broken"] and not first.skipped
     rows = _summary(run)
     assert {k: r["status"] for k, r in rows.items()} == {"broken": "failed", **{g: "ok" for g in good}}
@@ -178,7 +180,7 @@ def test_batch_on_two_workers_isolates_a_broken_file_and_resumes(tmp_path, sampl
     shutil.copy(sample_paths[2], inputs / "broken.wav")
     shutil.copy(sample_paths[3], inputs)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        second = cluster.run_batch(["01", "02"], inputs, run, scheduler=cluster.scheduler_address,
+        second = batch_cluster.run_batch(["01", "02"], inputs, run, scheduler=cluster.scheduler_address,
                                  parameters=FAST, progress=False)
     assert sorted(second.skipped) == sorted(good)
     assert sorted(second.ok) == sorted(["broken", sample_paths[3].stem]) and not second.failed
@@ -190,7 +192,7 @@ def test_batch_on_two_workers_isolates_a_broken_file_and_resumes(tmp_path, sampl
     # A changed notebook-02 parameter reruns 02 alone, on an emptied output folder (run in-process).
     notebooks = numbered_notebooks(["01", "02"])
     declared = {nb: notebook_parameters(nb) for nb in notebooks}
-    task = next(t for t in tasks.read_tasks(inputs) if t.task_id == good[0])
+    task = next(t for t in batch_tasks.read_tasks(inputs) if t.task_id == good[0])
     plan = planning.plan_task(task, notebooks, declared, run, {**FAST, "segment_duration_s": 0.04, "device": "cpu"})
     assert plan.to_run == ["02"]
     result = runner.run_task(plan)
@@ -206,7 +208,7 @@ def test_wiring_of_the_later_notebooks(tmp_path):
         pytest.skip("notebooks 03-05 not there")
     declared = {nb: notebook_parameters(nb) for nb in notebooks}
     wav, run = tmp_path / "x.wav", tmp_path / "run"
-    plan = planning.plan_task(tasks.Task("x", wav), notebooks, declared, run, {"method": "saliency", "device": "cpu"})
+    plan = planning.plan_task(batch_tasks.Task("x", wav), notebooks, declared, run, {"method": "saliency", "device": "cpu"})
     steps = {s.number: s.parameters for s in plan.steps}
     task = run / "files" / "x"
     for number, folder in (("03", "figures"), ("04", "perturbation")):

@@ -347,3 +347,35 @@ def test_options_for_keeps_what_the_type_uses():
     assert options_for("not_added", **every) == {}
     with pytest.raises(ValueError, match="unknown 'hum'"):
         options_for("hum", **every)
+
+
+def test_noise_seed_ids_are_fixed_per_type_not_by_position(speech_like):
+    """Each type's seed id is its own (the tuple order of the original NOISE_TYPES), so adding a type changes no seed."""
+    from xai_helpers.dsp.noise.examples import derive_seed
+    from xai_helpers.dsp.noise.registry import NOISE_SPECS
+
+    ids = {name: spec.seed_id for name, spec in NOISE_SPECS.items()}
+    assert ids == {"not_added": 0, "sinusoidal": 1, "white": 2, "reverberation": 3, "white_snr": 4, "pink_snr": 5, "babble_snr": 6}
+    assert len(set(ids.values())) == len(ids)
+    (example,) = inject_noise(speech_like, SR, "pink_snr", snr_db=5.0, seed=3)
+    assert example.params["derived_seed"] == derive_seed(3, 5, 0) == int(np.random.SeedSequence([3, 5, 0]).generate_state(1)[0])
+
+
+def test_faithfulness_burst_is_the_shared_band_limited_burst():
+    """add_burst (notebook 05's ground truth) adds the shared generator's burst, bit for bit as its own FFT-mask code did."""
+    from xai_helpers.dsp.noise.bursts import gaussian_burst
+    from xai_helpers.experiments.faithfulness import Burst, add_burst
+
+    wave = np.random.default_rng(0).normal(size=2 * SR) * 0.1
+    burst = Burst(center_hz=3000.0, width_hz=300.0, start_s=0.5, duration_s=0.4, level_db=-6.0)
+    start, stop = int(0.5 * SR), int(0.9 * SR)
+    noise = np.random.default_rng(7).normal(size=stop - start)  # the former implementation, written out
+    spectrum = np.fft.rfft(noise)
+    freqs = np.fft.rfftfreq(len(noise), 1 / SR)
+    spectrum[(freqs < 2850.0) | (freqs >= 3150.0)] = 0
+    raw = np.fft.irfft(spectrum, n=len(noise))
+    band = raw * (np.sqrt(np.mean(wave**2) / np.mean(raw**2)) * 10 ** (-6.0 / 20))
+    expected = wave.copy()
+    expected[start:stop] += band
+    np.testing.assert_array_equal(add_burst(wave, SR, burst, wave, 7), expected)
+    assert np.array_equal(gaussian_burst(stop - start, np.random.default_rng(7), (2850.0, 3150.0), SR), raw)

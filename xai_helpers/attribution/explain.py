@@ -33,7 +33,7 @@ from ..models.nsnet2 import NSNet2, file_sha256, stft_config
 from ..store.reader import AttributionFile, AttributionFileError
 from ..store.writer import AttributionWriter, DatasetSpec, discard_partial
 from .baselines import make_baselines
-from ..attribution.captum_backend import attribute_targets
+from .captum_backend import attribute_targets
 from .engine import all_bins_attributions
 from .latent import layer_attributions
 from .methods import DEFAULT_FGSM_EPS, MethodOptions

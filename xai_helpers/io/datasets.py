@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..io.audio import AUDIO_SUFFIXES
+from .audio import AUDIO_SUFFIXES
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ import numpy as np
 from ..dsp.noise.examples import NoisyExample
 from ..dsp.noise.registry import inject_noise, noise_spec
 from .atomic import write_text_atomically
-from ..io.audio import load_audio, write_audio
+from .audio import load_audio, write_audio
 from .datasets import NOISE_SUFFIX
 
 logger = logging.getLogger(__name__)

@@ -36,6 +36,22 @@ from .style import (
 )
 
 
+def _annotate(fig: Figure, ax, image, title: str | None, heading: str, aggregation: str, over: str, value_label: str) -> Figure:
+    """``title``, or ``heading`` and the aggregation line; a colour bar naming the aggregation over ``over``."""
+    ax.set_title(title or heading + aggregation_line(aggregation, over), fontsize="medium")
+    fig.colorbar(image, ax=ax, label=f"{value_label}\n{aggregation} over {over}")
+    return fig
+
+
+def _diagonal(ax, x_edges: np.ndarray, y_edges: np.ndarray, aggregation: str, label: str, legend: str) -> None:
+    """The dashed diagonal ``y = x`` over the image's extent (pixel edges), the limits and the legend."""
+    lo, hi = max(x_edges[0], y_edges[0]), min(x_edges[-1], y_edges[-1])
+    ax.plot([lo, hi], [lo, hi], color=line_colour(aggregation), lw=0.8, alpha=0.7, ls="--", label=label)
+    ax.set_xlim(x_edges[0], x_edges[-1])
+    ax.set_ylim(y_edges[0], y_edges[-1])
+    ax.legend(loc=legend, fontsize="small", framealpha=0.8)
+
+
 def plot_global_map(
     global_map,
     freqs_hz,
@@ -60,14 +76,7 @@ def plot_global_map(
     fig, ax = new_figure((8, 4.2))
     im = draw_image(ax, g, t, f, cmap, norm)
     label_time_frequency(ax, "Input time t_in (s)", "Input frequency f_in (Hz)")
-    ax.set_title(
-        title
-        or "Global influence of each input bin on the whole gain mask\n"
-        + aggregation_line(aggregation, "all output bins"),
-        fontsize="medium",
-    )
-    fig.colorbar(im, ax=ax, label=f"{value_label}\n{aggregation} over all output bins")
-    return fig
+    return _annotate(fig, ax, im, title, "Global influence of each input bin on the whole gain mask\n", aggregation, "all output bins", value_label)
 
 
 def plot_global_influence(
@@ -102,29 +111,10 @@ def plot_time_map(
     cmap, norm = value_style(ti, aggregation == "signed_sum")
     fig, ax = new_figure((6.8, 5.6))
     im = draw_image(ax, ti, t, t, cmap, norm)
-    e = edges(t)
-    ax.plot(
-        [e[0], e[-1]],
-        [e[0], e[-1]],
-        color=line_colour(aggregation),
-        lw=0.8,
-        alpha=0.7,
-        ls="--",
-        label="causal limit t_in = t_out",
-    )
-    ax.set_xlim(e[0], e[-1])
-    ax.set_ylim(e[0], e[-1])
-    ax.legend(loc="upper left", fontsize="small", framealpha=0.8)
+    _diagonal(ax, edges(t), edges(t), aggregation, "causal limit t_in = t_out", "upper left")
     ax.set_xlabel("Input time t_in (s)")
     ax.set_ylabel("Output time t_out (s)")
-    ax.set_title(
-        title
-        or "Time influence: input frame -> output frame\n"
-        + aggregation_line(aggregation, "f_out, f_in"),
-        fontsize="medium",
-    )
-    fig.colorbar(im, ax=ax, label=f"{value_label}\n{aggregation} over f_out, f_in")
-    return fig
+    return _annotate(fig, ax, im, title, "Time influence: input frame -> output frame\n", aggregation, "f_out, f_in", value_label)
 
 
 def plot_time_influence(
@@ -163,20 +153,7 @@ def plot_frequency_map(
     cmap, norm = value_style(fi, aggregation == "signed_sum")
     fig, ax = new_figure((7.5, 4.8 if max_output_hz is None else 3.8))
     im = draw_image(ax, fi, f, f_rows, cmap, norm)
-    ex, ey = edges(f), edges(f_rows)
-    lo, hi = max(ex[0], ey[0]), min(ex[-1], ey[-1])
-    ax.plot(
-        [lo, hi],
-        [lo, hi],
-        color=line_colour(aggregation),
-        lw=0.8,
-        alpha=0.7,
-        ls="--",
-        label="f_in = f_out",
-    )
-    ax.set_xlim(ex[0], ex[-1])
-    ax.set_ylim(ey[0], ey[-1])
-    ax.legend(loc="upper right", fontsize="small", framealpha=0.8)
+    _diagonal(ax, edges(f), edges(f_rows), aggregation, "f_in = f_out", "upper right")
     ax.set_xlabel("Input frequency f_in (Hz)")
     ax.set_ylabel("Output frequency f_out (Hz)")
     which = (
@@ -184,14 +161,7 @@ def plot_frequency_map(
         if max_output_hz is None
         else f"output frequencies <= {max_output_hz:g} Hz"
     )
-    ax.set_title(
-        title
-        or f"Frequency influence: input -> output frequency ({which})\n"
-        + aggregation_line(aggregation, "t_out, t_in"),
-        fontsize="medium",
-    )
-    fig.colorbar(im, ax=ax, label=f"{value_label}\n{aggregation} over t_out, t_in")
-    return fig
+    return _annotate(fig, ax, im, title, f"Frequency influence: input -> output frequency ({which})\n", aggregation, "t_out, t_in", value_label)
 
 
 def plot_frequency_influence(

@@ -52,6 +52,14 @@ def mark_output_bin(ax, f_hz: float, t_s: float, colour: str = "black", label: s
     ax.plot([t_s], [f_hz], marker="o", ms=11, mfc="none", mec=colour, mew=1.6, ls="none", label=label)
 
 
+def _plane(values, name: str, freqs_hz, times_s) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(values [F, T], freqs_hz [F], times_s [T])`` checked; ``ValueError`` naming ``name`` otherwise."""
+    v = np.asarray(values)
+    if v.ndim != 2:
+        raise ValueError(f"{name} must have shape [F, T], got {v.shape}")
+    return v, check_axis(freqs_hz, v.shape[0], "freqs_hz"), check_axis(times_s, v.shape[1], "times_s")
+
+
 def plot_spectrogram(
     log_power,
     freqs_hz,
@@ -65,11 +73,7 @@ def plot_spectrogram(
 ) -> Figure:
     """Log-power spectrogram ``[F, T]``.  ``ax=None`` makes a new figure,
     otherwise draws into ``ax``; returns the figure either way."""
-    lp = np.asarray(log_power)
-    if lp.ndim != 2:
-        raise ValueError(f"log_power must have shape [F, T], got {lp.shape}")
-    f = check_axis(freqs_hz, lp.shape[0], "freqs_hz")
-    t = check_axis(times_s, lp.shape[1], "times_s")
+    lp, f, t = _plane(log_power, "log_power", freqs_hz, times_s)
     fig, ax = figure_and_axes(ax)
     finite = lp[np.isfinite(lp)]
     if vmin is None:
@@ -97,11 +101,7 @@ def plot_mask(
 ) -> Figure:
     """Gain mask ``[F, T]`` on a fixed 0..1 sequential scale.  ``ax=None`` makes a
     new figure, otherwise draws into ``ax``; returns the figure either way."""
-    m = np.asarray(mask)
-    if m.ndim != 2:
-        raise ValueError(f"mask must have shape [F, T], got {m.shape}")
-    f = check_axis(freqs_hz, m.shape[0], "freqs_hz")
-    t = check_axis(times_s, m.shape[1], "times_s")
+    m, f, t = _plane(mask, "mask", freqs_hz, times_s)
     fig, ax = figure_and_axes(ax)
     im = draw_image(ax, m, t, f, MASK_CMAP, Normalize(vmin=0.0, vmax=1.0))
     label_time_frequency(ax)
