@@ -141,13 +141,14 @@ def complete_tiles(tiles: Tiles | np.ndarray, shape: tuple[int, int]) -> Tiles:
 
 
 def explained_output(model: Model, features: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The explained output ``sum weights * model(x)`` ``[B]`` for log-power ``features`` ``[B, F, T]`` (or ``[F, T]``)."""
-    features = np.asarray(features, dtype=np.float32)
-    batch = features[None] if features.ndim == 2 else features
-    reference = next((p for p in _parameters(model)), None)
+    """The explained output ``sum weights * model(x)`` ``[B]`` (float64) for log-power ``features`` ``[B, F, T]``
+    (or ``[F, T]``), run in the dtype of the model's parameters (float64 for a module without any)."""
+    batch = np.asarray(features)[None] if np.ndim(features) == 2 else np.asarray(features)
+    reference = next(iter(model.parameters()), None) if isinstance(model, nn.Module) else None
     device = reference.device if reference is not None else torch.device("cpu")
+    dtype = reference.dtype if reference is not None else torch.float64  # parameter-free modules: float64
     with torch.no_grad():
-        out = model(torch.as_tensor(batch, device=device)).double().cpu().numpy()
+        out = model(torch.as_tensor(batch, dtype=dtype, device=device)).double().cpu().numpy()
     return np.einsum("bft,ft->b", out, np.asarray(weights, dtype=np.float64))
 
 
@@ -158,10 +159,6 @@ def burst_effect(model: Model, with_burst: np.ndarray, without_burst: np.ndarray
         raise ValueError(f"with_burst {np.shape(with_burst)} and without_burst {np.shape(without_burst)} must share one [F, T] shape")
     outputs = explained_output(model, np.stack([with_burst, without_burst]), weights)
     return float(outputs[0] - outputs[1])
-
-
-def _parameters(model: Model):
-    return model.parameters() if isinstance(model, nn.Module) else iter(())
 
 
 def coalition_values(
