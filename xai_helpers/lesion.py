@@ -46,7 +46,8 @@ def lesioned_model(model: NSNet2, band_hz: tuple[float, float] = DEFAULT_BAND_HZ
 
 def lesion_change(model: NSNet2, features: np.ndarray, bins: np.ndarray, seed: int = 0, spread: float = 3.0) -> float:
     """Largest ``|mask change|`` when the log-power ``features`` ``[F, T]`` in the rows ``bins`` ``[F]`` (boolean)
-    get Gaussian noise of standard deviation ``spread`` (log10 units, ``seed``): 0 for a true lesion."""
+    get Gaussian noise of standard deviation ``spread`` (log10 units, ``seed``): 0 for a true lesion
+    (up to float round-off, about 1e-9, of the batched matrix products)."""
     features = np.asarray(features, dtype=np.float32)
     bins = np.asarray(bins, dtype=bool)
     if bins.shape != (features.shape[0],):
