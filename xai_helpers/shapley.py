@@ -165,7 +165,8 @@ def coalition_values(
     model: Model, features: np.ndarray, baselines: np.ndarray, tiles: Tiles | np.ndarray, weights: np.ndarray,
     *, batch_size: int = 1024,
 ) -> np.ndarray:
-    """``v(S)`` ``[2^k]`` (float64) of every coalition of ``tiles`` (already complete: see :func:`complete_tiles`).
+    """``v(S)`` ``[2^k]`` (float64) of every coalition of ``tiles`` after :func:`complete_tiles` (a ``"rest"``
+    tile, if any, is the last bit).
 
     ``model``: a causal module, log-power ``[B, F, T]`` -> output ``[B, F, T]``
     (:class:`~xai_helpers.model.MaskFromLogPower` around NSNet2 takes the prefix-sharing path).
@@ -173,9 +174,7 @@ def coalition_values(
     over the ``K`` baselines. ``batch_size`` bounds the coalitions (or GRU states) run at once.
     """
     features, baselines, weights = _check_inputs(features, baselines, weights)
-    tiles = tiles if isinstance(tiles, Tiles) else complete_tiles(tiles, features.shape)
-    if tiles.masks.shape[1:] != features.shape or tiles.masks.any(axis=0).sum() != features.size:
-        raise ValueError("tiles must cover the features' [F, T] exactly once: pass them through complete_tiles")
+    tiles = complete_tiles(tiles, features.shape)
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     n_frames = int(np.flatnonzero(weights.any(axis=0))[-1]) + 1  # causal: later frames cannot matter
@@ -249,9 +248,10 @@ def _prefix_shared(model: MaskFromLogPower, features, baseline, masks, first, we
                 patterns, inverse = torch.unique(local, return_inverse=True)
                 bits = ((patterns[:, None] >> torch.arange(len(touching), device=device)) & 1).to(dtype)
                 chunk = base[start:stop] + torch.einsum("pk,ktf->ptf", bits, delta[touching, start:stop])
-                sequence = net.relu_in(net.fc_in(chunk))[inverse]  # inputs computed once per local pattern
-                for state, gru in zip(states, grus):
-                    sequence, state[index] = _gru_run(sequence, state[index], gru)
+                # GRU-1's input projection depends on the local pattern only: computed once per pattern.
+                sequence = _project(net.relu_in(net.fc_in(chunk)), grus[0])[inverse]
+                sequence, states[0][index] = _gru_run(sequence, states[0][index], grus[0])
+                sequence, states[1][index] = _gru_run(_project(sequence, grus[1]), states[1][index], grus[1])
                 if out_frames:
                     values[index] += _head(net, model.target, sequence[:, [t - start for t in out_frames]],
                                            explained_bins, head_weights[out_frames])
@@ -262,16 +262,20 @@ def _gru_weights(gru: nn.GRU) -> tuple[torch.Tensor, ...]:
     return gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0
 
 
-def _gru_run(inputs: torch.Tensor, state: torch.Tensor, weights) -> tuple[torch.Tensor, torch.Tensor]:
-    """PyTorch's GRU (gates r, z, n; reset applied after the hidden projection) over ``inputs`` ``[B, L, I]``
-    from ``state`` ``[B, H]``: ``(outputs [B, L, H], last state [B, H])``."""
-    w_ih, w_hh, b_ih, b_hh = weights
-    projected = torch.nn.functional.linear(inputs, w_ih, b_ih)  # all frames at once
+def _project(inputs: torch.Tensor, weights) -> torch.Tensor:
+    """A GRU's input projection ``W_ih x + b_ih`` ``[B, L, 3H]`` of ``inputs`` ``[B, L, I]``."""
+    w_ih, _, b_ih, _ = weights
+    return torch.nn.functional.linear(inputs, w_ih, b_ih)
+
+
+def _gru_run(projected: torch.Tensor, state: torch.Tensor, weights) -> tuple[torch.Tensor, torch.Tensor]:
+    """PyTorch's GRU (gates r, z, n; reset applied after the hidden projection) over projected inputs
+    ``[B, L, 3H]`` (:func:`_project`) from ``state`` ``[B, H]``: ``(outputs [B, L, H], last state [B, H])``."""
+    _, w_hh, _, b_hh = weights
     outputs = []
-    for step in range(inputs.shape[1]):
-        gi = projected[:, step]
+    for step in range(projected.shape[1]):
         gh = torch.nn.functional.linear(state, w_hh, b_hh)
-        i_r, i_z, i_n = gi.chunk(3, dim=1)
+        i_r, i_z, i_n = projected[:, step].chunk(3, dim=1)
         h_r, h_z, h_n = gh.chunk(3, dim=1)
         reset, update = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
         candidate = torch.tanh(i_n + reset * h_n)
