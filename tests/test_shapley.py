@@ -121,6 +121,8 @@ def test_efficiency_and_prefix_sharing_on_nsnet2(nsnet_problem, target):
     change = result.output_input - result.output_baseline
     assert abs(change) > 1.0
     assert result.efficiency_error <= 1e-5 * abs(change)
+    if target == "logit":
+        return  # the paths below do not depend on the target
 
     class Plain(nn.Module):  # the same model, hidden from the prefix-sharing path: every coalition in full
         def __init__(self) -> None:
