@@ -1,0 +1,69 @@
+"""The lesioned NSNet2: blind to its band (checked by perturbation), gradient maps give the band nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from xai_helpers.lesion import band_bins, lesion_change, lesion_false_positive_share, lesioned_model
+from xai_helpers.model import load_nsnet2
+from xai_helpers.stft import log_power, stft, stft_config
+
+
+@pytest.fixture(scope="module")
+def models():
+    model = load_nsnet2(16000)
+    return model, lesioned_model(model)
+
+
+@pytest.fixture(scope="module")
+def features(noisy_speech) -> np.ndarray:
+    return log_power(stft(noisy_speech[8000:8000 + 30 * 160], stft_config(16000))).astype(np.float32)
+
+
+def test_band_bins_and_weights(models):
+    model, lesioned = models
+    bins = band_bins(16000)
+    freqs = stft_config(16000).frequencies_hz()
+    assert freqs[bins].min() >= 2500 and freqs[bins].max() < 3500 and bins.sum() == 20  # 50 Hz bins
+    assert (lesioned.fc_in.weight[:, torch.as_tensor(bins)] == 0).all()
+    assert torch.equal(lesioned.fc_in.weight[:, torch.as_tensor(~bins)], model.fc_in.weight[:, torch.as_tensor(~bins)])
+    assert (model.fc_in.weight[:, torch.as_tensor(bins)] != 0).any()  # the original is untouched
+    with pytest.raises(ValueError, match="band_hz"):
+        band_bins(16000, (3000.0, 2000.0))
+
+
+def test_lesioned_output_does_not_change_when_the_band_changes(models, features):
+    model, lesioned = models
+    bins = band_bins(16000)
+    assert lesion_change(lesioned, features, bins, seed=0) < 1e-6  # float round-off of the batched products only
+    assert lesion_change(model, features, bins, seed=0) > 1e-3  # the check can fail: the intact model reacts
+
+
+def test_gradient_maps_of_the_lesioned_model_give_the_band_nothing(models, features):
+    from xai_helpers.attribution import attribute_targets
+    from xai_helpers.targets import ExplainedOutputs
+
+    _, lesioned = models
+    region = np.zeros((1, *features.shape), dtype=np.float32)
+    region[0, 15:50, 20:] = 1.0
+    module = ExplainedOutputs(lesioned, "mask", torch.as_tensor(region))
+    baseline = torch.full((1, *features.shape), -12.0)
+    bins = band_bins(16000)
+    for method in ("deeplift", "integratedgradients"):
+        values = attribute_targets(module, torch.as_tensor(features), baseline, method, [0]).values[0]
+        assert np.abs(values).sum() > 0
+        assert lesion_false_positive_share(values, bins) == 0.0
+
+
+def test_false_positive_share():
+    attribution = np.zeros((4, 3))
+    attribution[1] = [1.0, -1.0, 2.0]
+    attribution[3] = [-4.0, 0.0, 0.0]
+    bins = np.array([False, True, False, False])
+    assert lesion_false_positive_share(attribution, bins) == pytest.approx(0.5)
+    assert lesion_false_positive_share(attribution, np.broadcast_to(bins[:, None], (4, 3))) == pytest.approx(0.5)
+    assert np.isnan(lesion_false_positive_share(np.zeros((4, 3)), bins))
+    with pytest.raises(ValueError, match="bins must be boolean"):
+        lesion_false_positive_share(attribution, bins[:3])
