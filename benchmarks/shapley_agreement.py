@@ -2,12 +2,12 @@
 
 For each of ``--files`` bundled samples (pink noise at 10 dB SNR, a 3 kHz burst at ``--level`` dB,
 explained output = the mask summed over 500-1500 Hz during the burst, zero-signal baseline, the
-segment from 0.2 s before the burst: ``xai_helpers.faithfulness.burst_problem`` with its defaults):
+segment from 0.2 s before the burst: ``xai_helpers.experiments.faithfulness.burst_problem`` with its defaults):
 
 * exact Shapley values of a 4 x 3 grid of tiles (bands 0-500-1500-4000-8000 Hz, spans: the context
   and the two halves of the burst), and of the same grid with the burst cut out as a 13th tile;
 * the burst's causal effect on the explained output, ``y(with burst) - y(without)``;
-* per method and control, the Shapley agreement metrics of ``xai_helpers.agreement``;
+* per method and control, the Shapley agreement metrics of ``xai_helpers.experiments.agreement``;
 * on the lesioned model (2.5-3.5 kHz blind), each map's false-positive share on the band.
 
     python benchmarks/shapley_agreement.py --files 2
@@ -26,16 +26,17 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from xai_helpers.agreement import CONTROLS, control_map, shapley_agreement  # noqa: E402
-from xai_helpers.audio import load_audio  # noqa: E402
-from xai_helpers.faithfulness import (  # noqa: E402
+from xai_helpers.experiments.agreement import CONTROLS, control_map, shapley_agreement  # noqa: E402
+from xai_helpers.io.audio import load_audio  # noqa: E402
+from xai_helpers.experiments.faithfulness import (  # noqa: E402
     BenchmarkSettings, burst_conditions, burst_problem, method_map, region_problem, speech_in_noise,
 )
-from xai_helpers.lesion import band_bins, lesion_change, lesion_false_positive_share, lesioned_model  # noqa: E402
-from xai_helpers.model import MaskFromLogPower, load_nsnet2  # noqa: E402
-from xai_helpers.regions import region_bins  # noqa: E402
-from xai_helpers.shapley import burst_effect, exact_shapley, grid_tiles, with_event  # noqa: E402
-from xai_helpers.stft import stft_config  # noqa: E402
+from xai_helpers.models.lesion import band_bins, lesion_change, lesion_false_positive_share, lesioned_model  # noqa: E402
+from xai_helpers.models.base import MaskFromLogPower
+from xai_helpers.models.nsnet2 import load_nsnet2  # noqa: E402
+from xai_helpers.attribution.regions import region_bins  # noqa: E402
+from xai_helpers.experiments.shapley import burst_effect, exact_shapley, grid_tiles, with_event  # noqa: E402
+from xai_helpers.models.nsnet2 import stft_config  # noqa: E402
 
 METHODS = ("deeplift", "integratedgradients", "gradientshap", "saliency", "inputxgradient")
 

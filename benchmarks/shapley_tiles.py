@@ -1,4 +1,4 @@
-"""Benchmark: exact Shapley values of k time-frequency tiles on NSNet2 (``xai_helpers.shapley``).
+"""Benchmark: exact Shapley values of k time-frequency tiles on NSNet2 (``xai_helpers.experiments.shapley``).
 
 A segment of bundled speech in pink noise (10 dB SNR, seed 0), the zero-signal baseline, the
 explained output = the mask summed over 500-1500 Hz in the segment's last 60 % of frames (as
@@ -22,12 +22,14 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from xai_helpers.audio import load_audio  # noqa: E402
-from xai_helpers.faithfulness import speech_in_noise  # noqa: E402
-from xai_helpers.model import MaskFromLogPower, load_nsnet2  # noqa: E402
-from xai_helpers.regions import region_bins  # noqa: E402
-from xai_helpers.shapley import coalition_values, complete_tiles, exact_shapley, grid_tiles  # noqa: E402
-from xai_helpers.stft import log_power, stft, stft_config  # noqa: E402
+from xai_helpers.io.audio import load_audio  # noqa: E402
+from xai_helpers.experiments.faithfulness import speech_in_noise  # noqa: E402
+from xai_helpers.models.base import MaskFromLogPower
+from xai_helpers.models.nsnet2 import load_nsnet2  # noqa: E402
+from xai_helpers.attribution.regions import region_bins  # noqa: E402
+from xai_helpers.experiments.shapley import coalition_values, complete_tiles, exact_shapley, grid_tiles  # noqa: E402
+from xai_helpers.dsp.stft import log_power, stft
+from xai_helpers.models.nsnet2 import stft_config  # noqa: E402
 
 
 class Plain(torch.nn.Module):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xai_helpers.agreement import CONTROLS, METRICS, control_map, energy_map, shapley_agreement, tile_sums
-from xai_helpers.shapley import Tiles
+from xai_helpers.experiments.agreement import CONTROLS, METRICS, control_map, energy_map, shapley_agreement, tile_sums
+from xai_helpers.experiments.shapley import Tiles
 
 SHAPE = (4, 6)
 

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from xai_helpers.lesion import band_bins, lesion_change, lesion_false_positive_share, lesioned_model
-from xai_helpers.model import load_nsnet2
-from xai_helpers.stft import log_power, stft, stft_config
+from xai_helpers.models.lesion import band_bins, lesion_change, lesion_false_positive_share, lesioned_model
+from xai_helpers.models.nsnet2 import load_nsnet2
+from xai_helpers.dsp.stft import log_power, stft
+from xai_helpers.models.nsnet2 import stft_config
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +43,8 @@ def test_lesioned_output_does_not_change_when_the_band_changes(models, features)
 
 
 def test_gradient_maps_of_the_lesioned_model_give_the_band_nothing(models, features):
-    from xai_helpers.attribution import attribute_targets
-    from xai_helpers.targets import ExplainedOutputs
+    from xai_helpers.attribution.captum_backend import attribute_targets
+    from xai_helpers.attribution.targets import ExplainedOutputs
 
     _, lesioned = models
     region = np.zeros((1, *features.shape), dtype=np.float32)

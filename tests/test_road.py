@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xai_helpers.road import road_impute
+from xai_helpers.experiments.road import road_impute
 
 
 def ramp() -> np.ndarray:

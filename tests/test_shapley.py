@@ -7,8 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from xai_helpers.model import MaskFromLogPower, load_nsnet2
-from xai_helpers.shapley import (
+from xai_helpers.models.base import MaskFromLogPower
+from xai_helpers.models.nsnet2 import load_nsnet2
+from xai_helpers.experiments.shapley import (
     REST,
     Tiles,
     burst_effect,
@@ -19,7 +20,7 @@ from xai_helpers.shapley import (
     shapley_from_values,
     with_event,
 )
-from xai_helpers.stft import stft_config
+from xai_helpers.models.nsnet2 import stft_config
 
 CONFIG = stft_config(16000)
 
@@ -102,7 +103,7 @@ def test_shapley_from_values_of_a_symmetric_game():
 
 @pytest.fixture(scope="module")
 def nsnet_problem(noisy_speech):
-    from xai_helpers.stft import log_power, stft
+    from xai_helpers.dsp.stft import log_power, stft
 
     features = log_power(stft(noisy_speech[8000:8000 + 16 * 160], CONFIG)).astype(np.float32)[:, :16]
     freqs, times = CONFIG.frequencies_hz(), CONFIG.frame_times_s(16)

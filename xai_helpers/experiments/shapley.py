@@ -36,8 +36,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .model import MaskFromLogPower, NSNet2
-from .regions import region_bins
+from ..models.base import MaskFromLogPower
+from ..models.nsnet2 import NSNet2
+from ..attribution.regions import region_bins
 
 MAX_TILES = 20
 """At most this many tiles (players): 2^20 coalitions."""

@@ -13,8 +13,7 @@ import copy
 import numpy as np
 import torch
 
-from .model import NSNet2
-from .stft import stft_config
+from .nsnet2 import NSNet2, stft_config
 
 DEFAULT_BAND_HZ = (2500.0, 3500.0)
 

@@ -2,7 +2,7 @@
 
 A map ``[F, T]`` over the input bins (or one value per tile ``[k]``, a group map) is reduced to its
 tile sums ``m`` ``[k]`` and compared with the exact values ``phi`` ``[k]``
-(:func:`xai_helpers.shapley.exact_shapley`):
+(:func:`xai_helpers.experiments.shapley.exact_shapley`):
 
 ===========================  =======================================================================
 metric                       definition
