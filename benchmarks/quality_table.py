@@ -1,7 +1,7 @@
 """PESQ (wide band), STOI and SI-SDR of noisy and NSNet2-enhanced speech over the bundled samples.
 
-Two conditions per file: pink noise mixed at ``--snr-db`` (``xai_helpers.noise.inject_noise``) and a
-simulated room of ``--rt60-s`` (``xai_helpers.rooms.reverberate_in_room``, default room and
+Two conditions per file: pink noise mixed at ``--snr-db`` (``xai_helpers.dsp.noise.registry.inject_noise``) and a
+simulated room of ``--rt60-s`` (``xai_helpers.dsp.noise.room.reverberate_in_room``, default room and
 distance). Every score is against the clean file; prints one row per file and condition, then the
 means over files, and the wall time of each stage.
 
@@ -21,10 +21,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from xai_helpers.audio import enhance, load_audio  # noqa: E402
-from xai_helpers.metrics import pesq, si_sdr, stoi  # noqa: E402
-from xai_helpers.noise import inject_noise  # noqa: E402
-from xai_helpers.rooms import reverberate_in_room  # noqa: E402
+from xai_helpers.io.audio import load_audio
+from xai_helpers.models.enhance import enhance  # noqa: E402
+from xai_helpers.dsp.metrics import pesq, si_sdr, stoi  # noqa: E402
+from xai_helpers.dsp.noise.registry import inject_noise  # noqa: E402
+from xai_helpers.dsp.noise.room import reverberate_in_room  # noqa: E402
 
 RATE = 16000
 METRICS = {"PESQ": pesq, "STOI": stoi, "SI-SDR": lambda reference, degraded, rate, source: si_sdr(degraded, reference)}

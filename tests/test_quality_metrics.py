@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly
 
-from xai_helpers.metrics import pesq, si_sdr, stoi
-from xai_helpers.noise import mix_at_snr, white_noise
+from xai_helpers.dsp.metrics import pesq, si_sdr, stoi
+from xai_helpers.dsp.noise.broadband import white_noise
+from xai_helpers.dsp.noise.mixing import mix_at_snr
 
 PESQ_WB_MAX = 4.644  # P.862.2 mapping of the best raw score
 PESQ_NB_MAX = 4.549  # P.862.1 mapping of the best raw score

@@ -6,8 +6,8 @@ import numpy as np
 import pyroomacoustics as pra
 import pytest
 
-from xai_helpers.noise import estimate_rt60
-from xai_helpers.rooms import reverberate_in_room, room_impulse_response
+from xai_helpers.dsp.noise.reverb import estimate_rt60
+from xai_helpers.dsp.noise.room import reverberate_in_room, room_impulse_response
 
 RATE = 16000
 

@@ -2,7 +2,7 @@
 
 A room of ``room_dim_m`` (metres) whose walls all absorb the same fraction of energy; one
 omnidirectional source and one microphone ``source_mic_distance_m`` apart, placed from the seed.
-Unlike :func:`xai_helpers.noise.room_impulse_response` (a noise tail under an exponential
+Unlike :func:`xai_helpers.dsp.noise.reverb.room_impulse_response` (a noise tail under an exponential
 envelope) the response has a direct path delayed by the distance, discrete early reflections and
 a tail built from image sources.
 
@@ -11,7 +11,7 @@ inverse Sabine (``pyroomacoustics.inverse_sabine``). A shoebox simulated that wa
 slowly than Sabine predicts (measured T20 about 15 % long at 1 s in the default room, 10-25 %
 short below 0.3 s), so the absorption is then corrected: ``absorption *= measured / requested``
 (Sabine: RT60 is inversely proportional to absorption), re-simulating until the measured RT60
-(Schroeder T20, :func:`xai_helpers.noise.estimate_rt60`) is within :data:`RT60_TOLERANCE` of the
+(Schroeder T20, :func:`xai_helpers.dsp.noise.reverb.estimate_rt60`) is within :data:`RT60_TOLERANCE` of the
 request, at most :data:`MAX_CALIBRATION_STEPS` times; one step usually suffices. Both absorptions
 and the measured RT60 are recorded. The image-source method alone is deterministic (no ray
 tracing, no random image jitter), so the same arguments give the same response.
@@ -31,7 +31,9 @@ import numpy as np
 import pyroomacoustics as pra
 from scipy.signal import fftconvolve
 
-from .noise import _check_positive_int, _check_seed, _check_wave, _rms, estimate_rt60
+from ..wave import check_wave, rms
+from .parsing import check_positive_int, check_seed
+from .reverb import estimate_rt60
 
 DEFAULT_ROOM_DIM_M = (6.0, 5.0, 3.0)
 """Length, width, height (m) of the default room: a small office or living room."""
@@ -166,8 +168,8 @@ def room_impulse_response(
     have (shorter than with fully absorbing walls).
     """
     rt60_s = _check_rt60(rt60_s)
-    sample_rate = _check_positive_int(sample_rate, name="sample_rate")
-    seed = _check_seed(seed)
+    sample_rate = check_positive_int(sample_rate, name="sample_rate")
+    seed = check_seed(seed)
     wall_margin_m = _check_length(wall_margin_m, name="wall_margin_m")
     distance_m = _check_length(source_mic_distance_m, name="source_mic_distance_m")
     dims = _check_room_dim(room_dim_m, wall_margin_m)
@@ -222,13 +224,13 @@ def reverberate_in_room(
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """``(reverberant [n_samples], rir [n_taps], info)``: ``clean`` ``[n_samples]`` heard in a simulated room.
 
-    Same conventions as :func:`xai_helpers.noise.reverberate`: the output has the input's length and
+    Same conventions as :func:`xai_helpers.dsp.noise.reverb.reverberate`: the output has the input's length and
     RMS (an all-zero input stays zero) and the direct sound is time-aligned with the input: the
     convolution with ``rir`` is read from ``info["direct_path_index"]`` on, so the propagation delay
     is removed and the reverberant tail past the end is dropped. ``rir`` and ``info`` are those of
     :func:`room_impulse_response` (same arguments).
     """
-    clean = _check_wave(clean, name="clean")
+    clean = check_wave(clean, name="clean")
     rir, info = room_impulse_response(
         rt60_s,
         sample_rate,
@@ -241,4 +243,4 @@ def reverberate_in_room(
         return np.zeros_like(clean), rir, info
     start = info["direct_path_index"]
     wet = fftconvolve(clean, rir)[start : start + len(clean)]
-    return wet * (_rms(clean) / _rms(wet)), rir, info
+    return wet * (rms(clean) / rms(wet)), rir, info
