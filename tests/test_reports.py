@@ -56,8 +56,9 @@ def widget_notebook() -> nbformat.NotebookNode:
         "pre": model("HTMLModel", value="steps: 100%"),
         "prog": model("FloatProgressModel", value=7.0, max=7.0, min=0.0),
         "post": model("HTMLModel", value=" 7/7 [00:01&lt;00:00]"),
-        "ui": model("VBoxModel", children=["IPY_MODEL_slider", "IPY_MODEL_pick", "IPY_MODEL_img"]),
+        "ui": model("VBoxModel", children=["IPY_MODEL_slider", "IPY_MODEL_float", "IPY_MODEL_pick", "IPY_MODEL_img"]),
         "slider": model("IntSliderModel", value=3, description="n"),
+        "float": model("FloatSliderModel", value=0.15000000596046448, readout_format=".3f", description="t"),
         "pick": model("DropdownModel", index=1, _options_labels=["saliency", "deeplift"], description="method"),
         "img": model("ImageModel", format="png", buffers=[{"path": ["value"], "encoding": "base64", "data": image}]),
         "out": model("OutputModel", outputs=[{"output_type": "stream", "name": "stdout", "text": "printed inside\n"}]),
@@ -90,7 +91,7 @@ def test_offline_notebook_replaces_every_widget_output():
     assert "100%" in bar[0].data["text/html"] and 'value="7"' in bar[0].data["text/html"]
     assert "7/7" in bar[0].data["text/html"]
     ui_html = ui[0].data["text/html"]
-    assert "n: <b>3</b>" in ui_html and "method: <b>deeplift</b>" in ui_html
+    assert "n: <b>3</b>" in ui_html and "t: <b>0.150</b>" in ui_html and "method: <b>deeplift</b>" in ui_html
     assert re.search(r'<img [^>]*src="data:image/png;base64,', ui_html) and "static snapshot" in ui_html
     assert out == [new_output("stream", name="stdout", text="printed inside\n")]
     assert gone[0].data == {"text/plain": "IntSlider(value=5)"}  # no saved state: its text

@@ -33,7 +33,7 @@ __all__ = ["ReportSummary", "export_html", "notebook_title", "offline_notebook",
 
 FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg")
 AUDIO_SUFFIXES = (".wav", ".flac")
-TABLE_SUFFIXES = (".csv",)
+DATA_SUFFIXES = (".csv", ".json")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_NOTE = "(interactive widget: open the executed notebook in JupyterLab to use it)"
@@ -96,11 +96,17 @@ def _widget_value_text(state: dict) -> str | None:
         if isinstance(index, list):
             return ", ".join(str(labels[i]) for i in index if 0 <= i < len(labels))
         return None
-    if "value" in state and not isinstance(state["value"], (dict, list)):
-        return str(state["value"])
-    if isinstance(state.get("value"), list):
-        return " to ".join(str(v) for v in state["value"])
-    return None
+    value = state.get("value")
+    values = value if isinstance(value, list) else [value]
+    if value is None or isinstance(value, dict) or not values:
+        return None
+    spec = str(state.get("readout_format", ""))
+    if spec and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        try:
+            values = [format(v, spec) for v in values]
+        except ValueError:  # a d3-format spec Python does not read
+            pass
+    return " to ".join(str(v) for v in values)
 
 
 def _render_widget(model_id: str, models: dict, depth: int = 0) -> tuple[str, bool] | None:
@@ -333,7 +339,7 @@ def write_index(reports_dir: str | os.PathLike, title: str = "nsnet2-xai reports
     kinds = [
         ("Figures", [p for p in found if p.suffix.lower() in FIGURE_SUFFIXES]),
         ("Audio", [p for p in found if p.suffix.lower() in AUDIO_SUFFIXES]),
-        ("Tables", [p for p in found if p.suffix.lower() in TABLE_SUFFIXES]),
+        ("Tables and metadata", [p for p in found if p.suffix.lower() in DATA_SUFFIXES]),
         ("Other notebooks", [p for p in found if p.suffix == ".ipynb" and p not in report_notebooks]),
     ]
     listed = set(reports) | report_notebooks | {p for _, paths in kinds for p in paths} | {root / "index.html"}
@@ -352,7 +358,8 @@ def write_index(reports_dir: str | os.PathLike, title: str = "nsnet2-xai reports
     for folder in map(Path, extra_dirs):
         if folder.resolve().is_dir():
             count = sum(1 for p in folder.resolve().rglob("*") if p.is_file())
-            outside.append(f"<li><code>{html.escape(os.path.relpath(folder.resolve(), root.parent))}</code>: {count} files</li>")
+            shown = folder.resolve().relative_to(root.parent) if folder.resolve().is_relative_to(root.parent) else folder.resolve()
+            outside.append(f"<li><code>{html.escape(shown.as_posix())}</code>: {count} files</li>")
     outside_html = ("<h2>Also written by this run, outside this folder (not linked)</h2><ul>" + "".join(outside) + "</ul>"
                     if outside else "")
     page = (
