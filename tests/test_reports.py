@@ -35,8 +35,8 @@ def png_bytes(width: int, height: int, seed: int = 0) -> bytes:
     return buffer.getvalue()
 
 
-def widget_output(model_id: str, text: str | None = None):
-    data = {WIDGET_VIEW: {"version_major": 2, "version_minor": 0, "model_id": model_id}}
+def widget_output(model_id: str, text: str | None = None, **fallbacks):
+    data = {WIDGET_VIEW: {"version_major": 2, "version_minor": 0, "model_id": model_id}, **fallbacks}
     if text is not None:
         data["text/plain"] = text
     return new_output("display_data", data=data)
@@ -71,6 +71,7 @@ def widget_notebook() -> nbformat.NotebookNode:
         new_code_cell("out", outputs=[widget_output("out", "Output()")]),
         new_code_cell("gone", outputs=[widget_output("gone", "IntSlider(value=5)")]),
         new_code_cell("bare", outputs=[widget_output("bare")]),
+        new_code_cell("rich", outputs=[widget_output("img", "Image()", **{"image/png": "iVBORw0K"})]),
     ])
     nb.metadata["widgets"] = {WIDGET_STATE: {"version_major": 2, "version_minor": 0, "state": state}}
     return nb
@@ -87,7 +88,7 @@ def test_offline_notebook_replaces_every_widget_output():
     assert "widgets" not in nb.metadata and "widgets" in original.metadata  # the input is left alone
     outputs = [c.outputs for c in nb.cells if c.cell_type == "code"]
     assert all(WIDGET_VIEW not in o.get("data", {}) for cell in outputs for o in cell)
-    bar, ui, out, gone, bare = outputs
+    bar, ui, out, gone, bare, rich = outputs
     assert "100%" in bar[0].data["text/html"] and 'value="7"' in bar[0].data["text/html"]
     assert "7/7" in bar[0].data["text/html"]
     ui_html = ui[0].data["text/html"]
@@ -96,6 +97,7 @@ def test_offline_notebook_replaces_every_widget_output():
     assert out == [new_output("stream", name="stdout", text="printed inside\n")]
     assert gone[0].data == {"text/plain": "IntSlider(value=5)"}  # no saved state: its text
     assert bare[0].data == {"text/plain": WIDGET_NOTE}
+    assert rich[0].data == {"image/png": "iVBORw0K", "text/plain": "Image()"}  # a fallback beside the widget wins
 
 
 def test_export_html_is_self_contained_and_titled(tmp_path):

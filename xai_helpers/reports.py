@@ -157,9 +157,8 @@ def _static_outputs(output: nbformat.NotebookNode, models: dict) -> list[nbforma
         replaced = [r for o in inner for r in _offline_output(o, models)]
         if replaced:
             return replaced
-    others = {k: v for k, v in data.items() if k not in (WIDGET_VIEW, "text/plain")}
-    if others:  # a richer fallback (image, HTML) came with the widget
-        return [nbformat.v4.new_output("display_data", data={**others, **({"text/plain": data["text/plain"]} if "text/plain" in data else {})})]
+    if set(data) - {WIDGET_VIEW, "text/plain"}:  # a richer fallback (image, HTML) came with the widget
+        return [nbformat.v4.new_output("display_data", data={k: v for k, v in data.items() if k != WIDGET_VIEW})]
     rendered = _render_widget(model_id, models)
     if rendered is not None:
         markup, interactive = rendered
