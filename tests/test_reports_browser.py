@@ -13,6 +13,7 @@ Skipped, with how to get them, where Chromium (Debian package ``chromium``) or P
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -172,6 +173,8 @@ def jupyter_lab(tmp_path):
 def test_explorer_slider_changes_the_image_in_jupyterlab(browser, jupyter_lab):
     from test_batch_plots import FREQS, TIMES, h5_name, write_bins
 
+    from playwright.sync_api import expect
+
     url, work = jupyter_lab
     write_bins(work / "attributions" / h5_name("a"))
     nb = new_notebook(cells=[
@@ -184,13 +187,20 @@ def test_explorer_slider_changes_the_image_in_jupyterlab(browser, jupyter_lab):
 
     page, _ = open_offline(browser, f"{url}/lab/tree/explorer.ipynb", allowed=(url, "data:", "blob:"))
     page.set_default_timeout(20_000)
-    # JupyterLab may ask which kernel to start: accept its proposal (the environment's python3).
+    expect.set_options(timeout=20_000)
+    # JupyterLab may ask which kernel to use (then the run is dropped): accept its proposal, run again.
     page.add_locator_handler(page.locator(".jp-Dialog"), lambda dialog: dialog.locator(".jp-mod-accept").click())
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
-    page.locator(".lm-MenuBar-itemLabel").get_by_text("Run", exact=True).click()
-    page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
-    image = page.locator(".jp-OutputArea-output .widget-image")
-    image.wait_for()
+    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_be_visible()
+    started = page.locator(".jp-CodeCell .jp-InputPrompt").filter(has_text=re.compile(r"\[(\*|\d+)\]"))
+    for _ in range(3):
+        page.locator(".lm-MenuBar-itemLabel").get_by_text("Run", exact=True).click()
+        page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
+        try:
+            expect(started).to_be_visible(timeout=8_000)
+            break
+        except AssertionError:
+            continue
+    expect(page.locator(".jp-OutputArea-output .widget-image")).to_be_visible()
     page.wait_for_function("() => document.querySelector('.widget-image').naturalWidth > 0")
     digest_js = """async () => { const i = document.querySelector('.widget-image');
         const b = await (await fetch(i.src)).arrayBuffer();
