@@ -1,0 +1,220 @@
+"""The reports and the explorer as a reader meets them, in a real browser (headless Chromium driven by Playwright).
+
+1. Tiny notebooks (a matplotlib figure, a tqdm.auto bar, an ipywidgets slider) are executed and
+   exported as the book does (:func:`xai_helpers.execution.execute_notebook`), indexed with
+   :func:`xai_helpers.reports.write_index`, then every page is opened with the network blocked.
+2. JupyterLab runs on loopback with a notebook showing the real :class:`xai_helpers.explorer.Explorer`
+   over a small attribution file; the cells are run from the Run menu, the frequency slider is
+   moved with the keyboard, and the explorer's image must change.
+
+Skipped, with how to get them, where Chromium (Debian package ``chromium``) or Playwright is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+INSTALL_HINT = "`apt-get install -y chromium` (Debian) and `pip install playwright` (the `test` extra), never `playwright install`"
+
+# What makes an output area non-blank for a reader.
+BLANK_OUTPUTS_JS = """() => [...document.querySelectorAll('.jp-OutputArea-output')]
+  .filter(e => !e.innerText.trim() && !e.matches('img,svg,audio,video,canvas,progress')
+               && !e.querySelector('img,svg,audio,video,canvas,progress,table'))
+  .map(e => e.outerHTML.slice(0, 200))"""
+BROKEN_IMAGES_JS = """() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0))
+  .map(i => (i.getAttribute('src') || '').slice(0, 80))"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium from the system (no downloaded browser)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip(f"Playwright is not installed: {INSTALL_HINT}")
+    if CHROMIUM is None:
+        pytest.skip(f"no chromium on PATH: {INSTALL_HINT}")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def open_offline(browser, url: str, allowed: tuple[str, ...] = ("file:", "data:", "blob:")):
+    """A new page at ``url`` where every request not starting with one of ``allowed`` is aborted;
+    returns ``(page, blocked)``, ``blocked`` the list of the aborted URLs (growing while the page lives)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    blocked: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith(allowed):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.goto(url, wait_until="load")
+    return page, blocked
+
+
+def inspect_report(browser, path: Path) -> dict:
+    """What a reader meets at ``path`` offline: requests that tried to leave, broken images, blank
+    output areas, the title, and the page height (px)."""
+    page, blocked = open_offline(browser, path.resolve().as_uri())
+    page.wait_for_timeout(300)  # let scripts that would fetch (require.js, widget managers) start
+    found = {
+        "blocked": list(blocked), "broken_images": page.evaluate(BROKEN_IMAGES_JS),
+        "blank_outputs": page.evaluate(BLANK_OUTPUTS_JS), "title": page.title(),
+        "height_px": page.evaluate("document.body.scrollHeight"),
+    }
+    page.close()
+    return found
+
+
+def small_notebooks() -> dict[str, nbformat.NotebookNode]:
+    figure = new_code_cell(
+        "import matplotlib.pyplot as plt\nfig, ax = plt.subplots(figsize=(3, 2))\nax.plot([0, 1, 4])\nax.set_title('line')\nplt.show()"
+    )
+    bar = new_code_cell("from tqdm.auto import tqdm\nfor _ in tqdm(range(4), desc='steps'):\n    pass")
+    slider = new_code_cell("import ipywidgets\nipywidgets.IntSlider(value=3, max=9, description='n')")
+    return {
+        "01_figure.ipynb": new_notebook(cells=[new_markdown_cell("# First report\n\nA line plotted."), figure, bar]),
+        "02_widgets.ipynb": new_notebook(cells=[new_markdown_cell("# Second report\n\nA slider, inert here."), slider, bar, figure]),
+    }
+
+
+def test_reports_open_offline_with_titles_images_and_no_blank_widget(browser, tmp_path):
+    from xai_helpers.execution import execute_notebook
+    from xai_helpers.reports import write_index
+
+    sources, reports = tmp_path / "notebooks", tmp_path / "reports"
+    sources.mkdir()
+    for name, nb in small_notebooks().items():
+        nbformat.write(nb, sources / name)
+        execute_notebook(sources / name, reports / name, {})
+    executed = nbformat.read(reports / "02_widgets.ipynb", as_version=4)
+    assert "widgets" in executed.metadata, "the executed notebook should hold widget state (the case under test)"
+    index = write_index(reports)
+
+    titles = {}
+    for page in sorted(reports.glob("*.html")):
+        found = inspect_report(browser, page)
+        assert found["blocked"] == [], f"{page.name} tried to reach the network"
+        assert found["broken_images"] == [], f"{page.name}: images that did not load"
+        assert found["blank_outputs"] == [], f"{page.name}: blank output areas"
+        assert found["title"] and found["title"] != "Notebook"
+        titles[page.name] = found["title"]
+    assert titles == {"01_figure.html": "First report", "02_widgets.html": "Second report", "index.html": "nsnet2-xai reports"}
+
+    page, _ = open_offline(browser, index.as_uri())
+    hrefs = page.eval_on_selector_all("a", "links => links.map(a => a.href)")
+    thumbnails = page.eval_on_selector_all("img.thumb", "imgs => imgs.map(i => i.naturalWidth)")
+    page.close()
+    assert hrefs and all(h.startswith(reports.resolve().as_uri() + "/") for h in hrefs), "a link leaves reports/"
+    assert len(thumbnails) == 2 and min(thumbnails) > 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def jupyter_lab(tmp_path):
+    """JupyterLab on a free loopback port, no token, serving ``tmp_path/work``; yields ``(url, work)``."""
+    work = tmp_path / "work"
+    work.mkdir()
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+           "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+           "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}",
+               "--ip=127.0.0.1", "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={work}",
+               f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}", f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
+               "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    log = (tmp_path / "lab.log").open("w")
+    server = subprocess.Popen(command, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"jupyter lab did not start: {(tmp_path / 'lab.log').read_text()[-2000:]}")
+                time.sleep(0.3)
+        yield url, work
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def test_explorer_slider_changes_the_image_in_jupyterlab(browser, jupyter_lab):
+    from test_batch_plots import FREQS, TIMES, h5_name, write_bins
+
+    from playwright.sync_api import expect
+
+    url, work = jupyter_lab
+    write_bins(work / "attributions" / h5_name("a"))
+    nb = new_notebook(cells=[
+        new_markdown_cell("# Explorer"),
+        new_code_cell("from xai_helpers.explorer import Explorer\n"
+                      f"explorer = Explorer('attributions', f_hz={FREQS[0]}, t_s={TIMES[-1]})\nexplorer.widget"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, work / "explorer.ipynb")
+
+    page, _ = open_offline(browser, f"{url}/lab/tree/explorer.ipynb", allowed=(url, "data:", "blob:"))
+    page.set_default_timeout(20_000)
+    expect.set_options(timeout=20_000)
+    # JupyterLab may ask which kernel to use (then the run is dropped): accept its proposal, run again.
+    page.add_locator_handler(page.locator(".jp-Dialog"), lambda dialog: dialog.locator(".jp-mod-accept").click())
+    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_be_visible()
+    started = page.locator(".jp-CodeCell .jp-InputPrompt").filter(has_text=re.compile(r"\[(\*|\d+)\]"))
+    for _ in range(3):
+        page.locator(".lm-MenuBar-itemLabel").get_by_text("Run", exact=True).click()
+        page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
+        try:
+            expect(started).to_be_visible(timeout=8_000)
+            break
+        except AssertionError:
+            continue
+    expect(page.locator(".jp-OutputArea-output .widget-image")).to_be_visible()
+    page.wait_for_function("() => document.querySelector('.widget-image').naturalWidth > 0")
+    digest_js = """async () => { const i = document.querySelector('.widget-image');
+        const b = await (await fetch(i.src)).arrayBuffer();
+        const h = await crypto.subtle.digest('SHA-256', b);
+        return [i.src, [...new Uint8Array(h)].map(x => x.toString(16).padStart(2, '0')).join('')]; }"""
+    before_src, before_digest = page.evaluate(digest_js)
+    status = page.locator(".widget-label", has_text="output bin")
+    assert f"{FREQS[0]:g} Hz" in status.inner_text()
+
+    page.locator(".widget-slider", has_text="f_out").locator(".noUi-handle").focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("src => document.querySelector('.widget-image').src !== src", arg=before_src)
+    page.wait_for_function("() => document.querySelector('.widget-image').naturalWidth > 0")
+    after_src, after_digest = page.evaluate(digest_js)
+    assert after_digest != before_digest, "the image bytes did not change with the slider"
+    assert f"{FREQS[1]:g} Hz" in status.inner_text()
+    page.close()
