@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from xai_helpers.reports import (  # noqa: E402
+from xai_helpers.reports.html import (  # noqa: E402
     THUMBNAIL_SIZE,
     WIDGET_NOTE,
     WIDGET_STATE,

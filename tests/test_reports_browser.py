@@ -1,9 +1,9 @@
 """The reports and the explorer as a reader meets them, in a real browser (headless Chromium driven by Playwright).
 
 1. Tiny notebooks (a matplotlib figure, a tqdm.auto bar, an ipywidgets slider) are executed and
-   exported as the book does (:func:`xai_helpers.execution.execute_notebook`), indexed with
-   :func:`xai_helpers.reports.write_index`, then every page is opened with the network blocked.
-2. JupyterLab runs on loopback with a notebook showing the real :class:`xai_helpers.explorer.Explorer`
+   exported as the book does (:func:`xai_helpers.run.execution.execute_notebook`), indexed with
+   :func:`xai_helpers.reports.html.write_index`, then every page is opened with the network blocked.
+2. JupyterLab runs on loopback with a notebook showing the real :class:`xai_helpers.plots.explorer.Explorer`
    over a small attribution file; the cells are run from the Run menu, the frequency slider is
    moved with the keyboard, and the explorer's image must change.
 
@@ -98,8 +98,8 @@ def small_notebooks() -> dict[str, nbformat.NotebookNode]:
 
 
 def test_reports_open_offline_with_titles_images_and_no_blank_widget(browser, tmp_path):
-    from xai_helpers.execution import execute_notebook
-    from xai_helpers.reports import write_index
+    from xai_helpers.run.execution import execute_notebook
+    from xai_helpers.reports.html import write_index
 
     sources, reports = tmp_path / "notebooks", tmp_path / "reports"
     sources.mkdir()
@@ -179,7 +179,7 @@ def test_explorer_slider_changes_the_image_in_jupyterlab(browser, jupyter_lab):
     write_bins(work / "attributions" / h5_name("a"))
     nb = new_notebook(cells=[
         new_markdown_cell("# Explorer"),
-        new_code_cell("from xai_helpers.explorer import Explorer\n"
+        new_code_cell("from xai_helpers.plots.explorer import Explorer\n"
                       f"explorer = Explorer('attributions', f_hz={FREQS[0]}, t_s={TIMES[-1]})\nexplorer.widget"),
     ])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
