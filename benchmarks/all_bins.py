@@ -3,10 +3,17 @@
 Both run in this process on the same input, baseline(s) and targets. Captum is timed on a sample of
 ``--captum-frames`` output frames spread over the clip and extrapolated to all frames (each Captum
 call runs the whole clip, so its cost does not depend on the output frame); the engine computes
-every output bin. The sampled frames are compared bin by bin.
+every output bin. The sampled frames are compared bin by bin (with ``--rule captum``; the complete
+rule differs from Captum by design, so then only the engine's deltas are reported).
 
-    python benchmarks/all_bins.py --seconds 1 --method deeplift
-    python benchmarks/all_bins.py --seconds 3 --skip-captum
+``--rule`` picks DeepLIFT's rule for deeplift / deepliftshap; ``--compare-rules`` times the engine
+under both rules, alternating ``--repeats`` times back to back (for a ratio on a shared machine);
+``--n-baselines`` sets K for deepliftshap (the floor -12, the noise's spectrum, then the noise's
+frames shuffled).
+
+    python benchmarks/all_bins.py --seconds 1 --method deeplift --rule captum
+    python benchmarks/all_bins.py --seconds 3 --method deeplift --compare-rules --repeats 3
+    python benchmarks/all_bins.py --seconds 1 --method deepliftshap --n-baselines 4 --skip-captum
 """
 
 from __future__ import annotations
@@ -24,10 +31,11 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from xai_helpers.attribution.engine import ENGINE_METHODS, all_bins_attributions  # noqa: E402
-from xai_helpers.models.base import MaskFromLogPower
-from xai_helpers.models.nsnet2 import load_nsnet2  # noqa: E402
-from xai_helpers.dsp.stft import log_power, stft, stft_config  # noqa: E402
+from xai_helpers.attribution.baselines import make_baselines  # noqa: E402
+from xai_helpers.attribution.engine import DEEPLIFT_RULES, ENGINE_METHODS, all_bins_attributions  # noqa: E402
+from xai_helpers.dsp.stft import log_power, stft  # noqa: E402
+from xai_helpers.models.base import MaskFromLogPower  # noqa: E402
+from xai_helpers.models.nsnet2 import load_nsnet2, stft_config  # noqa: E402
 
 
 def clip_features(seconds: float) -> tuple[np.ndarray, np.ndarray, str]:
@@ -52,6 +60,22 @@ def clip_features(seconds: float) -> tuple[np.ndarray, np.ndarray, str]:
         source += f", looped x{reps}"
     config = stft_config(16000)
     return log_power(stft((clean + noise)[:n], config)), log_power(stft(noise[:n], config)), source
+
+
+def make_benchmark_baselines(noisy: np.ndarray, noise: np.ndarray, method: str, k: int) -> tuple[np.ndarray | None, str]:
+    """(baselines [K, F, T] float32 or None, description): deeplift the floor -12; deepliftshap the floor,
+    the noise's spectrum, then the noise's frames shuffled (seeded), K in all."""
+    if method not in ("deeplift", "deepliftshap"):
+        return None, "none"
+    floor = make_baselines("zero", noisy)
+    if method == "deeplift":
+        return floor, "log-power floor -12"
+    if k < 1:
+        raise SystemExit(f"--n-baselines must be >= 1, not {k}")
+    parts = [floor, noise[None].astype(np.float32)]
+    if k > 2:
+        parts.append(make_baselines("noise_frames", noisy, n_baselines=k - 2, seed=0, noise_features=noise))
+    return np.concatenate(parts)[:k], f"K={k}: floor -12, the noise's spectrum, then shuffled noise frames"
 
 
 class PeakMemory:
@@ -147,6 +171,10 @@ def main(argv=None) -> None:
     parser.add_argument("--frames-per-chunk", type=int, default=8)
     parser.add_argument("--max-lookback-frames", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--rule", choices=DEEPLIFT_RULES, default="complete", help="DeepLIFT's rule (default complete)")
+    parser.add_argument("--compare-rules", action="store_true", help="time the engine under both rules, alternating")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per rule with --compare-rules (default 3)")
+    parser.add_argument("--n-baselines", type=int, default=2, help="K for deepliftshap (default 2)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -156,36 +184,52 @@ def main(argv=None) -> None:
     noisy, noise, source = clip_features(args.seconds)
     n_bins, n_frames = noisy.shape
     x = torch.tensor(noisy, dtype=torch.float32, device=device)
-    floor = torch.full_like(x, -12.0)[None]
-    baselines = {"deeplift": floor, "deepliftshap": torch.cat([floor, torch.tensor(noise, dtype=torch.float32, device=device)[None]])}.get(
-        args.method
-    )
+    baselines, baseline_text = make_benchmark_baselines(noisy, noise, args.method, args.n_baselines)
+    baselines = None if baselines is None else torch.tensor(baselines, device=device)
     print(f"input: {source}; {args.seconds:g} s = {n_frames} frames x {n_bins} bins; device {device}, "
           f"torch threads {torch.get_num_threads()}")
-    baseline_text = {"deeplift": "log-power floor -12", "deepliftshap": "K=2: floor -12 and the noise's spectrum"}
-    print(f"method {args.method}, target {args.target}, baseline: {baseline_text.get(args.method, 'none')}, "
+    print(f"method {args.method}, target {args.target}, baseline: {baseline_text}, "
           f"frames_per_chunk {args.frames_per_chunk}, max_lookback_frames {args.max_lookback_frames}")
 
     sample = sorted(set(np.linspace(0, n_frames - 1, max(1, min(args.captum_frames, n_frames))).round().astype(int).tolist()))
-    kept = {}
     # Warm-up (allocator, BLAS threads) on a short prefix.
     for _ in all_bins_attributions(model, x[:, :4], None if baselines is None else baselines[:, :, :4], args.method, args.target):
         pass
-    with PeakMemory(device) as engine_memory:
-        sync(device)
-        start = time.perf_counter()
-        for chunk in all_bins_attributions(
-            model, x, baselines, args.method, args.target, args.frames_per_chunk, args.max_lookback_frames
-        ):
-            for t_out in sample:
-                if chunk.t_out.start <= t_out < chunk.t_out.stop:
-                    kept[t_out] = chunk.attributions[:, t_out - chunk.t_out.start].copy()
-        sync(device)
-        engine_seconds = time.perf_counter() - start
+
+    def run_engine(rule: str) -> tuple[float, dict, float | None, PeakMemory]:
+        """Seconds, the sampled output frames' maps, max |delta| and memory of one engine run."""
+        kept, max_delta = {}, None
+        with PeakMemory(device) as memory:
+            sync(device)
+            start = time.perf_counter()
+            for chunk in all_bins_attributions(
+                model, x, baselines, args.method, args.target, args.frames_per_chunk, args.max_lookback_frames, rule=rule
+            ):
+                for t_out in sample:
+                    if chunk.t_out.start <= t_out < chunk.t_out.stop:
+                        kept[t_out] = chunk.attributions[:, t_out - chunk.t_out.start].copy()
+                if chunk.deltas is not None:
+                    max_delta = max(max_delta or 0.0, float(np.abs(chunk.deltas).max()))
+            sync(device)
+            seconds = time.perf_counter() - start
+        return seconds, kept, max_delta, memory
+
     out_bins = n_bins * n_frames
-    print(f"engine: {engine_seconds:.2f} s for all {n_frames} output frames ({out_bins} output bins, "
+    if args.compare_rules:
+        times = {rule: [] for rule in ("captum", "complete")}
+        for repeat in range(args.repeats):
+            for rule in times:
+                seconds, _, max_delta, memory = run_engine(rule)
+                times[rule].append(seconds)
+                print(f"run {repeat + 1}, rule {rule}: {seconds:.2f} s, max |delta| {max_delta:.2e}; {memory.text()}")
+        ratios = [b / a for a, b in zip(times["captum"], times["complete"])]
+        print(f"complete / captum time, per back-to-back pair: {', '.join(f'{r:.2f}' for r in ratios)}; "
+              f"median {np.median(ratios):.2f}; min-time ratio {min(times['complete']) / min(times['captum']):.2f}")
+        return
+    engine_seconds, kept, max_delta, engine_memory = run_engine(args.rule)
+    print(f"engine (rule {args.rule}): {engine_seconds:.2f} s for all {n_frames} output frames ({out_bins} output bins, "
           f"{out_bins / engine_seconds:.0f} bins/s, {engine_seconds / n_frames * 1e3:.1f} ms per output frame); "
-          f"{engine_memory.text()}")
+          f"{engine_memory.text()}" + ("" if max_delta is None else f"; max |delta| {max_delta:.2e}"))
     if args.skip_captum:
         return
 
@@ -201,7 +245,9 @@ def main(argv=None) -> None:
     engine_sampled = np.stack([kept[t] for t in sample], axis=1)
     error = np.abs(engine_sampled - reference).max() / np.abs(reference).max()
     print(f"speed-up: {captum_seconds / engine_seconds:.1f}x (Captum extrapolated / engine measured)")
-    print(f"max |engine - captum| / max |captum| on the {len(sample)} sampled output frames (all {n_bins} bins each): {error:.2e}")
+    differs = " (the complete rule differs from Captum's by design)" if args.rule == "complete" and baselines is not None else ""
+    print(f"max |engine - captum| / max |captum| on the {len(sample)} sampled output frames (all {n_bins} bins each): "
+          f"{error:.2e}{differs}")
 
 
 if __name__ == "__main__":

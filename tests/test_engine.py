@@ -1,4 +1,6 @@
-"""The all-bins attribution engine against Captum 0.9 on every output bin of a short clip."""
+"""The all-bins attribution engine against Captum 0.9 on every output bin of a short clip (``rule="captum"``).
+
+The complete DeepLIFT rule (the default) is tested in ``test_deeplift_rules.py``."""
 
 from __future__ import annotations
 
@@ -115,7 +117,7 @@ def _relative(engine: np.ndarray, reference: np.ndarray) -> float:
 def test_engine_equals_captum_on_all_bins(model, clip, captum_reference, method, target):
     features, baselines = clip
     reference, reference_deltas = captum_reference(method, target)
-    chunks = list(all_bins_attributions(model, features, _baselines_for(method, baselines), method, target, frames_per_chunk=4))
+    chunks = list(all_bins_attributions(model, features, _baselines_for(method, baselines), method, target, frames_per_chunk=4, rule="captum"))
     assert [c.t_out for c in chunks] == [slice(0, 4), slice(4, 8), slice(8, 10)]
     attributions, deltas = concatenate_chunks(chunks)
     assert attributions.dtype == np.float32 and attributions.shape == reference.shape == (161, N_FRAMES, 161, N_FRAMES)
@@ -138,34 +140,37 @@ def test_engine_equals_captum_on_all_bins(model, clip, captum_reference, method,
 
 
 def test_completeness_up_to_reported_delta(model, clip):
-    """DeepLIFT: sum of attributions = out(x) - out(b) + delta (the delta is what the GRUs break)."""
+    """Captum's DeepLIFT: sum of attributions = out(x) - out(b) + delta (the delta is what the GRUs break)."""
     features, baselines = clip
     for target in ("mask", "logit"):
-        attributions, deltas = concatenate_chunks(all_bins_attributions(model, features, baselines[:1], "deeplift", target))
+        attributions, deltas = concatenate_chunks(all_bins_attributions(model, features, baselines[:1], "deeplift", target, rule="captum"))
         wrapper = MaskFromLogPower(model, target)
         with torch.no_grad():
             difference = (wrapper(features[None]) - wrapper(baselines[:1]))[0].numpy()
         sums = attributions.sum(axis=(2, 3), dtype=np.float64)
         assert np.abs(sums - deltas - difference).max() < 1e-5 * max(1.0, np.abs(sums).max())
-        assert np.abs(deltas).max() > 0  # the rescale rule does not make the GRUs complete
+        assert np.abs(deltas).max() > 0  # Captum's rescale rule does not make the GRUs complete
 
 
-def test_chunking_does_not_change_the_result(model, clip):
+@pytest.mark.parametrize("rule", ["captum", "complete"])
+def test_chunking_does_not_change_the_result(model, clip, rule):
     features, baselines = clip
     for method in ("deeplift", "deepliftshap"):
         base = _baselines_for(method, baselines)
-        whole = list(all_bins_attributions(model, features, base, method, frames_per_chunk=N_FRAMES))
+        whole = list(all_bins_attributions(model, features, base, method, frames_per_chunk=N_FRAMES, rule=rule))
         assert len(whole) == 1 and whole[0].t_out == slice(0, N_FRAMES)
         for size in (1, 3, 4, 7):
-            attributions, deltas = concatenate_chunks(all_bins_attributions(model, features, base, method, frames_per_chunk=size))
+            attributions, deltas = concatenate_chunks(all_bins_attributions(model, features, base, method, frames_per_chunk=size, rule=rule))
             assert _relative(attributions, whole[0].attributions) < 1e-5
             assert np.abs(deltas - whole[0].deltas).max() < 1e-5 * np.abs(whole[0].attributions).max()
 
 
-def test_max_lookback_frames(model, clip):
+@pytest.mark.parametrize("method, rule", [("deeplift", "captum"), ("deepliftshap", "complete")])
+def test_max_lookback_frames(model, clip, method, rule):
     features, baselines = clip
-    full = list(all_bins_attributions(model, features, baselines[:1], "deeplift", frames_per_chunk=3))
-    limited = list(all_bins_attributions(model, features, baselines[:1], "deeplift", frames_per_chunk=3, max_lookback_frames=4))
+    base = _baselines_for(method, baselines)
+    full = list(all_bins_attributions(model, features, base, method, frames_per_chunk=3, rule=rule))
+    limited = list(all_bins_attributions(model, features, base, method, frames_per_chunk=3, max_lookback_frames=4, rule=rule))
     for whole, cut in zip(full, limited):
         lag = np.arange(cut.t_out.start, cut.t_out.stop)[:, None] - np.arange(N_FRAMES)[None]
         kept = (lag <= 4)[None, :, None, :]
@@ -200,7 +205,7 @@ def test_arguments_and_types(model, clip):
 
 
 def test_48k_with_mask_floor():
-    """48 kHz: F=513, H=600 and the clamp floor (plain gradient, zero where the mask is floored)."""
+    """48 kHz: F=513, H=600 and the clamp floor (Captum: plain gradient, zero where the mask is floored)."""
     model = load_nsnet2(48000)
     rng = np.random.default_rng(1)
     n_frames = 5
@@ -209,7 +214,7 @@ def test_48k_with_mask_floor():
     with torch.no_grad():
         floored = (model.sigmoid(model.logit(features.t()[None]))[0] < 1e-4).t().numpy()  # [F, T]
     assert 0 < floored[:, -1].sum() < 513
-    attributions, deltas = concatenate_chunks(all_bins_attributions(model, features, baselines, "deeplift", frames_per_chunk=2))
+    attributions, deltas = concatenate_chunks(all_bins_attributions(model, features, baselines, "deeplift", frames_per_chunk=2, rule="captum"))
     assert not np.any(attributions[floored])
     frames, freqs = [n_frames - 1], list(range(0, 513, 4))
     reference, reference_deltas = _captum(model, features, baselines, "deeplift", "mask", frames=frames, freqs=freqs)

@@ -378,7 +378,7 @@ def _compute(plan, segment, config, model, labels, device, progress) -> Iterator
     baselines = torch.as_tensor(segment.baselines, device=device)
     n_frames = segment.features.shape[1]
     if config.uses_engine():
-        chunks = all_bins_attributions(model, features, baselines, config.method, config.target, config.frames_per_chunk)
+        chunks = all_bins_attributions(model, features, baselines, config.method, config.target, config.frames_per_chunk, rule="captum")
         n_chunks = -(-n_frames // config.frames_per_chunk)
         for chunk in _progress(chunks, n_chunks, progress, f"{config.method} (engine, {config.frames_per_chunk} frames per chunk)"):
             yield (slice(None), chunk.t_out), {"attributions": chunk.attributions}, chunk.deltas, {}

@@ -15,7 +15,7 @@ are linear in the game, so they are the mean of the per-baseline values).
 ``sum phi = v(all) - v(none)``, is checked against plain forward passes of the model on ``x`` and ``b``.
 
 **Speed (NSNet2).** The model is causal, so frames after the last explained frame are never run.
-For :class:`~xai_helpers.model.MaskFromLogPower` around :class:`~xai_helpers.model.NSNet2`, the
+For :class:`~xai_helpers.models.base.MaskFromLogPower` around :class:`~xai_helpers.models.nsnet2.NSNet2`, the
 coalitions share their time prefix: tiles are ordered by their first frame, and before the first
 frame of tile ``j`` the inputs of coalitions that differ only in tiles ``j, j+1, ...`` are the same,
 so their GRU states are computed once and copied when a later tile starts (``2^a`` states while
@@ -170,7 +170,7 @@ def coalition_values(
     tile, if any, is the last bit).
 
     ``model``: a causal module, log-power ``[B, F, T]`` -> output ``[B, F, T]``
-    (:class:`~xai_helpers.model.MaskFromLogPower` around NSNet2 takes the prefix-sharing path).
+    (:class:`~xai_helpers.models.base.MaskFromLogPower` around NSNet2 takes the prefix-sharing path).
     ``features`` ``[F, T]``, ``baselines`` ``[K, F, T]``, ``weights`` ``[F, T]``; the value is the mean
     over the ``K`` baselines. ``batch_size`` bounds the coalitions (or GRU states) run at once.
     """
