@@ -192,13 +192,23 @@ def reading(rows: pd.DataFrame, grids: list[Grid]) -> str:
     if not per_definition.empty:
         trend = ", ".join(f"{grid}: " + ", ".join(f"{d} {v:.2f}" for d, v in r.dropna().items()) for grid, r in per_definition.iterrows())
         lines.append(f"- Mean Spearman with exact Shapley by definition and grid — {trend}. "
-                     "Coarser grids have fewer players, so a rank agreement there is easier to reach and says less.")
+                     f"The grid changes the story where these means move between grids: a method that tracks the "
+                     f"Shapley ranking on one tiling can lose it on another, because tile sums can cancel or add up differently.")
+    saliency = agreement[agreement["method"] == "saliency"]
+    if not saliency.empty:
+        lines.append(f"- Saliency is |gradient|: unsigned, so its sign agreement ({saliency['shapley_sign_agreement'].mean():.2f}) "
+                     "only says that most of the Shapley mass is positive here; its ranks are the test.")
+    sampled = agreement[agreement["method"].isin(["kernelshap", "lime"])]
+    if not sampled.empty:
+        lines.append(f"- KernelShap and Lime fit a surrogate to a sample of coalitions (mean Spearman "
+                     f"{sampled['shapley_spearman'].mean():.2f} here): with fewer samples than the 2^k coalitions they are "
+                     "noisy estimates of what exact enumeration gives (KernelSHAP over every coalition equals the Shapley values).")
     latent = agreement[agreement["definition"] == "latent"]
     if not latent.empty:
         lines.append(
             f"- Latent unit groups (units grouped by the band their input profile favours) against the band sums of the exact "
             f"Shapley values: Spearman {latent['shapley_spearman'].min():.2f} to {latent['shapley_spearman'].max():.2f} across "
-            "layers and methods. A unit group is a feature of the model, not of the input: agreement with input bands is a "
+            "layers and methods, on as few values as there are bands (and most units may fall into one group). A unit group is a feature of the model, not of the input: agreement with input bands is a "
             "consistency check, not a requirement."
         )
     stability = stability_table(rows)
