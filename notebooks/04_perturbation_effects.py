@@ -41,7 +41,7 @@
 input_path = "../data/noisy"  # an audio file or a folder (notebook 01's noisy files by default)
 attributions_dir = "../data/attributions"  # notebook 02's .h5 files
 method = "deepliftshap"  # the attribution method whose .h5 files are tested
-ranking = "signed"  # signed (top = most positive, flop = most negative) | abs (sum of |attribution|)
+ranking = "signed"  # signed (top: most positive, flop: most negative) | abs (sum of |attribution|)
 top_percent = 10.0  # percent of the segment's bins in each of top / flop / random
 dB_amplification = 6.0  # gain applied to the selected bins, dB
 n_random = 5  # random selections / orders (seeds derived from `seed`)

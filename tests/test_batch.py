@@ -121,6 +121,52 @@ def test_plan_wiring_and_resumption(tmp_path, nb0102):
     assert fresh.steps[0].parameters["input_path"] == str(wav)
 
 
+def test_every_parameter_line_is_declared():
+    """papermill skips a parameters-cell line holding a second '=' (e.g. in its comment): such a
+    parameter could not be passed by the batch. Every assignment of each parameters cell is declared."""
+    import ast
+
+    import nbformat
+
+    for notebook in numbered_notebooks():
+        cell = next(c for c in nbformat.read(notebook, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
+        assigned = {t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign) for t in node.targets}
+        assert assigned == set(notebook_parameters(notebook)), notebook.name
+
+
+def test_deeplift_rule_from_a_manifest_and_the_default_enter_the_hash(tmp_path, nb0102, sample_paths):
+    """A manifest column reaches notebook 02 through papermill; the hash covers the notebook's default
+    too, so runs made when 02 used Captum's rule (before deeplift_rule existed) are redone."""
+    from xai_helpers.store.reader import AttributionFile
+
+    notebooks, declared = nb0102
+    only02 = [notebooks[1]]
+    assert declared[only02[0]]["deeplift_rule"] == "complete"
+    shutil.copy(sample_paths[0], tmp_path / "x.wav")
+    rows = ["path,id,deeplift_rule", "x.wav,default,", "x.wav,complete,complete", "x.wav,captum,captum"]
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    run, given = tmp_path / "run", {"method": "deeplift", "segment_duration_s": 0.03, "device": "cpu"}
+    plans = {t.task_id: planning.plan_task(t, only02, declared, run, given) for t in batch_tasks.read_manifest(tmp_path / "m.csv")}
+    steps = {task_id: plan.steps[0] for task_id, plan in plans.items()}
+    assert steps["captum"].parameters["deeplift_rule"] == "captum" and "deeplift_rule" not in steps["default"].parameters
+    assert steps["default"].hash == steps["complete"].hash != steps["captum"].hash  # the default is the value run with
+
+    before = {only02[0]: {**declared[only02[0]], "deeplift_rule": "captum"}}  # 02 as it was: Captum's rule, not a parameter
+    done = planning.plan_task(batch_tasks.Task("default", tmp_path / "x.wav"), only02, before, run, given).steps[0]
+    (run / "files/default").mkdir(parents=True)
+    (run / "files/default/done.json").write_text(json.dumps({"notebooks": {"02": {"hash": done.hash}}}))
+    assert planning.plan_task(batch_tasks.Task("default", tmp_path / "x.wav"), only02, before, run, given).to_run == []
+    assert plans["default"].to_run == ["02"]
+    assert planning.plan_task(batch_tasks.Task("default", tmp_path / "x.wav"), only02, declared, run, given).to_run == ["02"]
+
+    result = runner.run_task(plans["captum"])
+    assert result.status == "ok", result.error
+    (stored,) = (run / "files/captum/attributions").glob("*.h5")
+    assert "_deeplift_captum_" in stored.name
+    with AttributionFile(stored) as file:
+        assert file.deeplift_rule == "captum" and np.abs(file.deltas).max() > 1e-3
+
+
 def test_bad_parameters_are_refused_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="set per file"):
         batch_cluster.run_batch(["01"], tmp_path, tmp_path / "run", parameters={"output_dir": "x"})

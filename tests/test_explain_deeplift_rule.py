@@ -110,6 +110,8 @@ def test_both_rules_share_a_folder(tmp_path, wav):
         assert result.status == "computed" and f"_deeplift_{rule}_" in result.path.name
         paths[rule] = result.path
     assert attribution_paths(wav, tmp_path, "deeplift") == sorted(paths.values())
+    again = explain_file(wav, tmp_path, ExplainConfig(method="deeplift", deeplift_rule="captum", **LAYOUTS["bin"], **SEGMENT), progress=False)
+    assert again.status == "skipped" and again.path == paths["captum"] and again.summary()["deeplift_rule"] == "captum"
     assert attribution_paths(wav, tmp_path, "deepliftshap") == []
     deltas = {rule: _stored(path)[1] for rule, path in paths.items()}
     assert np.abs(deltas["complete"]).max() <= 1e-4 < np.abs(deltas["captum"]).max()

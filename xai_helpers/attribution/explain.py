@@ -272,13 +272,18 @@ class ExplainResult:
     seconds: float = 0.0
     shape: tuple[int, ...] = ()
     deltas: np.ndarray | None = None
+    deeplift_rule: str | None = None
+    """DeepLift / DeepLiftShap's rule (``"complete"`` or ``"captum"``); ``None`` for other methods."""
 
     def summary(self) -> dict[str, object]:
-        """One table row: file, status, stored shape, seconds, |convergence delta| median and max."""
+        """One table row: file, status, stored shape, seconds, DeepLIFT rule (where it applies),
+        |convergence delta| median and max."""
         row: dict[str, object] = {
             "file": self.source.name, "status": self.status, "shape": str(self.shape),
             "seconds": round(self.seconds, 2), "written": self.path.name,
         }
+        if self.deeplift_rule is not None:
+            row["deeplift_rule"] = self.deeplift_rule
         if self.deltas is not None:
             row["|delta| median"] = float(np.median(np.abs(self.deltas)))
             row["|delta| max"] = float(np.abs(self.deltas).max())
@@ -309,9 +314,9 @@ def explain_file(
     if destination.exists():
         try:
             with AttributionFile(destination) as stored:
-                shape, deltas = stored.shape(stored.datasets[0]), stored.deltas
+                shape, deltas, rule = stored.shape(stored.datasets[0]), stored.deltas, stored.deeplift_rule
             logger.info("%s: complete, skipped", destination)
-            return ExplainResult(Path(source), destination, "skipped", 0.0, shape, deltas)
+            return ExplainResult(Path(source), destination, "skipped", 0.0, shape, deltas, rule)
         except AttributionFileError as error:
             logger.warning("%s; recomputing it", error)
             destination.unlink()
@@ -323,7 +328,8 @@ def explain_file(
     model = cached_model(config.sample_rate, str(device))
     segment = load_segment(source, config)
     shape, deltas = _write(destination, segment, config, model, progress)
-    return ExplainResult(Path(source), destination, status, time.perf_counter() - started, shape, deltas)
+    rule = config.deeplift_rule if config.method in DEEPLIFT_METHODS else None
+    return ExplainResult(Path(source), destination, status, time.perf_counter() - started, shape, deltas, rule)
 
 
 def _attrs(config: ExplainConfig, segment: Segment, model: MaskModel, plan: _Plan) -> dict[str, object]:

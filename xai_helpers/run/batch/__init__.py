@@ -38,12 +38,14 @@ value) override it for their row; ``--sample-rate`` sets ``sample_rate`` and ``-
 wiring above and cannot be overridden. Names no chosen notebook declares are an error on the
 command line and ignored in a manifest (so it can carry ``clean_path`` and notes).
 
-Resuming: each notebook's hash covers its parameters (the ones passed, not the notebook's defaults
-or code), the input file's path, size and modification time, and the hashes of the notebooks whose
-outputs it reads. A task whose chosen notebooks all have a matching ``done.json`` entry is skipped
-(and listed as skipped); otherwise it reruns from its first out-of-date notebook on. A notebook
-rerun with changed parameters first empties its output folder (so stale files of the old
-configuration are not read downstream); a retry with unchanged parameters keeps it, so the
+Resuming: each notebook's hash covers the values its parameters run with (the ones passed, else the
+notebook's defaults, so a changed default such as notebook 02's ``deeplift_rule`` redoes the work;
+``device`` and the wired folders are left out; the notebook's code is not covered), the input
+file's path, size and modification time, and the hashes of the notebooks whose outputs it reads.
+A task whose chosen notebooks all have a matching ``done.json`` entry is skipped (and listed as
+skipped); otherwise it reruns from its first out-of-date notebook on. A notebook rerun with
+changed parameters first empties its output folder (so stale files of the old configuration are
+not read downstream); a retry with unchanged parameters keeps it, so the
 notebooks' own resumption (notebook 02 skips complete ``.h5`` files) still applies. A failing
 notebook stops its task (the later notebooks read its outputs) but never the others; its executed
 notebook is kept as the log. ``--force`` reruns everything.
