@@ -53,7 +53,7 @@ sample_rate = 16000  # model rate: 16000 or 48000 Hz (the audio is resampled to 
 import pandas as pd
 
 from xai_helpers.io.datasets import list_audio_files
-from xai_helpers.attribution.explain import DEEPLIFT_METHODS, ExplainConfig, explain_file
+from xai_helpers.attribution.explain import ExplainConfig, explain_file
 from xai_helpers.run.notebook import setup_notebook
 
 setup_notebook()
@@ -65,7 +65,7 @@ config = ExplainConfig(
     sample_rate=sample_rate,
 )
 files = list_audio_files(input_path)
-rule = f"DeepLIFT rule {config.deeplift_rule}, " if config.method in DEEPLIFT_METHODS else ""
+rule = f"DeepLIFT rule {config.applied_deeplift_rule}, " if config.applied_deeplift_rule else ""
 print(f"{len(files)} file(s); {config.method} on {config.outputs} / {config.features}, target {config.target}, "
       f"baseline {config.baseline} (K={config.n_baselines}), segment {segment_start_s} s + {segment_duration_s} s, {rule}"
       f"backend {'engine' if config.uses_engine() else 'captum'}, seed {seed}, device {device}")

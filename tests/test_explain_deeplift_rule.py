@@ -19,6 +19,7 @@ LAYOUTS = {
     "all_bins": {},
     "bin": {"outputs": "bin", "output_bin": (1000.0, 0.03)},
     "regions": {"outputs": "regions", "output_regions": REGIONS},
+    "groups": {"features": "regions", "feature_band_hz": 2000.0, "feature_span_s": 0.02},
 }
 
 
@@ -55,7 +56,7 @@ def test_complete_rule_adds_up_on_every_layout(tmp_path, wav, model, layout, met
     assert stored.deeplift_rule == "complete" and stored.attrs["backend"] == "engine"
     change = _change(model, features, baselines)
     with AttributionFile(result.path) as file:
-        if layout == "all_bins":
+        if layout in ("all_bins", "groups"):
             explained = change
         elif layout == "bin":
             f_out, t_out = file.output_bin
@@ -66,7 +67,7 @@ def test_complete_rule_adds_up_on_every_layout(tmp_path, wav, model, layout, met
                 change[((freqs >= r[0]) & (freqs < r[1]))[:, None] & ((times >= r[2]) & (times < r[3]))[None]].sum()
                 for r in file.output_regions
             ])
-    summed = attributions.sum(axis=(-2, -1), dtype=np.float64)
+    summed = attributions.sum(axis=-1 if layout == "groups" else (-2, -1), dtype=np.float64)
     print(f"{method} {layout}: max |sum - change| = {np.abs(summed - explained).max():.1e}, max |stored delta| = {np.abs(deltas).max():.1e}")
     assert deltas.shape == explained.shape
     assert np.abs(deltas).max() <= 1e-4

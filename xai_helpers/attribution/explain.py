@@ -129,9 +129,14 @@ class ExplainConfig:
                     "gradients); use backend='auto' or 'engine' for deeplift_rule='complete', or set deeplift_rule='captum'"
                 )
 
+    @property
+    def applied_deeplift_rule(self) -> str | None:
+        """``deeplift_rule`` for DeepLift / DeepLiftShap, ``None`` for the methods it does not apply to."""
+        return self.deeplift_rule if self.method in DEEPLIFT_METHODS else None
+
     def complete_rule(self) -> bool:
         """True for DeepLift / DeepLiftShap with ``deeplift_rule="complete"``."""
-        return self.method in DEEPLIFT_METHODS and self.deeplift_rule == "complete"
+        return self.applied_deeplift_rule == "complete"
 
     def engine_applies(self) -> bool:
         """True when the engine can compute this configuration (its methods over input bins or regions)."""
@@ -145,7 +150,7 @@ class ExplainConfig:
         """Short file-name-safe description of the configuration; DeepLift / DeepLiftShap carry their rule
         after the method (``deeplift_complete_...``), so files of both rules can share a folder."""
         segment = f"{self.segment_start_s:g}s+{'all' if self.segment_duration_s is None else f'{self.segment_duration_s:g}s'}"
-        rule = [self.deeplift_rule] if self.method in DEEPLIFT_METHODS else []
+        rule = [self.applied_deeplift_rule] if self.applied_deeplift_rule else []
         parts = [self.method, *rule, self.target, self.outputs, self.features, f"{self.baseline}{self.n_baselines}", segment]
         if self.seed:
             parts.append(f"seed{self.seed}")
@@ -328,8 +333,7 @@ def explain_file(
     model = cached_model(config.sample_rate, str(device))
     segment = load_segment(source, config)
     shape, deltas = _write(destination, segment, config, model, progress)
-    rule = config.deeplift_rule if config.method in DEEPLIFT_METHODS else None
-    return ExplainResult(Path(source), destination, status, time.perf_counter() - started, shape, deltas, rule)
+    return ExplainResult(Path(source), destination, status, time.perf_counter() - started, shape, deltas, config.applied_deeplift_rule)
 
 
 def _attrs(config: ExplainConfig, segment: Segment, model: MaskModel, plan: _Plan) -> dict[str, object]:
@@ -340,7 +344,7 @@ def _attrs(config: ExplainConfig, segment: Segment, model: MaskModel, plan: _Pla
     fields["fgsm_eps"] = np.asarray(config.fgsm_eps, dtype=np.float64)
     fields["segment_duration_s"] = segment.features.shape[1] * segment.stft.hop_s
     fields["backend"] = "engine" if config.uses_engine() else "captum"
-    if config.method not in DEEPLIFT_METHODS:
+    if config.applied_deeplift_rule is None:
         del fields["deeplift_rule"]
     bin_indices = _output_bin_indices(config, segment, plan)
     return {
