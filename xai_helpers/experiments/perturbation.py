@@ -47,7 +47,7 @@ from ..models.cache import cached_model
 from ..models.nsnet2 import stft_config
 from ..store.reader import AttributionFile, AttributionFileError
 from .curves import DEFAULT_FRACTIONS, check_fractions, curve_areas, deletion_insertion_curves
-from .quality import QUALITY_METRICS, QUALITY_UNITS, quality_scores
+from .quality import PERTURBATION_SUMMARY_FILE, QUALITY_METRICS, QUALITY_UNITS, quality_scores, summary_metric_name
 from .ranking import ORDERS, check_ranking, derived_seeds, global_sums, select_bins
 
 logger = logging.getLogger(__name__)
@@ -151,12 +151,6 @@ def quality_column(metric: str, kind: str) -> str:
     """``"PESQ (amplified)"``, ``"SI-SDR change (dB)"``: ``kind`` is ``"amplified"`` (score) or ``"change"`` (amplified - original)."""
     unit = " (dB)" if QUALITY_UNITS[metric] == "dB" else ""
     return f"{metric} (amplified){unit}" if kind == "amplified" else f"{metric} change{unit}"
-
-
-def quality_metric_name(metric: str, change: bool = False) -> str:
-    """Name of an enhanced-output score in ``perturbation_summary.csv``: ``enhanced_pesq``, ``enhanced_si_sdr_db_change``."""
-    unit = "_db" if QUALITY_UNITS[metric] == "dB" else ""
-    return f"enhanced_{metric.lower().replace('-', '_')}{unit}" + ("_change" if change else "")
 
 
 def _nanmean(values: Sequence[float]) -> float:
@@ -413,13 +407,13 @@ def summary_rows(result: FilePerturbation) -> list[dict[str, object]]:
     rows.append({"file": result.source.name, "order": "all", "metric": "quality_reference_is_clean",
                  "value": float(result.quality_reference == REFERENCE_CLEAN)})
     for metric in QUALITY_METRICS:
-        rows.append({"file": result.source.name, "order": "all", "metric": quality_metric_name(metric),
+        rows.append({"file": result.source.name, "order": "all", "metric": summary_metric_name(metric),
                      "value": result.quality_original[metric]})
     for record in result.quality.to_dict("records"):
         for metric in QUALITY_METRICS:
-            rows.append({"file": result.source.name, "order": record["order"], "metric": quality_metric_name(metric),
+            rows.append({"file": result.source.name, "order": record["order"], "metric": summary_metric_name(metric),
                          "value": record[quality_column(metric, "amplified")]})
-            rows.append({"file": result.source.name, "order": record["order"], "metric": quality_metric_name(metric, change=True),
+            rows.append({"file": result.source.name, "order": record["order"], "metric": summary_metric_name(metric, change=True),
                          "value": record[quality_column(metric, "change")]})
     rows = [row for row in rows if not pd.isna(row["value"])]
     for record in result.areas.to_dict("records"):
@@ -432,4 +426,4 @@ def summary_rows(result: FilePerturbation) -> list[dict[str, object]]:
 def write_summary(results: Sequence[FilePerturbation], output_dir: str | os.PathLike) -> Path:
     """``output_dir/perturbation_summary.csv``: :func:`summary_rows` of every file (columns file, order, metric, value)."""
     table = pd.DataFrame([row for result in results for row in summary_rows(result)], columns=["file", "order", "metric", "value"])
-    return write_atomically(Path(output_dir) / "perturbation_summary.csv", lambda temporary: table.to_csv(temporary, index=False))
+    return write_atomically(Path(output_dir) / PERTURBATION_SUMMARY_FILE, lambda temporary: table.to_csv(temporary, index=False))

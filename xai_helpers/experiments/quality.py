@@ -30,6 +30,23 @@ QUALITY_METRICS: dict[str, Callable[..., float]] = {
 """Score name -> ``score(reference [N], degraded [N], sample_rate, source)``."""
 QUALITY_UNITS = {"PESQ": "MOS", "STOI": "", "SI-SDR": "dB"}
 """Unit of each score (STOI is a fraction)."""
+QUALITY_FILE = "enhancement_quality.csv"
+"""Notebook 01's quality table (columns :func:`score_column`), written in its ``output_dir``."""
+PERTURBATION_SUMMARY_FILE = "perturbation_summary.csv"
+"""Notebook 04's long-form numbers (``file, order, metric, value``), written in its ``output_dir``."""
+STAGES = ("noisy", "enhanced", "improvement")
+"""Notebook 01's columns per score: the noisy input, the enhanced output, enhanced - noisy."""
+
+
+def score_column(metric: str, stage: str) -> str:
+    """Notebook 01's column of ``metric`` at ``stage``: ``"PESQ noisy"``, ``"SI-SDR improvement (dB)"``."""
+    return f"{metric} {stage}" + (" (dB)" if QUALITY_UNITS[metric] == "dB" else "")
+
+
+def summary_metric_name(metric: str, change: bool = False) -> str:
+    """Notebook 04's name of an enhanced-output score in its summary CSV: ``enhanced_pesq``, ``enhanced_si_sdr_db_change``."""
+    unit = "_db" if QUALITY_UNITS[metric] == "dB" else ""
+    return f"enhanced_{metric.lower().replace('-', '_')}{unit}" + ("_change" if change else "")
 
 
 def quality_scores(

@@ -10,23 +10,12 @@ import pandas as pd
 from IPython.display import HTML, display
 from pandas.io.formats.style import Styler
 
-from ..experiments.quality import QUALITY_METRICS, QUALITY_UNITS, quality_scores
+from ..experiments.quality import QUALITY_FILE, QUALITY_METRICS, STAGES, quality_scores, score_column
 from ..io.atomic import write_atomically
 from ..io.noisy_corpus import NoisyFile
 from ..models.enhance import enhance_details
 from ..plots.overview import plot_enhancement_overview
 from .audio import audio_players
-
-
-QUALITY_FILE = "enhancement_quality.csv"
-"""Notebook 01's quality table, written in its ``output_dir`` (read by the batch summary)."""
-STAGES = ("noisy", "enhanced", "improvement")
-
-
-def quality_column(metric: str, stage: str) -> str:
-    """Column name of ``metric`` (``PESQ``, ``STOI``, ``SI-SDR``) at ``stage``: ``"PESQ noisy"``, ``"SI-SDR improvement (dB)"``."""
-    unit = QUALITY_UNITS[metric]
-    return f"{metric} {stage}" + (f" ({unit})" if unit == "dB" else "")
 
 
 def show_enhancements(corpus: Sequence[NoisyFile], sample_rate: int) -> list[dict[str, object]]:
@@ -43,8 +32,8 @@ def show_enhancements(corpus: Sequence[NoisyFile], sample_rate: int) -> list[dic
         enhanced = quality_scores(item.clean, result.enhanced, sample_rate, source=f"{item.noisy_path.name} (enhanced)")
         row = {"file": item.name, "condition": item.params.get("condition", "")}
         for metric in QUALITY_METRICS:
-            row[quality_column(metric, "noisy")] = noisy[metric]
-            row[quality_column(metric, "enhanced")] = enhanced[metric]
+            row[score_column(metric, "noisy")] = noisy[metric]
+            row[score_column(metric, "enhanced")] = enhanced[metric]
         scores.append(row)
     return scores
 
@@ -55,7 +44,7 @@ def quality_table(scores: list[dict[str, object]]) -> pd.DataFrame:
     table = pd.DataFrame(scores).set_index("file")
     columns = ["condition"]
     for metric in QUALITY_METRICS:
-        noisy, enhanced, improvement = (quality_column(metric, stage) for stage in STAGES)
+        noisy, enhanced, improvement = (score_column(metric, stage) for stage in STAGES)
         table[improvement] = table[enhanced] - table[noisy]
         columns += [noisy, enhanced, improvement]
     return table[columns]
@@ -63,7 +52,7 @@ def quality_table(scores: list[dict[str, object]]) -> pd.DataFrame:
 
 def style_quality_table(table: pd.DataFrame) -> Styler:
     """``table`` for display: 2 decimals (3 for STOI), ``n/a`` where a score could not apply."""
-    stoi_columns = [quality_column("STOI", stage) for stage in STAGES]
+    stoi_columns = [score_column("STOI", stage) for stage in STAGES]
     styler = table.style.format(precision=2, na_rep="n/a")
     return styler.format(precision=3, na_rep="n/a", subset=[c for c in stoi_columns if c in table.columns])
 
