@@ -32,7 +32,7 @@ each finished task, so they can be watched during a long run (tasks not finished
 
 Parameters: ``-p NAME VALUE`` (value parsed as YAML) goes to every chosen notebook that declares
 ``NAME``; a manifest's columns (any notebook parameter: noise_type, snr_db, method, baseline,
-segment_start_s, ...; YAML values, so ``[5, 10]`` is a list; empty cells keep the command-line
+segment_start_s, deeplift_rule, ...; YAML values, so ``[5, 10]`` is a list; empty cells keep the command-line
 value) override it for their row; ``--sample-rate`` sets ``sample_rate`` and ``--device`` sets
 ``device`` where declared (a name goes to every chosen notebook declaring it: ``method`` reaches
 02, 03 and 04 alike, so 03/04 read the files 02 wrote). ``input_path``, ``output_dir`` and ``attributions_dir`` are set by the
