@@ -126,3 +126,29 @@ def test_concentration():
     assert concentration(np.array([0.0] * 9 + [-3.0])) == 1.0
     assert concentration(np.ones(20)) == pytest.approx(0.1)
     assert np.isnan(concentration(np.zeros(4)))
+
+
+def test_rows_agreement_stability_and_between_methods():
+    """Hand-made scores: a method equal to the Shapley values (scaled per seed) agrees fully and is stable;
+    one that reverses them has Spearman -1 and differs between seeds once normalised."""
+    from xai_helpers.experiments.feature_definitions import Score, Study
+    from xai_helpers.experiments.feature_metrics import study_rows
+
+    grid = make_grid(GRID, CONFIG.frequencies_hz(), 10, CONFIG.hop_s)
+    phi = np.arange(1.0, 6.0)
+    scores = []
+    for file in ("a", "b"):
+        for seed in (0, 1):
+            common = dict(definition="regions", grid=grid.name, file=file, seed=seed, output="out", seconds=0.1)
+            scores += [Score(method="shapley", values=phi, **common), Score(method="kernelshap", values=phi * (1 + seed), **common),
+                       Score(method="lime", values=phi[::-1] - seed * phi, **common)]
+    rows = study_rows(Study(scores, [grid], {}, {}, None, [], 0.0, "none"))
+    mean = rows.groupby(["method", "metric"])["value"].mean()
+    assert mean[("kernelshap", "shapley_spearman")] == pytest.approx(1.0)
+    assert mean[("kernelshap", "shapley_sign_agreement")] == pytest.approx(1.0)
+    assert mean[("kernelshap", "spread_seeds")] == pytest.approx(0.0, abs=1e-12)
+    assert mean[("lime", "spread_seeds")] > 0.01
+    assert rows[(rows["method"] == "lime") & (rows["seed"] == 0)]["value"][rows["metric"] == "shapley_spearman"].iloc[0] == pytest.approx(-1.0)
+    assert mean[("shapley", "spearman_with:regions/kernelshap")] == pytest.approx(1.0)
+    assert ("shapley", "shapley_spearman") not in mean.index
+    assert set(rows.columns) == {"definition", "grid", "method", "metric", "value", "file", "output", "seed"}

@@ -28,7 +28,7 @@ occlusion replace removed tiles by one reference, and the exact game uses the sa
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -295,7 +295,8 @@ def latent_scores(
 @dataclass
 class Study:
     """Everything one run computed: the :class:`Score` list, the grids, the outputs' names, the mean unit
-    profiles ``{layer: [units, F]}``, the unit groups ``{layer: [units]}`` and one segment for figures."""
+    profiles ``{layer: [units, F]}``, the unit groups ``{layer: [units]}``, one segment for figures, the
+    outputs and the mean seconds of the unit profiles per segment."""
 
     scores: list[Score]
     grids: list[Grid]
@@ -304,7 +305,8 @@ class Study:
     example: Segment
     outputs: list[Output]
     profile_seconds: float
-    extras: dict[str, object] = field(default_factory=dict)
+    unit_group_grid: str
+    """Name of the grid whose bands group the latent units."""
 
 
 def run_study(
@@ -342,4 +344,4 @@ def run_study(
         unit_groups = {layer: group_by_band(p, first.freqs_hz, group_grid.band_edges_hz) for layer, p in profile_sums.items()}
         for segment in segments:
             scores += latent_scores(model, segment, outputs, unit_groups, len(group_grid.band_edges_hz) - 1, settings)
-    return Study(scores, grids, profile_sums, unit_groups, first, outputs, profile_seconds, {"unit_group_grid": settings.unit_group_grid})
+    return Study(scores, grids, profile_sums, unit_groups, first, outputs, profile_seconds, settings.unit_group_grid)

@@ -80,7 +80,7 @@ def score_rows(study: Study) -> list[dict]:
     grids = {g.name: g for g in study.grids}
     key = lambda s: (s.grid, s.file, s.seed, s.output)  # noqa: E731
     reference = {key(s): s.values for s in study.scores if s.method == "shapley"}
-    group_grid = next((g for g in study.grids if g.name == _unit_group_grid(study)), None)
+    group_grid = next((g for g in study.grids if g.name == study.unit_group_grid), None)
     rows = []
     for score in study.scores:
         rows.append(_row(score, "concentration", concentration(score.map if score.definition == "latent" else score.values)))
@@ -97,10 +97,6 @@ def score_rows(study: Study) -> list[dict]:
                      if m in AGREEMENT_METRICS]
     rows += _between_rows([s for s in study.scores if s.grid in grids])
     return rows
-
-
-def _unit_group_grid(study: Study) -> str | None:
-    return study.extras.get("unit_group_grid")
 
 
 def _between_rows(scores: list[Score]) -> list[dict]:

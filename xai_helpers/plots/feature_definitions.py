@@ -59,7 +59,7 @@ def plot_definitions(study: Study, output: str, grid: str, methods: list[tuple[s
         if column == 0 or label != "Frequency (Hz)":
             ax.set_ylabel(label, fontsize=8)
         if label != "Frequency (Hz)":
-            edges = study.grids[[g.name for g in study.grids].index(study.extras["unit_group_grid"])].band_edges_hz
+            edges = next(g for g in study.grids if g.name == study.unit_group_grid).band_edges_hz
             ax.set_yticks(rows, [f"{lo:.0f}-{hi:.0f}" for lo, hi in zip(edges[:-1], edges[1:])], fontsize=6)
         spectrum = axes[1, column]
         draw_image(spectrum, example.features, example.times_s, example.freqs_hz, SPECTROGRAM_CMAP, None)
