@@ -105,7 +105,7 @@ def plot_summary(rows: pd.DataFrame) -> Figure:
     pivot.plot.barh(ax=left, width=0.8)
     left.axvline(0, color="0.5", lw=0.8)
     left.set(xlabel="Spearman with exact Shapley (mean)", ylabel="", title="Agreement with the exact Shapley values")
-    left.legend(fontsize=6)
+    left.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=3)
     spread = rows[rows["metric"].isin(["spread_seeds", "spread_files"])].assign(label=lambda f: f["definition"] + "/" + f["method"])
     if not spread.empty:
         spread.pivot_table(index="label", columns="metric", values="value", aggfunc="mean").plot.barh(ax=right, width=0.8)
