@@ -20,14 +20,17 @@
 # short segment of speech in pink noise) are explained three ways:
 #
 # - **bins**: a map over every input bin (complete DeepLIFT from the exact engine, Captum's DeepLiftShap,
-#   Integrated Gradients, GradientShap, Saliency), then summed over the tiles of a grid;
+#   Integrated Gradients, GradientShap, Saliency), then summed over the tiles of a grid. With one baseline,
+#   `deeplift` and `deepliftshap` differ only by DeepLIFT's rule inside the GRUs (complete vs Captum's
+#   plain gradients): their rows show what the rule changes;
 # - **regions as players**: the tiles of a grid are the features (KernelShap, Lime, occlusion of one
 #   tile) and, as the reference, their **exact Shapley values** (every coalition of tiles evaluated);
 # - **latent units**: layer DeepLift / Integrated Gradients on the units of the first dense layer and
 #   of both GRUs, summed into groups of units that listen to the same input band (each unit's *input
 #   profile*: how much each input frequency bin raises its activation).
 #
-# Grids keep at most 12 players so that the exact values stay tractable: finer tiles cover only the
+# KernelShap and Lime draw `n_samples` coalitions out of the 2^k (512 for 9 players): raise it to see them
+# approach the exact values. Grids keep at most 12 players so that the exact values stay tractable: finer tiles cover only the
 # low bands, the remaining bins form one more player, `rest`. Times are from the segment's start.
 # Every method shares one baseline (`mean`: the segment's mean spectrum, or `zero`).
 
