@@ -1,6 +1,6 @@
 """Measure: exact Shapley values of a tile grid on notebook 05's burst problem, and how well the methods agree.
 
-For each of ``--files`` bundled samples (pink noise at 10 dB SNR, a 3 kHz burst at ``--level`` dB,
+For each of ``--files`` bundled samples (pink noise at 10 dB SNR, a 3 kHz burst at ``--level`` dB; the prototype of notebook 05, written for the old placement,
 explained output = the mask summed over 500-1500 Hz during the burst, zero-signal baseline, the
 segment from 0.2 s before the burst: ``xai_helpers.experiments.faithfulness.burst_problem`` with its defaults):
 

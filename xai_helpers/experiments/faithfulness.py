@@ -144,13 +144,16 @@ def method_map(
 
     Groups-only methods (KernelShap, Lime) work on a ``group_hz`` x ``group_s`` grid; each group's
     value is spread evenly over its bins so maps compare bin for bin. The names of
-    :data:`DEEPLIFT_RULES` run on the exact engine (NSNet2 only), the rest through Captum.
+    :data:`DEEPLIFT_RULES` run on the exact engine for NSNet2 (on any other model, whose rules
+    cannot differ inside GRUs it does not have, on Captum's DeepLift), the rest through Captum.
     """
     device = next((parameter.device for parameter in model.parameters()), torch.device("cpu"))
     module = problem.module(model).to(device)
     features = torch.as_tensor(problem.features, device=device)
     baselines = torch.as_tensor(problem.baselines, device=device)
-    if method in DEEPLIFT_RULES:
+    if method in DEEPLIFT_RULES and not isinstance(model, NSNet2):
+        method = DEEPLIFT_RULES[method][0]  # no GRU, no rule to choose: Captum's DeepLift
+    elif method in DEEPLIFT_RULES:
         engine_method, rule = DEEPLIFT_RULES[method]
         values, deltas = weighted_output_attributions(
             model, problem.features, problem.baselines, engine_method, problem.target_bins[None].astype(np.float32), rule=rule,
