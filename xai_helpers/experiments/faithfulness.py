@@ -409,6 +409,16 @@ def _shapley_reading(frame) -> list[str]:
             lines.append("- Controls on Spearman: " + ", ".join(f"{c} {spearman.loc[c, 'mean']:.2f}" for c in present)
                          + (f"; {flipped}" if flipped else "") + ". On sign agreement: "
                          + ", ".join(f"{c} {sign[c]:.2f}" for c in present if c in sign) + ".")
+            l1 = frame[frame["metric"] == "shapley_l1"].groupby("method")["value"].mean()
+            rivals = [c for c in present if spearman.loc[c, "mean"] >= methods.loc[best, "mean"]]
+            if rivals:
+                lines.append(
+                    f"- Control(s) at or above {best} on Spearman: " + ", ".join(
+                        f"{c} (L1 {l1[c]:.2f} against {l1[best]:.2f}, sign agreement {sign[c]:.2f} against {sign[best]:.2f})"
+                        for c in rivals)
+                    + ": a rank correlation of tile sums also rewards a map that follows tile size or loudness, so read it "
+                    "with the signed metrics."
+                )
         for method in ("deeplift", "deepliftshap"):
             if method in spearman.index and f"{method}_captum" in spearman.index:
                 lines.append(f"- {method}: the complete rule scores Spearman {spearman.loc[method, 'mean']:.2f}, Captum's rule "
