@@ -15,6 +15,7 @@ import torch
 
 from .methods import MethodOptions
 from .registry import layer_methods, method_spec
+from .seeding import seeded
 from .targets import ExplainedOutputs
 
 
@@ -43,7 +44,7 @@ def layer_attributions(
     target = torch.as_tensor(list(targets), device=features.device)
     results = {}
     for name in layers:
-        torch.manual_seed(options.seed)
-        values = spec.run_layer(spec, module, model.latent_module(name), inputs, baselines, target, options)
+        with seeded(options.seed):
+            values = spec.run_layer(spec, module, model.latent_module(name), inputs, baselines, target, options)
         results[name] = values.detach().transpose(1, 2).cpu().numpy()  # [M, T, H] -> [M, H, T]
     return results

@@ -36,7 +36,9 @@ value) override it for their row; ``--sample-rate`` sets ``sample_rate`` and ``-
 ``device`` where declared (a name goes to every chosen notebook declaring it: ``method`` reaches
 02, 03 and 04 alike, so 03/04 read the files 02 wrote). ``input_path``, ``output_dir`` and ``attributions_dir`` are set by the
 wiring above and cannot be overridden. Names no chosen notebook declares are an error on the
-command line and ignored in a manifest (so it can carry ``clean_path`` and notes).
+command line; a manifest column must be a parameter of some numbered notebook (those of notebooks
+not chosen are ignored) or one of ``path``, ``id``, ``clean_path``, ``notes``, else the run stops
+before any work with the valid column names (a typo such as ``metod`` never runs the default).
 
 Resuming: each notebook's hash covers its parameters (the ones passed, not the notebook's defaults
 or code), the input file's path, size and modification time, and the hashes of the notebooks whose
