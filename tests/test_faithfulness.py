@@ -228,3 +228,13 @@ def test_reading_names_the_best_agreement_and_the_controls():
     assert "`flipped` comes out lowest of all rows" in text
     assert "Control(s) at or above good on Spearman: energy" in text
     assert "material (at least the set share of the explained change) in 1 of 1 conditions" in text
+
+
+def test_ground_truth_section_writes_its_figure(small_rows, tmp_path):
+    from xai_helpers.reports.faithfulness import show_ground_truth
+
+    show_ground_truth(small_rows.to_dict("records"), tmp_path)
+    from matplotlib.image import imread
+
+    image = imread(tmp_path / "faithfulness_ground_truth.png")
+    assert image.shape[0] > 100 and image.shape[1] > 100

@@ -315,7 +315,7 @@ def localisation_rows(
         rows += shapley_rows(maps, exact, {**context, "flipped_of": best})
         if index == 0:
             lesion_maps, _ = _maps(lesioned, problem, settings, seed, settings.methods)
-            lesion_maps, _ = with_controls(lesion_maps, exact, problem.features, seed)
+            lesion_maps, _ = with_controls(lesion_maps, exact, problem.features, seed, best=best)
             rows += lesion_rows(lesion_maps, lesion_band, {**context, "flipped_of": best})
         for method, weights in maps.items():
             rows += _deletion_rows(model, problem, method, weights, seed, context, settings.removal)

@@ -52,15 +52,16 @@ def burst_tiles(
 
 
 def with_controls(
-    maps: Mapping[str, np.ndarray], exact: ShapleyResult, features: np.ndarray, seed: int
+    maps: Mapping[str, np.ndarray], exact: ShapleyResult, features: np.ndarray, seed: int, best: str | None = None
 ) -> tuple[dict[str, np.ndarray], str]:
     """``maps`` ``{method: [F, T]}`` plus the controls ``random``, ``energy`` and ``flipped`` (the negated
-    map of the method agreeing best with ``exact`` by ``shapley_spearman``); returns (maps, that method)."""
+    map of ``best``, by default the method agreeing best with ``exact`` by ``shapley_spearman``); returns
+    (maps, that method)."""
     def spearman(method: str) -> float:
         value = shapley_agreement(maps[method], exact.values, exact.tiles)["shapley_spearman"]
         return -np.inf if np.isnan(value) else value
 
-    best = max(maps, key=spearman)
+    best = max(maps, key=spearman) if best is None else best
     controls = {name: control_map(name, features, seed, reference=maps[best]) for name in CONTROLS}
     return {**maps, **controls}, best
 
