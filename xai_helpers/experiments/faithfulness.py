@@ -31,6 +31,7 @@ Maps are ``[F, T]`` over the input bins of the explained segment, for one region
 from __future__ import annotations
 
 import copy
+import zlib
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -297,6 +298,8 @@ def localisation_rows(
     tasks = [(name, wave, seed, index, burst, region) for name, wave in clean_waves.items() for seed in settings.seeds
              for index, (burst, region) in enumerate(burst_conditions(settings))]
     for name, clean, seed, index, burst, region in progress(tasks) if progress else tasks:
+        # a random map of its own per condition (file, seed, placement and level), the same on every run
+        control_seed = int(np.random.SeedSequence([seed, index, zlib.crc32(name.encode())]).generate_state(1)[0])
         problem, quiet = burst_pair(clean, burst, region, config, settings, seed)
         inside = region_bins(burst.region, problem.freqs_hz, problem.times_s)
         weights_out = problem.target_bins.astype(np.float64)
@@ -311,11 +314,11 @@ def localisation_rows(
         methods = list(dict.fromkeys([*settings.methods, "occlusion"]))
         maps, deltas = _maps(model, problem, settings, seed, methods)
         occlusion = maps["occlusion"]
-        maps, best = with_controls({m: maps[m] for m in settings.methods}, exact, problem.features, seed)
+        maps, best = with_controls({m: maps[m] for m in settings.methods}, exact, problem.features, control_seed)
         rows += shapley_rows(maps, exact, {**context, "flipped_of": best})
         if index == 0:
             lesion_maps, _ = _maps(lesioned, problem, settings, seed, settings.methods)
-            lesion_maps, _ = with_controls(lesion_maps, exact, problem.features, seed, best=best)
+            lesion_maps, _ = with_controls(lesion_maps, exact, problem.features, control_seed, best=best)
             rows += lesion_rows(lesion_maps, lesion_band, {**context, "flipped_of": best})
         for method, weights in maps.items():
             rows += _deletion_rows(model, problem, method, weights, seed, context, settings.removal)
