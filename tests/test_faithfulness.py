@@ -162,11 +162,29 @@ def test_burst_effect_row_is_the_measured_effect(clean, small_rows):
     assert float(small_rows["burst_material"].iloc[0]) == float(abs(share) >= settings.material_share)
 
 
-def test_flipped_is_worst_on_signed_agreement(small_rows):
+def test_flipped_is_worst_on_signed_agreement(clean, small_rows):
+    """Below every method and the energy control in the rows, and below the random control's mean over
+    20 draws (one draw alone can fall lower by chance on 10 tiles)."""
+    from xai_helpers.experiments.agreement import control_map, shapley_agreement
+    from xai_helpers.experiments.faithfulness import burst_pair
+    from xai_helpers.experiments.ground_truth import burst_tiles
+    from xai_helpers.experiments.shapley import exact_shapley
+    from xai_helpers.models.base import MaskFromLogPower
+
     for metric in ("shapley_spearman", "shapley_pearson"):
         values = small_rows[small_rows["metric"] == metric].set_index("method")["value"]
-        assert values.idxmin() == "flipped", values.to_dict()
+        assert values.drop("random").idxmin() == "flipped", values.to_dict()
         assert values["flipped"] == pytest.approx(-values.drop(["flipped", "random", "energy"]).max())
+    settings = BenchmarkSettings(**SMALL)
+    burst, region = burst_conditions(settings)[0]
+    problem, _ = burst_pair(clean, burst, region, CONFIG, settings, seed=0)
+    tiles = burst_tiles(problem.freqs_hz, problem.times_s, burst.region, settings.shapley_band_edges_hz, settings.shapley_spans)
+    exact = exact_shapley(MaskFromLogPower(load_nsnet2(16000)), problem.features, problem.baselines, tiles,
+                          problem.target_bins.astype(np.float64))
+    draws = [shapley_agreement(control_map("random", problem.features, seed), exact.values, exact.tiles) for seed in range(20)]
+    flipped = small_rows[small_rows["method"] == "flipped"].set_index("metric")["value"]
+    for metric in ("shapley_spearman", "shapley_pearson"):
+        assert flipped[metric] < np.mean([draw[metric] for draw in draws]) - 0.3
 
 
 def test_complete_deeplift_gives_the_lesioned_band_zero(clean):
