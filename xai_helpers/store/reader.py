@@ -196,6 +196,14 @@ class AttributionFile:
         return str(self.attrs.get("target", "mask"))
 
     @property
+    def deeplift_rule(self) -> str | None:
+        """DeepLift / DeepLiftShap's rule: ``"complete"`` (DeepLIFT's rules inside the GRUs; the attributions add
+        up) or ``"captum"`` (Captum's DeepLift); ``None`` for other methods and for files written before the
+        rule was stored (those DeepLift files used ``"captum"``)."""
+        rule = self.attrs.get("deeplift_rule")
+        return None if rule is None else str(rule)
+
+    @property
     def sample_rate(self) -> int:
         return int(self.attrs.get("sample_rate", 16000))
 
