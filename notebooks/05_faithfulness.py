@@ -53,7 +53,7 @@ baseline = "zero"
 n_samples = 16  # GradientShap samples, IG steps, KernelShap/Lime perturbations
 seeds = [0]
 shapley_band_edges_hz = [2000.0, 3500.0]  # interior band edges of the Shapley tile grid
-shapley_spans = 3  # time spans of the burst (plus the context span): 3 bands x 4 spans + the burst tile = 13 tiles
+shapley_spans = 3  # time spans of the burst, plus the context span: 3 bands x 4 spans and the burst tile, 13 tiles
 lesion_band_hz = [2500.0, 3500.0]  # the band the lesioned model is blind to
 removal = "baseline"  # deletion/insertion: "baseline" replacement or "road" imputation
 full_run = False  # all files, three placements, three levels, two seeds, more samples
