@@ -13,13 +13,13 @@ from xai_helpers.experiments.faithfulness import (
     add_burst,
     burst_conditions,
     burst_problem,
-    control_map,
     enrichment,
     method_map,
     randomised_model,
     rank_correlation,
     RANDOMISATION_ORDER,
 )
+from xai_helpers.experiments.agreement import control_map
 from xai_helpers.models.nsnet2 import load_nsnet2
 from xai_helpers.attribution.regions import region_bins
 from xai_helpers.models.nsnet2 import stft_config

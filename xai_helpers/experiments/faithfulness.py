@@ -52,7 +52,7 @@ from ..dsp.noise.broadband import pink_noise
 from ..dsp.noise.bursts import gaussian_burst
 from ..dsp.noise.mixing import mix_at_snr
 from ..dsp.stft import StftConfig, log_power, stft
-from .agreement import CONTROLS, control_map
+from .agreement import CONTROLS
 from .curves import curve_areas, deletion_insertion_curves
 from .ground_truth import burst_rows, burst_tiles, lesion_rows, shapley_rows, with_controls
 from .shapley import burst_effect, exact_shapley
