@@ -1,6 +1,6 @@
 """Measure: exact Shapley values of a tile grid on notebook 05's burst problem, and how well the methods agree.
 
-For each of ``--files`` bundled samples (pink noise at 10 dB SNR, a 3 kHz burst at ``--level`` dB,
+For each of ``--files`` bundled samples (the prototype, on notebook 05's old placement: pink noise at 10 dB SNR, a 0.6 s 3 kHz burst at ``--level`` dB,
 explained output = the mask summed over 500-1500 Hz during the burst, zero-signal baseline, the
 segment from 0.2 s before the burst: ``xai_helpers.experiments.faithfulness.burst_problem`` with its defaults):
 
@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     config = stft_config(16000)
-    settings = BenchmarkSettings(levels_db=(args.level,))
+    settings = BenchmarkSettings(levels_db=(args.level,), burst_duration_s=0.6, explained_offset_hz=(-2500.0, -1500.0))
     burst, region = burst_conditions(settings)[0]
     net = load_nsnet2(16000)
     model = MaskFromLogPower(net)

@@ -13,13 +13,13 @@ from xai_helpers.experiments.faithfulness import (
     add_burst,
     burst_conditions,
     burst_problem,
-    control_map,
     enrichment,
     method_map,
     randomised_model,
     rank_correlation,
     RANDOMISATION_ORDER,
 )
+from xai_helpers.experiments.agreement import control_map
 from xai_helpers.models.nsnet2 import load_nsnet2
 from xai_helpers.attribution.regions import region_bins
 from xai_helpers.models.nsnet2 import stft_config
@@ -88,7 +88,9 @@ def test_add_burst_band_span_and_level(clean):
 
 def test_explained_band_must_not_overlap_burst():
     with pytest.raises(ValueError, match="overlaps"):
-        burst_conditions(BenchmarkSettings(explained_band_hz=(2500.0, 3500.0)))
+        burst_conditions(BenchmarkSettings(explained_offset_hz=(-500.0, 500.0)))
+    with pytest.raises(ValueError, match="explained_offset_hz"):
+        burst_conditions(BenchmarkSettings(explained_offset_hz=(-3500.0, -3200.0)))
 
 
 def test_randomisation_destroys_signed_gradient_maps(clean):
@@ -118,3 +120,139 @@ def test_reading_names_what_the_numbers_say():
     assert "level 0 dB" in text and "energy detector at 1.50" in text
     assert "1 of 2 methods put more mass on the burst than the energy detector: rising (1.60)" in text
     assert "burst level for: rising." in text
+
+
+SMALL = dict(methods=("deeplift", "deeplift_captum", "inputxgradient"), levels_db=(20.0,), shapley_spans=2, n_samples=4)
+"""A small real case: three methods, one loud burst, 3 bands x 3 spans + the burst tile (10 players)."""
+
+
+@pytest.fixture(scope="module")
+def small_rows(clean):
+    import pandas as pd
+
+    from xai_helpers.experiments.faithfulness import localisation_rows
+
+    return pd.DataFrame(localisation_rows({"clean": clean}, load_nsnet2(16000), CONFIG, BenchmarkSettings(**SMALL)))
+
+
+def test_rows_carry_the_ground_truth_metrics(small_rows):
+    required = {"shapley_spearman", "shapley_pearson", "shapley_sign_agreement", "shapley_l1", "shapley_top3",
+                "lesion_false_positive_share", "burst_effect", "burst_shapley", "burst_effect_share", "burst_material",
+                "enrichment", "deletion_area", "insertion_area"}
+    assert required <= set(small_rows["metric"])
+    shapley = small_rows[small_rows["metric"] == "shapley_spearman"]
+    assert set(shapley["method"]) == {*SMALL["methods"], "random", "energy", "flipped"}
+    assert small_rows["burst_material"].isin([0, 1]).all()
+
+
+def test_burst_effect_row_is_the_measured_effect(clean, small_rows):
+    """burst_effect = y(with burst) - y(without), recomputed here by two plain forward passes."""
+    from xai_helpers.experiments.faithfulness import burst_pair
+
+    settings = BenchmarkSettings(**SMALL)
+    burst, region = burst_conditions(settings)[0]
+    problem, quiet = burst_pair(clean, burst, region, CONFIG, settings, seed=0)
+    model = load_nsnet2(16000)
+    with torch.no_grad():
+        masks = model(torch.as_tensor(np.stack([problem.features.T, quiet.T])))
+    expected = float((masks[0] - masks[1]).numpy().T[problem.target_bins].sum())
+    row = small_rows[(small_rows["method"] == "burst") & (small_rows["metric"] == "burst_effect")]
+    assert float(row["value"].iloc[0]) == pytest.approx(expected, rel=1e-4)
+    share = small_rows[(small_rows["method"] == "burst") & (small_rows["metric"] == "burst_effect_share")]["value"].iloc[0]
+    assert float(small_rows["burst_material"].iloc[0]) == float(abs(share) >= settings.material_share)
+
+
+def test_flipped_is_worst_on_signed_agreement(clean, small_rows):
+    """Below every method and the energy control in the rows, and below the random control's mean over
+    20 draws (one draw alone can fall lower by chance on 10 tiles)."""
+    from xai_helpers.experiments.agreement import control_map, shapley_agreement
+    from xai_helpers.experiments.faithfulness import burst_pair
+    from xai_helpers.experiments.ground_truth import burst_tiles
+    from xai_helpers.experiments.shapley import exact_shapley
+    from xai_helpers.models.base import MaskFromLogPower
+
+    for metric in ("shapley_spearman", "shapley_pearson"):
+        values = small_rows[small_rows["metric"] == metric].set_index("method")["value"]
+        assert values.drop("random").idxmin() == "flipped", values.to_dict()
+        assert values["flipped"] == pytest.approx(-values.drop(["flipped", "random", "energy"]).max())
+    settings = BenchmarkSettings(**SMALL)
+    burst, region = burst_conditions(settings)[0]
+    problem, _ = burst_pair(clean, burst, region, CONFIG, settings, seed=0)
+    tiles = burst_tiles(problem.freqs_hz, problem.times_s, burst.region, settings.shapley_band_edges_hz, settings.shapley_spans)
+    exact = exact_shapley(MaskFromLogPower(load_nsnet2(16000)), problem.features, problem.baselines, tiles,
+                          problem.target_bins.astype(np.float64))
+    draws = [shapley_agreement(control_map("random", problem.features, seed), exact.values, exact.tiles) for seed in range(20)]
+    flipped = small_rows[small_rows["method"] == "flipped"].set_index("metric")["value"]
+    for metric in ("shapley_spearman", "shapley_pearson"):
+        assert flipped[metric] < np.mean([draw[metric] for draw in draws]) - 0.3
+
+
+def test_complete_deeplift_gives_the_lesioned_band_zero(clean):
+    from xai_helpers.models.lesion import band_bins, lesion_change, lesioned_model
+
+    settings = BenchmarkSettings(levels_db=(20.0,))
+    burst, region = burst_conditions(settings)[0]
+    problem = burst_problem(clean, burst, region, CONFIG, settings, seed=0)
+    lesioned = lesioned_model(load_nsnet2(16000))
+    band = band_bins(16000)
+    assert lesion_change(lesioned, problem.features, band) < 1e-5
+    values, delta = method_map(lesioned, problem, "deeplift", settings.options(0))
+    assert np.abs(values[band]).max() < 1e-7
+    assert np.abs(values[~band]).max() > 1e-3  # the rest of the map is not empty
+    assert delta < 1e-3  # complete: the map sums to the explained change
+
+
+def test_deeplift_names_select_the_rule(clean):
+    """deeplift (complete) sums to the explained change; deeplift_captum equals Captum's DeepLift."""
+    from xai_helpers.attribution.captum_backend import attribute_targets
+
+    model = load_nsnet2(16000)
+    settings = BenchmarkSettings(levels_db=(20.0,))
+    burst, region = burst_conditions(settings)[0]
+    problem = burst_problem(clean, burst, region, CONFIG, settings, seed=0)
+    _, complete_delta = method_map(model, problem, "deeplift", settings.options(0))
+    captum_rule, captum_delta = method_map(model, problem, "deeplift_captum", settings.options(0))
+    reference = attribute_targets(problem.module(model), torch.as_tensor(problem.features), torch.as_tensor(problem.baselines),
+                                  "deeplift", [0], options=settings.options(0)).values[0]
+    np.testing.assert_allclose(captum_rule, reference, atol=1e-5 * np.abs(reference).max())
+    assert complete_delta < 1e-3 < captum_delta
+
+
+def test_burst_tiles_cut_the_burst_out_of_the_grid():
+    from xai_helpers.experiments.ground_truth import burst_tiles
+
+    freqs, times = CONFIG.frequencies_hz(), CONFIG.frame_times_s(110)[60:]
+    burst = Burst(3000.0, 300.0, 0.8, 0.3)
+    tiles = burst_tiles(freqs, times, burst.region, (2000.0, 3500.0), 3)
+    assert tiles.count == 13 and tiles.names[-1] == "burst"
+    assert tiles.masks.sum(axis=0).min() == 1  # disjoint and covering every bin
+    np.testing.assert_array_equal(tiles.masks[-1], region_bins(burst.region, freqs, times))
+    with pytest.raises(ValueError, match="shapley_spans"):
+        burst_tiles(freqs, times, burst.region, (2000.0,), 0)
+
+
+def test_reading_names_the_best_agreement_and_the_controls():
+    from xai_helpers.experiments.faithfulness import reading
+
+    spearman = {"good": (0.8, 0.6), "poor": (0.3, 0.1), "random": (0.0, 0.1), "energy": (0.9, 0.9), "flipped": (-0.8, -0.6)}
+    rows = [{"method": m, "metric": metric, "condition": f"level {level} dB", "value": value}
+            for m, pair in spearman.items() for level, v in zip((0, 20), pair)
+            for metric, value in (("shapley_spearman", v), ("shapley_sign_agreement", 0.5), ("shapley_l1", 1.0),
+                                  ("enrichment", 1.0))]
+    rows += [{"method": "burst", "metric": metric, "condition": "level 20 dB", "value": value}
+             for metric, value in (("burst_effect_share", 0.3), ("burst_material", 1.0))]
+    text = reading(rows)
+    assert "**good** agrees best: Spearman 0.70 ± 0.14, 0.50 above poor" in text
+    assert "`flipped` comes out lowest of all rows" in text
+    assert "Control(s) at or above good on Spearman: energy" in text
+    assert "material (at least the set share of the explained change) in 1 of 1 conditions" in text
+
+
+def test_ground_truth_section_writes_its_figure(small_rows, tmp_path):
+    from xai_helpers.reports.faithfulness import show_ground_truth
+
+    show_ground_truth(small_rows.to_dict("records"), tmp_path)
+    from matplotlib.image import imread
+
+    image = imread(tmp_path / "faithfulness_ground_truth.png")
+    assert image.shape[0] > 100 and image.shape[1] > 100

@@ -57,3 +57,37 @@ def test_bad_arguments():
         road_impute(features, np.ones((20, 15), dtype=bool))
     with pytest.raises(ValueError, match="noise_std"):
         road_impute(features, interior_removal(), noise_std=-1.0)
+
+
+def test_road_removal_in_deletion_curves_imputes_seeded_and_differs_from_baseline():
+    """Deletion with ``removal="road"`` runs the model on the ROAD-imputed input (recomputed here), is
+    reproducible for a seed, changes with the seed, and differs from baseline replacement."""
+    from xai_helpers.experiments.curves import deletion_insertion_curves
+    from xai_helpers.experiments.ranking import count_for_fraction, rank_order
+    from xai_helpers.models.base import predict_mask
+    from xai_helpers.models.nsnet2 import load_nsnet2
+
+    model = load_nsnet2(16000)
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=(161, 12)) - 3.0).astype(np.float32)
+    b = np.full_like(x, -12.0)
+    scores = rng.normal(size=x.shape)
+    fractions = (0.0, 0.2, 1.0)
+
+    def curves(removal, seed):
+        return deletion_insertion_curves(model, x, b, scores, fractions, orders=("top",), seed=seed, removal=removal)
+
+    road, again, other, baseline = curves("road", 0), curves("road", 0), curves("road", 1), curves("baseline", 0)
+    np.testing.assert_array_equal(road["deletion"], again["deletion"])
+    middle = road["fraction"] == 0.2
+    assert float(road.loc[middle, "deletion"].iloc[0]) != float(other.loc[middle, "deletion"].iloc[0])
+    assert abs(float(road.loc[middle, "deletion"].iloc[0]) - float(baseline.loc[middle, "deletion"].iloc[0])) > 1e-3
+    # the value at 0.2: the top-ranked bins imputed by road_impute with the curve's seed for (run 0, fraction 1)
+    removed = np.zeros(x.size, dtype=bool)
+    removed[rank_order(scores, "top", None)[: count_for_fraction(0.2, x.size)]] = True
+    seed = int(np.random.SeedSequence([0, 0, 1]).generate_state(1)[0])
+    imputed = road_impute(x, removed.reshape(x.shape), seed=seed).astype(np.float32)
+    expected = np.mean(np.abs(predict_mask(imputed, model) - predict_mask(x, model)))
+    assert float(road.loc[middle, "deletion"].iloc[0]) == pytest.approx(expected, rel=1e-4)
+    with pytest.raises(ValueError, match="removal"):
+        curves("zero", 0)

@@ -15,8 +15,11 @@ import pandas as pd
 
 from ..models.base import MaskModel, predict_masks
 from .ranking import ORDERS, count_for_fraction, derived_seeds, rank_order
+from .road import DEFAULT_NOISE_STD, road_impute
 
 DEFAULT_FRACTIONS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+REMOVALS = ("baseline", "road")
+"""How removed bins are filled: the baseline's values, or ROAD's noisy linear imputation (:mod:`.road`)."""
 
 
 def check_fractions(fractions: Sequence[float]) -> np.ndarray:
@@ -38,6 +41,8 @@ def deletion_insertion_curves(
     n_random: int = 5,
     seed: int = 0,
     region: np.ndarray | None = None,
+    removal: str = "baseline",
+    noise_std: float = DEFAULT_NOISE_STD,
 ) -> pd.DataFrame:
     """Deletion and insertion curves of ``features`` ``[F, T]`` against ``baseline`` ``[F, T]`` (log10 power).
 
@@ -50,6 +55,11 @@ def deletion_insertion_curves(
     ``x'`` as a sequence of its own (batched forward passes). Deletion at 0 and insertion at 1
     are 0 exactly (``x' = x``). The input is perturbed directly, no resynthesis: exact and fast.
 
+    ``removal="road"`` fills the removed bins (deletion: the chosen ones; insertion: the others) by
+    :func:`~.road.road_impute` from the bins kept, with noise ``noise_std`` (log10 power) seeded from
+    ``seed``, the run and the fraction; where no bin is kept (deletion at 1, insertion at 0) there is
+    nothing to impute from and the baseline is used.
+
     Returns a long table: ``order, run, seed, fraction, n_bins, deletion, insertion`` (``seed`` is
     ``<NA>`` and ``run`` 0 for the deterministic orders).
     """
@@ -58,6 +68,8 @@ def deletion_insertion_curves(
     if x.ndim != 2 or b.shape != x.shape or np.shape(scores) != x.shape:
         raise ValueError(f"features, baseline and scores must share one [F, T] shape; got {x.shape}, {b.shape}, {np.shape(scores)}")
     fractions = check_fractions(fractions)
+    if removal not in REMOVALS:
+        raise ValueError(f"removal: unknown {removal!r}; choose one of {', '.join(REMOVALS)}")
     runs: list[tuple[str, int, int | None]] = []
     for order in orders:
         if order == "random":
@@ -68,15 +80,22 @@ def deletion_insertion_curves(
             raise ValueError(f"order: unknown {order!r}; choose one of {', '.join(ORDERS)}")
     x_flat, b_flat = x.ravel(), b.ravel()
     rows, variants = [], [x]
-    for order, run, run_seed in runs:
+    for run_index, (order, run, run_seed) in enumerate(runs):
         ranked = rank_order(scores, order, run_seed)
-        for fraction in fractions:
+        for fraction_index, fraction in enumerate(fractions):
             k = count_for_fraction(float(fraction), x.size)
             chosen = ranked[:k]
             deleted = x_flat.copy()
             deleted[chosen] = b_flat[chosen]
             inserted = b_flat.copy()
             inserted[chosen] = x_flat[chosen]
+            if removal == "road":
+                fill_seed = int(np.random.SeedSequence([seed, run_index, fraction_index]).generate_state(1)[0])
+                removed = np.zeros(x.size, dtype=bool)
+                removed[chosen] = True
+                if 0 < k < x.size:
+                    deleted = _road(x, removed, noise_std, fill_seed)
+                    inserted = _road(x, ~removed, noise_std, fill_seed)
             rows.append({"order": order, "run": run, "seed": run_seed, "fraction": float(fraction), "n_bins": k})
             variants += [deleted.reshape(x.shape), inserted.reshape(x.shape)]
     # Identical inputs run once (the whole baseline ends every deletion curve and starts every
@@ -96,6 +115,11 @@ def deletion_insertion_curves(
     table = pd.DataFrame(rows)
     table["seed"] = table["seed"].astype("Int64")
     return table
+
+
+def _road(x: np.ndarray, removed_flat: np.ndarray, noise_std: float, seed: int) -> np.ndarray:
+    """``x`` ``[F, T]`` with the flat bins ``removed_flat`` imputed by ROAD, flattened, float32."""
+    return road_impute(x, removed_flat.reshape(x.shape), noise_std=noise_std, seed=seed).astype(np.float32).ravel()
 
 
 def area_under_curve(fractions: Sequence[float], values: Sequence[float]) -> float:

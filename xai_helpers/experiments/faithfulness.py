@@ -1,26 +1,37 @@
-"""Can the maps be trusted? Localisation against a ground truth built in, and sanity checks.
+"""Can the maps be trusted? Ground truths built in (exact Shapley values, a lesioned model, a planted
+burst whose effect is measured), localisation and sanity checks, scored per condition.
 
-**Localisation.** A narrowband noise burst with a known band and time span is added to speech in
-noise at a level relative to the speech. An output region that does *not* overlap the burst (another
-band, the same time) is explained, and the attribution mass landing on the burst is measured:
+**Conditions.** Speech in pink noise plus a narrowband noise burst (known band, span, level relative
+to the speech). The explained output is the mask summed over a band *beside* the burst
+(``explained_offset_hz`` from the burst's centre, not overlapping it) over the burst's span: there
+the burst moves the output materially (``benchmarks/burst_placement_search.py``), while explaining
+the burst region itself would reward any method for returning mass to the cell asked about.
+
+**Ground truth** (:mod:`.ground_truth`): exact Shapley values of a grid of tiles plus the burst's
+tile (the same removal and baseline as the methods), scored as ``shapley_*`` per method; the burst's
+causal effect ``burst_effect`` and Shapley value ``burst_shapley`` with every condition, flagged
+``burst_material`` 0/1 (at least ``material_share`` of the explained change); and maps of a model
+lesioned in ``lesion_band_hz`` (``lesion_false_positive_share``: any mass there is wrong).
+
+**Localisation** (kept beside the ground truth, read with ``burst_material``):
 
     enrichment = (share of |attribution| inside the burst region) / (share of the plane it covers)
 
-1.0 is chance. Two controls go through the same code: ``random`` (i.i.d. uniform map: must come out
-at 1.0) and ``energy`` (each bin weighted by its own log-power rank: a detector of loud bins, which a
-map must beat to show more than "the model looks at energy"). Explaining the burst region itself
-would be circular (any method returns mass to the cell asked about), so it is not done.
+**Controls**, computed by the same code: ``random``, ``energy`` (log-power rank) and ``flipped``
+(the best method's map, negated; :mod:`.agreement`). **Sanity checks**: cascading model
+randomisation (Adebayo et al., 2018), completeness (relative convergence delta), agreement with a
+brute-force occlusion map, deletion/insertion areas with baseline or ROAD removal.
 
-**Sanity checks.** Cascading model randomisation (Adebayo et al., 2018: re-initialise layers from the
-top, report the Spearman correlation between original and randomised maps), completeness (convergence
-delta relative to the explained change), and agreement with a brute-force occlusion map.
-
-Maps here are ``[F, T]`` over the input bins of the explained segment, for one region target.
+DeepLift and DeepLiftShap are scored with both rules inside the GRUs (the exact engine,
+:func:`~xai_helpers.attribution.engine.weighted_output_attributions`): ``deeplift`` /
+``deepliftshap`` the complete rule, ``deeplift_captum`` / ``deepliftshap_captum`` Captum's rule.
+Maps are ``[F, T]`` over the input bins of the explained segment, for one region target.
 """
 
 from __future__ import annotations
 
 import copy
+import zlib
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -32,16 +43,24 @@ from ..attribution.registry import names
 from ..attribution.methods import MethodOptions
 from ..attribution.captum_backend import attribute_targets
 from ..attribution.baselines import make_baselines
+from ..attribution.engine import weighted_output_attributions
+from ..models.base import MaskFromLogPower
+from ..models.lesion import DEFAULT_BAND_HZ, band_bins, lesioned_model
 from ..models.nsnet2 import NSNet2
 from ..attribution.regions import Region, feature_mask, region_bins, region_grid
 from ..dsp.noise.broadband import pink_noise
 from ..dsp.noise.bursts import gaussian_burst
 from ..dsp.noise.mixing import mix_at_snr
 from ..dsp.stft import StftConfig, log_power, stft
+from .agreement import CONTROLS
 from .curves import curve_areas, deletion_insertion_curves
+from .ground_truth import burst_rows, burst_tiles, lesion_rows, shapley_rows, with_controls
+from .shapley import burst_effect, exact_shapley
 from ..attribution.targets import ExplainedOutputs
 
-CONTROLS = ("random", "energy")
+DEEPLIFT_RULES = {"deeplift": ("deeplift", "complete"), "deepliftshap": ("deepliftshap", "complete"),
+                  "deeplift_captum": ("deeplift", "captum"), "deepliftshap_captum": ("deepliftshap", "captum")}
+"""Benchmark method name -> (engine method, DeepLIFT rule inside the GRUs)."""
 RANDOMISATION_ORDER = NSNet2.randomisation_order
 """Cascading randomisation, top layer first."""
 GROUPS_ONLY = names(groups_only=True)
@@ -87,15 +106,6 @@ def enrichment(weights: np.ndarray, inside: np.ndarray) -> float:
     return float(magnitude[inside].sum() / total / inside.mean())
 
 
-def control_map(name: str, features: np.ndarray, seed: int) -> np.ndarray:
-    """Non-negative map ``[F, T]`` of a control: ``random`` (uniform) or ``energy`` (log-power rank, 1..F*T)."""
-    if name == "random":
-        return np.random.default_rng(seed).uniform(size=features.shape)
-    if name == "energy":
-        return (np.argsort(np.argsort(features, axis=None)).reshape(features.shape) + 1).astype(np.float64)
-    raise ValueError(f"unknown control {name!r}; choose one of {CONTROLS}")
-
-
 @dataclass
 class RegionProblem:
     """One explained region on one segment: features ``[F, T]``, baselines ``[K, F, T]``, region mask ``[F, T]``."""
@@ -134,12 +144,24 @@ def method_map(
     """``(signed attribution map [F, T], relative convergence delta or None)`` of ``method`` for the region.
 
     Groups-only methods (KernelShap, Lime) work on a ``group_hz`` x ``group_s`` grid; each group's
-    value is spread evenly over its bins so maps compare bin for bin.
+    value is spread evenly over its bins so maps compare bin for bin. The names of
+    :data:`DEEPLIFT_RULES` run on the exact engine for NSNet2 (on any other model, whose rules
+    cannot differ inside GRUs it does not have, on Captum's DeepLift), the rest through Captum.
     """
     device = next((parameter.device for parameter in model.parameters()), torch.device("cpu"))
     module = problem.module(model).to(device)
     features = torch.as_tensor(problem.features, device=device)
     baselines = torch.as_tensor(problem.baselines, device=device)
+    if method in DEEPLIFT_RULES and not isinstance(model, NSNet2):
+        method = DEEPLIFT_RULES[method][0]  # no GRU, no rule to choose: Captum's DeepLift
+    elif method in DEEPLIFT_RULES:
+        engine_method, rule = DEEPLIFT_RULES[method]
+        values, deltas = weighted_output_attributions(
+            model, problem.features, problem.baselines, engine_method, problem.target_bins[None].astype(np.float32), rule=rule,
+        )
+        with torch.no_grad():
+            change = float(module(features[None])[0, 0] - module(baselines).mean())
+        return values[0].astype(np.float64), float(abs(deltas[0]) / max(abs(change), 1e-12))
     labels = None
     if method in GROUPS_ONLY:
         groups = region_grid(problem.freqs_hz, problem.times_s, group_hz, group_s)
@@ -175,14 +197,16 @@ def rank_correlation(first: np.ndarray, second: np.ndarray) -> float:
 class BenchmarkSettings:
     """What the benchmark runs; every field is a notebook 05 parameter."""
 
-    methods: Sequence[str] = names(benchmarked=True)
-    levels_db: Sequence[float] = (0.0, -10.0, -20.0)
+    methods: Sequence[str] = ("deeplift", "deeplift_captum", "integratedgradients", "gradientshap", "saliency",
+                              "inputxgradient", "occlusion")
+    levels_db: Sequence[float] = (20.0, 10.0, 0.0)
     placements: Sequence[tuple[float, float]] = ((3000.0, 0.8),)
     """(burst centre Hz, burst start s) pairs."""
     burst_width_hz: float = 300.0
-    burst_duration_s: float = 0.6
-    explained_band_hz: tuple[float, float] = (500.0, 1500.0)
-    """The explained output band, over the burst's time span; must not overlap the burst band."""
+    burst_duration_s: float = 0.3
+    explained_offset_hz: tuple[float, float] = (-650.0, -150.0)
+    """The explained output band relative to the burst's centre (Hz), over the burst's time span; must
+    not overlap the burst band."""
     snr_db: float = 10.0
     """Speech to pink-noise ratio of the background, dB."""
     context_s: float = 0.2
@@ -192,6 +216,18 @@ class BenchmarkSettings:
     n_samples: int = 25
     occlusion_window: tuple[int, int] = (8, 4)
     """Occlusion patch (bins, frames) of the brute-force reference map."""
+    shapley_band_edges_hz: Sequence[float] = (2000.0, 3500.0)
+    """Interior band edges of the Shapley tile grid (0 Hz and the top bin are added), Hz."""
+    shapley_spans: int = 3
+    """Equal time spans the burst's span is cut into for the tile grid (plus the context span)."""
+    material_share: float = 0.1
+    """A burst is material when ``|burst_effect|`` is at least this share of the explained change."""
+    lesion_band_hz: tuple[float, float] = DEFAULT_BAND_HZ
+    """The band the lesioned model is blind to, Hz."""
+    removal: str = "baseline"
+    """Deletion/insertion curves: ``"baseline"`` replacement or ``"road"`` imputation."""
+    randomisation_files: int | None = 1
+    """How many files the cascading randomisation runs on (``None``: all)."""
 
     def options(self, seed: int) -> MethodOptions:
         """Method settings for one seed."""
@@ -204,9 +240,13 @@ def burst_conditions(settings: BenchmarkSettings) -> list[tuple[Burst, Region]]:
     for center_hz, start_s in settings.placements:
         for level in settings.levels_db:
             burst = Burst(center_hz, settings.burst_width_hz, start_s, settings.burst_duration_s, level)
-            f_lo, f_hi = settings.explained_band_hz
+            f_lo, f_hi = (center_hz + offset for offset in settings.explained_offset_hz)
             if f_lo < burst.region[1] and burst.region[0] < f_hi:
-                raise ValueError(f"explained band {settings.explained_band_hz} Hz overlaps the burst band {burst.region[:2]} Hz")
+                raise ValueError(f"explained band {f_lo:g}-{f_hi:g} Hz (explained_offset_hz {settings.explained_offset_hz}) "
+                                 f"overlaps the burst band {burst.region[:2]} Hz")
+            if not 0 <= f_lo < f_hi:
+                raise ValueError(f"explained_offset_hz {settings.explained_offset_hz} gives the band {f_lo:g}-{f_hi:g} Hz "
+                                 f"for a burst at {center_hz:g} Hz; it must be increasing and above 0 Hz")
             conditions.append((burst, (f_lo, f_hi, start_s, start_s + settings.burst_duration_s)))
     return conditions
 
@@ -220,9 +260,19 @@ def burst_problem(
     clean: np.ndarray, burst: Burst, region: Region, config: StftConfig, settings: BenchmarkSettings, seed: int
 ) -> RegionProblem:
     """Speech in pink noise plus ``burst``, explained over ``region``."""
+    return burst_pair(clean, burst, region, config, settings, seed)[0]
+
+
+def burst_pair(
+    clean: np.ndarray, burst: Burst, region: Region, config: StftConfig, settings: BenchmarkSettings, seed: int
+) -> tuple[RegionProblem, np.ndarray]:
+    """(the :func:`burst_problem`, the features ``[F, T]`` of the same segment without the burst)."""
     background_seed, burst_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
-    noisy = add_burst(speech_in_noise(clean, settings.snr_db, background_seed), config.sample_rate, burst, clean, burst_seed)
-    return region_problem(noisy, config, region, settings.context_s, settings.baseline, seed=seed)
+    background = speech_in_noise(clean, settings.snr_db, background_seed)
+    noisy = add_burst(background, config.sample_rate, burst, clean, burst_seed)
+    problem = region_problem(noisy, config, region, settings.context_s, settings.baseline, seed=seed)
+    quiet = region_problem(background, config, region, settings.context_s, settings.baseline, seed=seed)
+    return problem, quiet.features
 
 
 def _maps(model, problem, settings, seed, methods) -> tuple[dict[str, np.ndarray], dict[str, float]]:
@@ -237,38 +287,58 @@ def _maps(model, problem, settings, seed, methods) -> tuple[dict[str, np.ndarray
 def localisation_rows(
     clean_waves: dict[str, np.ndarray], model: NSNet2, config: StftConfig, settings: BenchmarkSettings, progress=None
 ) -> list[dict]:
-    """Long-form rows (method, metric, condition, value, sample, placement, seed) of enrichment,
-    relative convergence delta and Spearman agreement with occlusion, for every condition."""
+    """Long-form rows (method, metric, condition, value, sample, placement, seed) of every condition:
+    the ground truth (``shapley_*`` per method and control, the burst's ``burst_effect``,
+    ``burst_shapley``, ``burst_effect_share``, ``burst_material``; ``lesion_false_positive_share`` at
+    each file's first condition), enrichment, relative convergence delta, Spearman agreement with
+    occlusion, deletion and insertion areas. Every row of a condition carries ``burst_material``."""
     rows = []
-    tasks = [(name, wave, seed, burst, region) for name, wave in clean_waves.items() for seed in settings.seeds
-             for burst, region in burst_conditions(settings)]
-    for name, clean, seed, burst, region in progress(tasks) if progress else tasks:
-        problem = burst_problem(clean, burst, region, config, settings, seed)
+    lesioned, lesion_band = lesioned_model(model, settings.lesion_band_hz), band_bins(config.sample_rate, settings.lesion_band_hz)
+    game = MaskFromLogPower(model)
+    tasks = [(name, wave, seed, index, burst, region) for name, wave in clean_waves.items() for seed in settings.seeds
+             for index, (burst, region) in enumerate(burst_conditions(settings))]
+    for name, clean, seed, index, burst, region in progress(tasks) if progress else tasks:
+        # a random map of its own per condition (file, seed, placement and level), the same on every run
+        control_seed = int(np.random.SeedSequence([seed, index, zlib.crc32(name.encode())]).generate_state(1)[0])
+        problem, quiet = burst_pair(clean, burst, region, config, settings, seed)
         inside = region_bins(burst.region, problem.freqs_hz, problem.times_s)
-        methods = list(dict.fromkeys([*settings.methods, "occlusion"]))
-        maps, deltas = _maps(model, problem, settings, seed, methods)
-        maps.update({control: control_map(control, problem.features, seed) for control in CONTROLS})
+        weights_out = problem.target_bins.astype(np.float64)
+        tiles = burst_tiles(problem.freqs_hz, problem.times_s, burst.region, settings.shapley_band_edges_hz, settings.shapley_spans)
+        exact = exact_shapley(game, problem.features, problem.baselines, tiles, weights_out)
+        effect = burst_effect(game, problem.features, quiet, weights_out)
         context = {"condition": f"level {burst.level_db:g} dB", "sample": name,
                    "placement": f"{burst.center_hz:g} Hz @ {burst.start_s:g} s", "seed": seed}
+        described = burst_rows(effect, exact, settings.material_share, context)
+        context["burst_material"] = int(described[-1]["value"])
+        rows += [{**row, "burst_material": context["burst_material"]} for row in described]
+        methods = list(dict.fromkeys([*settings.methods, "occlusion"]))
+        maps, deltas = _maps(model, problem, settings, seed, methods)
+        occlusion = maps["occlusion"]
+        maps, best = with_controls({m: maps[m] for m in settings.methods}, exact, problem.features, control_seed)
+        rows += shapley_rows(maps, exact, {**context, "flipped_of": best})
+        if index == 0:
+            lesion_maps, _ = _maps(lesioned, problem, settings, seed, settings.methods)
+            lesion_maps, _ = with_controls(lesion_maps, exact, problem.features, control_seed, best=best)
+            rows += lesion_rows(lesion_maps, lesion_band, {**context, "flipped_of": best})
         for method, weights in maps.items():
-            if method not in settings.methods and method not in CONTROLS:
-                continue
-            rows += _deletion_rows(model, problem, method, weights, seed, context)
+            rows += _deletion_rows(model, problem, method, weights, seed, context, settings.removal)
             rows.append({"method": method, "metric": "enrichment", "value": enrichment(weights, inside), **context})
             if method in deltas:
                 rows.append({"method": method, "metric": "relative_delta", "value": deltas[method], **context})
             if method != "occlusion":
                 rows.append({"method": method, "metric": "occlusion_spearman",
-                             "value": rank_correlation(np.abs(weights), np.abs(maps["occlusion"])), **context})
+                             "value": rank_correlation(np.abs(weights), np.abs(occlusion)), **context})
     return rows
 
 
-def _deletion_rows(model, problem: RegionProblem, method: str, weights: np.ndarray, seed: int, context: dict) -> list[dict]:
+def _deletion_rows(
+    model, problem: RegionProblem, method: str, weights: np.ndarray, seed: int, context: dict, removal: str = "baseline"
+) -> list[dict]:
     """Deletion and insertion areas of the explained region's output, bins ranked by ``|weights|``
     (the ``random`` control is the method named ``random``, whose map is random)."""
     curves = deletion_insertion_curves(
         model, problem.features, problem.baselines.mean(axis=0), np.abs(weights), orders=("top",), seed=seed,
-        region=problem.target_bins,
+        region=problem.target_bins, removal=removal,
     )
     areas = curve_areas(curves).iloc[0]
     return [{"method": method, "metric": f"{kind}_area", "value": float(areas[f"{kind}_area"]), **context}
@@ -284,7 +354,7 @@ def randomisation_rows(
     seed = settings.seeds[0]
     methods = [m for m in settings.methods if m not in GROUPS_ONLY]
     rows = []
-    for name, clean in clean_waves.items():
+    for name, clean in list(clean_waves.items())[: settings.randomisation_files]:
         problem = burst_problem(clean, burst, region, config, settings, seed)
         original, _ = _maps(model, problem, settings, seed, methods)
         for depth in range(1, len(RANDOMISATION_ORDER) + 1):
@@ -309,18 +379,82 @@ def summary_table(rows: list[dict], metric: str) -> "pandas.DataFrame":
     return frame.pivot_table(index="method", columns="condition", values="value", aggfunc=["mean", "std"])
 
 
-def reading(rows: list[dict]) -> str:
-    """A few sentences (Markdown) that read the enrichment and randomisation results off the numbers."""
+def method_table(rows: list[dict], metrics: Sequence[str]) -> "pandas.DataFrame":
+    """Mean, standard deviation and count of each of ``metrics`` per method over every condition
+    (files, levels, placements, seeds): rows = methods, columns = (metric, statistic)."""
     import pandas as pd
 
     frame = pd.DataFrame(rows)
+    frame = frame[frame["metric"].isin(metrics)]
+    table = frame.groupby(["method", "metric"])["value"].agg(["mean", "std", "count"]).unstack("metric")
+    return table.swaplevel(axis=1).reindex(columns=[(m, s) for m in metrics for s in ("mean", "std", "count")])
+
+
+def _shapley_reading(frame) -> list[str]:
+    """Sentences on the Shapley agreement, the controls, DeepLIFT's two rules, the lesion and the burst."""
+    lines = []
+    spearman = frame[frame["metric"] == "shapley_spearman"].groupby("method")["value"].agg(["mean", "std"])
+    if not spearman.empty:
+        sign = frame[frame["metric"] == "shapley_sign_agreement"].groupby("method")["value"].mean()
+        methods = spearman.drop(list(CONTROLS), errors="ignore").sort_values("mean", ascending=False)
+        best = methods.index[0]
+        gap = f", {methods['mean'].iloc[0] - methods['mean'].iloc[1]:.2f} above {methods.index[1]}" if len(methods) > 1 else ""
+        lines.append(
+            f"- Against the exact Shapley values of the tiles, **{best}** agrees best: Spearman "
+            f"{methods.loc[best, 'mean']:.2f} ± {methods.loc[best, 'std']:.2f}{gap}; its sign agreement is {sign[best]:.2f}. "
+            "Ranking by Spearman: " + ", ".join(f"{m} {v:.2f}" for m, v in methods["mean"].items()) + "."
+        )
+        present = [c for c in CONTROLS if c in spearman.index]
+        if present:
+            ordered = spearman["mean"].sort_values()
+            flipped = ("`flipped` comes out lowest of all rows" if ordered.index[0] == "flipped"
+                       else f"`flipped` is not the lowest row ({ordered.index[0]} is)") if "flipped" in present else ""
+            lines.append("- Controls on Spearman: " + ", ".join(f"{c} {spearman.loc[c, 'mean']:.2f}" for c in present)
+                         + (f"; {flipped}" if flipped else "") + ". On sign agreement: "
+                         + ", ".join(f"{c} {sign[c]:.2f}" for c in present if c in sign) + ".")
+            l1 = frame[frame["metric"] == "shapley_l1"].groupby("method")["value"].mean()
+            rivals = [c for c in present if spearman.loc[c, "mean"] >= methods.loc[best, "mean"]]
+            if rivals:
+                lines.append(
+                    f"- Control(s) at or above {best} on Spearman: " + ", ".join(
+                        f"{c} (L1 {l1[c]:.2f} against {l1[best]:.2f}, sign agreement {sign[c]:.2f} against {sign[best]:.2f})"
+                        for c in rivals)
+                    + ": a rank correlation of tile sums also rewards a map that follows tile size or loudness, so read it "
+                    "with the signed metrics."
+                )
+        for method in ("deeplift", "deepliftshap"):
+            if method in spearman.index and f"{method}_captum" in spearman.index:
+                lines.append(f"- {method}: the complete rule scores Spearman {spearman.loc[method, 'mean']:.2f}, Captum's rule "
+                             f"{spearman.loc[f'{method}_captum', 'mean']:.2f}.")
+    lesion = frame[frame["metric"] == "lesion_false_positive_share"].groupby("method")["value"].mean()
+    if not lesion.empty:
+        zero = [m for m, v in lesion.items() if v < 1e-6]
+        lines.append(f"- On the lesioned model, no mass on the blind band (share < 1e-6) for: {', '.join(zero) or 'no method'}; "
+                     "the others: " + ", ".join(f"{m} {v:.3f}" for m, v in lesion.items() if m not in zero) + ".")
+    burst = frame[frame["method"] == "burst"]
+    if not burst.empty:
+        share = burst[burst["metric"] == "burst_effect_share"]
+        by_level = share.groupby("condition")["value"].agg(["mean", "min", "max"])
+        material = burst[burst["metric"] == "burst_material"]["value"]
+        lines.append(f"- The burst is material (at least the set share of the explained change) in {int(material.sum())} of "
+                     f"{len(material)} conditions; its effect share per level: "
+                     + ", ".join(f"{c} {r['mean']:.2f} ({r['min']:.2f} to {r['max']:.2f})" for c, r in by_level.iterrows()) + ".")
+    return lines
+
+
+def reading(rows: list[dict]) -> str:
+    """A few sentences (Markdown) that read the ground truth, enrichment and randomisation results off the numbers."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    lines = _shapley_reading(frame)
     enrich = frame[frame["metric"] == "enrichment"].groupby(["method", "condition"])["value"].mean().unstack()
     loudest = max(enrich.columns, key=lambda c: float(c.split()[1]))
     column = enrich[loudest].sort_values(ascending=False)
     methods = column.drop(list(CONTROLS), errors="ignore")
     energy, random = enrich.loc["energy", loudest], enrich.loc["random", loudest]
     above = [m for m in methods.index if methods[m] > energy]
-    lines = [
+    lines += [
         f"- At the loudest burst ({loudest}), the random control comes out at {random:.2f} (chance is 1.0) and the "
         f"energy detector at {energy:.2f}. {len(above)} of {len(methods)} methods put more mass on the burst than "
         f"the energy detector: {', '.join(f'{m} ({methods[m]:.2f})' for m in above) or 'none'}.",

@@ -46,3 +46,25 @@ def plot_randomisation(rows: list[dict]) -> Figure:
     axes[0].set_ylabel("Spearman correlation with the original map")
     axes[1].legend(fontsize="small")
     return fig
+
+
+GROUND_TRUTH_PANELS = (("shapley_spearman", "Spearman with exact Shapley values"),
+                       ("shapley_sign_agreement", "sign agreement (Shapley mass)"),
+                       ("lesion_false_positive_share", "mass on the lesioned band"))
+
+
+def plot_ground_truth(rows: list[dict]) -> Figure:
+    """Per method (controls grey): mean ± std over conditions of the Shapley Spearman correlation, the
+    sign agreement and the lesioned model's false-positive share, one horizontal bar panel each."""
+    frame = pd.DataFrame(rows)
+    fig, axes = new_figure((13, 4.5), ncols=len(GROUND_TRUTH_PANELS), sharey=True)
+    order = (frame[frame["metric"] == "shapley_spearman"].groupby("method")["value"].mean().sort_values().index.tolist())
+    for ax, (metric, title) in zip(axes, GROUND_TRUTH_PANELS):
+        stats = frame[frame["metric"] == metric].groupby("method")["value"].agg(["mean", "std"]).reindex(order)
+        colours = ["0.6" if method in CONTROLS else "C0" for method in order]
+        ax.barh(range(len(order)), stats["mean"].fillna(0), xerr=stats["std"].fillna(0), color=colours, capsize=3)
+        ax.axvline(0.0, color="0.5", lw=1)
+        ax.set_title(title, fontsize="medium")
+    axes[0].set_yticks(range(len(order)), order)
+    fig.suptitle("Ground truth: exact Shapley values of tiles and a lesioned band (controls grey)")
+    return fig

@@ -1,22 +1,31 @@
-"""Notebook 05's set-up: its parameters (and the ``full_run`` preset) to benchmark settings, files and model."""
+"""Notebook 05's set-up (its parameters and the ``full_run`` preset to benchmark settings, files and model)
+and its ground-truth section (tables and the figure, written as PNG)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from IPython.display import display
 
 from ..dsp.stft import StftConfig
-from ..experiments.faithfulness import BenchmarkSettings
+from ..experiments.agreement import METRICS
+from ..experiments.faithfulness import BenchmarkSettings, method_table
 from ..io.audio import load_audio
 from ..io.datasets import list_audio_files
 from ..models.cache import cached_model
 from ..models.nsnet2 import NSNet2
+from ..plots.faithfulness import plot_ground_truth
+from ..plots.style import save_png
 
-FULL_RUN = {"n_files": None, "placements": ((3000.0, 0.8), (2000.0, 1.0), (4500.0, 0.6)), "seeds": (0, 1), "n_samples": 50}
-"""What ``full_run=True`` overrides: all files, three placements, two seeds, more samples."""
+FULL_RUN = {"n_files": None, "placements": ((3000.0, 0.8), (2000.0, 1.0), (4500.0, 0.6)), "seeds": (0, 1), "n_samples": 50,
+            "levels_db": (20.0, 10.0, 0.0), "randomisation_files": None}
+"""What ``full_run=True`` overrides: all files, three placements, three levels, two seeds, more samples,
+randomisation on every file."""
 
 
 @dataclass
@@ -31,22 +40,46 @@ class Benchmark:
     def describe(self) -> str:
         s = self.settings
         return (f"{len(self.clean_waves)} file(s), {len(s.placements)} placement(s), levels {list(s.levels_db)} dB, "
-                f"seeds {list(s.seeds)}")
+                f"seeds {list(s.seeds)}, Shapley bands cut at {list(s.shapley_band_edges_hz)} Hz x {s.shapley_spans + 1} spans "
+                f"+ the burst tile, lesioned band {list(s.lesion_band_hz)} Hz, {s.removal} removal")
 
 
 def benchmark_setup(
     input_path: str | os.PathLike, n_files: int | None, methods: Sequence[str], levels_db: Sequence[float],
-    placements: Sequence[Sequence[float]], explained_band_hz: Sequence[float], snr_db: float, baseline: str,
-    n_samples: int, seeds: Sequence[int], full_run: bool, sample_rate: int,
+    placements: Sequence[Sequence[float]], explained_offset_hz: Sequence[float], snr_db: float, baseline: str,
+    n_samples: int, seeds: Sequence[int], full_run: bool, sample_rate: int, shapley_band_edges_hz: Sequence[float],
+    shapley_spans: int, lesion_band_hz: Sequence[float], removal: str,
 ) -> Benchmark:
     """Notebook 05's parameters to a :class:`Benchmark`; ``full_run`` replaces ``n_files``, ``placements``,
-    ``seeds`` and ``n_samples`` by :data:`FULL_RUN`."""
+    ``levels_db``, ``seeds``, ``n_samples`` and the randomisation's files by :data:`FULL_RUN`."""
+    randomisation_files = 1
     if full_run:
-        n_files, placements, seeds, n_samples = (FULL_RUN[key] for key in ("n_files", "placements", "seeds", "n_samples"))
+        n_files, placements, levels_db, seeds, n_samples, randomisation_files = (
+            FULL_RUN[key] for key in ("n_files", "placements", "levels_db", "seeds", "n_samples", "randomisation_files"))
     settings = BenchmarkSettings(
         methods=tuple(methods), levels_db=tuple(levels_db), placements=tuple(tuple(p) for p in placements),
-        explained_band_hz=tuple(explained_band_hz), snr_db=snr_db, baseline=baseline, seeds=tuple(seeds), n_samples=n_samples,
+        explained_offset_hz=tuple(explained_offset_hz), snr_db=snr_db, baseline=baseline, seeds=tuple(seeds),
+        n_samples=n_samples, shapley_band_edges_hz=tuple(shapley_band_edges_hz), shapley_spans=int(shapley_spans),
+        lesion_band_hz=tuple(lesion_band_hz), removal=removal, randomisation_files=randomisation_files,
     )
     files = list_audio_files(input_path)[:n_files]
     model = cached_model(sample_rate)
     return Benchmark(settings, {path.stem: load_audio(path, sample_rate) for path in files}, model, model.stft_config(sample_rate))
+
+
+BURST_METRICS = ("burst_effect", "burst_shapley", "burst_effect_share", "burst_material")
+
+
+def show_ground_truth(rows: list[dict], output_dir: str | os.PathLike) -> None:
+    """The Shapley agreement per method (mean, std, count over conditions), the lesion false-positive
+    shares, the burst per condition, and :func:`~xai_helpers.plots.faithfulness.plot_ground_truth`
+    (written to ``faithfulness_ground_truth.png``)."""
+    display(method_table(rows, METRICS).round(3))
+    display(method_table(rows, ["lesion_false_positive_share"]).round(4))
+    frame = pd.DataFrame(rows)
+    burst = frame[frame["metric"].isin(BURST_METRICS)]
+    display(burst.pivot_table(index=["sample", "placement", "condition", "seed"], columns="metric", values="value")
+            [list(BURST_METRICS)].round(3))
+    fig = plot_ground_truth(rows)
+    save_png(fig, Path(output_dir) / "faithfulness_ground_truth.png")
+    display(fig)
