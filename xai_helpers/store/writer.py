@@ -14,13 +14,25 @@ Layout (``F`` bins, ``T`` frames of the explained segment; ``K`` baselines; ``R`
     explained_output  [f, t]      the explained quantity (mask or pre-sigmoid logit)
     deltas            [*targets]  convergence delta per target (methods that have one)
     sensitivity       [*targets, E]  FGSM: change of the explained output per step (fgsm only)
+    maps/<name>       float64 influence maps of the 4-D tensor over all output bins (outputs="all_bins",
+                      features="bins"); alone with store="maps", whose size is linear in duration:
+                      global_abs, global_signed,        [f_in, t_in]   sum of |a| / a over f_out, t_out
+                      global_positive, global_negative  [f_in, t_in]   sums of max(a, 0) / min(a, 0)
+                      time_abs, time_signed             [t_out, t_in]  sum over f_out and f_in
+                      freq_abs, freq_signed             [f_out, f_in]  sum over t_out and t_in
+                      output_totals                     [f_out, t_out] sum of |a| over f_in, t_in
+                      frame_gram_*, frame_sum_*, frame_peak_*  [t_in, t_in], [t_in], [t_in]: moments of
+                      the per-output-bin vectors sum_f_in a (or |a|) giving the temporal correlation
+                      (definitions: xai_helpers.attribution.maps). Any single output bin's map is
+                      recomputed exactly from input_features and baselines on demand
+                      (xai_helpers.attribution.on_demand).
     freqs_hz [f], times_s [t]     bin centre frequencies; frame centre times from the segment start
     output_regions [R, 4], feature_groups [G, 4], feature_mask [f, t]   where used
                                   (regions as f_lo_hz, f_hi_hz, t_lo_s, t_hi_s)
 
 Attributes hold everything needed to reproduce the file (method, target, outputs, features,
 baseline, K, seed, segment, model file and SHA-256, sample rate, STFT settings, package versions)
-and ``complete = True``, set last. Axes carry ``dims`` labels.
+and ``complete = True``, set last; ``store`` is ``"maps"`` or ``"full"``. Axes carry ``dims`` labels.
 
 float16 storage scales each target's map by its own largest magnitude (``scale/<dataset>``
 ``[*targets]``, float32, e.g. ``scale/attributions``, ``scale/latent/gru1``) so every map keeps about 3 significant digits relative to its peak;
@@ -103,6 +115,11 @@ class AttributionWriter:
         values = np.asarray(values)
         data = values.astype(np.float32) if values.dtype.kind == "f" else values
         dataset = self.file.create_dataset(name, data=data)
+        self._label(dataset, dims)
+
+    def put_map(self, name: str, values: np.ndarray, dims: Sequence[str] = ()) -> None:
+        """Write one influence map whole as ``maps/<name>``, float64, gzip-compressed."""
+        dataset = self.file.create_dataset(f"maps/{name}", data=np.asarray(values, dtype=np.float64), compression="gzip", compression_opts=4, shuffle=True)
         self._label(dataset, dims)
 
     def create(self, name: str, spec: DatasetSpec) -> None:
