@@ -87,4 +87,4 @@ def test_accumulator_is_chunking_invariant():
     for start in range(0, 6, 4):
         parts.update(slice(start, min(start + 4, 6)), torch.from_numpy(a[:, start : start + 4]))
     for name in MAP_DIMS:
-        np.testing.assert_allclose(parts.result()[name], whole.result()[name], rtol=1e-12, atol=1e-12)
+        assert_close(parts.result()[name], whole.result()[name], name)

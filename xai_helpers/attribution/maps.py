@@ -130,8 +130,12 @@ class MapAccumulator:
         maps["output_totals"] = torch.zeros((f_out, t_out), dtype=torch.float64, device=device)
         return maps
 
-    def update(self, t_out: slice, chunk) -> None:
-        """Add the attributions ``chunk`` ``[F_out, n, F_in, T_in]`` of the output frames ``t_out``."""
+    def update(self, t_out: slice, chunk, consume: bool = False) -> None:
+        """Add the attributions ``chunk`` ``[F_out, n, F_in, T_in]`` of the output frames ``t_out``.
+
+        The chunk is reduced in its own dtype (memory-bound passes; float32 sums of at most
+        ``F n`` or ``F T`` terms), the results added in float64. ``consume=True`` lets it be
+        overwritten (``|a|`` in place: one chunk-sized allocation less)."""
         a = as_tensor(chunk, self.device)
         f_out, _, f_in, t_in = self.shape
         n = t_out.stop - t_out.start
@@ -140,10 +144,13 @@ class MapAccumulator:
         if self.maps is None:
             self.maps = self._allocate(a.device)
         m = self.maps
-        for kind, values in (("signed", a), ("abs", a.abs())):
-            per_frame = values.sum(dim=2, dtype=torch.float64)  # [F_out, n, T_in]
-            m[f"global_{kind}"] += values.sum(dim=(0, 1), dtype=torch.float64)
-            m[f"freq_{kind}"] += values.sum(dim=(1, 3), dtype=torch.float64)
+        ones = a.new_ones(1, f_out * n)
+        for kind in KINDS[::-1]:  # signed first, then |a| (in place when consumed)
+            if kind == "abs":
+                a = a.abs_() if consume else a.abs()
+            per_frame = a.sum(dim=2).double()  # [F_out, n, T_in]
+            m[f"global_{kind}"] += (ones @ a.reshape(f_out * n, f_in * t_in)).view(f_in, t_in).double()
+            m[f"freq_{kind}"] += a.sum(dim=3).sum(dim=1).double()
             m[f"time_{kind}"][t_out] = per_frame.sum(dim=0)
             rows = per_frame.reshape(-1, t_in)
             m[f"frame_gram_{kind}"] += rows.t() @ rows
