@@ -18,7 +18,7 @@ from xai_helpers.run.batch import cluster as batch_cluster
 from xai_helpers.run.batch import tasks as batch_tasks
 from xai_helpers.run.book import numbered_notebooks, notebook_parameters
 
-FAST = {"segment_duration_s": 0.03, "method": "saliency"}  # notebook 02 on 3 frames, one backward pass
+FAST = {"segment_duration_s": 0.03, "method": "saliency", "whole_files": 0}  # notebook 02 on 3 frames, one backward pass
 
 
 def _summary(run_dir: Path) -> dict[str, dict]:
@@ -172,8 +172,11 @@ def test_batch_on_two_workers_isolates_a_broken_file_and_resumes(tmp_path, sampl
         assert set(json.loads((task / "done.json").read_text())["notebooks"]) == {"01", "02"}
         assert (task / "executed/02_attributions.html").is_file()
         assert f"files/{stem}/executed/02_attributions.html" in rows[stem]["outputs"].split(";")
+        on_disk = sum(p.stat().st_size for p in task.rglob("*") if p.is_file())
+        assert float(rows[stem]["disk_mb"]) == pytest.approx(on_disk / 1e6, abs=0.06)
     index = (run / "index.html").read_text()
     assert 'href="summary.csv"' in index and f'href="files/{good[0]}/executed/01_data_and_noise.html"' in index
+    assert " MB on disk" in index
     capfd.readouterr()
 
     # Fix the broken file and add a new one; re-run on an existing scheduler (the --scheduler path).
