@@ -18,21 +18,24 @@
 #
 # Clean speech is corrupted with a controlled noise (the original project's `--noise_type`
 # choices: `not_added`, `sinusoidal`, `white` bursts, `reverberation`, plus white / pink /
-# babble noise at a requested SNR), and Microsoft's NSNet2 (the official 16 kHz weights,
-# ported to PyTorch) denoises it. For each file the book shows the waveforms, the log-power
-# spectrograms the model reads, the gain mask it predicts, the enhanced result, and how much
-# it improves SI-SDR. The noisy files, the noise alone and a JSON record of every parameter
+# babble noise at a requested SNR and `room_reverberation`, a simulated shoebox room), and
+# Microsoft's NSNet2 (the official 16 kHz weights, ported to PyTorch) denoises it. For each file
+# the book shows the waveforms, the log-power spectrograms the model reads, the gain mask it
+# predicts, the enhanced result, and how much it improves PESQ, STOI and SI-SDR. The noisy
+# files, the noise alone (and a room's impulse response) and a JSON record of every parameter
 # (seed included) are written to `output_dir` for the next notebooks.
 #
 # Relative paths are relative to this notebook's folder (`notebooks/`).
 
 # %% tags=["parameters"]
 input_path = "../data/samples"  # a clean WAV/FLAC file or a folder of them
-noise_type = "pink_snr"  # not_added | sinusoidal | white | reverberation | white_snr | pink_snr | babble_snr
+noise_type = "pink_snr"  # not_added | sinusoidal | white | reverberation | white_snr | pink_snr | babble_snr | room_reverberation
 freq_ranges = ["1000-2000"]  # sinusoidal: Hz, "lo-hi" strings or [lo, hi] pairs
 rms_amplitudes = [0.01]  # sinusoidal / white: RMS (full scale), one per range or one for all
 time_ranges = ["0.5-1.2"]  # white: seconds
-reverberances = [0.5]  # reverberation: RT60 in seconds, one file per value
+reverberances = [0.5]  # reverberation / room_reverberation: RT60 in seconds, one file per value
+room_dim_m = [6.0, 5.0, 3.0]  # room_reverberation: length, width, height of the room, m
+source_mic_distance_m = 1.5  # room_reverberation: source-microphone distance, m
 snr_db = [5.0]  # *_snr: dB, one file per value
 seed = 0
 output_dir = "../data/noisy"
@@ -42,13 +45,19 @@ sample_rate = 16000  # model rate: 16000 or 48000 Hz
 from xai_helpers.dsp.noise.registry import options_for
 from xai_helpers.io.datasets import list_audio_files
 from xai_helpers.io.noisy_corpus import make_noisy_corpus
-from xai_helpers.reports.noise import corpus_table, show_enhancements, si_sdr_table
+from xai_helpers.reports.noise import (
+    corpus_table,
+    quality_table,
+    show_enhancements,
+    style_quality_table,
+    write_quality_table,
+)
 from xai_helpers.run.notebook import setup_notebook
 
 setup_notebook()
 noise_options = options_for(
     noise_type, freq_ranges=freq_ranges, rms_amplitudes=rms_amplitudes, time_ranges=time_ranges,
-    reverberances=reverberances, snr_db=snr_db,
+    reverberances=reverberances, snr_db=snr_db, room_dim_m=room_dim_m, source_mic_distance_m=source_mic_distance_m,
 )
 clean_files = list_audio_files(input_path)
 print(f"{len(clean_files)} clean file(s) from {input_path}; noise {noise_type} {noise_options}; seed {seed}")
@@ -72,10 +81,17 @@ corpus_table(corpus)
 scores = show_enhancements(corpus, sample_rate)
 
 # %% [markdown]
-# ## SI-SDR against the clean speech
+# ## PESQ, STOI and SI-SDR against the clean speech
 #
-# Scale-invariant SDR of the noisy input and of NSNet2's output, in dB; the last column is the
-# improvement the model brings.
+# The speech-enhancement field's scores of the noisy input and of NSNet2's output, each with the
+# improvement the model brings (enhanced - noisy): **PESQ** (ITU-T P.862.2 wide band, MOS-LQO
+# from about 1.04 to 4.64; at 48 kHz both signals are resampled to 16 kHz first, since P.862
+# hears only up to 8 kHz), **STOI** (intelligibility, 0 to 1) and **SI-SDR** (scale-invariant
+# signal-to-distortion ratio, dB). A score that cannot apply to a file (PESQ needs at least
+# 0.25 s and speech its detector finds, STOI about 0.4 s of speech) shows `n/a`, with the reason
+# in the log above. The table is also written to `output_dir/enhancement_quality.csv`.
 
 # %%
-si_sdr_table(scores)
+quality = quality_table(scores)
+print(f"wrote {write_quality_table(quality, output_dir)}")
+style_quality_table(quality)

@@ -34,7 +34,7 @@
 input_path = "../data/noisy"  # an audio file or a folder: the files explained by notebook 02
 attributions_dir = "../data/attributions"  # notebook 02's output_dir
 method = "deepliftshap"  # the attribution method whose files are plotted
-low_freq_hz = 1000.0  # the low-frequency variant keeps output frequencies <= this, Hz
+low_freq_hz = 1000.0  # the low-frequency variant keeps output frequencies up to this, Hz
 aggregation = "abs_sum"  # abs_sum (magnitudes) | signed_sum (net, signs cancel)
 output_dir = "../reports/figures"  # PNG files: {attribution file}_{aggregation}_{plot}.png
 

@@ -41,7 +41,7 @@
 input_path = "../data/noisy"  # an audio file or a folder (notebook 01's noisy files by default)
 attributions_dir = "../data/attributions"  # notebook 02's .h5 files
 method = "deepliftshap"  # the attribution method whose .h5 files are tested
-ranking = "signed"  # signed (top = most positive, flop = most negative) | abs (sum of |attribution|)
+ranking = "signed"  # signed (top: most positive, flop: most negative) | abs (sum of |attribution|)
 top_percent = 10.0  # percent of the segment's bins in each of top / flop / random
 dB_amplification = 6.0  # gain applied to the selected bins, dB
 n_random = 5  # random selections / orders (seeds derived from `seed`)
@@ -58,6 +58,8 @@ from xai_helpers.experiments.ranking import derived_seeds
 from xai_helpers.io.datasets import list_audio_files
 from xai_helpers.reports.perturbation import (
     amplification_table,
+    mean_quality_changes,
+    quality_change_table,
     reference_table,
     show_areas,
     show_curves,
@@ -118,6 +120,27 @@ show_selections(done, dB_amplification, ranking, output)
 show_mask_changes(done, dB_amplification, output)
 
 # %% [markdown]
+# ## What a listener would hear: PESQ, STOI and SI-SDR of the enhanced output
+#
+# The mask change is the model's view; the listener hears the enhanced speech. The whole
+# denoiser runs on the original file and on each amplified one, and the enhanced outputs are
+# scored against a reference: the clean speech when notebook 01's JSON record names it
+# (`reference` = `clean`), else the enhanced original (`enhanced original`; then the original
+# scores are those of a signal with itself, and its SI-SDR is unbounded: `n/a`). Scores:
+# PESQ wide band (MOS-LQO, about 1.04 to 4.64), STOI (0 to 1), SI-SDR (dB); the change is
+# amplified minus original (random: mean over seeds). Only the explained segment was amplified,
+# so whole-file scores move little; the sign is the reading: do the bins the map calls
+# important move the listener-level quality more than a random selection of the same size?
+# A score that cannot apply shows `n/a`, with the reason in the log.
+
+# %%
+quality_changes = quality_change_table(done)
+quality_changes.style.format(precision=3, na_rep="n/a") if quality_changes is not None else None
+
+# %%
+mean_quality_changes(quality_changes)
+
+# %% [markdown]
 # ## Deletion and insertion curves
 #
 # On the model input itself, bins are taken in ranked order (`top` first, `flop` first, or a
@@ -165,7 +188,8 @@ show_areas(done)
 #
 # Mean |mask change| after amplifying top, flop and random selections, per file.
 # `perturbation_summary.csv` in `output_dir` holds every number of this notebook in long form
-# (file, order, metric, value), next to the amplified WAVs (with a JSON sidecar each: the
+# (file, order, metric, value; the enhanced output's scores as `enhanced_pesq`,
+# `enhanced_pesq_change`, `enhanced_stoi[_change]`, `enhanced_si_sdr_db[_change]`), next to the amplified WAVs (with a JSON sidecar each: the
 # parameters, the seed, the number of bins and the source `.h5`) and the PNG figures.
 
 # %%

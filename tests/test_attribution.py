@@ -124,7 +124,7 @@ SEGMENT = {"segment_start_s": 0.6, "segment_duration_s": 0.05}
 
 @pytest.mark.parametrize("backend", ["captum", "engine"])
 def test_deeplift_equals_captum_and_is_causal(tmp_path, noisy_file, model, backend):
-    config = ExplainConfig(method="deeplift", baseline="zero", backend=backend, **SEGMENT)
+    config = ExplainConfig(method="deeplift", baseline="zero", backend=backend, deeplift_rule="captum", **SEGMENT)
     stored = _read(explain_file(noisy_file, tmp_path, config, progress=False).path)
     attributions = stored["attributions"]
     n_frames = stored["input_features"].shape[1]
@@ -148,8 +148,8 @@ def test_deeplift_equals_captum_and_is_causal(tmp_path, noisy_file, model, backe
 
 
 def test_completeness_bookkeeping_and_integrated_gradients(tmp_path, noisy_file, model):
-    """Stored deltas are sum(attributions) - (out(x) - out(b)); IG converges to completeness."""
-    config = ExplainConfig(method="deeplift", baseline="mean", **SEGMENT)
+    """Stored deltas are sum(attributions) - (out(x) - out(b)) (Captum's rule: large); IG converges to completeness."""
+    config = ExplainConfig(method="deeplift", baseline="mean", deeplift_rule="captum", **SEGMENT)
     stored = _read(explain_file(noisy_file, tmp_path, config, progress=False).path)
     wrapper = MaskFromLogPower(model, "mask")
     with torch.no_grad():
@@ -189,7 +189,7 @@ def test_region_target_is_sum_of_bins_and_groups_sum_bins(tmp_path, noisy_file, 
 
 @pytest.mark.parametrize("method", ["deeplift", "saliency"])
 def test_latent_features(tmp_path, noisy_file, method):
-    config = ExplainConfig(method=method, features="latent", outputs="bin", output_bin=(1000.0, 0.03), **SEGMENT)
+    config = ExplainConfig(method=method, features="latent", outputs="bin", output_bin=(1000.0, 0.03), deeplift_rule="captum", **SEGMENT)
     result = explain_file(noisy_file, tmp_path, config, progress=False)
     with AttributionFile(result.path) as stored:
         for layer in ("fc_in", "gru1", "gru2"):

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 
@@ -121,6 +122,52 @@ def test_plan_wiring_and_resumption(tmp_path, nb0102):
     assert fresh.steps[0].parameters["input_path"] == str(wav)
 
 
+def test_every_parameter_line_is_declared():
+    """papermill skips a parameters-cell line holding a second '=' (e.g. in its comment): such a
+    parameter could not be passed by the batch. Every assignment of each parameters cell is declared."""
+    import ast
+
+    import nbformat
+
+    for notebook in numbered_notebooks():
+        cell = next(c for c in nbformat.read(notebook, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
+        assigned = {t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign) for t in node.targets}
+        assert assigned == set(notebook_parameters(notebook)), notebook.name
+
+
+def test_deeplift_rule_from_a_manifest_and_the_default_enter_the_hash(tmp_path, nb0102, sample_paths):
+    """A manifest column reaches notebook 02 through papermill; the hash covers the notebook's default
+    too, so runs made when 02 used Captum's rule (before deeplift_rule existed) are redone."""
+    from xai_helpers.store.reader import AttributionFile
+
+    notebooks, declared = nb0102
+    only02 = [notebooks[1]]
+    assert declared[only02[0]]["deeplift_rule"] == "complete"
+    shutil.copy(sample_paths[0], tmp_path / "x.wav")
+    rows = ["path,id,deeplift_rule", "x.wav,default,", "x.wav,complete,complete", "x.wav,captum,captum"]
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    run, given = tmp_path / "run", {"method": "deeplift", "segment_duration_s": 0.03, "device": "cpu"}
+    plans = {t.task_id: planning.plan_task(t, only02, declared, run, given) for t in batch_tasks.read_manifest(tmp_path / "m.csv")}
+    steps = {task_id: plan.steps[0] for task_id, plan in plans.items()}
+    assert steps["captum"].parameters["deeplift_rule"] == "captum" and "deeplift_rule" not in steps["default"].parameters
+    assert steps["default"].hash == steps["complete"].hash != steps["captum"].hash  # the default is the value run with
+
+    before = {only02[0]: {**declared[only02[0]], "deeplift_rule": "captum"}}  # 02 as it was: Captum's rule, not a parameter
+    done = planning.plan_task(batch_tasks.Task("default", tmp_path / "x.wav"), only02, before, run, given).steps[0]
+    (run / "files/default").mkdir(parents=True)
+    (run / "files/default/done.json").write_text(json.dumps({"notebooks": {"02": {"hash": done.hash}}}))
+    assert planning.plan_task(batch_tasks.Task("default", tmp_path / "x.wav"), only02, before, run, given).to_run == []
+    assert plans["default"].to_run == ["02"]
+    assert planning.plan_task(batch_tasks.Task("default", tmp_path / "x.wav"), only02, declared, run, given).to_run == ["02"]
+
+    result = runner.run_task(plans["captum"])
+    assert result.status == "ok", result.error
+    (stored,) = (run / "files/captum/attributions").glob("*.h5")
+    assert "_deeplift_captum_" in stored.name
+    with AttributionFile(stored) as file:
+        assert file.deeplift_rule == "captum" and np.abs(file.deltas).max() > 1e-3
+
+
 def test_bad_parameters_are_refused_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="set per file"):
         batch_cluster.run_batch(["01"], tmp_path, tmp_path / "run", parameters={"output_dir": "x"})
@@ -128,6 +175,18 @@ def test_bad_parameters_are_refused_before_any_work(tmp_path):
         batch_cluster.run_batch(["01"], tmp_path, tmp_path / "run", parameters={"methd": "saliency"})
     with pytest.raises(ValueError, match="sample_rate"):
         batch_cluster.run_batch(["01"], tmp_path, tmp_path / "run", sample_rate=22050)
+    for workers in (0, -2, 1.5):
+        with pytest.raises(ValueError, match="workers must be a whole number of at least 1"):
+            batch_cluster.run_batch(["01"], tmp_path, tmp_path / "run", workers=workers)
+
+
+def test_a_manifest_column_no_notebook_declares_stops_the_run(tmp_path):
+    (tmp_path / "a.wav").write_bytes(b"")
+    (tmp_path / "m.csv").write_text("path,metod,noise_type,clean_path\na.wav,saliency,white_snr,c.wav\n")
+    with pytest.raises(ValueError, match=r"m.csv: task 'a' has the column\(s\) \['metod'\].*valid manifest columns: .*'method'"):
+        batch_cluster.run_batch(["02"], tmp_path / "m.csv", tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # nothing was written
+    (tmp_path / "m.csv").write_text("path,method,noise_type,clean_path\na.wav,saliency,white_snr,c.wav\n")
 
 
 def test_kernel_gets_the_pinned_thread_count(tmp_path):
@@ -174,6 +233,12 @@ def test_batch_on_two_workers_isolates_a_broken_file_and_resumes(tmp_path, sampl
         assert f"files/{stem}/executed/02_attributions.html" in rows[stem]["outputs"].split(";")
         on_disk = sum(p.stat().st_size for p in task.rglob("*") if p.is_file())
         assert float(rows[stem]["disk_mb"]) == pytest.approx(on_disk / 1e6, abs=0.06)
+        # notebook 01's quality scores reach summary.csv (one noisy file per task: its own numbers)
+        quality = pd.read_csv(task / "noisy" / "enhancement_quality.csv")
+        assert float(rows[stem]["pesq_enhanced"]) == pytest.approx(quality["PESQ enhanced"].mean(), rel=1e-3)
+        assert float(rows[stem]["si_sdr_improvement_db"]) == pytest.approx(quality["SI-SDR improvement (dB)"].mean(), rel=1e-3)
+        assert rows[stem]["enhanced_pesq_change_top"] == ""  # notebook 04 did not run
+    assert rows["broken"]["pesq_noisy"] == "" and rows["broken"]["stoi_enhanced"] == ""
     index = (run / "index.html").read_text()
     assert 'href="summary.csv"' in index and f'href="files/{good[0]}/executed/01_data_and_noise.html"' in index
     assert " MB on disk" in index
@@ -220,3 +285,30 @@ def test_wiring_of_the_later_notebooks(tmp_path):
         assert steps[number]["output_dir"] == str(task / folder) and steps[number]["method"] == "saliency"
     assert steps["05"]["input_path"] == str(wav)  # 05 takes clean speech
     assert steps["05"]["output_dir"] == str(task / "faithfulness")
+
+
+def test_summary_carries_the_quality_scores_of_notebooks_01_and_04(tmp_path):
+    """summary.csv's quality columns are the means of notebook 01's table and of notebook 04's changes per order."""
+    from xai_helpers.run.batch.summary import SUMMARY_COLUMNS, write_reports
+
+    task = planning.task_dir_of(tmp_path, "a")
+    (task / "noisy").mkdir(parents=True)
+    pd.DataFrame({"file": ["a_x", "a_y"], "PESQ noisy": [1.5, 2.5], "PESQ enhanced": [2.0, float("nan")],
+                  "STOI improvement": [0.1, 0.3], "SI-SDR improvement (dB)": [5.0, 7.0]}).to_csv(task / "noisy" / "enhancement_quality.csv", index=False)
+    (task / "perturbation").mkdir()
+    pd.DataFrame([("f1", "top", "enhanced_pesq_change", -0.2), ("f2", "top", "enhanced_pesq_change", -0.4),
+                  ("f1", "random", "enhanced_si_sdr_db_change", 0.5), ("f1", "top", "n_bins", 81.0)],
+                 columns=["file", "order", "metric", "value"]).to_csv(task / "perturbation" / "perturbation_summary.csv", index=False)
+    (tmp_path / "files" / "b").mkdir()
+    (tmp_path / "files" / "b" / "noisy").mkdir()
+    (tmp_path / "files" / "b" / "noisy" / "enhancement_quality.csv").write_text("not,\"a csv\n")
+    summary, _ = write_reports(tmp_path, [runner.TaskResult("a", "a.wav", "ok"), runner.TaskResult("b", "b.wav", "failed")])
+    rows = _summary(tmp_path)
+    assert list(rows["a"]) == list(SUMMARY_COLUMNS)
+    a, b = rows["a"], rows["b"]
+    assert float(a["pesq_noisy"]) == 2.0 and float(a["pesq_enhanced"]) == 2.0  # NaN left out of the mean
+    assert float(a["stoi_improvement"]) == pytest.approx(0.2) and float(a["si_sdr_improvement_db"]) == 6.0
+    assert float(a["enhanced_pesq_change_top"]) == pytest.approx(-0.3)
+    assert float(a["enhanced_si_sdr_db_change_random"]) == 0.5
+    assert a["stoi_noisy"] == "" and a["enhanced_pesq_change_flop"] == ""
+    assert all(b[column] == "" for column in ("pesq_noisy", "pesq_enhanced", "enhanced_pesq_change_top"))

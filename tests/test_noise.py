@@ -355,7 +355,8 @@ def test_noise_seed_ids_are_fixed_per_type_not_by_position(speech_like):
     from xai_helpers.dsp.noise.registry import NOISE_SPECS
 
     ids = {name: spec.seed_id for name, spec in NOISE_SPECS.items()}
-    assert ids == {"not_added": 0, "sinusoidal": 1, "white": 2, "reverberation": 3, "white_snr": 4, "pink_snr": 5, "babble_snr": 6}
+    assert ids == {"not_added": 0, "sinusoidal": 1, "white": 2, "reverberation": 3, "white_snr": 4, "pink_snr": 5, "babble_snr": 6,
+                   "room_reverberation": 7}
     assert len(set(ids.values())) == len(ids)
     (example,) = inject_noise(speech_like, SR, "pink_snr", snr_db=5.0, seed=3)
     assert example.params["derived_seed"] == derive_seed(3, 5, 0) == int(np.random.SeedSequence([3, 5, 0]).generate_state(1)[0])

@@ -210,6 +210,10 @@ def test_perturb_file_writes_amplified_wavs_and_sidecars(explained, tmp_path, mo
         assert result.selections[which].sum() == count
     assert not (result.selections["top"] & result.selections["flop"]).any()
     assert set(result.amplification["order"]) == {"top", "flop", "random"}
+    # no JSON record names a clean file: the enhanced original is the reference, its SI-SDR with itself unbounded (n/a)
+    assert result.quality_reference == "enhanced original" and np.isnan(result.quality_original["SI-SDR"])
+    assert result.quality_original["PESQ"] > 4.5 and result.quality_original["STOI"] == pytest.approx(1.0, abs=1e-6)
+    assert result.quality["SI-SDR change (dB)"].isna().all() and (result.quality["PESQ change"] <= 0).all()
     assert result.times_s[0] == pytest.approx(0.5 + 0.01)  # frame 50's centre, in file time
     with AttributionFile(h5) as stored:
         stored_mask, attributions = stored["mask"], stored.read_attributions()
@@ -226,3 +230,48 @@ def test_perturb_file_writes_amplified_wavs_and_sidecars(explained, tmp_path, mo
         assert fig.axes
     labels = [ax.get_ylabel() for ax in plot_mask_change(result.changes, result.freqs_hz, result.times_s).axes]
     assert "mask change (new - original)" in labels
+
+
+def test_enhanced_quality_changes_against_the_clean_speech(tmp_path, sample_paths, model):
+    """Notebook 01's noisy file names its clean speech: the enhanced outputs' PESQ / STOI / SI-SDR are
+    scored against it, and each change is the score of the enhanced amplified WAV minus the original's."""
+    from xai_helpers.dsp.metrics import pesq, si_sdr, stoi
+    from xai_helpers.io.noisy_corpus import make_noisy_corpus
+    from xai_helpers.models.enhance import enhance_details
+
+    (item,) = make_noisy_corpus([sample_paths[0]], tmp_path / "noisy", "pink_snr", snr_db=5.0, seed=0)
+    folder = tmp_path / "attributions"
+    explain_file(item.noisy_path, folder, ExplainConfig(method="deepliftshap", segment_start_s=0.5, segment_duration_s=0.05),
+                 progress=False)
+    settings = PerturbationSettings(top_percent=10.0, gain_db=12.0, n_random=2, seed=1, fractions=(0.0, 1.0))
+    result = perturb_file(item.noisy_path, folder, tmp_path / "out", settings, model)
+    assert result.status == "perturbed", result.message
+    assert result.quality_reference == "clean"
+    clean = load_audio(sample_paths[0])
+    noisy = load_audio(item.noisy_path)
+
+    def scores(wave):
+        enhanced = enhance_details(wave, 16000, model).enhanced
+        return {"PESQ": pesq(clean, enhanced, 16000, "wb"), "STOI": stoi(clean, enhanced, 16000),
+                "SI-SDR": si_sdr(enhanced, clean)}
+
+    original = scores(noisy)
+    assert result.quality_original == pytest.approx(original, rel=1e-6)
+    quality = result.quality.set_index("order")
+    for which in ("top", "flop"):
+        amplified = scores(load_audio(tmp_path / "out" / amplified_name(item.noisy_path.stem, which, 10.0, 12.0)))
+        assert quality.loc[which, "PESQ (amplified)"] == pytest.approx(amplified["PESQ"], abs=1e-4)
+        assert quality.loc[which, "PESQ change"] == pytest.approx(amplified["PESQ"] - original["PESQ"], abs=1e-4)
+        assert quality.loc[which, "STOI change"] == pytest.approx(amplified["STOI"] - original["STOI"], abs=1e-5)
+        assert quality.loc[which, "SI-SDR change (dB)"] == pytest.approx(amplified["SI-SDR"] - original["SI-SDR"], abs=1e-3)
+    # amplifying 10 % of a 50 ms segment by 12 dB moves the whole-file scores, but not much
+    assert quality.loc["top", "SI-SDR change (dB)"] != 0 and np.all(np.abs(quality["PESQ change"]) < 1.0)
+    summary = pd.DataFrame(summary_rows(result))
+    by = summary.set_index(["order", "metric"])["value"]
+    assert by[("all", "quality_reference_is_clean")] == 1.0
+    assert by[("all", "enhanced_pesq")] == pytest.approx(original["PESQ"])
+    assert by[("top", "enhanced_stoi_change")] == pytest.approx(quality.loc["top", "STOI change"])
+    assert by[("random", "enhanced_si_sdr_db_change")] == pytest.approx(quality.loc["random", "SI-SDR change (dB)"])
+    sidecar = json.loads((tmp_path / "out" / amplified_name(item.noisy_path.stem, "top", 10.0, 12.0)).with_suffix(".json").read_text())
+    assert sidecar["quality_reference"] == "clean"
+    assert sidecar["enhanced_quality"]["PESQ"] == pytest.approx(quality.loc["top", "PESQ (amplified)"])

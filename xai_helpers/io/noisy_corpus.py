@@ -5,7 +5,10 @@ noise condition ``COND`` (see :func:`xai_helpers.dsp.noise.registry.inject_noise
 
     NAME_COND.wav        noisy speech, 32-bit float
     NAME_COND.noise.wav  the noise alone (noisy - clean)
+    NAME_COND.rir.wav    the room impulse response (``room_reverberation`` only; 32-bit float,
+                         propagation delay kept: direct path at ``room.direct_path_index``)
     NAME_COND.json       every parameter, the seed, the achieved SNR, and the clean file's path
+                         (``room_reverberation``: the room's record under ``room``, measured RT60 included)
 
 The JSON is written last, so a WAV without its JSON is the trace of an interrupted write;
 every run rewrites all three files.
@@ -27,7 +30,7 @@ from ..dsp.noise.examples import NoisyExample
 from ..dsp.noise.registry import inject_noise, noise_spec
 from .atomic import write_text_atomically
 from .audio import load_audio, write_audio
-from .datasets import NOISE_SUFFIX
+from .datasets import NOISE_SUFFIX, RIR_SUFFIX
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +58,8 @@ def make_noisy_corpus(
     """Inject ``noise_type`` into every clean file and write the corpus to ``output_dir``.
 
     ``noise_options`` are passed to :func:`~xai_helpers.dsp.noise.registry.inject_noise` (``freq_ranges``,
-    ``rms_amplitudes``, ``time_ranges``, ``reverberances``, ``snr_db``); for ``babble_snr`` the other
+    ``rms_amplitudes``, ``time_ranges``, ``reverberances``, ``snr_db``, ``room_dim_m``,
+    ``source_mic_distance_m``); for ``babble_snr`` the other
     clean files are the talkers (types whose spec ``uses_other_files``). Each file's seed is ``seed + its index`` (recorded).
     """
     output_dir = Path(output_dir)
@@ -72,13 +76,15 @@ def make_noisy_corpus(
 
 
 def _save(example: NoisyExample, clean_path: Path, output_dir: Path, sample_rate: int) -> Path:
-    """Write the noise alone, then the noisy WAV and its JSON record (last)."""
+    """Write the noise alone (and the room impulse response, if any), then the noisy WAV and its JSON record (last)."""
     name = f"{clean_path.stem}_{example.condition}"
     noise_path = write_audio(output_dir / f"{name}{NOISE_SUFFIX}", example.noise, sample_rate)
     example.params.update(
         clean_file=os.path.relpath(clean_path.resolve(), output_dir.resolve()),
         noise_file=noise_path.name,
     )
+    if example.rir is not None:
+        example.params["rir_file"] = write_audio(output_dir / f"{name}{RIR_SUFFIX}", example.rir, sample_rate).name
     return save_noisy_example(example, output_dir, clean_path.stem, sample_rate)
 
 
@@ -109,7 +115,7 @@ def save_noisy_example(example: NoisyExample, out_dir: str | os.PathLike, basena
 def read_record(noisy_path: str | os.PathLike) -> dict | None:
     """The JSON record of a noisy file written by :func:`make_noisy_corpus`, or ``None`` if it has none.
 
-    Paths in the record are made absolute (``clean_path``, ``noise_path``). Raises ``ValueError``
+    Paths in the record are made absolute (``clean_path``, ``noise_path``, ``rir_path``). Raises ``ValueError``
     naming the file if the JSON is unreadable.
     """
     noisy_path = Path(noisy_path)
@@ -120,7 +126,7 @@ def read_record(noisy_path: str | os.PathLike) -> dict | None:
         record = json.loads(json_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ValueError(f"{json_path}: unreadable noise record ({error})") from error
-    for key, path_key in (("clean_file", "clean_path"), ("noise_file", "noise_path")):
+    for key, path_key in (("clean_file", "clean_path"), ("noise_file", "noise_path"), ("rir_file", "rir_path")):
         if record.get(key):
             record[path_key] = (noisy_path.parent / record[key]).resolve()
     return record

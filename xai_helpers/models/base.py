@@ -88,6 +88,23 @@ class MaskFromLogPower(nn.Module):
         return out.transpose(1, 2)
 
 
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a :class:`torch.device` that exists on this machine; ``ValueError`` naming
+    ``device`` and what is accepted otherwise (checked before any work, not inside a library call)."""
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device: {device!r} is not a device name; use 'cpu', 'cuda' or 'cuda:N'") from error
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device: {device!r} was asked for, but this machine has no CUDA GPU usable by torch; use 'cpu'")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(f"device: {device!r} does not exist; this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif resolved.type != "cpu":
+        raise ValueError(f"device: {device!r} is not supported; use 'cpu', 'cuda' or 'cuda:N'")
+    return resolved
+
+
 def model_device(model: nn.Module) -> torch.device:
     """Device of the model's parameters (CPU for a model without parameters)."""
     return next((parameter.device for parameter in model.parameters()), torch.device("cpu"))

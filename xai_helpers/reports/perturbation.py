@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import HTML, display
 
-from ..experiments.perturbation import FilePerturbation
+from ..experiments.perturbation import FilePerturbation, quality_column
+from ..experiments.quality import QUALITY_METRICS
 from ..plots.perturbation import plot_curves, plot_mask_change, plot_selection
 from ..plots.style import save_png
 from .audio import audio_players
@@ -73,3 +74,33 @@ def amplification_table(done: Sequence[FilePerturbation]) -> pd.DataFrame | None
         return None
     amplification = pd.concat([result.amplification.assign(file=result.source.name) for result in done])
     return amplification.pivot(index="file", columns="order", values="mean |mask change|")[["top", "flop", "random"]].round(4)
+
+
+def quality_change_table(done: Sequence[FilePerturbation]) -> pd.DataFrame | None:
+    """The enhanced output's scores when the top, flop and random bins are amplified: rows (file, order).
+
+    Columns: the reference (``clean`` or ``enhanced original``), per score (PESQ, STOI, SI-SDR dB)
+    the enhanced original's value, the value after amplification (random: mean over seeds) and the
+    change; NaN where a score cannot apply.
+    """
+    if not done:
+        return None
+    rows = []
+    for result in done:
+        for record in result.quality.to_dict("records"):
+            row = {"file": result.source.name, "order": record["order"], "reference": result.quality_reference}
+            for metric in QUALITY_METRICS:
+                amplified = quality_column(metric, "amplified")
+                row[amplified.replace("(amplified)", "(original)")] = result.quality_original[metric]
+                row[amplified] = record[amplified]
+                row[quality_column(metric, "change")] = record[quality_column(metric, "change")]
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["file", "order"])
+
+
+def mean_quality_changes(table: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Mean over files of each score's change, per order (top, flop, random): the closing summary."""
+    if table is None:
+        return None
+    changes = [quality_column(metric, "change") for metric in QUALITY_METRICS]
+    return table.groupby(level="order", sort=False)[changes].mean()

@@ -15,6 +15,7 @@ remaining notebooks are not run, and the command exits non-zero.
 from __future__ import annotations
 
 import argparse
+import ast
 import logging
 import os
 import sys
@@ -39,11 +40,19 @@ def numbered_notebooks(selection: list[str] | None = None, notebooks_dir: Path =
     return found
 
 
-def notebook_parameters(notebook: Path) -> set[str]:
-    """Names defined in the notebook's cell tagged ``parameters``."""
+def notebook_parameters(notebook: Path) -> dict[str, object]:
+    """The names defined in the notebook's cell tagged ``parameters`` with their default values (Python
+    literals parsed, e.g. ``"complete"`` -> ``complete``; any other expression as its source text)."""
     import papermill
 
-    return set(papermill.inspect_notebook(str(notebook)))
+    return {name: _literal(entry["default"]) for name, entry in papermill.inspect_notebook(str(notebook)).items()}
+
+
+def _literal(source: str) -> object:
+    try:
+        return ast.literal_eval(source)
+    except (ValueError, SyntaxError):
+        return source
 
 
 def run_notebook(notebook: Path, reports_dir: Path, parameters: dict[str, object]) -> Path:

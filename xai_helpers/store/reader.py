@@ -121,10 +121,6 @@ class AttributionFile:
         """``"maps"`` (influence maps only), or ``"full"`` (the attribution tensor, maybe with maps too)."""
         return "full" if self.has_full else "maps"
 
-    @property
-    def deeplift_rule(self) -> str:
-        """DeepLIFT's rule the file was computed with (``"captum"`` for files written before it was recorded)."""
-        return str(self.attrs.get("deeplift_rule", "captum"))
 
     @property
     def latent_layers(self) -> list[str]:
@@ -230,6 +226,14 @@ class AttributionFile:
     def target(self) -> str:
         """The explained quantity: ``"mask"`` or ``"logit"``."""
         return str(self.attrs.get("target", "mask"))
+
+    @property
+    def deeplift_rule(self) -> str | None:
+        """DeepLift / DeepLiftShap's rule: ``"complete"`` (DeepLIFT's rules inside the GRUs; the attributions add
+        up) or ``"captum"`` (Captum's DeepLift); ``None`` for other methods and for files written before the
+        rule was stored (those DeepLift files used ``"captum"``)."""
+        rule = self.attrs.get("deeplift_rule")
+        return None if rule is None else str(rule)
 
     @property
     def sample_rate(self) -> int:

@@ -31,8 +31,9 @@ Layout (``F`` bins, ``T`` frames of the explained segment; ``K`` baselines; ``R`
                                   (regions as f_lo_hz, f_hi_hz, t_lo_s, t_hi_s)
 
 Attributes hold everything needed to reproduce the file (method, target, outputs, features,
-baseline, K, seed, segment, model file and SHA-256, sample rate, STFT settings, package versions)
-and ``complete = True``, set last; ``store`` is ``"maps"`` or ``"full"``. Axes carry ``dims`` labels.
+baseline, K, seed, segment, ``backend`` (engine or captum), ``deeplift_rule`` (complete or captum; DeepLift
+and DeepLiftShap only), ``store`` (maps or full), model file and SHA-256, sample rate, STFT settings, package
+versions) and ``complete = True``, set last. Axes carry ``dims`` labels.
 
 float16 storage scales each target's map by its own largest magnitude (``scale/<dataset>``
 ``[*targets]``, float32, e.g. ``scale/attributions``, ``scale/latent/gru1``) so every map keeps about 3 significant digits relative to its peak;

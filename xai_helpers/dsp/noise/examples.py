@@ -2,7 +2,8 @@
 
 One builder per shape of noise type turns a clean wave into :class:`NoisyExample` objects whose
 ``params`` record everything needed to regenerate them: ranged noise (tones in frequency ranges,
-bursts in time ranges), reverberation (one example per RT60) and noise at an SNR (one per SNR).
+bursts in time ranges), reverberation (one example per RT60, synthetic or in a simulated room) and
+noise at an SNR (one per SNR).
 Example ``i`` of a type draws from :func:`derive_seed` ``(seed, seed_id, i)``, where ``seed_id`` is
 the type's fixed id in the registry (never its position in a list).
 """
@@ -19,6 +20,7 @@ import numpy as np
 from .mixing import mix_at_snr, snr_db
 from .parsing import parse_amplitudes, parse_ranges, parse_values
 from .reverb import DEFAULT_DRR_DB, DEFAULT_RT60_S, check_rt60, reverberate
+from .room import DEFAULT_ROOM_DIM_M, DEFAULT_SOURCE_MIC_DISTANCE_M, reverberate_in_room
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ class NoisyExample:
     """``noisy - clean`` ``[n_samples]`` (for reverberation, the reverberant difference)."""
     params: dict
     """JSON-serialisable record of every parameter, the derived seed and the achieved SNR (dB)."""
+    rir: np.ndarray | None = None
+    """The room impulse response ``[n_taps]`` of a simulated room (``room_reverberation``), else None."""
 
 
 def _package_version() -> str | None:
@@ -116,6 +120,33 @@ def reverb_examples(noise_type, seed_id, clean, sample_rate, base, options) -> l
         wet = reverberate(clean, sample_rate, rt60, seed)
         params = {**base, "derived_seed": seed, "rt60_s": rt60, "drr_db": DEFAULT_DRR_DB}
         examples.append(make_example(clean, wet, f"reverb_rt{rt60:g}s", params))
+    return examples
+
+
+def room_examples(noise_type, seed_id, clean, sample_rate, base, options) -> list[NoisyExample]:
+    """One example per RT60 (s) of ``reverberances`` (default :data:`DEFAULT_RT60_S`) in a simulated shoebox room.
+
+    ``room_dim_m`` (m, default :data:`~.room.DEFAULT_ROOM_DIM_M`) and ``source_mic_distance_m`` (m,
+    default :data:`~.room.DEFAULT_SOURCE_MIC_DISTANCE_M`); the derived seed places source and
+    microphone. The record holds the room's info under ``"room"`` (measured RT60, positions,
+    absorption, ...; see :func:`~.room.room_impulse_response`); the example carries the impulse response.
+    """
+    reverberances = options.get("reverberances")
+    rt60s = parse_values(DEFAULT_RT60_S if reverberances is None else reverberances, name="reverberances")
+    room_dim_m = options.get("room_dim_m")
+    room_dim_m = DEFAULT_ROOM_DIM_M if room_dim_m is None else room_dim_m
+    distance_m = options.get("source_mic_distance_m")
+    distance_m = DEFAULT_SOURCE_MIC_DISTANCE_M if distance_m is None else distance_m
+    examples = []
+    for index, rt60 in enumerate(rt60s):
+        seed = derive_seed(base["seed"], seed_id, index)
+        wet, rir, info = reverberate_in_room(clean, sample_rate, rt60, seed, room_dim_m=room_dim_m,
+                                             source_mic_distance_m=distance_m)
+        params = {**base, "derived_seed": seed, "rt60_s": info["rt60_requested_s"],
+                  "rt60_measured_s": info["rt60_measured_s"], "room": info}
+        example = make_example(clean, wet, f"room_rt{info['rt60_requested_s']:g}s", params)
+        example.rir = rir
+        examples.append(example)
     return examples
 
 

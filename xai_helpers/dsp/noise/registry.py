@@ -18,6 +18,9 @@ Noise types (:data:`NOISE_SPECS`; the first four are the original command line's
     Gaussian white-noise bursts inside time ranges, each at its RMS (:mod:`.bursts`).
 ``reverberation``
     Convolution with a synthetic room impulse response of a given RT60 (:mod:`.reverb`).
+``room_reverberation``
+    The speech heard in a simulated shoebox room of a given RT60, size and source-microphone
+    distance (:mod:`.room`, pyroomacoustics); the impulse response travels with the example.
 ``white_snr`` / ``pink_snr`` / ``babble_snr``
     White, 1/f (:mod:`.broadband`) or multi-talker (:mod:`.babble`) noise over the whole file, mixed
     at an exact SNR (:mod:`.mixing`).
@@ -38,7 +41,15 @@ from ..wave import check_wave
 from .babble import DEFAULT_TALKERS, babble_noise
 from .broadband import pink_noise, white_noise
 from .bursts import white_noise_bursts
-from .examples import Builder, NoisyExample, clean_examples, ranged_examples, reverb_examples, snr_examples
+from .examples import (
+    Builder,
+    NoisyExample,
+    clean_examples,
+    ranged_examples,
+    reverb_examples,
+    room_examples,
+    snr_examples,
+)
 from .parsing import check_positive_int, check_seed
 from .tones import sinusoidal_noise
 
@@ -76,6 +87,7 @@ NOISE_SPECS: dict[str, NoiseSpec] = {
         NoiseSpec("pink_snr", 5, ("snr_db",), snr_examples(lambda n, seed, _: (pink_noise(n, seed), {}))),
         NoiseSpec("babble_snr", 6, ("snr_db", "babble_sources"), snr_examples(_babble, needs_sources=True),
                   uses_other_files=True),
+        NoiseSpec("room_reverberation", 7, ("reverberances", "room_dim_m", "source_mic_distance_m"), room_examples),
     )
 }
 NOISE_TYPES = tuple(NOISE_SPECS)
@@ -109,6 +121,8 @@ def inject_noise(
     time_ranges: str | Sequence | None = None,
     reverberances: float | Sequence[float] | None = None,
     snr_db: float | Sequence[float] | None = None,
+    room_dim_m: Sequence[float] | None = None,
+    source_mic_distance_m: float | None = None,
     seed: int = 0,
     babble_sources: Sequence[np.ndarray] | None = None,
 ) -> list[NoisyExample]:
@@ -117,7 +131,11 @@ def inject_noise(
     * ``not_added``: one example equal to ``clean`` (condition ``clean``);
     * ``sinusoidal``: one example, all ``freq_ranges`` (Hz) summed, at ``rms_amplitudes``;
     * ``white``: one example, all bursts in ``time_ranges`` (s), at ``rms_amplitudes``;
-    * ``reverberation``: one example per RT60 in ``reverberances`` (s, default ``[0.5]``);
+    * ``reverberation``: one example per RT60 in ``reverberances`` (s, default ``[0.5]``, at most 10 s);
+    * ``room_reverberation``: one example per RT60 in ``reverberances`` (s, 0.1 to 2.0, default
+      ``[0.5]``) in a shoebox room of ``room_dim_m`` (length, width, height in m, default
+      ``(6, 5, 3)``) with source and microphone ``source_mic_distance_m`` apart (m, default 1.5);
+      ``example.rir`` is the impulse response and ``params["room"]`` its record (measured RT60...);
     * ``white_snr`` / ``pink_snr`` / ``babble_snr``: one example per value of ``snr_db`` (dB);
       ``babble_snr`` also needs ``babble_sources`` (other utterances, same sample rate).
 
@@ -135,6 +153,8 @@ def inject_noise(
         "time_ranges": time_ranges,
         "reverberances": reverberances,
         "snr_db": snr_db,
+        "room_dim_m": room_dim_m,
+        "source_mic_distance_m": source_mic_distance_m,
         "babble_sources": babble_sources,
     }
     unused = sorted(name for name, value in given.items() if value is not None and name not in spec.options)

@@ -16,12 +16,22 @@ DEFAULT_DRR_DB = 0.0
 """Direct-to-reverberant energy ratio of :func:`room_impulse_response` unless told otherwise."""
 DECAY_60_DB = math.log(1000.0)
 """3 ln 10 ~= 6.908: an amplitude envelope ``exp(-DECAY_60_DB * t / rt60)`` loses 60 dB of energy in rt60."""
+MAX_RT60_S = 10.0
+"""Longest accepted RT60 (s): longer than any real room (large churches reach 8-10 s)."""
 
 
 def check_rt60(rt60_s: float) -> float:
-    """``rt60_s`` (seconds) if finite and > 0, else ``ValueError`` naming the value."""
+    """``rt60_s`` (seconds) if finite, > 0 and at most :data:`MAX_RT60_S`, else ``ValueError`` naming the value.
+
+    The upper bound catches a percentage or milliseconds given where seconds are expected.
+    """
     if not is_number(rt60_s) or not math.isfinite(rt60_s) or rt60_s <= 0:
         raise ValueError(f"reverberances: RT60 {rt60_s!r} s must be a finite number > 0")
+    if rt60_s > MAX_RT60_S:
+        raise ValueError(
+            f"reverberances: RT60 {rt60_s!r} is not a plausible reverberation time in seconds (a percentage or "
+            f"milliseconds?); expected seconds, at most {MAX_RT60_S:g}, e.g. 0.3 (furnished room), 0.6 (classroom)"
+        )
     return float(rt60_s)
 
 

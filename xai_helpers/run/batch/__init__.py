@@ -26,24 +26,29 @@ own folder ``RUN_DIR/files/<task id>/``::
 The task id is the input's file stem (with a short hash appended when two inputs share a stem, or
 a manifest's ``id`` column). ``RUN_DIR/summary.csv`` has one row per task (``status`` ok / failed /
 skipped, seconds, error message, the executed notebook holding the traceback as ``log``, output
-paths) and ``RUN_DIR/index.html`` links it and every report. Both are rewritten atomically after
+paths, then the task's quality scores read from notebook 01's and 04's CSV files: see
+:mod:`.summary_metrics`) and ``RUN_DIR/index.html`` links it and every report. Both are rewritten atomically after
 each finished task, so they can be watched during a long run (tasks not finished yet: ``pending``).
 
 Parameters: ``-p NAME VALUE`` (value parsed as YAML) goes to every chosen notebook that declares
 ``NAME``; a manifest's columns (any notebook parameter: noise_type, snr_db, method, baseline,
-segment_start_s, ...; YAML values, so ``[5, 10]`` is a list; empty cells keep the command-line
+segment_start_s, deeplift_rule, ...; YAML values, so ``[5, 10]`` is a list; empty cells keep the command-line
 value) override it for their row; ``--sample-rate`` sets ``sample_rate`` and ``--device`` sets
 ``device`` where declared (a name goes to every chosen notebook declaring it: ``method`` reaches
 02, 03 and 04 alike, so 03/04 read the files 02 wrote). ``input_path``, ``output_dir`` and ``attributions_dir`` are set by the
 wiring above and cannot be overridden. Names no chosen notebook declares are an error on the
-command line and ignored in a manifest (so it can carry ``clean_path`` and notes).
+command line; a manifest column must be a parameter of some numbered notebook (those of notebooks
+not chosen are ignored) or one of ``path``, ``id``, ``clean_path``, ``notes``, else the run stops
+before any work with the valid column names (a typo such as ``metod`` never runs the default).
 
-Resuming: each notebook's hash covers its parameters (the ones passed, not the notebook's defaults
-or code), the input file's path, size and modification time, and the hashes of the notebooks whose
-outputs it reads. A task whose chosen notebooks all have a matching ``done.json`` entry is skipped
-(and listed as skipped); otherwise it reruns from its first out-of-date notebook on. A notebook
-rerun with changed parameters first empties its output folder (so stale files of the old
-configuration are not read downstream); a retry with unchanged parameters keeps it, so the
+Resuming: each notebook's hash covers the values its parameters run with (the ones passed, else the
+notebook's defaults, so a changed default such as notebook 02's ``deeplift_rule`` redoes the work;
+``device`` and the wired folders are left out; the notebook's code is not covered), the input
+file's path, size and modification time, and the hashes of the notebooks whose outputs it reads.
+A task whose chosen notebooks all have a matching ``done.json`` entry is skipped (and listed as
+skipped); otherwise it reruns from its first out-of-date notebook on. A notebook rerun with
+changed parameters first empties its output folder (so stale files of the old configuration are
+not read downstream); a retry with unchanged parameters keeps it, so the
 notebooks' own resumption (notebook 02 skips complete ``.h5`` files) still applies. A failing
 notebook stops its task (the later notebooks read its outputs) but never the others; its executed
 notebook is kept as the log. ``--force`` reruns everything.
@@ -70,5 +75,5 @@ with itself). Add ``--sample-rate 48000`` to use the 48 kHz model where the note
 
 Modules: :mod:`.tasks` (inputs, manifests, task ids), :mod:`.planning` (wiring and hashes: what must
 run), :mod:`.runner` (one task on a worker), :mod:`.cluster` (Dask), :mod:`.summary` (CSV and HTML),
-:mod:`.cli` (the command line; ``python -m xai_helpers.run.batch``).
+:mod:`.summary_metrics` (quality columns), :mod:`.cli` (the command line; ``python -m xai_helpers.run.batch``).
 """

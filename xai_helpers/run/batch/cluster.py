@@ -14,7 +14,7 @@ from ..book import NOTEBOOKS_DIR, notebook_parameters, numbered_notebooks
 from .planning import WIRED_PARAMETERS, plan_task
 from .runner import STATUSES, TaskResult, folder_bytes, run_task, step_outputs
 from .summary import write_reports
-from .tasks import read_tasks
+from .tasks import MANIFEST_INFORMATIVE, MANIFEST_RESERVED, read_tasks
 
 
 @dataclass
@@ -94,6 +94,8 @@ def run_batch(
         raise ValueError(f"sample_rate {sample_rate} is not one of {SAMPLE_RATES}")
     if threads_per_worker < 1:
         raise ValueError("threads_per_worker must be at least 1")
+    if workers is not None and (isinstance(workers, bool) or int(workers) != workers or workers < 1):
+        raise ValueError(f"workers must be a whole number of at least 1 (local Dask worker processes), not {workers!r}")
     run_dir = Path(output).resolve()
     chosen = numbered_notebooks(list(notebooks) if notebooks else None, notebooks_dir)
     if not chosen:
@@ -112,6 +114,14 @@ def run_batch(
         given["sample_rate"] = int(sample_rate)
     given["device"] = device
     tasks = read_tasks(input)
+    valid_columns = set(MANIFEST_RESERVED + MANIFEST_INFORMATIVE).union(*(notebook_parameters(nb) for nb in numbered_notebooks(None, notebooks_dir)))
+    for task in tasks:
+        columns = sorted(set(task.parameters) - valid_columns)
+        if columns:
+            raise ValueError(
+                f"{input}: task {task.task_id!r} has the column(s) {columns}, which no notebook declares; "
+                f"valid manifest columns: {sorted(valid_columns)}"
+            )
     plans = [plan_task(t, chosen, declared, run_dir, given, threads_per_worker, force) for t in tasks]
 
     results: dict[str, TaskResult] = {}

@@ -67,9 +67,12 @@ def _input_identity(path: Path) -> dict:
         return {"path": str(path), "missing": True}
 
 
-def plan_task(task: Task, notebooks: Sequence[Path], declared: Mapping[Path, set[str]], run_dir: Path,
+def plan_task(task: Task, notebooks: Sequence[Path], declared: Mapping[Path, Mapping[str, object]], run_dir: Path,
               parameters: Mapping[str, object], threads: int = 1, force: bool = False) -> TaskPlan:
-    """Wire ``task`` through ``notebooks`` and mark the steps that must run (see the module docstring)."""
+    """Wire ``task`` through ``notebooks`` and mark the steps that must run (see the module docstring).
+
+    ``declared``: each notebook's parameters and their default values
+    (:func:`~xai_helpers.run.book.notebook_parameters`)."""
     task_dir = task_dir_of(run_dir, task.task_id)
     done = {} if force else read_json(task_dir / DONE_FILE).get("notebooks", {})
     numbers = [nb.name[:2] for nb in notebooks]
@@ -88,9 +91,11 @@ def plan_task(task: Task, notebooks: Sequence[Path], declared: Mapping[Path, set
         output_dir = str(task_dir / OUTPUT_FOLDERS.get(number, notebook.stem[3:]))
         wiring["output_dir"] = output_dir
         own = {k: v for k, v in merged.items() if k in names and k not in WIRED_PARAMETERS}
+        # The values the notebook runs with: a changed default (e.g. deeplift_rule) changes the result too.
         # The device changes where the work runs, not its result: switching it must not redo finished work.
+        effective = {k: v for k, v in {**names, **own}.items() if k not in WIRED_PARAMETERS and k != "device"}
         step_hash = digest({
-            "notebook": notebook.name, "parameters": {k: v for k, v in own.items() if k != "device"}, "upstream": upstream,
+            "notebook": notebook.name, "parameters": effective, "upstream": upstream,
             "input": None if reads_noisy else _input_identity(task.input),
         })
         hashes[number] = step_hash

@@ -1,4 +1,4 @@
-"""A batch's summary: ``summary.csv`` (one row per task) and ``index.html`` linking every report."""
+"""A batch's summary: ``summary.csv`` (one row per task, with its quality scores) and ``index.html`` linking every report."""
 
 from __future__ import annotations
 
@@ -8,9 +8,13 @@ import io
 from pathlib import Path
 
 from ...io.atomic import write_text_atomically
+from .planning import task_dir_of
 from .runner import STATUSES, TaskResult
+from .summary_metrics import QUALITY_SUMMARY_COLUMNS, task_quality
 
-SUMMARY_COLUMNS = ("task_id", "input_path", "status", "seconds", "notebooks_run", "error", "log", "outputs", "disk_mb")
+SUMMARY_COLUMNS = ("task_id", "input_path", "status", "seconds", "notebooks_run", "error", "log", "outputs", "disk_mb") + QUALITY_SUMMARY_COLUMNS
+"""The task's run (``disk_mb``: megabytes under its folder), then its quality scores (:mod:`.summary_metrics`: notebook 01's
+PESQ / STOI / SI-SDR, notebook 04's changes)."""
 
 
 def write_reports(run_dir: Path, results: list[TaskResult]) -> tuple[Path, Path]:
@@ -18,7 +22,7 @@ def write_reports(run_dir: Path, results: list[TaskResult]) -> tuple[Path, Path]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    rows = [r.row(run_dir) for r in results]
+    rows = [{**r.row(run_dir), **task_quality(task_dir_of(run_dir, r.task_id))} for r in results]
     writer.writerows(rows)
     summary_path = write_text_atomically(run_dir / "summary.csv", buffer.getvalue())
     return summary_path, write_batch_index(run_dir, rows)

@@ -16,6 +16,8 @@ from ...io.atomic import write_text_atomically
 from ...io.datasets import list_audio_files, pair_vctk_demand
 
 MANIFEST_RESERVED = ("path", "id")
+MANIFEST_INFORMATIVE = ("clean_path", "notes")
+"""Manifest columns for the reader (the clean partner of a noisy file, free notes): allowed, passed to no notebook."""
 
 
 @dataclass(frozen=True)
