@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
+import hdf5plugin  # noqa: F401 - registers the Blosc2 / Zstd filters of the attribution tensor
 import numpy as np
 
 REQUIRED = ("input_features", "baselines", "mask", "freqs_hz", "times_s")
