@@ -51,7 +51,7 @@ segment_duration_s = 0.2
 dtype = "float32"  # float32 | float16 (maps scaled per target, ~3 significant digits)
 deeplift_rule = "complete"  # complete (DeepLIFT rules inside the GRUs; attributions add up) | captum (Captum's DeepLift: plain gradients through the GRUs)
 store = "auto"  # auto (maps for whole files, full for segments) | maps | full
-whole_files = 1  # also explain this many files whole in maps mode (-1: all; 0: none; engine methods only)
+whole_files = 1  # also explain this many files whole in maps mode (-1: all; 0: none; engine methods, outputs="all_bins", features="bins")
 backend = "auto"  # auto (fast exact engine where it applies) | engine | captum
 output_dir = "../data/attributions"
 seed = 0
@@ -95,7 +95,7 @@ results = [explain_file(path, output_dir, config, device=device) for path in fil
 import dataclasses
 
 whole = files if whole_files < 0 else files[:whole_files]
-if whole and config.uses_engine():
+if whole and config.uses_engine() and config.has_maps():
     whole_config = dataclasses.replace(config, segment_start_s=0.0, segment_duration_s=None, store="maps")
     results += [explain_file(path, output_dir, whole_config, device=device) for path in whole]
 
