@@ -3,8 +3,10 @@
 For every output bin ``(f_out, t_out)`` of the mask (or logit), :func:`all_bins_attributions`
 gives the attribution over every input bin ``(f_in, t_in)`` for ``DeepLift``, ``DeepLiftShap``,
 ``Saliency`` and ``InputXGradient`` applied to :class:`~xai_helpers.models.base.MaskFromLogPower` --
-without one backward pass per target. :func:`weighted_output_attributions` explains any weighted
-sums of outputs (one bin, output regions) with one backward sweep.
+without one backward pass per target. :func:`all_bins_maps` reduces that 4-D tensor to its influence
+maps (:mod:`.maps`) chunk by chunk on the model's device, with no dense copy to the host.
+:func:`weighted_output_attributions` explains any weighted sums of outputs (one bin, output regions)
+with one backward sweep.
 
 DeepLIFT rules (``rule``)
 -------------------------
