@@ -51,7 +51,7 @@ segment_duration_s = 0.2
 dtype = "float32"  # float32 | float16 (maps scaled per target, ~3 significant digits)
 deeplift_rule = "complete"  # complete (DeepLIFT rules inside the GRUs; attributions add up) | captum (Captum's DeepLift: plain gradients through the GRUs)
 store = "auto"  # auto (maps for whole files, full for segments) | maps | full
-whole_files = 1  # also explain this many files whole in maps mode (-1: all; 0: none; engine methods, outputs="all_bins", features="bins")
+whole_files = 1  # also explain this many files whole in maps mode (-1: all; 0: none; engine methods on all bins over input bins)
 backend = "auto"  # auto (fast exact engine where it applies) | engine | captum
 output_dir = "../data/attributions"
 seed = 0

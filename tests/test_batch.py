@@ -146,7 +146,7 @@ def test_deeplift_rule_from_a_manifest_and_the_default_enter_the_hash(tmp_path, 
     shutil.copy(sample_paths[0], tmp_path / "x.wav")
     rows = ["path,id,deeplift_rule", "x.wav,default,", "x.wav,complete,complete", "x.wav,captum,captum"]
     (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
-    run, given = tmp_path / "run", {"method": "deeplift", "segment_duration_s": 0.03, "device": "cpu"}
+    run, given = tmp_path / "run", {"method": "deeplift", "segment_duration_s": 0.03, "whole_files": 0, "device": "cpu"}
     plans = {t.task_id: planning.plan_task(t, only02, declared, run, given) for t in batch_tasks.read_manifest(tmp_path / "m.csv")}
     steps = {task_id: plan.steps[0] for task_id, plan in plans.items()}
     assert steps["captum"].parameters["deeplift_rule"] == "captum" and "deeplift_rule" not in steps["default"].parameters
