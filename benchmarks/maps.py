@@ -58,7 +58,8 @@ def whole_file(args, device: torch.device) -> None:
     b = torch.tensor(segment.baselines, device=device)
     sync(device)
     start = time.perf_counter()
-    for _ in all_bins_attributions(model, x, b, "deepliftshap", frames_per_chunk=args.frames_per_chunk, rule="captum", to_numpy=False):
+    for _ in all_bins_attributions(model, x, b, "deepliftshap", frames_per_chunk=args.frames_per_chunk, rule=config.deeplift_rule,
+                                   to_numpy=False):
         pass
     sync(device)
     engine = time.perf_counter() - start
