@@ -25,6 +25,13 @@
 # The segment is cut out and the model runs on it alone (its recurrent state starts at the
 # segment's first frame), so the stored `input_features` are exactly what the model saw.
 # A re-run skips complete files and recomputes incomplete or damaged ones.
+#
+# `store`: `"full"` writes the 4-D tensor (it grows with the square of the duration: about
+# 1 GB for a 1 s clip), `"maps"` only the influence maps of notebooks 03 and 04 (group `maps/`,
+# size linear in duration; single output bins are recomputed exactly on demand), `"auto"` maps for
+# whole files (`segment_duration_s = None`) and full for segments. Besides the segment, the first
+# `whole_files` files are explained whole in maps mode (`-1`: all of them; each 2.2 s file costs
+# the engine's work, tens of seconds on a 2-core CPU, well under a second on a GPU).
 
 # %% tags=["parameters"]
 input_path = "../data/noisy"  # an audio file or a folder (notebook 01's noisy files by default)
@@ -43,6 +50,8 @@ segment_start_s = 0.5
 segment_duration_s = 0.2
 dtype = "float32"  # float32 | float16 (maps scaled per target, ~3 significant digits)
 deeplift_rule = "complete"  # complete (DeepLIFT rules inside the GRUs; attributions add up) | captum (Captum's DeepLift: plain gradients through the GRUs)
+store = "auto"  # auto (maps for whole files, full for segments) | maps | full
+whole_files = 1  # also explain this many files whole in maps mode (-1: all; 0: none; engine methods on all bins over input bins)
 backend = "auto"  # auto (fast exact engine where it applies) | engine | captum
 output_dir = "../data/attributions"
 seed = 0
@@ -62,19 +71,33 @@ config = ExplainConfig(
     features=features, feature_band_hz=feature_band_hz, feature_span_s=feature_span_s, baseline=baseline,
     n_baselines=n_baselines, n_samples=n_samples, segment_start_s=segment_start_s,
     segment_duration_s=segment_duration_s, dtype=dtype, deeplift_rule=deeplift_rule, backend=backend, seed=seed,
-    sample_rate=sample_rate,
+    sample_rate=sample_rate, store=store,
 )
 files = list_audio_files(input_path)
 rule = f"DeepLIFT rule {config.applied_deeplift_rule}, " if config.applied_deeplift_rule else ""
 print(f"{len(files)} file(s); {config.method} on {config.outputs} / {config.features}, target {config.target}, "
       f"baseline {config.baseline} (K={config.n_baselines}), segment {segment_start_s} s + {segment_duration_s} s, {rule}"
-      f"backend {'engine' if config.uses_engine() else 'captum'}, seed {seed}, device {device}")
+      f"backend {'engine' if config.uses_engine() else 'captum'}, store {config.store_mode()}, seed {seed}, device {device}")
 
 # %% [markdown]
 # ## Compute and store
 
 # %%
 results = [explain_file(path, output_dir, config, device=device) for path in files]
+
+# %% [markdown]
+# ## Whole files, influence maps only
+#
+# The same configuration on whole files with `store="maps"`: the maps of every output bin,
+# reduced on the model's device chunk by chunk (no 4-D tensor is written).
+
+# %%
+import dataclasses
+
+whole = files if whole_files < 0 else files[:whole_files]
+if whole and config.uses_engine() and config.has_maps():
+    whole_config = dataclasses.replace(config, segment_start_s=0.0, segment_duration_s=None, store="maps")
+    results += [explain_file(path, output_dir, whole_config, device=device) for path in whole]
 
 # %% [markdown]
 # ## Summary per file

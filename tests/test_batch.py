@@ -19,7 +19,7 @@ from xai_helpers.run.batch import cluster as batch_cluster
 from xai_helpers.run.batch import tasks as batch_tasks
 from xai_helpers.run.book import numbered_notebooks, notebook_parameters
 
-FAST = {"segment_duration_s": 0.03, "method": "saliency"}  # notebook 02 on 3 frames, one backward pass
+FAST = {"segment_duration_s": 0.03, "method": "saliency", "whole_files": 0}  # notebook 02 on 3 frames, one backward pass
 
 
 def _summary(run_dir: Path) -> dict[str, dict]:
@@ -146,7 +146,7 @@ def test_deeplift_rule_from_a_manifest_and_the_default_enter_the_hash(tmp_path, 
     shutil.copy(sample_paths[0], tmp_path / "x.wav")
     rows = ["path,id,deeplift_rule", "x.wav,default,", "x.wav,complete,complete", "x.wav,captum,captum"]
     (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
-    run, given = tmp_path / "run", {"method": "deeplift", "segment_duration_s": 0.03, "device": "cpu"}
+    run, given = tmp_path / "run", {"method": "deeplift", "segment_duration_s": 0.03, "whole_files": 0, "device": "cpu"}
     plans = {t.task_id: planning.plan_task(t, only02, declared, run, given) for t in batch_tasks.read_manifest(tmp_path / "m.csv")}
     steps = {task_id: plan.steps[0] for task_id, plan in plans.items()}
     assert steps["captum"].parameters["deeplift_rule"] == "captum" and "deeplift_rule" not in steps["default"].parameters
@@ -231,6 +231,8 @@ def test_batch_on_two_workers_isolates_a_broken_file_and_resumes(tmp_path, sampl
         assert set(json.loads((task / "done.json").read_text())["notebooks"]) == {"01", "02"}
         assert (task / "executed/02_attributions.html").is_file()
         assert f"files/{stem}/executed/02_attributions.html" in rows[stem]["outputs"].split(";")
+        on_disk = sum(p.stat().st_size for p in task.rglob("*") if p.is_file())
+        assert float(rows[stem]["disk_mb"]) == pytest.approx(on_disk / 1e6, abs=0.06)
         # notebook 01's quality scores reach summary.csv (one noisy file per task: its own numbers)
         quality = pd.read_csv(task / "noisy" / "enhancement_quality.csv")
         assert float(rows[stem]["pesq_enhanced"]) == pytest.approx(quality["PESQ enhanced"].mean(), rel=1e-3)
@@ -239,6 +241,7 @@ def test_batch_on_two_workers_isolates_a_broken_file_and_resumes(tmp_path, sampl
     assert rows["broken"]["pesq_noisy"] == "" and rows["broken"]["stoi_enhanced"] == ""
     index = (run / "index.html").read_text()
     assert 'href="summary.csv"' in index and f'href="files/{good[0]}/executed/01_data_and_noise.html"' in index
+    assert " MB on disk" in index
     capfd.readouterr()
 
     # Fix the broken file and add a new one; re-run on an existing scheduler (the --scheduler path).

@@ -3,9 +3,10 @@
 The 4-D tensor ``[f_out, t_out, f_in, t_in]`` holds, for every output bin of the mask, the
 attribution over every input bin. Its reductions are computed chunk by chunk of output frames by
 :class:`InfluenceAccumulator` (``update(t_out slice, chunk [F_out, n, F_in, T_in])``, then
-``result()``); a tensor in memory is one chunk. :class:`OutputSums` sums any attribution array
+``result()``), built on :class:`~xai_helpers.attribution.maps.MapAccumulator` (the maps' one definition,
+also used by the engine on its device); a tensor in memory is one chunk. :class:`OutputSums` sums any attribution array
 ``[*targets, *inputs]`` over its explained outputs (the global influence, the perturbation ranking,
-the group and latent influence). :func:`reduce_file` and :func:`output_sums` feed them from a stored file.
+the group and latent influence). :func:`reduce_file` and :func:`output_sums` feed them from a stored file (a file's stored ``maps/`` when it has them).
 
 Aggregation is always explicit: ``"abs_sum"`` sums ``|attribution|`` (magnitude of involvement,
 signs cannot cancel) and ``"signed_sum"`` sums the signed values (net effect). Sums are float64.
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..attribution.maps import InfluenceMaps, MapAccumulator
 from ..store.reader import AttributionFile
 
 AGGREGATIONS = ("abs_sum", "signed_sum")
@@ -86,7 +88,8 @@ class OutputSums:
 
 @dataclass
 class Influence:
-    """The reductions of a 4-D tensor ``[f_out, t_out, f_in, t_in]`` (float64)."""
+    """The reductions of a 4-D tensor ``[f_out, t_out, f_in, t_in]`` with one aggregation (float64),
+    read off its :class:`~xai_helpers.attribution.maps.InfluenceMaps`."""
 
     aggregation: str
     global_influence: np.ndarray
@@ -95,8 +98,8 @@ class Influence:
     """``[t_out, t_in]`` in attribution units."""
     frequency_influence: np.ndarray
     """``[f_out, f_in]`` in attribution units (all output frequencies)."""
-    frame_vectors: np.ndarray | None
-    """``[f_out, t_out, t_in]``: aggregated over ``f_in`` (the vectors :func:`frame_correlation` correlates)."""
+    correlation: np.ndarray
+    """``[t_in, t_in]``: Pearson correlation of the input frames' vectors (see :func:`frame_correlation`)."""
     output_totals: np.ndarray
     """``[f_out, t_out]``: total ``|attribution|`` of each output bin over all input bins."""
 
@@ -106,47 +109,39 @@ class Influence:
         return int(f_out), int(t_out)
 
     def time_correlation(self) -> np.ndarray:
-        """:func:`frame_correlation` of :attr:`frame_vectors` ``[t_in, t_in]``."""
-        if self.frame_vectors is None:
-            raise ValueError("the frame vectors were not accumulated (frame_vectors=False)")
-        return frame_correlation(self.frame_vectors)
+        """:attr:`correlation` ``[t_in, t_in]``."""
+        return self.correlation
+
+
+def influence_from_maps(maps: InfluenceMaps, aggregation: str = "abs_sum") -> Influence:
+    """:class:`Influence` with ``aggregation`` of the maps of a 4-D tensor (streamed, stored or reduced)."""
+    kind = "abs" if check_aggregation(aggregation) == "abs_sum" else "signed"
+    return Influence(
+        aggregation, normalise_peak(maps[f"global_{kind}"]), maps[f"time_{kind}"], maps[f"freq_{kind}"],
+        maps.correlation(kind), maps["output_totals"],
+    )
 
 
 class InfluenceAccumulator:
-    """Accumulates :class:`Influence` of a tensor ``shape = (F_out, T_out, F_in, T_in)`` over chunks of output frames.
+    """Accumulates :class:`Influence` of a tensor ``shape = (F_out, T_out, F_in, T_in)`` over chunks of output
+    frames (numpy arrays or tensors): :class:`~xai_helpers.attribution.maps.MapAccumulator` with an aggregation."""
 
-    ``frame_vectors=False`` skips the ``[f_out, t_out, t_in]`` array of the temporal correlation.
-    """
-
-    def __init__(self, shape: tuple[int, int, int, int], aggregation: str = "abs_sum", frame_vectors: bool = True) -> None:
+    def __init__(self, shape: tuple[int, int, int, int], aggregation: str = "abs_sum") -> None:
         self.aggregation = check_aggregation(aggregation)
-        f_out, t_out, f_in, t_in = shape
-        self.sums = OutputSums(shape, 2)
-        self.time = np.zeros((t_out, t_in))
-        self.frequency = np.zeros((f_out, f_in))
-        self.frame_vectors = np.zeros((f_out, t_out, t_in)) if frame_vectors else None
+        self.maps = MapAccumulator(shape)
 
-    def update(self, t_out: slice, chunk: np.ndarray) -> None:
+    def update(self, t_out: slice, chunk) -> None:
         """Add the attributions ``chunk`` ``[F_out, n, F_in, T_in]`` of the output frames ``t_out``."""
-        self.sums.update((slice(None), t_out), chunk)
-        values = np.abs(chunk) if self.aggregation == "abs_sum" else chunk
-        per_frame = values.sum(axis=2, dtype=np.float64)  # [f_out, n, t_in]
-        self.frequency += values.sum(axis=(1, 3), dtype=np.float64)
-        self.time[t_out] = per_frame.sum(axis=0)
-        if self.frame_vectors is not None:
-            self.frame_vectors[:, t_out] = per_frame
+        self.maps.update(t_out, chunk)
 
     def result(self) -> Influence:
-        return Influence(
-            self.aggregation, normalise_peak(self.sums.summed(self.aggregation)), self.time, self.frequency,
-            self.frame_vectors, self.sums.totals,
-        )
+        return influence_from_maps(self.maps.result(), self.aggregation)
 
 
-def influence(attributions, aggregation: str = "abs_sum", frame_vectors: bool = True) -> Influence:
+def influence(attributions, aggregation: str = "abs_sum") -> Influence:
     """:class:`Influence` of a tensor ``[f_out, t_out, f_in, t_in]`` in memory (one chunk)."""
     a = check_attributions(attributions)
-    accumulator = InfluenceAccumulator(a.shape, aggregation, frame_vectors)
+    accumulator = InfluenceAccumulator(a.shape, aggregation)
     accumulator.update(slice(0, a.shape[1]), a)
     return accumulator.result()
 
@@ -154,13 +149,13 @@ def influence(attributions, aggregation: str = "abs_sum", frame_vectors: bool = 
 def global_influence(attributions, aggregation: str = "abs_sum") -> np.ndarray:
     """Total contribution of each input bin to the whole mask -> ``[f_in, t_in]``, normalised so the
     largest ``|value|`` is 1 (an all-zero result stays all zero)."""
-    return influence(attributions, aggregation, frame_vectors=False).global_influence
+    return influence(attributions, aggregation).global_influence
 
 
 def time_influence(attributions, aggregation: str = "abs_sum") -> np.ndarray:
     """Input-time to output-time influence -> ``[t_out, t_in]`` (over ``f_out`` and ``f_in``; attribution
     units). For a causal model entries with ``t_in > t_out`` are zero."""
-    return influence(attributions, aggregation, frame_vectors=False).time_influence
+    return influence(attributions, aggregation).time_influence
 
 
 def low_outputs(freqs_hz: np.ndarray, max_output_hz: float) -> np.ndarray:
@@ -183,7 +178,7 @@ def frequency_influence(attributions, aggregation: str = "abs_sum", freqs_hz=Non
             raise ValueError(f"freqs_hz must be 1-D with {a.shape[0]} entries, got shape {freqs_hz.shape}")
     if max_output_hz is not None and freqs_hz is None:
         raise ValueError("max_output_hz requires freqs_hz")
-    fi = influence(a, aggregation, frame_vectors=False).frequency_influence
+    fi = influence(a, aggregation).frequency_influence
     return fi if max_output_hz is None else fi[low_outputs(freqs_hz, max_output_hz)]
 
 
@@ -193,7 +188,9 @@ def time_correlation(attributions, aggregation: str = "signed_sum") -> np.ndarra
     The vector of input frame ``t_in`` is the attribution aggregated over ``f_in`` (``aggregation``,
     signed by default), one entry per output bin ``(f_out, t_out)``: see :func:`frame_correlation`.
     """
-    return influence(attributions, aggregation).time_correlation()
+    a = check_attributions(attributions)
+    check_aggregation(aggregation)
+    return frame_correlation(aggregate(a, aggregation, axis=2))
 
 
 def frame_correlation(frame_vectors) -> np.ndarray:
@@ -225,15 +222,21 @@ def frame_correlation(frame_vectors) -> np.ndarray:
     return c
 
 
-def reduce_file(
-    stored: AttributionFile, aggregation: str, chunk_bytes: float = float("inf"), frame_vectors: bool = True
-) -> Influence:
-    """:class:`Influence` of ``stored``'s 4-D ``attributions``, read chunk by chunk of output frames
-    (at most ``chunk_bytes`` as float32 each; one chunk when it all fits)."""
-    accumulator = InfluenceAccumulator(stored.shape("attributions"), aggregation, frame_vectors)
+def file_maps(stored: AttributionFile, chunk_bytes: float = float("inf")) -> InfluenceMaps:
+    """The :class:`~xai_helpers.attribution.maps.InfluenceMaps` of a file over all output bins: its stored
+    ``maps/`` group, else reduced from its 4-D ``attributions`` chunk by chunk of output frames (at most
+    ``chunk_bytes`` as float32 each; one chunk when it all fits)."""
+    if stored.has_maps:
+        return InfluenceMaps(stored.maps_shape, stored.maps)
+    accumulator = MapAccumulator(stored.shape("attributions"))
     for index, chunk in stored.target_chunks("attributions", chunk_bytes):
         accumulator.update(index[1], chunk)
     return accumulator.result()
+
+
+def reduce_file(stored: AttributionFile, aggregation: str, chunk_bytes: float = float("inf")) -> Influence:
+    """:class:`Influence` of ``stored`` (all output bins): :func:`file_maps` with ``aggregation``."""
+    return influence_from_maps(file_maps(stored, chunk_bytes), aggregation)
 
 
 def output_sums(stored: AttributionFile, name: str = "attributions", chunk_bytes: float = float("inf")) -> OutputSums:

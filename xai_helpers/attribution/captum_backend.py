@@ -27,6 +27,13 @@ CAPTUM_NOTICES = ("Setting forward, backward hooks", "Input Tensor 0 did not alr
 """Captum's per-call notices, expected here (hooks on the model's activations; inputs made to need gradients)."""
 
 
+def without_cudnn():
+    """Context in which the GRUs run without cuDNN: cuDNN's RNN backward refuses eval mode
+    (``cudnn RNN backward can only be called in training mode``), so every Captum call on CUDA runs
+    in it; the model stays in eval mode. No effect on the CPU."""
+    return torch.backends.cudnn.flags(enabled=False)
+
+
 @dataclass
 class TargetAttributions:
     """Attributions of M explained outputs: ``values`` ``[M, F, T]`` (or ``[M, G]`` with groups)."""
@@ -51,13 +58,13 @@ def attribute_targets(
     """Attributions of the explained outputs ``targets`` (flat indices) to ``features`` ``[F, T]``.
 
     ``baselines`` ``[K, F, T]``; ``feature_mask`` ``[F, T]`` integer group labels ``0..G-1`` or ``None``
-    for single bins. Runs on the device of ``features``.
+    for single bins. Runs on the device of ``features`` (on CUDA without cuDNN: :func:`without_cudnn`).
     """
     options = options or MethodOptions()
     spec = method_spec(method, grouped=feature_mask is not None)
     inputs = features[None].expand(len(targets), *features.shape).contiguous()
     target = torch.as_tensor(list(targets), device=features.device)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), without_cudnn():
         for message in CAPTUM_NOTICES:
             warnings.filterwarnings("ignore", message=message)
         # Lime/KernelShap's surrogate fit with few perturbations: the answer is still returned; raise n_samples.

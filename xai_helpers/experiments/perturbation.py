@@ -248,7 +248,7 @@ def _usable_attribution_file(source: Path, attributions_dir: Path, method: str) 
     for path in candidates:
         try:
             with AttributionFile(path) as stored:
-                if "attributions" in stored and stored.dims()[-2:] == ("f_in", "t_in"):
+                if stored.has_maps or ("attributions" in stored and stored.dims()[-2:] == ("f_in", "t_in")):
                     if len(candidates) > 1:
                         logger.warning("%s: %d %s attribution files; using %s (the first by name)",
                                        source.name, len(candidates), method, path.name)
@@ -289,7 +289,7 @@ def perturb_file(
             sample_rate, first_frame = stored.sample_rate, stored.first_frame
             model = model if model is not None else cached_model(sample_rate)
             signed, absolute = global_sums(stored)
-            n_targets = int(np.prod(stored.shape()[:-2]))
+            n_targets = int(np.prod(stored.maps_shape[:2] if stored.has_maps else stored.shape()[:-2]))
             features = stored.input_features.astype(np.float32)
             baseline = stored.baselines.astype(np.float32).mean(axis=0)
             original_mask = predict_mask(features, model)

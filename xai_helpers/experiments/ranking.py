@@ -52,7 +52,11 @@ def rank_bins(attributions: np.ndarray, ranking: str = "signed") -> np.ndarray:
 
 
 def global_sums(stored: AttributionFile) -> tuple[np.ndarray, np.ndarray]:
-    """Signed and absolute sums ``[F, T]`` (float64) over all targets of a stored file's attributions, in one pass."""
+    """Signed and absolute sums ``[F, T]`` (float64) over all targets of a stored file's attributions, in one
+    pass (a file's stored maps ``global_signed`` and ``global_abs`` when it has them)."""
+    if stored.has_maps:
+        maps = stored.maps
+        return maps["global_signed"], maps["global_abs"]
     if "attributions" not in stored or stored.dims()[-2:] != ("f_in", "t_in"):
         found = stored.dims() if "attributions" in stored else "no 'attributions' dataset"
         raise AttributionFileError(f"{stored.path}: attributions over input bins (..., f_in, t_in) needed, found {found}")

@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..analysis.influence import output_sums
+from ..analysis.influence import file_maps
+from ..attribution.on_demand import bin_map
 from ..store.reader import AttributionFile, AttributionFileError
 from .maps import attribution_map_figure
 
@@ -65,6 +66,13 @@ def find_explorable(attributions_dir: str | os.PathLike) -> list[ExplorableFile]
     return found
 
 
+def representative_bin(stored: AttributionFile) -> tuple[int, int]:
+    """``(f_out, t_out)`` of the output bin with the largest total ``|attribution|`` of an all-bins file."""
+    totals = file_maps(stored)["output_totals"]
+    f_out, t_out = np.unravel_index(int(np.argmax(totals)), totals.shape)
+    return int(f_out), int(t_out)
+
+
 def nearest_bin(freqs_hz: np.ndarray, times_s: np.ndarray, f_hz: float, t_s: float) -> tuple[int, int]:
     """Indices ``(f, t)`` of the bin whose centre frequency (Hz) and time (s) are nearest ``(f_hz, t_s)``."""
     return int(np.argmin(np.abs(np.asarray(freqs_hz) - f_hz))), int(np.argmin(np.abs(np.asarray(times_s) - t_s)))
@@ -72,11 +80,12 @@ def nearest_bin(freqs_hz: np.ndarray, times_s: np.ndarray, f_hz: float, t_s: flo
 
 def output_bin_figure(h5_path: str | os.PathLike, f_hz: float, t_s: float) -> Figure:
     """:func:`attribution_map_figure` of the output bin nearest ``(f_hz, t_s)`` (Hz, s from the
-    segment start) of the attribution file ``h5_path`` (reads that bin's map only)."""
+    segment start) of the attribution file ``h5_path`` (reads that bin's map only, or recomputes it
+    with the engine when the file holds only maps: :func:`~xai_helpers.attribution.on_demand.bin_map`)."""
     with AttributionFile(h5_path) as stored:
         freqs, times = stored.freqs_hz, stored.times_s
         f_out, t_out = nearest_bin(freqs, times, f_hz, t_s)
-        amap = stored.read_attributions((f_out, t_out))
+        amap = bin_map(stored, f_out, t_out)
         features, mask, target, method = stored.input_features, stored.mask, stored.target, stored.method
     label = f"attribution ({target} units)"
     fig = attribution_map_figure(amap, features, mask, freqs, times, output_bin=(f_out, t_out), value_label=label)
@@ -142,7 +151,7 @@ class Explorer:
         self._set_axes(self.file.value)
         if f_hz is None or t_s is None:
             with AttributionFile(self.file.value) as stored:
-                f_out, t_out = output_sums(stored).representative()
+                f_out, t_out = representative_bin(stored)
             f_hz, t_s = self._freqs[f_out], self._times[t_out]
         self.f_slider.value, self.t_slider.value = float(f_hz), float(t_s)
         self._holding = False

@@ -25,11 +25,12 @@ the explained segment, frequencies bin centres in Hz):
   ``output_bin_latent`` or ``region_{r}_latent``, drawn with
   :func:`~xai_helpers.plots.maps.plot_layer_attributions`.
 
-The influence maps (:data:`~xai_helpers.plots.influence.INFLUENCE_PLOTS`) are reduced by
+The influence maps (:data:`~xai_helpers.plots.influence.INFLUENCE_PLOTS`) are the file's stored
+``maps/`` (``store="maps"``, and full files written since), else reduced by
 :func:`~xai_helpers.analysis.influence.reduce_file`: a 4-D tensor up to ``max_in_memory_bytes``
 (1.5 GB as float32 by default) is read as one chunk, a larger one chunk by chunk over ``t_out``.
-Only the temporal correlation keeps a ``[f_out, t_out, t_in]`` array; when even that is out of
-reach, :class:`TooLargeError` names the file and its size.
+The representative bin's map of a maps-only file is recomputed exactly by the engine
+(:func:`~xai_helpers.attribution.on_demand.bin_map`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from matplotlib.patches import Rectangle
 
 from ..analysis.influence import OutputSums, check_aggregation, output_sums, reduce_file
 from ..attribution.explain import attribution_paths
+from ..attribution.on_demand import bin_map
 from ..io.datasets import list_audio_files
 from ..store.reader import AttributionFile, AttributionFileError
 from .influence import INFLUENCE_PLOTS
@@ -57,15 +59,9 @@ MAX_IN_MEMORY_BYTES = 1.5e9
 """Attribution tensors larger than this (as float32) are aggregated chunk by chunk."""
 CHUNK_BYTES = 128 * 1024**2
 """Size (float32) of one chunk of output frames read at a time in the chunked path."""
-MAX_CORRELATION_BYTES = 2e9
-"""Largest ``[f_out, t_out, t_in]`` float64 array the chunked temporal correlation may hold."""
 PNG_DPI = 100
 
-__all__ = ["BatchPlotReport", "FilePlots", "TooLargeError", "figure_basename", "plot_batch", "plot_caption", "plot_file"]
-
-
-class TooLargeError(ValueError):
-    """An attribution file too large to plot even chunk by chunk (the message names it and its size)."""
+__all__ = ["BatchPlotReport", "FilePlots", "figure_basename", "plot_batch", "plot_caption", "plot_file"]
 
 
 @dataclass
@@ -102,16 +98,10 @@ def _gb(stored: AttributionFile, name: str = "attributions") -> str:
 
 
 def _all_bins_plots(ctx, stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes) -> dict[str, Figure]:
-    """The influence plots of a 4-D file, then the representative bin's map."""
+    """The influence plots of an all-bins file (its stored maps, else reduced from the 4-D tensor),
+    then the representative bin's map (the stored slice, else recomputed by the engine)."""
     chunk = float("inf")
-    if stored.attributions_size_bytes() > max_in_memory_bytes:
-        f_out, t_out, _, t_in = stored.shape()
-        correlation_bytes = 8 * f_out * t_out * t_in
-        if correlation_bytes > MAX_CORRELATION_BYTES:
-            raise TooLargeError(
-                f"{ctx.path}: {_gb(stored)} GB of attributions; the temporal correlation alone would need "
-                f"{correlation_bytes / 1e9:.1f} GB; explain a shorter segment"
-            )
+    if not stored.has_maps and stored.attributions_size_bytes() > max_in_memory_bytes:
         logger.info("%s: %s GB of attributions, aggregated chunk by chunk", ctx.path, _gb(stored))
         chunk = chunk_bytes
     result = reduce_file(stored, aggregation, chunk)
@@ -120,7 +110,7 @@ def _all_bins_plots(ctx, stored, low_freq_hz, aggregation, max_in_memory_bytes, 
         for name, plot in INFLUENCE_PLOTS.items() if low_freq_hz is not None or not plot.needs_low_freq
     }
     f_out, t_out = result.representative_bin()
-    figures["output_bin_map"] = _bin_map(ctx, stored.read_attributions((f_out, t_out)), f_out, t_out, representative=True)
+    figures["output_bin_map"] = _bin_map(ctx, bin_map(stored, f_out, t_out), f_out, t_out, representative=True)
     return figures
 
 
@@ -221,7 +211,7 @@ def plot_file(
     ``low_freq_hz``: the low-frequency variant keeps output frequencies ``<= low_freq_hz`` (Hz);
     ``None`` leaves it out. ``aggregation``: ``"abs_sum"`` or ``"signed_sum"``. Raises
     :class:`~xai_helpers.store.reader.AttributionFileError` naming the file if it is incomplete,
-    damaged or unreadable, :class:`TooLargeError` if it is too large.
+    damaged or unreadable.
     """
     check_aggregation(aggregation)
     path = Path(h5_path)
@@ -281,7 +271,7 @@ class BatchPlotReport:
     skipped: list[Path] = field(default_factory=list)
     """Audio files with no ``.h5`` of the method in the attributions folder."""
     damaged: list[tuple[Path, str]] = field(default_factory=list)
-    """``(.h5 path, message)`` of the files left out: incomplete, damaged or too large."""
+    """``(.h5 path, message)`` of the files left out: incomplete or damaged."""
 
     def rows(self) -> list[dict[str, object]]:
         """One table row per attribution file or skipped audio file: file, status, figures or reason."""
@@ -324,7 +314,7 @@ def plot_batch(
     ``input_path`` is an audio file or a folder (:func:`~xai_helpers.io.datasets.list_audio_files`);
     each file's attribution files are found in ``attributions_dir`` by
     :func:`~xai_helpers.attribution.explain.attribution_paths`. Audio files with none are listed in
-    ``skipped``; incomplete, damaged or too large ``.h5`` files are logged and listed in
+    ``skipped``; incomplete or damaged ``.h5`` files are logged and listed in
     ``damaged`` and the others still plotted. Every figure is written atomically to
     ``figures_dir/{figure_basename}_{plot}.png`` and returned, so a notebook shows it without
     recomputing.
@@ -344,7 +334,7 @@ def plot_batch(
         for h5_path in found:
             try:
                 figures = plot_file(h5_path, low_freq_hz, aggregation, max_in_memory_bytes)
-            except (AttributionFileError, TooLargeError) as error:
+            except AttributionFileError as error:
                 logger.warning("%s; left out", error)
                 report.damaged.append((h5_path, str(error)))
                 continue

@@ -3,7 +3,8 @@
 Nothing outside :mod:`xai_helpers.store` opens an attribution file with h5py. A file's ``layout`` is
 one of :data:`LAYOUTS`:
 
-* ``"all_bins"``: ``attributions [f_out, t_out, f_in, t_in]`` for every output bin;
+* ``"all_bins"``: ``attributions [f_out, t_out, f_in, t_in]`` for every output bin, or only the
+  influence maps of that tensor (group ``maps/``, ``store="maps"``; :attr:`AttributionFile.has_full` is False);
 * ``"bin"``: ``attributions [1, 1, f_in, t_in]`` for one explained output bin (:attr:`AttributionFile.output_bin`);
 * ``"regions"``: ``attributions [region, f_in, t_in]`` for the explained output regions;
 * ``"groups"``: attributions over grouped input features ``[..., group]`` (``features="regions"``);
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
+import hdf5plugin  # noqa: F401 - registers the Blosc2 / Zstd filters of the attribution tensor
 import numpy as np
 
 REQUIRED = ("input_features", "baselines", "mask", "freqs_hz", "times_s")
@@ -43,8 +45,8 @@ def check_complete(path: str | os.PathLike) -> None:
             if not file.attrs.get("complete", False):
                 raise AttributionFileError(f"{path}: incomplete attribution file (the run that wrote it did not finish)")
             missing = [name for name in REQUIRED if name not in file]
-            if "attributions" not in file and "latent" not in file:
-                missing.append("attributions or latent/")
+            if "attributions" not in file and "latent" not in file and "maps" not in file:
+                missing.append("attributions, latent/ or maps/")
             if missing:
                 raise AttributionFileError(f"{path}: damaged attribution file, missing {missing}")
     except (OSError, KeyError) as error:
@@ -87,10 +89,39 @@ class AttributionFile:
 
     @property
     def datasets(self) -> list[str]:
-        """The attribution datasets: ``["attributions"]``, or ``["latent/<layer>", ...]``."""
+        """The attribution datasets: ``["attributions"]``, ``["latent/<layer>", ...]``, or ``[]`` (maps only)."""
         if "attributions" in self.file:
             return ["attributions"]
-        return [f"latent/{layer}" for layer in self.file["latent"]]
+        if "latent" in self.file:
+            return [f"latent/{layer}" for layer in self.file["latent"]]
+        return []
+
+    @property
+    def has_full(self) -> bool:
+        """True when the 4-D (or other) attribution tensor is stored (``store="full"``)."""
+        return bool(self.datasets)
+
+    @property
+    def has_maps(self) -> bool:
+        """True when the influence maps of all output bins are stored (group ``maps/``, ``store="maps"``)."""
+        return "maps" in self.file
+
+    @property
+    def maps(self) -> dict[str, np.ndarray]:
+        """Every stored map by name (float64; names and axes: :mod:`.writer`), or ``{}``."""
+        return {name: self.file[f"maps/{name}"][()] for name in self.file["maps"]} if self.has_maps else {}
+
+    @property
+    def maps_shape(self) -> tuple[int, int, int, int]:
+        """``(F_out, T_out, F_in, T_in)`` of the tensor the maps reduce."""
+        n_bins, n_frames = self.file["input_features"].shape
+        return (n_bins, n_frames, n_bins, n_frames)
+
+    @property
+    def store_mode(self) -> str:
+        """``"maps"`` (influence maps only), or ``"full"`` (the attribution tensor, maybe with maps too)."""
+        return "full" if self.has_full else "maps"
+
 
     @property
     def latent_layers(self) -> list[str]:
@@ -110,6 +141,8 @@ class AttributionFile:
     def outputs(self) -> str:
         """What was explained: ``"all_bins"`` (every output bin), ``"bin"`` (one) or ``"regions"``."""
         declared = str(self.attrs.get("outputs", ""))
+        if not self.has_full:
+            return "all_bins"
         shape = self.shape(self.datasets[0])
         if declared == "regions" or (self.n_target_axes(self.datasets[0]) == 1):
             return "regions"

@@ -12,7 +12,7 @@ from pathlib import Path
 from ...models.nsnet2 import SAMPLE_RATES
 from ..book import NOTEBOOKS_DIR, notebook_parameters, numbered_notebooks
 from .planning import WIRED_PARAMETERS, plan_task
-from .runner import STATUSES, TaskResult, run_task, step_outputs
+from .runner import STATUSES, TaskResult, folder_bytes, run_task, step_outputs
 from .summary import write_reports
 from .tasks import MANIFEST_INFORMATIVE, MANIFEST_RESERVED, read_tasks
 
@@ -129,7 +129,8 @@ def run_batch(
         if plan.to_run:
             results[plan.task_id] = TaskResult(plan.task_id, plan.input, "pending")
         else:
-            results[plan.task_id] = TaskResult(plan.task_id, plan.input, "skipped", outputs=step_outputs(plan))
+            results[plan.task_id] = TaskResult(plan.task_id, plan.input, "skipped", outputs=step_outputs(plan),
+                                               disk_bytes=folder_bytes(plan.task_dir))
     skipped = [p.task_id for p in plans if not p.to_run]
     if skipped:
         print(f"skipped {len(skipped)} complete task(s): {' '.join(skipped)}", file=sys.stderr)
@@ -158,7 +159,8 @@ def run_batch(
                     result = future.result()
                 except Exception as error:  # noqa: BLE001 - e.g. the worker died (KilledWorker)
                     result = TaskResult(plan.task_id, plan.input, "failed",
-                                        error=f"{type(error).__name__}: {error}", outputs=step_outputs(plan))
+                                        error=f"{type(error).__name__}: {error}", outputs=step_outputs(plan),
+                                        disk_bytes=folder_bytes(plan.task_dir))
                 results[plan.task_id] = result
                 bar.set_postfix(failed=sum(r.status == "failed" for r in results.values()), refresh=False)
                 if result.status == "failed":

@@ -30,6 +30,8 @@ class TaskResult:
     error: str = ""
     log: str = ""  # the executed notebook holding the traceback, for a failed task
     outputs: list[str] = field(default_factory=list)
+    disk_bytes: int = 0
+    """Bytes on disk under the task's folder after the task (reports, attribution files, audio)."""
 
     def row(self, run_dir: Path) -> dict:
         def rel(path: str) -> str:
@@ -39,7 +41,13 @@ class TaskResult:
             "task_id": self.task_id, "input_path": self.input, "status": self.status,
             "seconds": f"{self.seconds:.1f}", "notebooks_run": " ".join(self.notebooks_run),
             "error": self.error, "log": rel(self.log), "outputs": ";".join(rel(p) for p in self.outputs),
+            "disk_mb": f"{self.disk_bytes / 1e6:.1f}",
         }
+
+
+def folder_bytes(folder: str | os.PathLike) -> int:
+    """Total size in bytes of the files under ``folder`` (0 if it does not exist)."""
+    return sum(path.stat().st_size for path in Path(folder).rglob("*") if path.is_file())
 
 
 def step_outputs(plan: TaskPlan) -> list[str]:
@@ -116,6 +124,7 @@ def run_task(plan: TaskPlan) -> TaskResult:
         result.status, result.error = "failed", f"{type(error).__name__}: {error}"
     result.seconds = time.perf_counter() - started_at
     result.outputs = step_outputs(plan)
+    result.disk_bytes = folder_bytes(task_dir)
     return result
 
 
