@@ -1,0 +1,263 @@
+"""The engine's entry points: argument checks, one :class:`~.sweeps._Engine` per part, and the
+results chunk by chunk (:func:`all_bins_attributions`), as influence maps (:func:`all_bins_maps`) or
+for weighted sums of outputs (:func:`weighted_output_attributions`)."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from ...models.nsnet2 import NSNet2
+from ..maps import InfluenceMaps, MapAccumulator
+from ..registry import names
+from .multipliers import DEEPLIFT_RULES
+from .setup import _setup, _setup_complete
+from .sweeps import _Engine
+
+ENGINE_METHODS = names(engine=True)
+
+
+@dataclass
+class AttributionChunk:
+    """Attributions of the output frames ``t_out`` to every input bin.
+
+    ``attributions[f_out, k, f_in, t_in]`` is the attribution of output bin
+    ``(f_out, t_out.start + k)`` to input bin ``(f_in, t_in)``; it is exactly zero where
+    ``t_in > t_out`` (causality) and where ``max_lookback_frames`` skipped the input frame.
+    """
+
+    t_out: slice
+    """Output frames covered, e.g. ``slice(8, 16)``."""
+    attributions: np.ndarray | torch.Tensor
+    """``[F_out, n_frames_in_chunk, F_in, T_in]`` in the model's dtype (float32); a tensor on the
+    model's device when the chunks were asked for with ``to_numpy=False``."""
+    deltas: np.ndarray | None
+    """``[F_out, n]`` (model's dtype): sum over ``(f_in, t_in)`` of the attribution minus
+    ``out(input) - mean_k out(baseline_k)`` (Captum's convergence delta, averaged over baselines);
+    ``None`` for saliency and inputxgradient."""
+
+
+def _chunks(engines: list[_Engine], to_numpy: bool = True) -> Iterator[AttributionChunk]:
+    """All parts' attributions summed, chunk by chunk of output frames (numpy, or tensors on the device)."""
+    first = engines[0]
+    F, T, n_chunk = first.F, first.T, first.chunk
+    with torch.no_grad():
+        for index in range(-(-T // n_chunk)):
+            s0, e0 = index * n_chunk, min((index + 1) * n_chunk, T)
+            n = e0 - s0
+            out = first.new(F, n, F, T)
+            out_nf = out.transpose(0, 1)  # [n, F_out, F_in, T] view
+            # Zero what the sweeps do not write: t_in > t_out (causality).
+            out[..., e0:] = 0
+            for k in range(n - 1):
+                out_nf[k, :, :, s0 + k + 1 : e0] = 0
+            for part, engine in enumerate(engines):
+                engine.fill(index, out_nf, accumulate=part > 0)
+            yield _finish(first, slice(s0, e0), out, to_numpy)
+
+
+def _finish(engine: _Engine, frames: slice, out: torch.Tensor, to_numpy: bool) -> AttributionChunk:
+    """``out`` ``[F_out, n, F_in, T]``: lookback mask, |.| for saliency, deltas (numpy); ``out`` to numpy if ``to_numpy``."""
+    if engine.lookback is not None:
+        t_out = torch.arange(frames.start, frames.stop, device=out.device)[:, None]
+        lag = t_out - torch.arange(engine.T, device=out.device)[None]
+        out.masked_fill_((lag > engine.lookback)[None, :, None, :], 0.0)
+    if engine.s.absolute:
+        out.abs_()
+    deltas = None
+    if engine.s.out_delta is not None:
+        sums = out.sum(dim=3).sum(dim=2, dtype=torch.float64)  # [F_out, n]
+        deltas = (sums - engine.s.out_delta[frames].t().double()).to(out.dtype).cpu().numpy()
+    return AttributionChunk(t_out=frames, attributions=out.cpu().numpy() if to_numpy else out, deltas=deltas)
+
+
+def _as_tensor(value, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    if isinstance(value, np.ndarray):
+        value = torch.from_numpy(np.ascontiguousarray(value))
+    return value.detach().to(device=device, dtype=dtype)
+
+
+def _engines(
+    model: NSNet2,
+    features,
+    baselines,
+    method: str,
+    target: str,
+    rule: str,
+    frames_per_chunk: int,
+    max_lookback_frames: int | None,
+) -> list[_Engine]:
+    """Checked arguments -> one engine per part (one part, or one per baseline for the complete rule)."""
+    if method not in ENGINE_METHODS:
+        raise ValueError(f"method must be one of {ENGINE_METHODS}, not {method!r}")
+    if target not in ("mask", "logit"):
+        raise ValueError(f"target must be 'mask' or 'logit', not {target!r}")
+    if rule not in DEEPLIFT_RULES:
+        raise ValueError(f"rule must be one of {DEEPLIFT_RULES} (DeepLIFT's rules), not {rule!r}")
+    if int(frames_per_chunk) < 1:
+        raise ValueError(f"frames_per_chunk must be >= 1, not {frames_per_chunk}")
+    if max_lookback_frames is not None and int(max_lookback_frames) < 0:
+        raise ValueError(f"max_lookback_frames must be >= 0 or None, not {max_lookback_frames}")
+    parameter = next(model.parameters())
+    device, dtype = parameter.device, parameter.dtype
+    x = _as_tensor(features, device, dtype)
+    if x.ndim != 2 or x.shape[0] != model.n_bins or x.shape[1] < 1:
+        raise ValueError(f"features must be log-power [F={model.n_bins}, T>=1], got shape {tuple(x.shape)}")
+    if method in ("deeplift", "deepliftshap"):
+        if baselines is None:
+            if method == "deepliftshap":
+                raise ValueError("deepliftshap needs baselines [K, F, T]")
+            b = torch.zeros_like(x)[None]
+        else:
+            b = _as_tensor(baselines, device, dtype)
+            if b.ndim == 2:
+                b = b[None]
+            if b.ndim != 3 or b.shape[1:] != x.shape or b.shape[0] < 1:
+                raise ValueError(f"baselines must be [K, {x.shape[0]}, {x.shape[1]}], got shape {tuple(b.shape)}")
+            if method == "deeplift" and b.shape[0] != 1:
+                raise ValueError(f"deeplift takes one baseline (K=1), got K={b.shape[0]}; use deepliftshap")
+        b = b.transpose(1, 2).contiguous()
+    else:
+        b = None
+    if device.type == "cuda" and (torch.backends.cuda.matmul.allow_tf32 or torch.get_float32_matmul_precision() != "highest"):
+        warnings.warn(
+            "TF32 matrix products are enabled (torch.backends.cuda.matmul.allow_tf32 / set_float32_matmul_precision): "
+            "the engine's attributions will differ from Captum's float32 ones by about 1e-3 relative",
+            stacklevel=3,
+        )
+    with torch.no_grad():
+        frames = x.t().contiguous()
+        if b is not None and rule == "complete":
+            setups = _setup_complete(model, frames, b, target)
+        else:
+            setups = [_setup(model, frames, b, method, target)]
+    lookback = None if max_lookback_frames is None else int(max_lookback_frames)
+    return [_Engine(model, setup, int(frames_per_chunk), lookback) for setup in setups]
+
+
+def all_bins_attributions(
+    model: NSNet2,
+    features: torch.Tensor | np.ndarray,
+    baselines: torch.Tensor | np.ndarray | None,
+    method: str,
+    target: str = "mask",
+    frames_per_chunk: int = 8,
+    max_lookback_frames: int | None = None,
+    rule: str = "complete",
+    to_numpy: bool = True,
+) -> Iterator[AttributionChunk]:
+    """Attributions of every output bin of a clip to every input bin, chunk by chunk of output frames.
+
+    ``features``: log-power ``[F, T]`` (the explained segment, model state starting at its first
+    frame); ``baselines``: ``[K, F, T]`` (``K = 1`` for ``"deeplift"``, ``None`` meaning Captum's
+    all-zero baseline; ``K >= 1`` averaged for ``"deepliftshap"``; ignored by ``"saliency"`` and
+    ``"inputxgradient"``). ``method`` is one of :data:`ENGINE_METHODS`; ``target`` is ``"mask"``
+    (after the sigmoid and floor) or ``"logit"``. ``rule`` (one of :data:`DEEPLIFT_RULES`, for
+    ``"deeplift"`` and ``"deepliftshap"``): ``"complete"`` carries DeepLIFT's rules through the GRUs,
+    so each output bin's attributions sum to ``out(input) - mean_k out(baseline_k)`` (the deltas are
+    rounding); ``"captum"`` equals Captum 0.9's ``DeepLift`` / ``DeepLiftShap`` (see
+    :mod:`.multipliers`). Saliency (``abs=True``) and InputXGradient equal Captum's. Captum's reference is
+    ``MaskFromLogPower(model, target)`` with input ``features[None]`` and target ``(f_out, t_out)``.
+
+    Yields one :class:`AttributionChunk` per ``frames_per_chunk`` output frames, in order.
+    ``max_lookback_frames`` (optional) skips input frames with ``t_out - t_in`` above it (zeros).
+    Runs in the dtype and on the device of the model's parameters; arguments are checked before the
+    first chunk. ``to_numpy=False`` leaves each chunk's attributions a tensor on the model's device
+    (reduce them there: :class:`~xai_helpers.attribution.maps.MapAccumulator`); deltas are numpy either way.
+    """
+    return _chunks(_engines(model, features, baselines, method, target, rule, frames_per_chunk, max_lookback_frames), to_numpy)
+
+
+def all_bins_maps(
+    model: NSNet2,
+    features: torch.Tensor | np.ndarray,
+    baselines: torch.Tensor | np.ndarray | None,
+    method: str,
+    target: str = "mask",
+    frames_per_chunk: int = 8,
+    max_lookback_frames: int | None = None,
+    rule: str = "complete",
+    on_chunk: Callable[[slice], None] | None = None,
+) -> tuple[InfluenceMaps, np.ndarray | None]:
+    """The influence maps (:mod:`~xai_helpers.attribution.maps`) of :func:`all_bins_attributions`'s
+    4-D tensor, reduced chunk by chunk on the model's device: no dense chunk is copied to the host.
+
+    Arguments as in :func:`all_bins_attributions` (``on_chunk(t_out)`` is called after each chunk,
+    e.g. for progress). Returns the maps and the deltas ``[F_out, T_out]`` (``None`` for saliency and
+    inputxgradient). Memory: one chunk ``[F, n, F, T]`` on the device plus the maps; choose
+    ``frames_per_chunk`` to fill the device (e.g. 64 or more on a GPU).
+    """
+    chunks = all_bins_attributions(model, features, baselines, method, target, frames_per_chunk, max_lookback_frames, rule, to_numpy=False)
+    n_bins, n_frames = int(model.n_bins), int(np.shape(features)[1])
+    accumulator = MapAccumulator((n_bins, n_frames, n_bins, n_frames))
+    deltas = []
+    for chunk in chunks:
+        accumulator.update(chunk.t_out, chunk.attributions, consume=True)
+        if chunk.deltas is not None:
+            deltas.append(chunk.deltas)
+        if on_chunk is not None:
+            on_chunk(chunk.t_out)
+    return accumulator.result(), np.concatenate(deltas, axis=1) if deltas else None
+
+
+def weighted_output_attributions(
+    model: NSNet2,
+    features: torch.Tensor | np.ndarray,
+    baselines: torch.Tensor | np.ndarray | None,
+    method: str,
+    weights: torch.Tensor | np.ndarray,
+    target: str = "mask",
+    rule: str = "complete",
+    frames_per_chunk: int = 8,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Attributions of ``M`` weighted sums of outputs ``sum_{f, t} weights[m, f, t] * out[f, t]``.
+
+    ``weights`` ``[M, F, T]``: a one-hot map explains one bin, a 0/1 region mask a region's sum
+    (any real weights are allowed). ``features``, ``baselines``, ``method``, ``target`` and ``rule``
+    as in :func:`all_bins_attributions`; ``frames_per_chunk`` only sets how many frames' matrices are
+    held at once. Returns attributions ``[M, F_in, T_in]`` (zero after the last weighted frame) and,
+    for ``"deeplift"`` / ``"deepliftshap"``, deltas ``[M]`` = sum of the attributions minus the
+    weighted sum of ``out(input) - mean_k out(baseline_k)`` (else ``None``); in the model's dtype.
+    One backward sweep per part: cost ``O(T M K H^2)``, much less than all bins.
+    """
+    engines = _engines(model, features, baselines, method, target, rule, frames_per_chunk, None)
+    first = engines[0]
+    w = _as_tensor(weights, first.s.weight.device, first.s.weight.dtype)
+    if w.ndim != 3 or w.shape[1:] != (first.F, first.T) or w.shape[0] < 1:
+        raise ValueError(f"weights must be [M, {first.F}, {first.T}] (M >= 1 weighted sums of outputs), got shape {tuple(w.shape)}")
+    w = w.transpose(1, 2).contiguous()  # [M, T, F_out]
+    with torch.no_grad():
+        out = first.new(w.shape[0], first.T, first.F).zero_()  # [M, T, F_in]
+        for part, engine in enumerate(engines):
+            engine.weighted(w, out, accumulate=part > 0)
+        if first.s.absolute:
+            out.abs_()
+        deltas = None
+        if first.s.out_delta is not None:
+            sums = out.sum(dim=(1, 2), dtype=torch.float64)
+            deltas = (sums - (w * first.s.out_delta).sum(dim=(1, 2), dtype=torch.float64)).to(out.dtype).cpu().numpy()
+        return out.transpose(1, 2).contiguous().cpu().numpy(), deltas
+
+
+def concatenate_chunks(chunks) -> tuple[np.ndarray, np.ndarray | None]:
+    """All chunks' attributions ``[F_out, T_out, F_in, T_in]`` and deltas ``[F_out, T_out]`` (or None)."""
+    chunks = list(chunks)
+    attributions = np.concatenate([c.attributions for c in chunks], axis=1)
+    deltas = None if chunks[0].deltas is None else np.concatenate([c.deltas for c in chunks], axis=1)
+    return attributions, deltas
+
+
+def lookback_mass_share(chunk: AttributionChunk, max_lookback_frames: int) -> np.ndarray:
+    """Share ``[F_out, n]`` of each output bin's total |attribution| that lies more than
+    ``max_lookback_frames`` frames back (``t_out - t_in > max_lookback_frames``), from an untruncated chunk."""
+    start = chunk.t_out.start
+    n, t_in = chunk.attributions.shape[1], chunk.attributions.shape[3]
+    lag = (start + np.arange(n))[:, None] - np.arange(t_in)[None]
+    mass = np.abs(chunk.attributions, dtype=np.float64)
+    total = mass.sum(axis=(2, 3))
+    beyond = (mass * (lag > max_lookback_frames)[None, :, None, :]).sum(axis=(2, 3))
+    return np.divide(beyond, total, out=np.zeros_like(total), where=total > 0)
