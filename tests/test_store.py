@@ -72,7 +72,7 @@ def test_rerun_skips_complete_file(tmp_path, wav):
 
 def test_crash_leaves_no_complete_looking_file_and_rerun_recomputes(tmp_path, wav, monkeypatch, caplog):
     config = ExplainConfig(method="saliency", frames_per_chunk=1, **SEGMENT)
-    real = explain_module._compute
+    real = explain_module.compute_blocks
 
     def crash_after_first(*args, **kwargs):
         for number, item in enumerate(real(*args, **kwargs)):
@@ -80,7 +80,7 @@ def test_crash_leaves_no_complete_looking_file_and_rerun_recomputes(tmp_path, wa
                 raise KeyboardInterrupt("simulated interruption")
             yield item
 
-    monkeypatch.setattr(explain_module, "_compute", crash_after_first)
+    monkeypatch.setattr(explain_module, "compute_blocks", crash_after_first)
     with pytest.raises(KeyboardInterrupt):
         explain_file(wav, tmp_path, config, progress=False)
     destination = output_path(wav, tmp_path, config)
@@ -88,7 +88,7 @@ def test_crash_leaves_no_complete_looking_file_and_rerun_recomputes(tmp_path, wa
     # A partial file left by a killed process (no cleanup ran) is discarded and redone.
     partial = destination.with_name(f".{destination.name}.partial")
     partial.write_bytes(b"half written")
-    monkeypatch.setattr(explain_module, "_compute", real)
+    monkeypatch.setattr(explain_module, "compute_blocks", real)
     result = explain_file(wav, tmp_path, config, progress=False)
     assert result.status == "recomputed" and not partial.exists()
     check_complete(result.path)

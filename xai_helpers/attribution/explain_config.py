@@ -1,0 +1,147 @@
+"""What :func:`~xai_helpers.attribution.explain.explain_file` explains and how: :class:`ExplainConfig`
+(method, explained outputs, input features, baselines, segment, DeepLIFT rule, backend, store), checked
+on creation; every field is stored with the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..models.base import check_target
+from ..models.nsnet2 import NSNet2
+from .engine import DEEPLIFT_RULES
+from .methods import DEFAULT_FGSM_EPS, MethodOptions
+from .registry import method_spec, names
+from .regions import Region, parse_region
+from .targets import OUTPUTS
+
+FEATURES = ("bins", "regions", "latent")
+BACKENDS = ("auto", "engine", "captum")
+STORES = ("auto", "maps", "full")
+DEEPLIFT_METHODS = ("deeplift", "deepliftshap")
+"""The methods that ``deeplift_rule`` applies to."""
+
+
+@dataclass
+class ExplainConfig:
+    """What to explain and how; every field is stored with the result."""
+
+    method: str = "deepliftshap"
+    target: str = "mask"
+    """Explained quantity: ``"mask"`` (after the sigmoid) or ``"logit"`` (before it)."""
+    outputs: str = "all_bins"
+    """``"all_bins"`` (the 4-D case), ``"bin"`` (``output_bin``) or ``"regions"`` (``output_regions``)."""
+    output_bin: tuple[float, float] | None = None
+    """(frequency Hz, time s from the segment start) of the single explained bin (nearest bin)."""
+    output_regions: Sequence[Region | str] = ()
+    """Explained regions ``(f_lo_hz, f_hi_hz, t_lo_s, t_hi_s)``: the sum of the output over each."""
+    features: str = "bins"
+    """Input features: ``"bins"``, ``"regions"`` (grid of ``feature_band_hz`` x ``feature_span_s``) or ``"latent"``."""
+    feature_band_hz: float = 1000.0
+    feature_span_s: float = 0.1
+    latent_layers: Sequence[str] = tuple(NSNet2.latent_layers)
+    baseline: str = "zero"
+    n_baselines: int = 1
+    segment_start_s: float = 0.0
+    segment_duration_s: float | None = None
+    """``None``: to the end of the file."""
+    n_samples: int = 25
+    fgsm_eps: Sequence[float] = DEFAULT_FGSM_EPS
+    seed: int = 0
+    deeplift_rule: str = "complete"
+    """DeepLift / DeepLiftShap only: ``"complete"`` (DeepLIFT's rules inside the GRUs; the attributions add
+    up to the output's change; engine only) or ``"captum"`` (Captum's DeepLift: plain gradients through the GRUs)."""
+    backend: str = "auto"
+    """``"engine"`` (fast, exact; deeplift, deepliftshap, saliency, inputxgradient on input bins or regions,
+    every output layout), ``"captum"``, or ``"auto"`` (the engine where it applies)."""
+    frames_per_chunk: int = 8
+    dtype: str = "float32"
+    sample_rate: int = 16000
+    store: str = "auto"
+    """``"maps"``: only the influence maps of all output bins (group ``maps/``, size linear in duration),
+    ``"full"``: the attribution tensor (with the maps too for all bins), ``"auto"``: maps for a whole file
+    (``segment_duration_s=None``) explained on all bins over input bins, full otherwise."""
+
+    def __post_init__(self) -> None:
+        if self.outputs not in OUTPUTS:
+            raise ValueError(f"outputs: unknown {self.outputs!r}; choose one of {', '.join(OUTPUTS)}")
+        if self.features not in FEATURES:
+            raise ValueError(f"features: unknown {self.features!r}; choose one of {', '.join(FEATURES)}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend: unknown {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+        if self.deeplift_rule not in DEEPLIFT_RULES:
+            raise ValueError(f"deeplift_rule: unknown {self.deeplift_rule!r}; choose one of {', '.join(DEEPLIFT_RULES)}")
+        check_target(self.target)
+        if self.store not in STORES:
+            raise ValueError(f"store: unknown {self.store!r}; choose one of {', '.join(STORES)}")
+        if self.store == "maps" and not self.has_maps():
+            raise ValueError(f"store='maps' needs outputs='all_bins' and features='bins' (the maps of every output bin); "
+                             f"this is outputs={self.outputs}, features={self.features}: use store='full'")
+        if self.outputs == "bin" and self.output_bin is None:
+            raise ValueError("outputs='bin' needs output_bin = (frequency_hz, time_s)")
+        if self.outputs == "regions" and not self.output_regions:
+            raise ValueError("outputs='regions' needs output_regions, e.g. ['0-1000Hz@0.05-0.15s']")
+        self.output_regions = tuple(parse_region(r) for r in self.output_regions)
+        if self.features != "latent":
+            method_spec(self.method, grouped=self.features == "regions")
+        if self.backend == "engine" and not self.engine_applies():
+            raise ValueError(
+                f"backend='engine' covers methods {names(engine=True)} on features='bins' or 'regions'; "
+                f"this is {self.method}, features={self.features}"
+            )
+        if self.complete_rule():
+            if self.features == "latent":
+                raise ValueError(
+                    "deeplift_rule='complete' is computed by the engine over input bins or regions; features='latent' "
+                    "goes through Captum's LayerDeepLift, which only has deeplift_rule='captum': set that"
+                )
+            if self.backend == "captum":
+                raise ValueError(
+                    "backend='captum' only implements deeplift_rule='captum' (Captum's DeepLift gives the GRUs plain "
+                    "gradients); use backend='auto' or 'engine' for deeplift_rule='complete', or set deeplift_rule='captum'"
+                )
+
+    @property
+    def applied_deeplift_rule(self) -> str | None:
+        """``deeplift_rule`` for DeepLift / DeepLiftShap, ``None`` for the methods it does not apply to."""
+        return self.deeplift_rule if self.method in DEEPLIFT_METHODS else None
+
+    def complete_rule(self) -> bool:
+        """True for DeepLift / DeepLiftShap with ``deeplift_rule="complete"``."""
+        return self.applied_deeplift_rule == "complete"
+
+    def engine_applies(self) -> bool:
+        """True when the engine can compute this configuration (its methods over input bins or regions)."""
+        return self.method in names(engine=True) and self.features in ("bins", "regions")
+
+    def uses_engine(self) -> bool:
+        """True when the engine computes this configuration (``backend`` ``"auto"`` or ``"engine"`` where it applies)."""
+        return self.engine_applies() and self.backend in ("auto", "engine")
+
+    def has_maps(self) -> bool:
+        """True when the influence maps apply: every output bin over input bins."""
+        return self.outputs == "all_bins" and self.features == "bins"
+
+    def store_mode(self) -> str:
+        """``"maps"`` or ``"full"``: :attr:`store` with ``"auto"`` resolved."""
+        if self.store == "auto":
+            return "maps" if self.segment_duration_s is None and self.has_maps() else "full"
+        return self.store
+
+    def file_tag(self) -> str:
+        """Short file-name-safe description of the configuration; DeepLift / DeepLiftShap carry their rule
+        after the method (``deeplift_complete_...``), so files of both rules can share a folder."""
+        segment = f"{self.segment_start_s:g}s+{'all' if self.segment_duration_s is None else f'{self.segment_duration_s:g}s'}"
+        rule = [self.applied_deeplift_rule] if self.applied_deeplift_rule else []
+        parts = [self.method, *rule, self.target, self.outputs, self.features, f"{self.baseline}{self.n_baselines}", segment]
+        if self.seed:
+            parts.append(f"seed{self.seed}")
+        if self.sample_rate != 16000:
+            parts.append(f"{self.sample_rate // 1000}kHz")
+        if self.store_mode() == "maps":
+            parts.append("maps")
+        return "_".join(parts)
+
+    def method_options(self) -> MethodOptions:
+        """The method settings of this configuration."""
+        return MethodOptions(n_samples=self.n_samples, fgsm_eps=tuple(self.fgsm_eps), seed=self.seed)

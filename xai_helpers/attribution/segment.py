@@ -1,0 +1,75 @@
+"""The explained segment of one audio file: its log-power features (what the model sees, its
+recurrent state starting at the segment's first frame) and its baselines (:func:`load_segment`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..dsp.stft import StftConfig, log_power, stft
+from ..io.audio import load_audio
+from ..io.noisy_corpus import read_record
+from ..models.nsnet2 import stft_config
+from .baselines import make_baselines
+from .explain_config import ExplainConfig
+
+
+@dataclass
+class Segment:
+    """The explained segment of one file: ``F`` bins by ``T`` frames of log10 power, and its baselines."""
+
+    source: Path
+    stft: StftConfig
+    first_frame: int
+    features: np.ndarray
+    """[F, T] log10 power: exactly what the model sees."""
+    baselines: np.ndarray
+    """[K, F, T] log10 power."""
+    record: dict | None = None
+    """The noise record of the file (notebook 01), if any."""
+
+    @property
+    def times_s(self) -> np.ndarray:
+        """Frame centre times ``[T]`` in seconds from the segment start."""
+        return self.stft.frame_times_s(self.features.shape[1])
+
+    @property
+    def start_s(self) -> float:
+        """Start of the segment in the file, seconds."""
+        return self.first_frame * self.stft.hop_s
+
+
+def load_segment(path: str | os.PathLike, config: ExplainConfig) -> Segment:
+    """Features and baselines of ``config``'s segment of the audio file ``path``.
+
+    Raises ``ValueError`` naming the file if the segment lies outside it or a baseline needs a
+    clean or noise reference that the file has no record of.
+    """
+    path = Path(path)
+    stft_settings = stft_config(config.sample_rate)
+    wave = load_audio(path, config.sample_rate)
+    all_features = log_power(stft(wave, stft_settings)).astype(np.float32)
+    first = int(round(config.segment_start_s / stft_settings.hop_s))
+    count = all_features.shape[1] - first if config.segment_duration_s is None else int(round(config.segment_duration_s / stft_settings.hop_s))
+    if first < 0 or count < 1 or first + count > all_features.shape[1]:
+        raise ValueError(
+            f"{path}: segment {config.segment_start_s:g} s + {config.segment_duration_s} s lies outside the file "
+            f"({all_features.shape[1] * stft_settings.hop_s:.2f} s, {all_features.shape[1]} frames)"
+        )
+    frames = slice(first, first + count)
+    record = read_record(path)
+    references = {}
+    for key, name in (("clean_path", "clean_features"), ("noise_path", "noise_features")):
+        if record and record.get(key):
+            reference = load_audio(record[key], config.sample_rate, check=key == "clean_path")
+            references[name] = log_power(stft(reference, stft_settings))[:, frames]
+    try:
+        baselines = make_baselines(
+            config.baseline, all_features[:, frames], n_baselines=config.n_baselines, seed=config.seed, **references
+        )
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
+    return Segment(path, stft_settings, first, all_features[:, frames], baselines, record)
