@@ -26,6 +26,7 @@ Rankings and selections: :mod:`.ranking`; the curves: :mod:`.curves`; the figure
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import json
 import logging
 import os
@@ -168,6 +169,11 @@ def amplified_name(basename: str, which: str, percent: float, gain_db: float) ->
 # ---------------------------------------------------------------------------
 
 
+MAX_GAIN_DB = 60.0
+"""Largest |amplification| (dB) notebook 04 accepts: x1000 in amplitude; full-scale speech then still fits float WAV
+samples and stays finite through the STFT, where +1000 dB wrote thousands of ``inf`` samples."""
+
+
 @dataclass(frozen=True)
 class PerturbationSettings:
     """Notebook 04's parameters (percent of the segment's bins, gain in dB)."""
@@ -186,6 +192,11 @@ class PerturbationSettings:
             raise ValueError(f"top_percent must lie in (0, 50] so top and flop do not overlap, got {self.top_percent}")
         if self.n_random < 1:
             raise ValueError(f"n_random must be at least 1, got {self.n_random}")
+        if isinstance(self.gain_db, bool) or not (isinstance(self.gain_db, numbers.Real) and abs(self.gain_db) <= MAX_GAIN_DB):
+            raise ValueError(
+                f"dB_amplification (gain_db) must be a number in [-{MAX_GAIN_DB:g}, {MAX_GAIN_DB:g}] dB, got {self.gain_db!r}: "
+                "beyond that the resynthesised audio leaves the float WAV range or is silenced"
+            )
         check_fractions(self.fractions)
 
 
