@@ -13,6 +13,8 @@ and the loader named in :func:`~xai_helpers.models.cache.cached_model`.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from collections.abc import Sequence
 from typing import ClassVar, Literal
 
@@ -26,8 +28,9 @@ Target = Literal["mask", "logit"]
 TARGETS = ("mask", "logit")
 
 
-class MaskModel(nn.Module):
-    """Interface of a mask model (subclasses set the class attributes and implement the methods)."""
+class MaskModel(nn.Module, ABC):
+    """Interface of a mask model (subclasses set the class attributes and implement the abstract methods;
+    a subclass missing one cannot be instantiated)."""
 
     latent_layers: ClassVar[dict[str, str]] = {}
     """Latent layer name -> name of the registered module whose output it is."""
@@ -37,17 +40,17 @@ class MaskModel(nn.Module):
     sample_rate: int
 
     @classmethod
+    @abstractmethod
     def stft_config(cls, sample_rate: int) -> StftConfig:
         """The model's STFT at ``sample_rate`` (Hz); ``ValueError`` for a rate it does not exist for."""
-        raise NotImplementedError
 
+    @abstractmethod
     def logit(self, features: torch.Tensor) -> torch.Tensor:
         """Pre-sigmoid output ``[B, T, F]`` for log10-power ``features`` ``[B, T, F]``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def latent_units(self, layer: str) -> int:
         """Number of units of latent ``layer``."""
-        raise NotImplementedError
 
     def check_latent_layers(self, layers: Sequence[str]) -> None:
         """``ValueError`` naming the unknown layers and the valid ones."""
