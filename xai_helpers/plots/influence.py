@@ -25,8 +25,8 @@ from .style import (
     SIGNED_CMAP,
     aggregation_line,
     check_attr_axes,
-    check_axis,
-    check_map,
+    check_plane,
+    check_square_map,
     draw_image,
     edges,
     label_time_frequency,
@@ -67,9 +67,7 @@ def plot_global_map(
     for ``"abs_sum"``.
     """
     check_aggregation(aggregation)
-    g = check_map(global_map, "global_map", "[f_in, t_in]")
-    f = check_axis(freqs_hz, g.shape[0], "freqs_hz")
-    t = check_axis(times_s, g.shape[1], "times_s")
+    g, f, t = check_plane(global_map, "global_map", "[f_in, t_in]", freqs_hz, times_s)
     signed = aggregation == "signed_sum"
     cmap = SIGNED_CMAP if signed else ABS_CMAP
     norm = Normalize(-1.0, 1.0) if signed else Normalize(0.0, 1.0)
@@ -104,10 +102,7 @@ def plot_time_map(
     """Map ``[t_out, t_in]`` (as :func:`time_influence` returns it): x = input time,
     y = output time, with the causal diagonal ``t_in = t_out`` drawn as a thin line."""
     check_aggregation(aggregation)
-    ti = check_map(time_map, "time_map", "[t_out, t_in]")
-    t = check_axis(times_s, ti.shape[1], "times_s")
-    if ti.shape[0] != t.size:
-        raise ValueError(f"time_map must have shape [t_out, t_in] = {(t.size, t.size)}, got {ti.shape}")
+    ti, t = check_square_map(time_map, "time_map", "[t_out, t_in]", times_s, "times_s")
     cmap, norm = value_style(ti, aggregation == "signed_sum")
     fig, ax = new_figure((6.8, 5.6))
     im = draw_image(ax, ti, t, t, cmap, norm)
@@ -142,10 +137,7 @@ def plot_frequency_map(
     returns it without ``max_output_hz``): x = input frequency, y = output frequency (only
     the rows of outputs <= ``max_output_hz`` when given), with the diagonal ``f_in = f_out``."""
     check_aggregation(aggregation)
-    fi = check_map(frequency_map, "frequency_map", "[f_out, f_in]")
-    f = check_axis(freqs_hz, fi.shape[1], "freqs_hz")
-    if fi.shape[0] != f.size:
-        raise ValueError(f"frequency_map must have shape [f_out, f_in] = {(f.size, f.size)}, got {fi.shape}")
+    fi, f = check_square_map(frequency_map, "frequency_map", "[f_out, f_in]", freqs_hz, "freqs_hz")
     f_rows = f
     if max_output_hz is not None:
         keep = low_outputs(f, max_output_hz)
@@ -190,10 +182,7 @@ def plot_correlation_map(
     :func:`time_correlation` or :func:`frame_correlation` return it; ``aggregation`` is the
     one the vectors were aggregated over ``f_in`` with); grey = undefined (NaN)."""
     check_aggregation(aggregation)
-    c = check_map(correlation, "correlation", "[t_in, t_in]")
-    t = check_axis(times_s, c.shape[1], "times_s")
-    if c.shape[0] != t.size:
-        raise ValueError(f"correlation must have shape [t_in, t_in] = {(t.size, t.size)}, got {c.shape}")
+    c, t = check_square_map(correlation, "correlation", "[t_in, t_in]", times_s, "times_s")
     cmap = colormaps[SIGNED_CMAP].with_extremes(bad="0.8")
     fig, ax = new_figure((6.4, 5.4))
     im = draw_image(ax, c, t, t, cmap, Normalize(vmin=-1.0, vmax=1.0))

@@ -24,8 +24,8 @@ from .style import (
     SPECTROGRAM_CMAP,
     check_attr_axes,
     check_axis,
-    check_map,
     check_output_bin,
+    check_plane,
     draw_image,
     edges,
     figure_and_axes,
@@ -122,9 +122,7 @@ def plot_attribution_map(
     """Signed attribution map ``[f_in, t_in]`` of one explained output (no aggregation),
     diverging colormap with a symmetric range.  ``ax=None`` makes a new figure, otherwise
     draws into ``ax``; returns the figure either way.  ``gid``: set on the image (to find it)."""
-    amap = check_map(attribution_map, "attribution_map", "[f_in, t_in]")
-    f = check_axis(freqs_hz, amap.shape[0], "freqs_hz")
-    t = check_axis(times_s, amap.shape[1], "times_s")
+    amap, f, t = check_plane(attribution_map, "attribution_map", "[f_in, t_in]", freqs_hz, times_s)
     fig, ax = figure_and_axes(ax)
     cmap, norm = value_style(amap, signed=True)
     im = draw_image(ax, amap, t, f, cmap, norm, gid=gid)
@@ -147,9 +145,7 @@ def plot_bin_map(
     """Two panels: the input spectrogram with output bin ``(f_out, t_out)`` (indices into
     ``freqs_hz``, ``times_s``) marked, and that bin's signed attribution map ``bin_map``
     ``[f_in, t_in]`` (e.g. ``attributions[f_out, t_out]``)."""
-    amap = check_map(bin_map, "bin_map", "[f_in, t_in]")
-    f = check_axis(freqs_hz, amap.shape[0], "freqs_hz")
-    t = check_axis(times_s, amap.shape[1], "times_s")
+    amap, f, t = check_plane(bin_map, "bin_map", "[f_in, t_in]", freqs_hz, times_s)
     feats = np.asarray(input_features)
     if feats.shape != amap.shape:
         raise ValueError(

@@ -52,6 +52,22 @@ def check_axis(values, n: int, name: str) -> np.ndarray:
     return v
 
 
+def check_plane(values, name: str, shape: str, freqs_hz, times_s) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(map [F, T], freqs_hz [F], times_s [T])`` checked as :func:`check_map` and :func:`check_axis` do."""
+    v = check_map(values, name, shape)
+    return v, check_axis(freqs_hz, v.shape[0], "freqs_hz"), check_axis(times_s, v.shape[1], "times_s")
+
+
+def check_square_map(values, name: str, shape: str, axis_values, axis_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(map [N, N], axis [N])`` for a map whose rows and columns share one axis (``[t_out, t_in]``,
+    ``[f_out, f_in]``, ``[t_in, t_in]``); ``ValueError`` naming ``name`` and ``shape`` otherwise."""
+    v = check_map(values, name, shape)
+    axis = check_axis(axis_values, v.shape[1], axis_name)
+    if v.shape[0] != axis.size:
+        raise ValueError(f"{name} must have shape {shape} = {(axis.size, axis.size)}, got {v.shape}")
+    return v, axis
+
+
 def check_output_bin(f_out: int, t_out: int, shape: tuple[int, int]) -> None:
     if not (0 <= f_out < shape[0] and 0 <= t_out < shape[1]):
         raise ValueError(f"output bin (f_out={f_out}, t_out={t_out}) outside {tuple(shape)}")
