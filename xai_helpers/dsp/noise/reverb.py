@@ -77,10 +77,16 @@ def reverberate(
     the end is dropped) and rescaled so its RMS equals the input's (an all-zero input stays zero).
     """
     wave = check_wave(wave, name="wave")
-    rir = room_impulse_response(rt60_s, sample_rate, seed, drr_db=drr_db)
-    wet = fftconvolve(wave, rir)[: len(wave)]
+    return convolve_same_rms(wave, room_impulse_response(rt60_s, sample_rate, seed, drr_db=drr_db))
+
+
+def convolve_same_rms(wave: np.ndarray, rir: np.ndarray, start: int = 0) -> np.ndarray:
+    """``wave`` ``[n_samples]`` convolved with ``rir`` ``[n_taps]``, read from sample ``start`` of the
+    convolution for ``n_samples`` (the tail past the end is dropped) and rescaled to the RMS of ``wave``;
+    an all-zero ``wave`` stays zero."""
     if not np.any(wave):
         return np.zeros_like(wave)
+    wet = fftconvolve(wave, rir)[start : start + len(wave)]
     return wet * (rms(wave) / rms(wet))
 
 

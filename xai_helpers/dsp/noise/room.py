@@ -29,11 +29,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyroomacoustics as pra
-from scipy.signal import fftconvolve
 
-from ..wave import check_wave, rms
+from ..wave import check_wave
 from .parsing import check_positive_int, check_seed
-from .reverb import estimate_rt60
+from .reverb import convolve_same_rms, estimate_rt60
 
 DEFAULT_ROOM_DIM_M = (6.0, 5.0, 3.0)
 """Length, width, height (m) of the default room: a small office or living room."""
@@ -239,8 +238,4 @@ def reverberate_in_room(
         source_mic_distance_m=source_mic_distance_m,
         wall_margin_m=wall_margin_m,
     )
-    if not np.any(clean):
-        return np.zeros_like(clean), rir, info
-    start = info["direct_path_index"]
-    wet = fftconvolve(clean, rir)[start : start + len(clean)]
-    return wet * (rms(clean) / rms(wet)), rir, info
+    return convolve_same_rms(clean, rir, start=info["direct_path_index"]), rir, info
