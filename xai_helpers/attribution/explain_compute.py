@@ -44,11 +44,19 @@ def plan_outputs(config: ExplainConfig, segment: Segment) -> Plan:
         blocks = [((slice(None), slice(t, t + 1)), [bin_index(f, t, t + 1) for f in range(n_bins)], t + 1) for t in range(n_frames)]
         return Plan((n_bins, n_frames), ("f_out", "t_out"), blocks)
     freqs, times = segment.stft.frequencies_hz(), segment.times_s
+    nyquist_hz, duration_s = segment.stft.sample_rate / 2, n_frames * segment.stft.hop_s
+    accepted = f"accepted: 0..{nyquist_hz:g} Hz (Nyquist) and 0..{duration_s:g} s (the segment's duration, from its start)"
     if config.outputs == "bin":
-        f_out = int(np.argmin(np.abs(freqs - config.output_bin[0])))
-        t_out = int(np.argmin(np.abs(times - config.output_bin[1])))
+        f_hz, t_s = config.output_bin
+        if not (0 <= f_hz <= nyquist_hz and 0 <= t_s <= duration_s):
+            raise ValueError(f"{segment.source}: output_bin [{f_hz:g} Hz, {t_s:g} s] lies outside the explained segment; {accepted}")
+        f_out = int(np.argmin(np.abs(freqs - f_hz)))
+        t_out = int(np.argmin(np.abs(times - t_s)))
         return Plan((1, 1), ("f_out", "t_out"), [((slice(0, 1), slice(0, 1)), [bin_index(f_out, t_out, t_out + 1)], t_out + 1)])
-    masks = np.stack([region_bins(region, freqs, times) for region in config.output_regions]).astype(np.float32)
+    try:
+        masks = np.stack([region_bins(region, freqs, times) for region in config.output_regions]).astype(np.float32)
+    except ValueError as error:
+        raise ValueError(f"{segment.source}: output_regions: {error}; {accepted}") from error
     last_frame = int(np.nonzero(masks.any(axis=(0, 1)))[0].max())
     return Plan((len(masks),), ("region",), [((slice(0, len(masks)),), list(range(len(masks))), last_frame + 1)], masks)
 

@@ -4,6 +4,8 @@ on creation; every field is stored with the result."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -20,6 +22,10 @@ BACKENDS = ("auto", "engine", "captum")
 STORES = ("auto", "maps", "full")
 DEEPLIFT_METHODS = ("deeplift", "deepliftshap")
 """The methods that ``deeplift_rule`` applies to."""
+SAMPLED_METHODS = ("gradientshap", "integratedgradients", "kernelshap", "lime")
+"""The methods that ``n_samples`` applies to (samples, steps or perturbations)."""
+RESULT_NEUTRAL = ("frames_per_chunk",)
+"""Fields that change only how the result is computed (memory per step), never the result."""
 
 
 @dataclass
@@ -95,7 +101,7 @@ class ExplainConfig:
             if self.features == "latent":
                 raise ValueError(
                     "deeplift_rule='complete' is computed by the engine over input bins or regions; features='latent' "
-                    "goes through Captum's LayerDeepLift, which only has deeplift_rule='captum': set that"
+                    "goes through Captum's LayerDeepLift, which only has Captum's rule: set deeplift_rule='captum' (or use a method without a rule, e.g. saliency)"
                 )
             if self.backend == "captum":
                 raise ValueError(
@@ -143,6 +149,28 @@ class ExplainConfig:
         if self.store_mode() == "maps":
             parts.append("maps")
         return "_".join(parts)
+
+    def request(self) -> dict[str, object]:
+        """Every setting that changes the result, JSON-ready (lists, floats, strings): stored with the result as
+        the attribute ``request`` and compared field by field before a stored file is reused.
+
+        ``backend`` and ``store`` appear resolved (``"engine"``/``"captum"``, ``"maps"``/``"full"``); left out are
+        :data:`RESULT_NEUTRAL` and the settings that do not apply to this configuration (``output_bin`` unless
+        ``outputs="bin"``, ``output_regions`` unless ``"regions"``, ``feature_band_hz`` / ``feature_span_s``
+        unless ``features="regions"``, ``latent_layers`` unless ``"latent"``, ``n_samples`` outside
+        :data:`SAMPLED_METHODS`, ``fgsm_eps`` unless fgsm, ``deeplift_rule`` outside :data:`DEEPLIFT_METHODS`)."""
+        fields = {field.name: getattr(self, field.name) for field in dataclasses.fields(self) if field.name not in RESULT_NEUTRAL}
+        fields.update(backend="engine" if self.uses_engine() else "captum", store=self.store_mode())
+        applies = {
+            "output_bin": self.outputs == "bin", "output_regions": self.outputs == "regions",
+            "feature_band_hz": self.features == "regions", "feature_span_s": self.features == "regions",
+            "latent_layers": self.features == "latent", "n_samples": self.method in SAMPLED_METHODS,
+            "fgsm_eps": self.method == "fgsm", "deeplift_rule": self.applied_deeplift_rule is not None,
+        }
+        for name, used in applies.items():
+            if not used:
+                del fields[name]
+        return json.loads(json.dumps(fields, default=list))
 
     def method_options(self) -> MethodOptions:
         """The method settings of this configuration."""

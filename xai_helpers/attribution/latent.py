@@ -37,7 +37,8 @@ def layer_attributions(
     options = options or MethodOptions()
     if method not in layer_methods():
         raise ValueError(f"latent features support the methods {', '.join(layer_methods())}, not {method!r}")
-    spec = method_spec(method)
+    # DeepLiftShap over one baseline is DeepLift (Captum's LayerDeepLiftShap refuses a single baseline).
+    spec = method_spec("deeplift" if method == "deepliftshap" and baselines.shape[0] == 1 else method)
     model = module.explained.model
     layers = tuple(model.latent_layers) if layers is None else tuple(layers)
     model.check_latent_layers(layers)

@@ -3,6 +3,7 @@ recurrent state starting at the segment's first frame) and its baselines (:func:
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,11 +11,13 @@ from pathlib import Path
 import numpy as np
 
 from ..dsp.stft import StftConfig, log_power, stft
-from ..io.audio import load_audio
+from ..io.audio import audio_sample_rate, load_audio
 from ..io.noisy_corpus import read_record
 from ..models.nsnet2 import stft_config
 from .baselines import make_baselines
 from .explain_config import ExplainConfig
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -30,6 +33,8 @@ class Segment:
     """[K, F, T] log10 power."""
     record: dict | None = None
     """The noise record of the file (notebook 01), if any."""
+    source_sample_rate: int = 0
+    """Sample rate of the audio file, Hz (the model's when it was not resampled)."""
 
     @property
     def times_s(self) -> np.ndarray:
@@ -46,11 +51,16 @@ def load_segment(path: str | os.PathLike, config: ExplainConfig) -> Segment:
     """Features and baselines of ``config``'s segment of the audio file ``path``.
 
     Raises ``ValueError`` naming the file if the segment lies outside it or a baseline needs a
-    clean or noise reference that the file has no record of.
+    clean or noise reference that the file has no record of. A file at another sample rate than the
+    model's is resampled with a logged warning (its rate is kept as ``source_sample_rate``).
     """
     path = Path(path)
     stft_settings = stft_config(config.sample_rate)
     wave = load_audio(path, config.sample_rate)
+    source_rate = audio_sample_rate(path)
+    if source_rate != config.sample_rate:
+        logger.warning("%s: recorded at %d Hz, resampled to the model's %d Hz (stored as source_sample_rate)",
+                       path, source_rate, config.sample_rate)
     all_features = log_power(stft(wave, stft_settings)).astype(np.float32)
     first = int(round(config.segment_start_s / stft_settings.hop_s))
     count = all_features.shape[1] - first if config.segment_duration_s is None else int(round(config.segment_duration_s / stft_settings.hop_s))
@@ -72,4 +82,4 @@ def load_segment(path: str | os.PathLike, config: ExplainConfig) -> Segment:
         )
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from error
-    return Segment(path, stft_settings, first, all_features[:, frames], baselines, record)
+    return Segment(path, stft_settings, first, all_features[:, frames], baselines, record, source_rate)

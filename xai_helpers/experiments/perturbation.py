@@ -259,6 +259,7 @@ def _usable_attribution_file(source: Path, attributions_dir: Path, method: str) 
     for path in candidates:
         try:
             with AttributionFile(path) as stored:
+                stored.check_source(source)  # an .h5 renamed to another input's name
                 if stored.has_maps or ("attributions" in stored and stored.dims()[-2:] == ("f_in", "t_in")):
                     if len(candidates) > 1:
                         logger.warning("%s: %d %s attribution files; using %s (the first by name)",

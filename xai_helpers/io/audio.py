@@ -51,6 +51,14 @@ def load_audio(path: str | os.PathLike, sample_rate: int = 16000, check: bool = 
     return wave.astype(np.float32)
 
 
+def audio_sample_rate(path: str | os.PathLike) -> int:
+    """The sample rate (Hz) the audio file ``path`` was recorded at (from its header)."""
+    try:
+        return int(sf.info(str(path)).samplerate)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as error:
+        raise ValueError(f"{path}: not a readable audio file ({error})") from error
+
+
 def write_audio(path: str | os.PathLike, wave: np.ndarray, sample_rate: int) -> Path:
     """Write ``wave`` ``[N]`` as a 32-bit float WAV (no clipping) atomically."""
     samples = np.asarray(wave, dtype=np.float32)

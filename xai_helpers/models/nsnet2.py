@@ -18,7 +18,6 @@ DeepLIFT rescale rule applies to it. The model is causal in time.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,15 +58,6 @@ def onnx_model_path(sample_rate: int = 16000) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: NSNet2 ONNX file missing from the '{ONNX_PACKAGE}' package")
     return path
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file (recorded with every result to identify the weights)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

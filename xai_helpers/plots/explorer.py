@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 
 from ..analysis.influence import file_maps
 from ..attribution.on_demand import bin_map
-from ..store.reader import AttributionFile, AttributionFileError
+from ..store.reader import AttributionFile, AttributionFileError, check_complete
 from .maps import attribution_map_figure
 
 logger = logging.getLogger(__name__)
@@ -46,12 +46,13 @@ class ExplorableFile:
 def find_explorable(attributions_dir: str | os.PathLike) -> list[ExplorableFile]:
     """The explorable ``.h5`` files of ``attributions_dir``, sorted by name.
 
-    Incomplete or damaged files are left out with a warning; files of other layouts (one bin,
+    Incomplete or damaged files (any chunk failing its checksum) are left out with a warning; files of other layouts (one bin,
     regions, grouped or latent features) are left out silently.
     """
     found = []
     for path in sorted(Path(attributions_dir).glob("*.h5")):
         try:
+            check_complete(path, verify=True)  # every chunk: a damaged one would fail the explorer later
             with AttributionFile(path) as stored:
                 if stored.layout != "all_bins":
                     continue

@@ -314,7 +314,8 @@ def plot_batch(
     ``input_path`` is an audio file or a folder (:func:`~xai_helpers.io.datasets.list_audio_files`);
     each file's attribution files are found in ``attributions_dir`` by
     :func:`~xai_helpers.attribution.explain.attribution_paths`. Audio files with none are listed in
-    ``skipped``; incomplete or damaged ``.h5`` files are logged and listed in
+    ``skipped``; incomplete or damaged ``.h5`` files, and those computed from another audio file
+(:meth:`~xai_helpers.store.reader.AttributionFile.check_source`), are logged and listed in
     ``damaged`` and the others still plotted. Every figure is written atomically to
     ``figures_dir/{figure_basename}_{plot}.png`` and returned, so a notebook shows it without
     recomputing.
@@ -333,6 +334,8 @@ def plot_batch(
             continue
         for h5_path in found:
             try:
+                with AttributionFile(h5_path) as stored:
+                    stored.check_source(source)  # an .h5 renamed to another input's name
                 figures = plot_file(h5_path, low_freq_hz, aggregation, max_in_memory_bytes)
             except AttributionFileError as error:
                 logger.warning("%s; left out", error)

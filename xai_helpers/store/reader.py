@@ -25,6 +25,8 @@ import h5py
 import hdf5plugin  # noqa: F401 - registers the Blosc2 / Zstd filters of the attribution tensor
 import numpy as np
 
+from ..io.hashing import file_sha256
+
 REQUIRED = ("input_features", "baselines", "mask", "freqs_hz", "times_s")
 LAYOUTS = ("all_bins", "bin", "regions", "groups", "latent")
 TARGET_AXES = ("f_out", "t_out", "region")
@@ -35,8 +37,36 @@ class AttributionFileError(ValueError):
     """A damaged, incomplete or foreign attribution file (the message names it)."""
 
 
-def check_complete(path: str | os.PathLike) -> None:
-    """Raise :class:`AttributionFileError` naming ``path`` unless it is a complete attribution file."""
+def _damaged(path: Path, name: str, error: BaseException) -> AttributionFileError:
+    return AttributionFileError(f"{path}: damaged attribution file, dataset {name!r} cannot be read "
+                                f"(checksum or decompression failed: {error})")
+
+
+def verify_data(path: str | os.PathLike) -> None:
+    """Read every chunk of every dataset of ``path`` (checking each chunk's Fletcher32 checksum, written since
+    ``store_version`` 2); :class:`AttributionFileError` naming the file and the dataset at the first damaged one.
+
+    Cheap for maps files (a few MB); for a ``store="full"`` tensor it reads (and decompresses) the whole tensor:
+    about 0.7 s per 100 MB on disk."""
+    path = Path(path)
+    names: list[str] = []
+    with h5py.File(path, "r") as file:
+        file.visititems(lambda name, item: names.append(name) if isinstance(item, h5py.Dataset) else None)
+        for name in names:
+            dataset = file[name]
+            try:
+                if dataset.chunks is None or dataset.size == 0:
+                    dataset[()]
+                else:
+                    for selection in dataset.iter_chunks():
+                        dataset[selection]
+            except OSError as error:
+                raise _damaged(path, name, error) from error
+
+
+def check_complete(path: str | os.PathLike, verify: bool = False) -> None:
+    """Raise :class:`AttributionFileError` naming ``path`` unless it is a complete attribution file; with
+    ``verify`` also read every chunk (:func:`verify_data`), so a damaged chunk is found too."""
     path = Path(path)
     if not path.is_file():
         raise AttributionFileError(f"{path}: no such attribution file")
@@ -49,6 +79,8 @@ def check_complete(path: str | os.PathLike) -> None:
                 missing.append("attributions, latent/ or maps/")
             if missing:
                 raise AttributionFileError(f"{path}: damaged attribution file, missing {missing}")
+        if verify:
+            verify_data(path)
     except (OSError, KeyError) as error:
         raise AttributionFileError(f"{path}: unreadable attribution file ({error})") from error
 
@@ -73,10 +105,36 @@ class AttributionFile:
         self.file.close()
 
     def __getitem__(self, name: str) -> np.ndarray:
-        """A whole dataset as a numpy array (for the small ones: features, mask, deltas, ...)."""
+        """A whole dataset as a numpy array (for the small ones: features, mask, deltas, ...); a damaged chunk
+        raises :class:`AttributionFileError` naming the file."""
         if name not in self.file:
             raise KeyError(f"{self.path}: no dataset {name!r} (has {sorted(self.file)})")
-        return self.file[name][()]
+        return self._read(name, ())
+
+    def _read(self, name: str, index: tuple | slice) -> np.ndarray:
+        """``name[index]``; a chunk that fails its checksum or decompression raises :class:`AttributionFileError`."""
+        try:
+            return self.file[name][index]
+        except OSError as error:
+            raise _damaged(self.path, name, error) from error
+
+    def check_source(self, audio_path: str | os.PathLike) -> None:
+        """Raise :class:`AttributionFileError` naming both files unless this file was computed from ``audio_path``:
+        the stored ``source_sha256`` must be the audio file's SHA-256 (files without it: the stored source file's
+        name must be the audio file's). Catches an ``.h5`` renamed to another input's name, or an input whose
+        content changed since."""
+        audio_path = Path(audio_path)
+        stored_name = Path(str(self.attrs.get("source_file", ""))).name
+        stored_hash = str(self.attrs.get("source_sha256", ""))
+        if stored_hash:
+            actual = file_sha256(audio_path)
+            if stored_hash != actual:
+                raise AttributionFileError(
+                    f"{self.path}: computed from another input ({stored_name or 'unknown'}, SHA-256 {stored_hash[:12]}...), "
+                    f"not from {audio_path} (SHA-256 {actual[:12]}...): renamed, or the audio changed since"
+                )
+        elif stored_name and stored_name != audio_path.name:
+            raise AttributionFileError(f"{self.path}: computed from {stored_name}, not from {audio_path}")
 
     def __contains__(self, name: str) -> bool:
         return name in self.file
@@ -109,7 +167,7 @@ class AttributionFile:
     @property
     def maps(self) -> dict[str, np.ndarray]:
         """Every stored map by name (float64; names and axes: :mod:`.writer`), or ``{}``."""
-        return {name: self.file[f"maps/{name}"][()] for name in self.file["maps"]} if self.has_maps else {}
+        return {name: self._read(f"maps/{name}", ()) for name in self.file["maps"]} if self.has_maps else {}
 
     @property
     def maps_shape(self) -> tuple[int, int, int, int]:
@@ -262,8 +320,8 @@ class AttributionFile:
     def read_attributions(self, index: tuple | slice = (), name: str = "attributions") -> np.ndarray:
         """``name[index]`` as float32, with float16 storage scaled back."""
         dataset = self.file[name]
-        values = dataset[index].astype(np.float32)
+        values = self._read(name, index).astype(np.float32)
         if dataset.dtype == np.float16:
-            scale = self.file[f"scale/{name}"][index if isinstance(index, tuple) else (index,)]
+            scale = self._read(f"scale/{name}", index if isinstance(index, tuple) else (index,))
             values = values * np.asarray(scale).reshape(np.shape(scale) + (1,) * (values.ndim - np.ndim(scale)))
         return values

@@ -39,8 +39,24 @@ float16 storage scales each target's map by its own largest magnitude (``scale/<
 ``[*targets]``, float32, e.g. ``scale/attributions``, ``scale/latent/gru1``) so every map keeps about 3 significant digits relative to its peak;
 :meth:`~xai_helpers.store.reader.AttributionFile.read_attributions` undoes it.
 
-The file is written under a temporary name (``.NAME.partial``) and renamed when complete, so a
-crash leaves no file that looks complete; :func:`check_complete` tells a re-run what to redo.
+Every dataset is chunked and carries HDF5's Fletcher32 checksum per chunk (after compression: Blosc2 +
+Zstd for the attribution tensor, gzip for the maps, none for the small datasets, which are chunked
+whole), so a damaged chunk fails to read instead of returning wrong numbers; the reader turns that into
+:class:`~xai_helpers.store.reader.AttributionFileError` naming the file.
+
+One writer per output: the caller holds :func:`output_lock` (``.NAME.lock`` beside the file, recording
+the holder's pid, host and start time) while it checks, computes and writes; a second run on the same
+output waits for it or stops with a message naming it. The file is written under a unique temporary name
+(``.NAME.<host>.<pid>.<random>.partial``) and renamed when complete, so a crash leaves no file that looks
+complete; :func:`discard_stale_partials` removes the temporary files of dead runs only, never a live
+run's. :func:`check_complete` (with ``verify_data=True``) tells a re-run what to redo.
+
+Reuse rule (:func:`xai_helpers.attribution.explain.explain_file`): the file name carries a readable tag
+of the main settings (:meth:`~xai_helpers.attribution.explain_config.ExplainConfig.file_tag`); every
+setting that changes the result is stored in the attribute ``request`` (JSON) and compared on reuse,
+with the source's and the model's SHA-256 and the versions that matter (``store_version``,
+``nsnet2-xai``, torch and captum major.minor). Any difference, or a damaged chunk, means recompute, and
+the log names the field that differs.
 """
 
 from __future__ import annotations
@@ -48,6 +64,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -56,12 +73,19 @@ import h5py
 import hdf5plugin
 import numpy as np
 
-from ..io.atomic import PARTIAL_SUFFIX
+from ..io.atomic import temporary_path
+from ..io.locks import LockOwner, hold_lock, lock_path, remove_stale_partials
 from .reader import check_complete
 
 logger = logging.getLogger(__name__)
 
-STORE_VERSION = 1
+STORE_VERSION = 2
+"""Layout version written as the attribute ``store_version`` (2: Fletcher32 checksums on every dataset and the
+``request`` attribute); files of another version are recomputed rather than reused."""
+CHECKSUM = {"fletcher32": True}
+"""HDF5's Fletcher32 checksum on every chunk of every dataset the writer makes."""
+LARGE_WRITE_WARNING_BYTES = 500e6
+"""Raw size above which :func:`warn_if_large` warns before a 4-D tensor is written."""
 CHUNK_TARGET_BYTES = 256 * 1024
 LARGE_COMPRESSION = hdf5plugin.Blosc2(cname="zstd", clevel=3, filters=hdf5plugin.Blosc2.SHUFFLE)
 """Filter of the large datasets (the attribution tensor): Blosc2 with Zstd level 3 and byte shuffle, which
@@ -97,7 +121,7 @@ class AttributionWriter:
             raise ValueError(f"dtype must be 'float32' or 'float16', not {dtype!r}")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.temporary = self.path.with_name(f".{self.path.name}{PARTIAL_SUFFIX}")
+        self.temporary = temporary_path(self.path)
         self.dtype = np.dtype(dtype)
         self.n_target_axes = n_target_axes
         self.file = h5py.File(self.temporary, "w")
@@ -118,15 +142,17 @@ class AttributionWriter:
             self.temporary.unlink()
 
     def put(self, name: str, values: np.ndarray, dims: Sequence[str] = ()) -> None:
-        """Write a small dataset whole (float32 for floats)."""
+        """Write a small dataset whole (float32 for floats), as one chunk with its checksum."""
         values = np.asarray(values)
         data = values.astype(np.float32) if values.dtype.kind == "f" else values
-        dataset = self.file.create_dataset(name, data=data)
+        dataset = self.file.create_dataset(name, data=data, **_whole_chunk(data.shape), **CHECKSUM)
         self._label(dataset, dims)
 
     def put_map(self, name: str, values: np.ndarray, dims: Sequence[str] = ()) -> None:
-        """Write one influence map whole as ``maps/<name>``, float64, gzip-compressed."""
-        dataset = self.file.create_dataset(f"maps/{name}", data=np.asarray(values, dtype=np.float64), compression="gzip", compression_opts=4, shuffle=True)
+        """Write one influence map whole as ``maps/<name>``, float64, gzip-compressed, with its checksum."""
+        data = np.asarray(values, dtype=np.float64)
+        dataset = self.file.create_dataset(f"maps/{name}", data=data, compression="gzip", compression_opts=4, shuffle=True,
+                                           **_whole_chunk(data.shape), **CHECKSUM)
         self._label(dataset, dims)
 
     def create(self, name: str, spec: DatasetSpec) -> None:
@@ -134,11 +160,12 @@ class AttributionWriter:
         dtype = self.dtype if spec.is_attribution else np.float32
         dataset = self.file.create_dataset(
             name, shape=spec.shape, dtype=dtype, chunks=_chunks(spec.shape, self.n_target_axes, dtype.itemsize),
-            fillvalue=0, **LARGE_COMPRESSION,
+            fillvalue=0, **LARGE_COMPRESSION, **CHECKSUM,
         )
         self._label(dataset, spec.dims)
         if spec.is_attribution and self.dtype == np.float16:
-            self.file.create_dataset(f"scale/{name}", shape=spec.shape[: self.n_target_axes], dtype=np.float32)
+            shape = spec.shape[: self.n_target_axes]
+            self.file.create_dataset(f"scale/{name}", shape=shape, dtype=np.float32, **_whole_chunk(shape), **CHECKSUM)
 
     def write(self, name: str, index: tuple, values: np.ndarray) -> None:
         """Write ``values`` into ``name[index]`` (``index`` selects along the target axes)."""
@@ -164,11 +191,42 @@ class AttributionWriter:
         return self.path
 
 
-def discard_partial(path: str | os.PathLike) -> bool:
-    """Delete the temporary file an interrupted run left for ``path``; True if there was one."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}{PARTIAL_SUFFIX}")
-    if temporary.exists():
-        temporary.unlink()
-        return True
-    return False
+def _whole_chunk(shape: tuple[int, ...]) -> dict[str, object]:
+    """Chunk settings storing a small dataset as one chunk (so the checksum covers it); none for empty or scalar data."""
+    return {"chunks": tuple(shape)} if shape and all(shape) else {}
+
+
+def output_lock(path: str | os.PathLike, timeout_s: float | None = None) -> AbstractContextManager[LockOwner]:
+    """Hold the lock of the attribution file ``path`` (``.NAME.lock`` beside it) while checking, computing and
+    writing it: a second run waits up to ``timeout_s`` seconds (``None``: as long as it takes; ``0``: not at all),
+    then :class:`~xai_helpers.io.locks.LockHeldError` names the run (pid, host, start) that holds it."""
+    return hold_lock(lock_path(path), timeout_s, what=f"writing {Path(path).name}")
+
+
+def discard_stale_partials(path: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that dead runs left for ``path`` (call it holding :func:`output_lock`); a live
+    run's are kept. Returns the files removed."""
+    return remove_stale_partials(path)
+
+
+def full_size_estimate(shape: Sequence[int], itemsize: int = 4) -> tuple[int, int]:
+    """``(raw, about on disk)`` bytes of an attribution tensor of ``shape`` (e.g. ``[F, T, F, T]``) of ``itemsize``
+    bytes per value (4: float32, 2: float16).
+
+    Raw is the product of the shape and the item size. On disk it is about half: causality leaves every input frame
+    after its output frame zero (close to half of ``[t_out, t_in]``) and those compress to almost nothing, while the
+    rest compresses little (a 0.5 s float32 tensor, 259 MB raw, took 109 MB with Blosc2 + Zstd).
+    """
+    raw = int(np.prod([int(n) for n in shape], dtype=np.int64)) * int(itemsize)
+    return raw, raw // 2
+
+
+def warn_if_large(path: str | os.PathLike, shape: Sequence[int], itemsize: int = 4, threshold_bytes: float | None = None) -> bool:
+    """Log a warning with :func:`full_size_estimate` before writing a tensor of ``shape`` to ``path`` when its raw
+    size exceeds ``threshold_bytes`` (default :data:`LARGE_WRITE_WARNING_BYTES`); True if it warned."""
+    raw, disk = full_size_estimate(shape, itemsize)
+    if raw <= (LARGE_WRITE_WARNING_BYTES if threshold_bytes is None else threshold_bytes):
+        return False
+    logger.warning("%s: the attribution tensor %s will take %.2f GB raw, about %.2f GB on disk; store='maps' keeps only "
+                   "the influence maps (a few MB), or choose a shorter segment", Path(path).name, list(shape), raw / 1e9, disk / 1e9)
+    return True

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from ...io.locks import LockHeldError
 from ...models.nsnet2 import SAMPLE_RATES
 from . import __doc__ as BATCH_DOC
 from .cluster import run_batch
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             sample_rate=args.sample_rate, threads_per_worker=args.threads_per_worker, device=args.device,
             force=args.force,
         )
-    except (ValueError, FileNotFoundError) as error:  # bad arguments, inputs or manifest: nothing ran
+    except (ValueError, FileNotFoundError, LockHeldError) as error:  # bad arguments, inputs or manifest, a busy run folder: nothing ran
         parser.error(str(error))
     counts = ", ".join(f"{n} {s}" for s, n in summary.counts().items())
     print(f"{len(summary.results)} task(s): {counts} in {time.perf_counter() - started:.1f} s")

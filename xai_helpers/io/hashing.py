@@ -1,0 +1,15 @@
+"""Content hashes of files: what identifies an input or a model's weights in the attribution store."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of the file ``path`` (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
