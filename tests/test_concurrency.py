@@ -185,13 +185,13 @@ def test_stale_temporary_files_are_removed_and_live_ones_kept(tmp_path, wav):
 
 def test_second_batch_on_one_run_folder_stops_naming_the_first(tmp_path, sample_paths, capsys):
     from xai_helpers.run.batch.cli import main
-    from xai_helpers.run.batch.cluster import BATCH_LOCK, run_batch
+    from xai_helpers.run.batch.cluster import run_batch
 
     run_dir = tmp_path / "run"
-    with hold_lock(run_dir / BATCH_LOCK, what="batch over data/samples"):
-        with pytest.raises(LockHeldError, match=rf"{BATCH_LOCK}: held by pid {os.getpid()} .*batch over data/samples"):
+    with hold_lock(lock_path(run_dir), what="batch over data/samples"):
+        with pytest.raises(LockHeldError, match=rf"\.run\.lock: held by pid {os.getpid()} .*batch over data/samples"):
             run_batch(["01"], sample_paths[0], run_dir, workers=1)
         with pytest.raises(SystemExit) as exit_info:
             main(["--notebooks", "01", "--input", str(sample_paths[0]), "--output", str(run_dir)])
     assert exit_info.value.code == 2 and f"pid {os.getpid()}" in capsys.readouterr().err
-    assert not (run_dir / "summary.csv").exists()
+    assert not run_dir.exists()

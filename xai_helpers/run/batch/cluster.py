@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...io.locks import hold_lock
+from ...io.locks import hold_lock, lock_path
 from ...models.nsnet2 import SAMPLE_RATES
 from ..book import NOTEBOOKS_DIR, notebook_parameters, numbered_notebooks
 from .planning import WIRED_PARAMETERS, plan_task
@@ -68,18 +68,14 @@ def _open_client(workers: int, scheduler: str | None):
     return Client(cluster), cluster
 
 
-BATCH_LOCK = ".batch.lock"
-"""Lock file of a run folder: one batch at a time writes into it."""
-
-
 def _one_batch_per_run_dir(run: Callable[..., BatchSummary]) -> Callable[..., BatchSummary]:
-    """Hold the run folder's lock (:data:`BATCH_LOCK`) around ``run(notebooks, input, output, ...)``: a second batch
-    on the same folder waits ``lock_timeout_s`` seconds (default 0: it stops at once; ``None``: as long as it
-    takes), then :class:`~xai_helpers.io.locks.LockHeldError` names the batch holding it (pid, host, start)."""
+    """Hold the run folder's lock (``.RUN_DIR.lock`` beside it) around ``run(notebooks, input, output, ...)``: a
+    second batch on the same folder waits ``lock_timeout_s`` seconds (default 0: it stops at once; ``None``: as long
+    as it takes), then :class:`~xai_helpers.io.locks.LockHeldError` names the batch holding it (pid, host, start)."""
 
     @functools.wraps(run)
     def locked(notebooks, input, output, *args, lock_timeout_s: float | None = 0, **kwargs) -> BatchSummary:
-        with hold_lock(Path(output).resolve() / BATCH_LOCK, lock_timeout_s, what=f"batch over {input}"):
+        with hold_lock(lock_path(Path(output).resolve()), lock_timeout_s, what=f"batch over {input}"):
             return run(notebooks, input, output, *args, **kwargs)
 
     return locked
