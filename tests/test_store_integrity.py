@@ -275,3 +275,19 @@ def test_full_size_estimate_and_warning(tmp_path, wav, caplog, monkeypatch):
     with caplog.at_level(logging.WARNING):
         explain_file(wav, tmp_path, ExplainConfig(**FAST), progress=False)
     assert "GB raw, about" in caplog.text and "store='maps'" in caplog.text
+
+
+def test_explorer_leaves_a_corrupted_file_out(tmp_path, wav, caplog):
+    from xai_helpers.plots.explorer import find_explorable
+
+    path = explain_file(wav, tmp_path, ExplainConfig(method="deeplift", store="maps", **SEGMENT), progress=False).path
+    assert [item.path for item in find_explorable(tmp_path)] == [path]
+    _flip_chunk_bytes(path, "maps/output_totals")
+    with caplog.at_level(logging.WARNING):
+        assert find_explorable(tmp_path) == []
+    assert path.name in caplog.text and "maps/output_totals" in caplog.text
+
+
+def test_missing_source_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing.wav"):
+        explain_file(tmp_path / "nothing.wav", tmp_path, ExplainConfig(**FAST), progress=False)

@@ -131,9 +131,11 @@ def explain_file(
 
     The output's lock is held throughout: another run on the same output makes this one wait up to
     ``lock_timeout_s`` seconds (``None``: as long as it takes; ``0``: not at all) and then reuse its result, or
-    raise :class:`~xai_helpers.io.locks.LockHeldError` naming that run (pid, host, start). Raises ``ValueError``
-    naming ``output_dir`` when it is an existing file.
+    raise :class:`~xai_helpers.io.locks.LockHeldError` naming that run (pid, host, start). Raises
+    ``FileNotFoundError`` naming a missing ``source`` and ``ValueError`` naming ``output_dir`` when it is an existing file.
     """
+    if not Path(source).is_file():
+        raise FileNotFoundError(f"{source}: no such audio file (missing, or a folder)")
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise ValueError(f"output_dir {output_dir}: is an existing file, not a folder; give a folder for the .h5 files")
