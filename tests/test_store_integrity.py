@@ -291,3 +291,22 @@ def test_explorer_leaves_a_corrupted_file_out(tmp_path, wav, caplog):
 def test_missing_source_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.wav"):
         explain_file(tmp_path / "nothing.wav", tmp_path, ExplainConfig(**FAST), progress=False)
+
+
+def test_writer_checksums_small_empty_and_scalar_datasets(tmp_path):
+    from xai_helpers.store.writer import AttributionWriter
+
+    path = tmp_path / "x.h5"
+    with AttributionWriter(path, {"method": "test"}, n_target_axes=1) as writer:
+        for name in ("input_features", "mask", "freqs_hz", "times_s"):
+            writer.put(name, np.ones((3, 2)))
+        writer.put("baselines", np.ones((1, 3, 2)))
+        writer.put("nothing", np.zeros((0, 4)))
+        writer.put("one_number", np.float32(3.0))
+        writer.put_map("global_abs", np.ones((3, 2)))
+        writer.commit()
+    check_complete(path, verify=True)
+    with h5py.File(path, "r") as file:
+        assert file["mask"].fletcher32 and file["mask"].chunks == (3, 2) and file["nothing"].fletcher32
+        assert file["maps/global_abs"].fletcher32 and file["maps/global_abs"].compression == "gzip"
+        assert file["one_number"][()] == 3.0

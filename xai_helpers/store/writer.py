@@ -49,7 +49,7 @@ the holder's pid, host and start time) while it checks, computes and writes; a s
 output waits for it or stops with a message naming it. The file is written under a unique temporary name
 (``.NAME.<host>.<pid>.<random>.partial``) and renamed when complete, so a crash leaves no file that looks
 complete; :func:`discard_stale_partials` removes the temporary files of dead runs only, never a live
-run's. :func:`check_complete` (with ``verify_data=True``) tells a re-run what to redo.
+run's. :func:`~xai_helpers.store.reader.check_complete` (with ``verify=True``: every chunk read) tells a re-run what to redo.
 
 Reuse rule (:func:`xai_helpers.attribution.explain.explain_file`): the file name carries a readable tag
 of the main settings (:meth:`~xai_helpers.attribution.explain_config.ExplainConfig.file_tag`); every
@@ -145,14 +145,14 @@ class AttributionWriter:
         """Write a small dataset whole (float32 for floats), as one chunk with its checksum."""
         values = np.asarray(values)
         data = values.astype(np.float32) if values.dtype.kind == "f" else values
-        dataset = self.file.create_dataset(name, data=data, **_whole_chunk(data.shape), **CHECKSUM)
+        dataset = self.file.create_dataset(name, data=data, **_whole_chunk(data.shape))
         self._label(dataset, dims)
 
     def put_map(self, name: str, values: np.ndarray, dims: Sequence[str] = ()) -> None:
         """Write one influence map whole as ``maps/<name>``, float64, gzip-compressed, with its checksum."""
         data = np.asarray(values, dtype=np.float64)
         dataset = self.file.create_dataset(f"maps/{name}", data=data, compression="gzip", compression_opts=4, shuffle=True,
-                                           **_whole_chunk(data.shape), **CHECKSUM)
+                                           **_whole_chunk(data.shape))
         self._label(dataset, dims)
 
     def create(self, name: str, spec: DatasetSpec) -> None:
@@ -165,7 +165,7 @@ class AttributionWriter:
         self._label(dataset, spec.dims)
         if spec.is_attribution and self.dtype == np.float16:
             shape = spec.shape[: self.n_target_axes]
-            self.file.create_dataset(f"scale/{name}", shape=shape, dtype=np.float32, **_whole_chunk(shape), **CHECKSUM)
+            self.file.create_dataset(f"scale/{name}", shape=shape, dtype=np.float32, **_whole_chunk(shape))
 
     def write(self, name: str, index: tuple, values: np.ndarray) -> None:
         """Write ``values`` into ``name[index]`` (``index`` selects along the target axes)."""
@@ -192,8 +192,11 @@ class AttributionWriter:
 
 
 def _whole_chunk(shape: tuple[int, ...]) -> dict[str, object]:
-    """Chunk settings storing a small dataset as one chunk (so the checksum covers it); none for empty or scalar data."""
-    return {"chunks": tuple(shape)} if shape and all(shape) else {}
+    """Chunk settings storing a small dataset as one chunk, with its checksum; a scalar (which HDF5 cannot chunk)
+    gets none, and an empty array h5py's own chunks."""
+    if not shape:
+        return {}
+    return {"chunks": tuple(shape), **CHECKSUM} if all(shape) else dict(CHECKSUM)
 
 
 def output_lock(path: str | os.PathLike, timeout_s: float | None = None) -> AbstractContextManager[LockOwner]:
