@@ -10,8 +10,15 @@ noise condition ``COND`` (see :func:`xai_helpers.dsp.noise.registry.inject_noise
     NAME_COND.json       every parameter, the seed, the achieved SNR, and the clean file's path
                          (``room_reverberation``: the room's record under ``room``, measured RT60 included)
 
+``COND`` names the condition: ``pink_snr5dB``, ``reverb_rt0.5s``, ``sinusoidal_1000-2000Hz_0.01_3000-3500Hz_0.02``
+(``combine="pairs"``: every range at its amplitude in one file) or, with ``combine="grid"``, one file
+per range and amplitude (``sinusoidal_1000-2000Hz_0.01``, ``sinusoidal_1000-2000Hz_0.02``, ...), each
+record holding its own range and amplitude.
+
 The JSON is written last, so a WAV without its JSON is the trace of an interrupted write;
-every run rewrites all three files.
+every run rewrites all three files, byte for byte the same for the same seed (the WAVs carry no
+time stamp, see :func:`~xai_helpers.io.audio.write_audio`). ``output_dir`` is never the folder of the
+clean files, so a second run cannot take its noisy files for clean ones.
 Later notebooks find the clean speech and the noise of a noisy file through :func:`read_record`.
 """
 

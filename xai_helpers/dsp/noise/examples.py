@@ -20,7 +20,7 @@ import numpy as np
 from .mixing import mix_at_snr, snr_db
 from .parsing import combine_ranges, parse_ranges, parse_values
 from .reverb import DEFAULT_DRR_DB, DEFAULT_RT60_S, check_rt60, reverberate
-from .room import DEFAULT_ROOM_DIM_M, DEFAULT_SOURCE_MIC_DISTANCE_M, reverberate_in_room
+from .room import DEFAULT_ROOM_DIM_M, DEFAULT_SOURCE_MIC_DISTANCE_M, check_room_rt60, reverberate_in_room
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +138,8 @@ def room_examples(noise_type, seed_id, clean, sample_rate, base, options) -> lis
     absorption, ...; see :func:`~.room.room_impulse_response`); the example carries the impulse response.
     """
     reverberances = options.get("reverberances")
-    rt60s = parse_values(DEFAULT_RT60_S if reverberances is None else reverberances, name="reverberances")
+    rt60s = [check_room_rt60(rt60, name="reverberances")
+             for rt60 in parse_values(DEFAULT_RT60_S if reverberances is None else reverberances, name="reverberances")]
     room_dim_m = options.get("room_dim_m")
     room_dim_m = DEFAULT_ROOM_DIM_M if room_dim_m is None else room_dim_m
     distance_m = options.get("source_mic_distance_m")
