@@ -23,7 +23,8 @@
 # the book shows the waveforms, the log-power spectrograms the model reads, the gain mask it
 # predicts, the enhanced result, and how much it improves PESQ, STOI and SI-SDR. The noisy
 # files, the noise alone (and a room's impulse response) and a JSON record of every parameter
-# (seed included) are written to `output_dir` for the next notebooks.
+# (seed included) are written to `output_dir` for the next notebooks; it must lie outside
+# `input_path`, so that a second run never takes its own noisy files for clean speech.
 #
 # Relative paths are relative to this notebook's folder (`notebooks/`).
 
@@ -31,7 +32,8 @@
 input_path = "../data/samples"  # a clean WAV/FLAC file or a folder of them
 noise_type = "pink_snr"  # not_added | sinusoidal | white | reverberation | white_snr | pink_snr | babble_snr | room_reverberation
 freq_ranges = ["1000-2000"]  # sinusoidal: Hz, "lo-hi" strings or [lo, hi] pairs
-rms_amplitudes = [0.01]  # sinusoidal / white: RMS (full scale), one per range or one for all
+rms_amplitudes = [0.01]  # sinusoidal / white: RMS (full scale), one per range or one for all (pairs)
+combine = "pairs"  # sinusoidal / white: pairs (one file, range i at amplitude i) | grid (one file per range and amplitude)
 time_ranges = ["0.5-1.2"]  # white: seconds
 reverberances = [0.5]  # reverberation / room_reverberation: RT60 in seconds, one file per value
 room_dim_m = [6.0, 5.0, 3.0]  # room_reverberation: length, width, height of the room, m
@@ -45,6 +47,7 @@ sample_rate = 16000  # model rate: 16000 or 48000 Hz
 from xai_helpers.dsp.noise.registry import options_for
 from xai_helpers.io.datasets import list_audio_files
 from xai_helpers.io.noisy_corpus import make_noisy_corpus
+from xai_helpers.io.paths import check_output_dir
 from xai_helpers.reports.noise import (
     corpus_table,
     quality_table,
@@ -58,7 +61,9 @@ setup_notebook()
 noise_options = options_for(
     noise_type, freq_ranges=freq_ranges, rms_amplitudes=rms_amplitudes, time_ranges=time_ranges,
     reverberances=reverberances, snr_db=snr_db, room_dim_m=room_dim_m, source_mic_distance_m=source_mic_distance_m,
+    combine=combine,
 )
+check_output_dir(output_dir, input_path=input_path)
 clean_files = list_audio_files(input_path)
 print(f"{len(clean_files)} clean file(s) from {input_path}; noise {noise_type} {noise_options}; seed {seed}")
 

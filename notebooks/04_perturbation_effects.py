@@ -53,7 +53,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from xai_helpers.experiments.perturbation import PerturbationSettings, perturb_file, write_summary
+from xai_helpers.experiments.perturbation import PerturbationSettings, perturb_files, write_summary
 from xai_helpers.experiments.ranking import derived_seeds
 from xai_helpers.io.datasets import list_audio_files
 from xai_helpers.reports.perturbation import (
@@ -82,10 +82,11 @@ print(f"{len(files)} file(s) from {input_path}; {method} attributions from {attr
 # ## Perturb every file
 #
 # Files without an attribution file for `method` are skipped; damaged or incomplete ones, or
-# ones whose audio no longer gives the stored features, are reported and left out.
+# ones whose audio no longer gives the stored features, are reported and left out. When no file
+# can be perturbed the notebook stops here with an error naming what `attributions_dir` holds.
 
 # %%
-results = [perturb_file(path, attributions_dir, output, settings) for path in files]
+results = perturb_files(files, attributions_dir, output, settings)
 done = [result for result in results if result.status == "perturbed"]
 pd.DataFrame([result.status_row() for result in results]).set_index("file")
 

@@ -218,9 +218,3 @@ def test_fgsm_sensitivity(tmp_path, noisy_file):
     # A step against the gradient lowers the explained output, more for a larger step.
     assert sensitivity[0, 0] < 0 and sensitivity[0, 1] < sensitivity[0, 0]
     assert set(np.unique(np.round(direction, 4))) <= {-1.0, 0.0, 1.0}
-
-
-def test_one_output_region_may_be_written_as_a_bare_string():
-    bare = ExplainConfig(method="saliency", outputs="regions", output_regions="0-1000Hz@0.05-0.15s", **SEGMENT)
-    listed = ExplainConfig(method="saliency", outputs="regions", output_regions=["0-1000Hz@0.05-0.15s"], **SEGMENT)
-    assert bare.output_regions == listed.output_regions == ((0.0, 1000.0, 0.05, 0.15),)

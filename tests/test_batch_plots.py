@@ -134,13 +134,6 @@ def test_plot_batch_writes_pngs_skips_and_reports_damaged(corpus, tmp_path, capl
     assert [row["status"] for row in report.rows()] == ["plotted", "damaged", "damaged", "skipped"]
 
 
-def test_plot_batch_single_file_and_other_method(corpus, tmp_path):
-    audio, store = corpus
-    report = plot_batch(audio / "a.wav", store, "deepliftshap", 150.0, "abs_sum", tmp_path / "figures")
-    assert report.plotted == [] and report.skipped == [audio / "a.wav"] and report.damaged == []
-    assert not (tmp_path / "figures").exists()
-
-
 def test_plot_batch_missing_folder_or_bad_aggregation(corpus, tmp_path):
     audio, store = corpus
     with pytest.raises(FileNotFoundError, match="nowhere"):

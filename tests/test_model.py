@@ -82,16 +82,3 @@ def test_model_is_causal(noisy_speech):
 def test_unknown_sample_rate():
     with pytest.raises(ValueError, match="22050"):
         load_nsnet2(22050)
-
-
-@pytest.mark.parametrize(("device", "message"), [
-    ("gpu", "is not a device name"),
-    ("cuda", "no CUDA GPU") if not torch.cuda.is_available() else ("cuda:99", "does not exist"),
-    ("meta", "is not supported"),
-])
-def test_an_unusable_device_is_refused_by_name_before_loading(device, message):
-    from xai_helpers.models.base import check_device
-
-    with pytest.raises(ValueError, match=rf"device: '{device}'.*{message}"):
-        load_nsnet2(16000, device)
-    assert check_device("cpu") == torch.device("cpu")

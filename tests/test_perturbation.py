@@ -275,13 +275,3 @@ def test_enhanced_quality_changes_against_the_clean_speech(tmp_path, sample_path
     sidecar = json.loads((tmp_path / "out" / amplified_name(item.noisy_path.stem, "top", 10.0, 12.0)).with_suffix(".json").read_text())
     assert sidecar["quality_reference"] == "clean"
     assert sidecar["enhanced_quality"]["PESQ"] == pytest.approx(quality.loc["top", "PESQ (amplified)"])
-
-
-@pytest.mark.parametrize("gain_db", [1000.0, -61.0, float("nan"), float("inf"), "6", True])
-def test_an_amplification_beyond_what_resynthesis_survives_is_refused(gain_db):
-    from xai_helpers.experiments.perturbation import MAX_GAIN_DB, PerturbationSettings
-
-    with pytest.raises(ValueError, match=r"dB_amplification \(gain_db\) must be a number in \[-60, 60\] dB"):
-        PerturbationSettings(gain_db=gain_db)
-    assert PerturbationSettings(gain_db=MAX_GAIN_DB).gain_db == MAX_GAIN_DB
-    assert PerturbationSettings(gain_db=-MAX_GAIN_DB).gain_db == -MAX_GAIN_DB

@@ -37,11 +37,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..analysis.inventory import check_attributions_found, check_something_done
 from ..attribution.explain import attribution_paths
 from ..dsp.stft import StftConfig, istft, log_power, stft
 from ..io.atomic import write_atomically, write_text_atomically
 from ..io.audio import load_audio, write_audio
 from ..io.noisy_corpus import read_record
+from ..io.paths import check_output_dir
 from ..models.enhance import enhance_details
 from ..models.base import MaskModel, predict_mask
 from ..models.cache import cached_model
@@ -371,6 +373,29 @@ def perturb_file(
                                               settings.n_random, settings.seed)
     result.areas = curve_areas(result.curves, settings.method)
     return result
+
+
+def perturb_files(
+    sources: Sequence[str | os.PathLike],
+    attributions_dir: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    settings: PerturbationSettings,
+    model: MaskModel | None = None,
+) -> list[FilePerturbation]:
+    """:func:`perturb_file` on every file of ``sources`` (notebook 04), refusing to perturb nothing.
+
+    Before any work: ``ValueError`` when ``output_dir`` is an existing file, ``FileNotFoundError``
+    when no file of ``sources`` has an attribution file of ``settings.method`` in
+    ``attributions_dir`` (the message lists the methods found there). After:
+    :class:`~xai_helpers.analysis.inventory.NothingDoneError` when every file was skipped or failed,
+    with each file's reason.
+    """
+    check_output_dir(output_dir)
+    check_attributions_found(sources, attributions_dir, settings.method)
+    results = [perturb_file(source, attributions_dir, output_dir, settings, model) for source in sources]
+    left_out = [(result.source.name, f"{result.status}, {result.message}") for result in results if result.status != "perturbed"]
+    check_something_done(len(results) - len(left_out), left_out, "perturbed")
+    return results
 
 
 def _write_amplified(

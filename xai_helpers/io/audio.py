@@ -1,4 +1,4 @@
-"""Audio files in and out: WAV/FLAC to a checked mono waveform, float WAV out (atomic)."""
+"""Audio files in and out: WAV/FLAC to a checked mono waveform, float WAV out (atomic, byte-reproducible)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from scipy.io import wavfile
 from scipy.signal import resample_poly
 
 from ..dsp.wave import check_wave
@@ -60,6 +61,12 @@ def audio_sample_rate(path: str | os.PathLike) -> int:
 
 
 def write_audio(path: str | os.PathLike, wave: np.ndarray, sample_rate: int) -> Path:
-    """Write ``wave`` ``[N]`` as a 32-bit float WAV (no clipping) atomically."""
-    samples = np.asarray(wave, dtype=np.float32)
-    return write_atomically(path, lambda temporary: sf.write(temporary, samples, sample_rate, subtype="FLOAT", format="WAV"))
+    """Write ``wave`` ``[N]`` as a 32-bit float WAV (no clipping) atomically; return the path.
+
+    Written by :func:`scipy.io.wavfile.write` (``fmt`` IEEE float, ``fact``, ``data``), not by
+    libsndfile, whose float WAVs carry a ``PEAK`` chunk stamped with the time of writing: here the
+    same samples always give the same bytes. Every reader gets the float32 samples back unchanged
+    (soundfile reports format WAV, subtype FLOAT, as for libsndfile's own files).
+    """
+    samples = np.ascontiguousarray(wave, dtype=np.float32)
+    return write_atomically(path, lambda temporary: wavfile.write(temporary, int(sample_rate), samples))

@@ -10,8 +10,15 @@ noise condition ``COND`` (see :func:`xai_helpers.dsp.noise.registry.inject_noise
     NAME_COND.json       every parameter, the seed, the achieved SNR, and the clean file's path
                          (``room_reverberation``: the room's record under ``room``, measured RT60 included)
 
+``COND`` names the condition: ``pink_snr5dB``, ``reverb_rt0.5s``, ``sinusoidal_1000-2000Hz_0.01_3000-3500Hz_0.02``
+(``combine="pairs"``: every range at its amplitude in one file) or, with ``combine="grid"``, one file
+per range and amplitude (``sinusoidal_1000-2000Hz_0.01``, ``sinusoidal_1000-2000Hz_0.02``, ...), each
+record holding its own range and amplitude.
+
 The JSON is written last, so a WAV without its JSON is the trace of an interrupted write;
-every run rewrites all three files.
+every run rewrites all three files, byte for byte the same for the same seed (the WAVs carry no
+time stamp, see :func:`~xai_helpers.io.audio.write_audio`). ``output_dir`` is never the folder of the
+clean files, so a second run cannot take its noisy files for clean ones.
 Later notebooks find the clean speech and the noise of a noisy file through :func:`read_record`.
 """
 
@@ -31,6 +38,7 @@ from ..dsp.noise.registry import inject_noise, noise_spec
 from .atomic import write_text_atomically
 from .audio import load_audio, write_audio
 from .datasets import NOISE_SUFFIX, RIR_SUFFIX
+from .paths import check_output_dir
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +67,28 @@ def make_noisy_corpus(
 
     ``noise_options`` are passed to :func:`~xai_helpers.dsp.noise.registry.inject_noise` (``freq_ranges``,
     ``rms_amplitudes``, ``time_ranges``, ``reverberances``, ``snr_db``, ``room_dim_m``,
-    ``source_mic_distance_m``); for ``babble_snr`` the other
-    clean files are the talkers (types whose spec ``uses_other_files``). Each file's seed is ``seed + its index`` (recorded).
+    ``source_mic_distance_m``, ``combine``); for ``babble_snr`` the other
+    clean files are the talkers (types whose spec ``uses_other_files``; at least 2 files needed).
+    Each file's seed is ``seed + its index`` (recorded).
+
+    Raises ``ValueError`` before writing anything when ``output_dir`` is an existing file, when it is
+    the folder of a clean file (the noisy files would sit among the clean ones and be taken as clean
+    inputs by the next run over that folder), or when babble has no other file to draw talkers from.
     """
-    output_dir = Path(output_dir)
+    output_dir = check_output_dir(output_dir)
+    folders = sorted({str(Path(path).resolve().parent) for path in clean_files})
+    if str(output_dir.resolve()) in folders:
+        raise ValueError(
+            f"output_dir: {output_dir} is the folder of the clean input files: the noisy files would be taken as clean "
+            "inputs by the next run over it (noise added to noise); choose an output_dir outside the input folder"
+        )
     uses_other_files = noise_spec(noise_type).uses_other_files
+    if uses_other_files and len(clean_files) < 2:
+        given = ", ".join(str(path) for path in clean_files) or "none"
+        raise ValueError(
+            f"noise_type {noise_type!r} makes its babble from the other input files, so input_path must give at least "
+            f"2 clean files; it gave {len(clean_files)} ({given})"
+        )
     cleans = [load_audio(path, sample_rate) for path in clean_files]
     corpus = []
     for index, (path, clean) in enumerate(zip(clean_files, cleans)):

@@ -45,9 +45,11 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ..analysis.influence import OutputSums, check_aggregation, output_sums, reduce_file
+from ..analysis.inventory import check_attributions_found, check_something_done
 from ..attribution.explain import attribution_paths
 from ..attribution.on_demand import bin_map
 from ..io.datasets import list_audio_files
+from ..io.paths import check_output_dir
 from ..store.reader import AttributionFile, AttributionFileError
 from .influence import INFLUENCE_PLOTS
 from .maps import attribution_map_figure, plot_bin_map, plot_layer_attributions, plot_mask, plot_region_attributions, plot_spectrogram
@@ -318,15 +320,18 @@ def plot_batch(
 (:meth:`~xai_helpers.store.reader.AttributionFile.check_source`), are logged and listed in
     ``damaged`` and the others still plotted. Every figure is written atomically to
     ``figures_dir/{figure_basename}_{plot}.png`` and returned, so a notebook shows it without
-    recomputing.
+    recomputing. Nothing to plot is an error naming what exists: ``FileNotFoundError`` when no audio
+    file has an ``.h5`` of ``method`` (the message lists the methods found),
+    :class:`~xai_helpers.analysis.inventory.NothingDoneError` when every one found was damaged;
+    ``ValueError`` when ``figures_dir`` is an existing file.
     """
     check_aggregation(aggregation)
     attributions_dir = Path(attributions_dir)
-    if not attributions_dir.is_dir():
-        raise FileNotFoundError(f"{attributions_dir}: no such folder of attribution files (run notebook 02 first)")
-    figures_dir = Path(figures_dir)
+    figures_dir = check_output_dir(figures_dir, name="output_dir (figures_dir)")
+    sources = list_audio_files(input_path)
+    check_attributions_found(sources, attributions_dir, method)
     report = BatchPlotReport(method, aggregation, figures_dir)
-    for source in list_audio_files(input_path):
+    for source in sources:
         found = attribution_paths(source, attributions_dir, method)
         if not found:
             logger.info("%s: no %s attribution file in %s, skipped", source, method or "", attributions_dir)
@@ -344,6 +349,7 @@ def plot_batch(
             base = figure_basename(h5_path, aggregation)
             pngs = {name: save_png(fig, figures_dir / f"{base}_{name}.png", dpi) for name, fig in figures.items()}
             report.plotted.append(FilePlots(source, h5_path, figures, pngs))
+    check_something_done(len(report.plotted), [(path.name, message) for path, message in report.damaged], "plotted")
     return report
 
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .mixing import mix_at_snr, snr_db
-from .parsing import parse_amplitudes, parse_ranges, parse_values
+from .parsing import combine_ranges, parse_ranges, parse_values
 from .reverb import DEFAULT_DRR_DB, DEFAULT_RT60_S, check_rt60, reverberate
-from .room import DEFAULT_ROOM_DIM_M, DEFAULT_SOURCE_MIC_DISTANCE_M, reverberate_in_room
+from .room import DEFAULT_ROOM_DIM_M, DEFAULT_SOURCE_MIC_DISTANCE_M, check_room_rt60, reverberate_in_room
 
 logger = logging.getLogger(__name__)
 
@@ -91,20 +91,26 @@ def clean_examples(noise_type, seed_id, clean, sample_rate, base, options) -> li
 
 
 def ranged_examples(generate: Callable, argument: str, unit: str, example_range: str, example_amplitude: str) -> Builder:
-    """Builder of one example with ``generate(n_samples, sample_rate, ranges, amplitudes, seed)`` noise
-    in every range of ``argument`` (``unit``: ``"Hz"`` for frequency ranges, ``"s"`` for time ranges)."""
+    """Builder of ``generate(n_samples, sample_rate, ranges, amplitudes, seed)`` noise in the ranges of
+    ``argument`` (``unit``: ``"Hz"`` for frequency ranges, ``"s"`` for time ranges): one example with
+    every range at its amplitude (``combine="pairs"``, the default), or one example per range and
+    amplitude (``combine="grid"``; example ``i`` draws from derived seed ``i``, ranges outermost).
+    Each record holds its own ranges and amplitudes and ``combine``."""
 
     def build(noise_type, seed_id, clean, sample_rate, base, options) -> list[NoisyExample]:
         spans = parse_ranges(_require(options.get(argument), argument, noise_type, example_range), name=argument)
-        amplitudes = parse_amplitudes(
-            _require(options.get("rms_amplitudes"), "rms_amplitudes", noise_type, example_amplitude), len(spans),
-            name="rms_amplitudes",
-        )
-        seed = derive_seed(base["seed"], seed_id, 0)
-        noise = generate(len(clean), sample_rate, spans, amplitudes, seed)
-        condition = f"{noise_type}_" + "_".join(f"{_range_label(r, unit)}_{a:g}" for r, a in zip(spans, amplitudes))
-        params = {**base, "derived_seed": seed, f"{argument}_{unit.lower()}": [list(r) for r in spans], "rms_amplitudes": amplitudes}
-        return [make_example(clean, clean + noise, condition, params)]
+        combine = options.get("combine") or "pairs"
+        files = combine_ranges(spans, _require(options.get("rms_amplitudes"), "rms_amplitudes", noise_type, example_amplitude),
+                               combine, name="rms_amplitudes")
+        examples = []
+        for index, (ranges, amplitudes) in enumerate(files):
+            seed = derive_seed(base["seed"], seed_id, index)
+            noise = generate(len(clean), sample_rate, ranges, amplitudes, seed)
+            condition = f"{noise_type}_" + "_".join(f"{_range_label(r, unit)}_{a:g}" for r, a in zip(ranges, amplitudes))
+            params = {**base, "derived_seed": seed, "combine": combine,
+                      f"{argument}_{unit.lower()}": [list(r) for r in ranges], "rms_amplitudes": amplitudes}
+            examples.append(make_example(clean, clean + noise, condition, params))
+        return examples
 
     return build
 
@@ -132,7 +138,8 @@ def room_examples(noise_type, seed_id, clean, sample_rate, base, options) -> lis
     absorption, ...; see :func:`~.room.room_impulse_response`); the example carries the impulse response.
     """
     reverberances = options.get("reverberances")
-    rt60s = parse_values(DEFAULT_RT60_S if reverberances is None else reverberances, name="reverberances")
+    rt60s = [check_room_rt60(rt60, name="reverberances")
+             for rt60 in parse_values(DEFAULT_RT60_S if reverberances is None else reverberances, name="reverberances")]
     room_dim_m = options.get("room_dim_m")
     room_dim_m = DEFAULT_ROOM_DIM_M if room_dim_m is None else room_dim_m
     distance_m = options.get("source_mic_distance_m")

@@ -70,9 +70,11 @@ def parse_ranges(
     return [parse_range(item, name=name) for item in items]
 
 
-def parse_amplitudes(values: float | Sequence[float], n_ranges: int, *, name: str) -> list[float]:
-    """One non-negative finite RMS per range: a single value is broadcast to all ``n_ranges``."""
+def parse_rms_values(values: float | Sequence[float], *, name: str) -> list[float]:
+    """A non-empty list of non-negative finite RMS values (linear full scale) from one value or a list."""
     items = [values] if is_number(values) or isinstance(values, str) else list(values)
+    if not items:
+        raise ValueError(f"{name}: no value given ({values!r})")
     amplitudes = []
     for item in items:
         try:
@@ -82,13 +84,38 @@ def parse_amplitudes(values: float | Sequence[float], n_ranges: int, *, name: st
         if not math.isfinite(amplitude) or amplitude < 0:
             raise ValueError(f"{name}: amplitude {item!r} must be a finite RMS >= 0")
         amplitudes.append(amplitude)
+    return amplitudes
+
+
+def parse_amplitudes(values: float | Sequence[float], n_ranges: int, *, name: str) -> list[float]:
+    """One non-negative finite RMS per range: a single value is broadcast to all ``n_ranges``."""
+    amplitudes = parse_rms_values(values, name=name)
     if len(amplitudes) == 1:
         return amplitudes * n_ranges
     if len(amplitudes) != n_ranges:
         raise ValueError(
-            f"{name}: got {len(amplitudes)} values {amplitudes} for {n_ranges} ranges (give 1 or {n_ranges})"
+            f"{name}: got {len(amplitudes)} values {amplitudes} for {n_ranges} ranges (give 1 or {n_ranges}, "
+            "or combine='grid' for one file per range and amplitude)"
         )
     return amplitudes
+
+
+COMBINE_MODES = ("pairs", "grid")
+"""How ranges and amplitudes make files: ``pairs`` (one file, range ``i`` at amplitude ``i``, all ranges
+summed) or ``grid`` (one file per range and amplitude, as the original project)."""
+
+
+def combine_ranges(
+    ranges: list[tuple[float, float]], values: float | Sequence[float], combine: str, *, name: str
+) -> list[tuple[list[tuple[float, float]], list[float]]]:
+    """The ``(ranges, amplitudes)`` of each file: ``pairs`` gives one file with every range at its
+    amplitude (:func:`parse_amplitudes`); ``grid`` gives one file per range and amplitude, ranges
+    outermost (2 ranges x 3 amplitudes: 6 files). ``name`` labels the amplitudes' errors."""
+    if combine not in COMBINE_MODES:
+        raise ValueError(f"combine: unknown {combine!r}; expected one of {', '.join(COMBINE_MODES)}")
+    if combine == "pairs":
+        return [(ranges, parse_amplitudes(values, len(ranges), name=name))]
+    return [([span], [amplitude]) for span in ranges for amplitude in parse_rms_values(values, name=name)]
 
 
 def parse_values(values: float | Sequence[float], *, name: str) -> list[float]:

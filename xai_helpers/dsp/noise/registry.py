@@ -78,9 +78,9 @@ NOISE_SPECS: dict[str, NoiseSpec] = {
     spec.name: spec
     for spec in (
         NoiseSpec("not_added", 0, (), clean_examples),
-        NoiseSpec("sinusoidal", 1, ("freq_ranges", "rms_amplitudes"),
+        NoiseSpec("sinusoidal", 1, ("freq_ranges", "rms_amplitudes", "combine"),
                   ranged_examples(sinusoidal_noise, "freq_ranges", "Hz", "'1000-2000'", "0.01")),
-        NoiseSpec("white", 2, ("time_ranges", "rms_amplitudes"),
+        NoiseSpec("white", 2, ("time_ranges", "rms_amplitudes", "combine"),
                   ranged_examples(white_noise_bursts, "time_ranges", "s", "'0.5-1.2'", "0.05")),
         NoiseSpec("reverberation", 3, ("reverberances",), reverb_examples),
         NoiseSpec("white_snr", 4, ("snr_db",), snr_examples(lambda n, seed, _: (white_noise(n, seed), {}))),
@@ -123,14 +123,17 @@ def inject_noise(
     snr_db: float | Sequence[float] | None = None,
     room_dim_m: Sequence[float] | None = None,
     source_mic_distance_m: float | None = None,
+    combine: str | None = None,
     seed: int = 0,
     babble_sources: Sequence[np.ndarray] | None = None,
 ) -> list[NoisyExample]:
     """Noisy versions of ``clean`` ``[n_samples]`` (at ``sample_rate`` Hz) for one ``noise_type``.
 
     * ``not_added``: one example equal to ``clean`` (condition ``clean``);
-    * ``sinusoidal``: one example, all ``freq_ranges`` (Hz) summed, at ``rms_amplitudes``;
-    * ``white``: one example, all bursts in ``time_ranges`` (s), at ``rms_amplitudes``;
+    * ``sinusoidal``: one example, all ``freq_ranges`` (Hz) summed, at ``rms_amplitudes``; with
+      ``combine="grid"`` one example per range and amplitude (2 ranges x 3 amplitudes: 6);
+    * ``white``: one example, all bursts in ``time_ranges`` (s), at ``rms_amplitudes``; ``combine="grid"``
+      as for ``sinusoidal``;
     * ``reverberation``: one example per RT60 in ``reverberances`` (s, default ``[0.5]``, at most 10 s);
     * ``room_reverberation``: one example per RT60 in ``reverberances`` (s, 0.1 to 2.0, default
       ``[0.5]``) in a shoebox room of ``room_dim_m`` (length, width, height in m, default
@@ -155,6 +158,7 @@ def inject_noise(
         "snr_db": snr_db,
         "room_dim_m": room_dim_m,
         "source_mic_distance_m": source_mic_distance_m,
+        "combine": combine,
         "babble_sources": babble_sources,
     }
     unused = sorted(name for name, value in given.items() if value is not None and name not in spec.options)

@@ -50,15 +50,15 @@ PLACEMENT_ATTEMPTS = 1000
 """Random source positions and directions tried before the room is declared too small."""
 
 
-def _check_rt60(rt60_s: float) -> float:
-    """``rt60_s`` in seconds inside :data:`RT60_RANGE_S`, else ``ValueError`` saying seconds are expected."""
+def check_room_rt60(rt60_s: float, *, name: str = "rt60_s") -> float:
+    """``rt60_s`` in seconds inside :data:`RT60_RANGE_S`, else ``ValueError`` naming ``name`` and saying seconds are expected."""
     low, high = RT60_RANGE_S
     if not isinstance(rt60_s, numbers.Real) or isinstance(rt60_s, bool) or not math.isfinite(rt60_s):
-        raise ValueError(f"rt60_s: expected a finite number of seconds, got {rt60_s!r}")
+        raise ValueError(f"{name}: expected a finite number of seconds, got {rt60_s!r}")
     if not low <= rt60_s <= high:
         hint = " (it looks like a percentage or milliseconds)" if rt60_s > high else ""
         raise ValueError(
-            f"rt60_s: {rt60_s!r} is not a plausible reverberation time in seconds{hint}; "
+            f"{name}: {rt60_s!r} is not a plausible reverberation time in seconds{hint}; "
             f"expected {low} to {high} s, e.g. 0.3 (furnished room), 0.6 (classroom), 1.0 (hall)"
         )
     return float(rt60_s)
@@ -166,7 +166,7 @@ def room_impulse_response(
     a malformed room, a distance that does not fit between the walls, or an RT60 the room cannot
     have (shorter than with fully absorbing walls).
     """
-    rt60_s = _check_rt60(rt60_s)
+    rt60_s = check_room_rt60(rt60_s)
     sample_rate = check_positive_int(sample_rate, name="sample_rate")
     seed = check_seed(seed)
     wall_margin_m = _check_length(wall_margin_m, name="wall_margin_m")
