@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ..store.reader import AttributionFile
 from .influence import check_aggregation, check_choice, file_maps
@@ -103,6 +104,13 @@ class BandAttribution:
     def std(self) -> np.ndarray:
         """``[B]`` standard deviation over files (population, ``ddof=0`` as the original; 0 for one file)."""
         return self.values.std(axis=0) if len(self.values) else np.full(len(self.edges_hz) - 1, np.nan)
+
+    def table(self) -> pd.DataFrame:
+        """Files (rows, then ``mean`` and ``std``) by band (columns ``"0-1k Hz"``, ...), the values of :attr:`values`."""
+        columns = [f"{label} Hz" for label in band_labels(self.edges_hz)]
+        frame = pd.DataFrame(self.values, index=pd.Index(self.files, name="file"), columns=columns)
+        frame.loc["mean"], frame.loc["std"] = self.mean, self.std
+        return frame
 
     def value_label(self, target: str = "mask") -> str:
         """What a band's value is, for an axis label."""

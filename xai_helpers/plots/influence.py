@@ -77,15 +77,15 @@ def _diagonal(ax, x_edges: np.ndarray, y_edges: np.ndarray, aggregation: str, la
 def normalised_label(value_label: str, aggregation: str, over: str, normalisation: str, row: str, log_scale: bool = False) -> str:
     """Colour-bar label of a time or frequency map: what its numbers are and how they are normalised.
 
-    ``"none"``: ``value_label`` (units of the explained quantity) summed with ``aggregation`` over ``over``;
-    ``"rows"``: each ``row`` divided by its total ``|attribution|`` (rows of an ``abs_sum`` map sum to 1)."""
+    ``"none"``: ``value_label`` (units of the explained quantity), raw sums over ``over``; ``"rows"``: each
+    ``row`` divided by its total ``|attribution|`` (rows of an ``abs_sum`` map sum to 1)."""
     check_choice(normalisation, ROW_NORMALISATIONS, "normalisation")
     scale = ", log scale" if log_scale else ""
     if normalisation == "none":
-        return f"{value_label}{scale}\n{aggregation} over {over} (raw sums)"
-    what = "|attribution|" if aggregation == "abs_sum" else "attribution"
-    sums = "each row sums to 1" if aggregation == "abs_sum" else "each row's |values| sum to 1"
-    return f"share: {what} / total |attribution| of its {row}{scale}\n(row-normalised: {sums}; {aggregation} over {over})"
+        return f"{value_label}{scale}\nraw sums over {over} ({aggregation})"
+    if aggregation == "abs_sum":
+        return f"share of the row's total |attribution|{scale}\nrow-normalised: each {row} sums to 1"
+    return f"attribution / row's total |attribution|{scale}\nrow-normalised: each {row}'s |values| sum to 1"
 
 
 def _row_style(values: np.ndarray, aggregation: str, log_floor: float | None):
@@ -141,7 +141,7 @@ def plot_global_maps(
         if signed:
             norm, scale = Normalize(-1.0, 1.0), "linear"
         elif log_floor is not None:
-            norm, cmap, scale = log_norm(1.0, log_floor), lowest_under(cmap), f"log scale, floor {log_floor:g}"
+            norm, cmap, scale = log_norm(1.0, log_floor), lowest_under(cmap), f"log, floor {log_floor:g}"
         else:
             norm, scale = Normalize(0.0, 1.0), "linear"
         if underlay is not None:
@@ -152,8 +152,9 @@ def plot_global_maps(
         label_time_frequency(ax, time_label("Input time t_in"), "Input frequency f_in (Hz)")
         ax.set_title(f"{name}: {heading}", fontsize="medium")
         fig.colorbar(image, ax=ax, extend="min" if isinstance(norm, LogNorm) else "neither",
-                     label=f"{quantity} (unitless; a = {value_label})\n{scale}" + ("; grey: input spectrogram" if underlay is not None else ""))
-    fig.suptitle(title or "Global influence of each input bin, summed over all output bins (a = attribution)")
+                     label=f"{quantity} (unitless), {scale}\na = {value_label}")
+    under = "\nover the input spectrogram (grey; a map is opaque where strong, transparent where weak)" if underlay is not None else ""
+    fig.suptitle((title or "Global influence of each input bin, summed over all output bins (a = attribution)") + under)
     return fig
 
 
@@ -296,7 +297,7 @@ def plot_low_frequency_map(
     _diagonal(ax, edges(f_low), edges(f), aggregation, "f_in = f_out", "lower right")
     ax.set_xlabel("Input frequency f_in (Hz)")
     ax.set_ylabel("Output frequency f_out (Hz)")
-    label = normalised_label(value_label, aggregation, f"t_out, t_in and inputs <= {max_input_hz:g} Hz", normalisation, "output frequency")
+    label = normalised_label(value_label, aggregation, "t_out, t_in", normalisation, f"output row (inputs <= {max_input_hz:g} Hz)")
     return _annotate(fig, ax, im, title, f"Low-frequency influence: inputs <= {max_input_hz:g} Hz -> every output frequency\n",
                      aggregation, "t_out, t_in", label)
 

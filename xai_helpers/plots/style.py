@@ -161,22 +161,23 @@ def lowest_under(cmap: str) -> Colormap:
 
 
 def draw_underlay(ax, log_power, freqs_hz, times_s):
-    """The log-power spectrogram ``[F, T]`` in grey (light = quiet, dark = loud) under a map; returns the image
-    (``gid="underlay"``, no colour bar)."""
+    """The log-power spectrogram ``[F, T]`` in light grey (white = quiet, mid-grey = loudest, so a map's colours
+    stand out on it) under a map; returns the image (``gid="underlay"``, no colour bar)."""
     lp = np.asarray(log_power, dtype=np.float64)
     finite = lp[np.isfinite(lp)]
     lo, hi = (float(np.min(finite)), float(np.max(finite))) if finite.size else (0.0, 1.0)
-    return draw_image(ax, lp, times_s, freqs_hz, UNDERLAY_CMAP, Normalize(lo, hi if hi > lo else lo + 1.0), gid="underlay")
+    span = hi - lo if hi > lo else 1.0
+    return draw_image(ax, lp, times_s, freqs_hz, UNDERLAY_CMAP, Normalize(lo, lo + 1.6 * span), gid="underlay")
 
 
-def overlay(image, values, norm: Normalize, floor_alpha: float = 0.15) -> None:
-    """Make ``image`` (a map drawn over :func:`draw_underlay`) translucent where its ``values`` are small: the
-    opacity grows from ``floor_alpha`` to 1 with ``|norm(value)|`` (0 below a log scale's floor), so the
-    spectrogram shows through where the map is weak."""
+def overlay(image, values, norm: Normalize, gamma: float = 1.0) -> None:
+    """Make ``image`` (a map drawn over :func:`draw_underlay`) translucent where its ``values`` are weak: the
+    opacity is ``strength ** gamma``, ``strength`` in 0..1 the value's position on the colour scale (its distance
+    from the centre for a diverging scale; 0 below a log scale's floor), so the grey spectrogram shows through
+    everywhere but where the map is strong."""
     v = np.ma.filled(np.ma.asarray(norm(np.asarray(values, dtype=np.float64)), dtype=np.float64), 0.0)
     strength = np.clip(np.abs(2 * v - 1) if norm.vmin is not None and norm.vmin < 0 else v, 0.0, 1.0)
-    alpha = np.where(np.isfinite(strength), floor_alpha + (1 - floor_alpha) * strength, 0.0)
-    image.set_alpha(alpha)
+    image.set_alpha(np.where(np.isfinite(strength), strength, 0.0) ** gamma)
 
 
 def is_uniform(c: np.ndarray) -> bool:
