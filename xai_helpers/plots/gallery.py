@@ -20,11 +20,11 @@ from PIL import Image
 
 from .files import BatchPlotReport, FilePlots, plot_caption
 
-THUMB_WIDTH_PX = 400
+THUMB_WIDTH_PX = 360
 """Width of the thumbnails' pixels (the full figures are the PNG files, 100 dpi)."""
 THUMB_COLOURS = 128
 """Palette size of the thumbnails (a smoothed-down figure has many colours; a palette keeps the PNG small)."""
-THUMB_MIN_PX = 300
+THUMB_MIN_PX = 230
 """Narrowest thumbnail column of the grid, CSS pixels."""
 
 
@@ -66,7 +66,7 @@ def _label(item: FilePlots) -> str:
 def _figure_html(src: str, label: str, alt: str, full: bool) -> str:
     style = "max-width:100%;height:auto" if full else "width:100%;height:auto;border:1px solid #ddd"
     return (f'<figure style="margin:0 0 8px 0"><img src="{src}" alt="{html.escape(alt)}" style="{style}">'
-            f'<figcaption style="font-size:small;word-break:break-all">{label}</figcaption></figure>')
+            f'<figcaption style="font-size:{"small" if full else "x-small"};word-break:break-all">{label}</figcaption></figure>')
 
 
 def _section_html(name: str, items: list[FilePlots], thumb_width_px: int) -> str:
