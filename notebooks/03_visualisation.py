@@ -28,9 +28,9 @@
 # draws most of its attribution from the last few input frames (the time map hugs the causal diagonal, within
 # about 0.1 s); each output frequency looks mostly at its own and neighbouring input frequencies, and the inputs
 # below about 500 Hz feed every output frequency; the most influential input bins lie at speech onsets below
-# 2 kHz, and the 0-1 kHz band carries about a quarter of each file's |attribution| (8 linear bands), over twice
-# any other band. Where `Σ|a|` is bright but `|Σa|` dark, one input bin pushes different outputs in opposite
-# directions.
+# 2 kHz; with 8 linear bands the 0-1 kHz band carries about 27 % of each file's |attribution|, and the share falls
+# with frequency to about 6 % per band above 6 kHz. Where `Σ|a|` is bright but `|Σa|` dark, one input bin pushes
+# different outputs in opposite directions.
 #
 # **How to read the page.** Each kind of plot has one section: its explanation once, the first file's figure at
 # full size, the other files' as a gallery of small copies (every figure is also a PNG in `output_dir`). Times
