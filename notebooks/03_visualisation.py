@@ -16,39 +16,72 @@
 # %% [markdown]
 # # 03 · Visualising the attributions
 #
-# Notebook 02 stored, for each input file, the attribution of every output bin `(f_out, t_out)`
-# of NSNet2's gain mask to every input bin `(f_in, t_in)` of the log-power spectrogram: a 4-D
-# tensor `[f_out, t_out, f_in, t_in]`. Too large to look at directly, it is summed into maps:
-# which input bins matter overall, which input frames feed which output frames, which input
-# frequencies feed which output frequencies, which input frames act alike, and what one output
-# bin looks at. Each plot is written as a PNG to `output_dir` and shown below with a few lines
-# on how to read it. At the end an explorer picks any output bin of any file.
+# **What this shows.** Notebook 02 stored, for each input file, the attribution `a` of every output bin
+# `(f_out, t_out)` of NSNet2's gain mask to every input bin `(f_in, t_in)` of the log-power spectrogram: a 4-D
+# tensor `[f_out, t_out, f_in, t_in]`, or, for whole files, its sums (the `.h5` group `maps/`). Here those sums
+# become maps: which input bins matter overall (global influence), which input frames feed which output frames
+# (time), which input frequencies feed which output frequencies (frequency, and its low-frequency views), which
+# input frames act alike (temporal correlation), what one output bin looks at; then the attribution per input
+# frequency band over all files, and an explorer of any output bin.
 #
-# `aggregation` says how attributions are summed: `abs_sum` adds their magnitudes (how much
-# an input is involved; signs cannot cancel), `signed_sum` adds their signs too (the net
-# effect: red raises the gain, blue lowers it). Times are seconds from the start of the
-# explained segment, frequencies bin centres in Hz. Relative paths are relative to this
-# notebook's folder (`notebooks/`).
+# **What we found** on the bundled sentences (pink noise at 5 dB, DeepLiftShap, zero baseline): each output frame
+# draws most of its attribution from the last few input frames (the time map hugs the causal diagonal, within
+# about 0.1 s); each output frequency looks mostly at its own and neighbouring input frequencies, and the inputs
+# below about 500 Hz feed every output frequency; the most influential input bins lie at speech onsets below
+# 2 kHz; with 8 linear bands the 0-1 kHz band carries about 27 % of each file's |attribution|, and the share falls
+# with frequency to about 6 % per band above 6 kHz. Where `Σ|a|` is bright but `|Σa|` dark, one input bin pushes
+# different outputs in opposite directions.
+#
+# **How to read the page.** Each kind of plot has one section: its explanation once, the first file's figure at
+# full size, the other files' as a gallery of small copies (every figure is also a PNG in `output_dir`). Times
+# are seconds in the file (the explained segment starts at notebook 02's `segment_start_s`), frequencies bin
+# centres in Hz; every colour bar says what its numbers are and how they are normalised.
+#
+# Parameters: `aggregation` sums magnitudes (`abs_sum`: how much an input is involved, signs cannot cancel) or
+# signed values (`signed_sum`: the net effect, red raises the gain, blue lowers it). `global_maps` chooses the
+# panels of the global map: `abs_sum` (`Σ|a|`), `signed_sum` (`Σa`), and the original project's `net_abs`
+# (`|Σa|`), `net_positive` and `net_negative` (its positive and negative parts). `log_floor` puts the global maps
+# and the `abs_sum` time map on the original's log colour scale, from that fraction of the peak to the peak
+# (`None`: linear). `normalisation` is `rows` (the original's: each output row of the time and frequency maps
+# divided by its total, so its entries are shares summing to 1) or `none` (raw sums in units of the explained
+# output). `low_freq_hz` sets the low-frequency views: the original's (input frequencies up to it, every output
+# frequency) and the output-restricted one. `underlay` draws the input spectrogram in grey beneath the global
+# maps. `band_scale` (`linear` or `mel`), `n_bands` and `band_share` set the band analysis. Relative paths are
+# relative to this notebook's folder (`notebooks/`).
 
 # %% tags=["parameters"]
 input_path = "../data/noisy"  # an audio file or a folder: the files explained by notebook 02
 attributions_dir = "../data/attributions"  # notebook 02's output_dir
 method = "deepliftshap"  # the attribution method whose files are plotted
-low_freq_hz = 1000.0  # the low-frequency variant keeps output frequencies up to this, Hz
 aggregation = "abs_sum"  # abs_sum (magnitudes) | signed_sum (net, signs cancel)
+global_maps = ["abs_sum", "net_abs", "net_positive", "net_negative"]  # panels: abs_sum, signed_sum, net_abs, net_positive, net_negative
+log_floor = 0.01  # log colour scale from this fraction of the peak (the original's); None for linear
+normalisation = "rows"  # time and frequency maps: rows (shares per output row, the original's) | none (raw sums)
+low_freq_hz = 1000.0  # low-frequency views: input (the original's) or output frequencies up to this, Hz
+underlay = True  # the input spectrogram in grey beneath the global maps
+band_scale = "linear"  # input frequency bands of the band analysis: linear | mel
+n_bands = 8  # number of bands from 0 Hz to the highest bin
+band_share = True  # each file's bands as shares of its total (the original's option) or raw sums
 output_dir = "../reports/figures"  # PNG files: {attribution file}_{aggregation}_{plot}.png
 
 # %%
-import pandas as pd
-from IPython.display import Image, Markdown, display
+from pathlib import Path
 
-from xai_helpers.plots.files import plot_batch, plot_caption
+import pandas as pd
+from IPython.display import HTML, Markdown, display
+
+from xai_helpers.analysis.bands import band_attribution
+from xai_helpers.plots.bands import plot_band_attribution
 from xai_helpers.plots.explorer import explore
+from xai_helpers.plots.files import MapOptions, plot_batch
+from xai_helpers.plots.gallery import gallery_sections
+from xai_helpers.plots.style import save_png
 from xai_helpers.run.notebook import setup_notebook
 
 setup_notebook()
-print(f"{method} attributions of {input_path} from {attributions_dir}; aggregation {aggregation}; "
-      f"low-frequency view <= {low_freq_hz:g} Hz; figures -> {output_dir}")
+options = MapOptions(global_maps=tuple(global_maps), log_floor=log_floor, normalisation=normalisation, underlay=underlay)
+print(f"{method} attributions of {input_path} from {attributions_dir}; aggregation {aggregation}; {options}; "
+      f"low-frequency views <= {low_freq_hz:g} Hz; figures -> {output_dir}")
 
 # %% [markdown]
 # ## Plot every file
@@ -58,23 +91,39 @@ print(f"{method} attributions of {input_path} from {attributions_dir}; aggregati
 # are listed at the end.
 
 # %%
-report = plot_batch(input_path, attributions_dir, method, low_freq_hz, aggregation, output_dir)
+report = plot_batch(input_path, attributions_dir, method, low_freq_hz, aggregation, output_dir, options=options)
 print(report.summary())
 
 # %% [markdown]
-# ## The plots, file by file
+# ## The maps, one section per kind
 #
-# For each attribution file: the input and the mask of the explained segment, then the
-# influence maps (summed with `aggregation`, written on each figure), then the map of one
-# output bin. The PNG files just written are shown (`item.figures` holds the same figures as
-# matplotlib objects, e.g. to restyle one).
+# The input and the mask of the explained segment, then the influence maps (summed with `aggregation`, written
+# on each figure), then the map of one output bin. In each section the first file is shown at full size and the
+# others below it, small; `report.plotted[i].figures` holds every figure as a matplotlib object (e.g. to restyle
+# one).
 
 # %%
-for item in report.plotted:
-    display(Markdown(f"### {item.h5_path.name}\nAudio file `{item.source.name}`; figures in `{output_dir}`."))
-    for name, png in item.png_paths.items():
-        display(Markdown(plot_caption(name, aggregation, low_freq_hz)))
-        display(Image(filename=png))
+for section in gallery_sections(report, low_freq_hz):
+    display(Markdown(section.markdown))
+    display(HTML(section.html))
+
+# %% [markdown]
+# ## Attribution per input frequency band
+#
+# The original project's grouped-band analysis: each file's global map (`Σ|a|` for `abs_sum`, `Σa` for
+# `signed_sum`) summed over its frames and over the input bins of each band (`band_scale` bands from 0 Hz to the
+# highest bin), then the mean over files with ± one standard deviation; dots are single files. With `band_share`
+# each file's bands are shares of its total, so files of different durations weigh alike. Written to
+# `output_dir/bands_{method}_{aggregation}_{band_scale}.png`; the table holds every value.
+
+# %%
+bands = band_attribution([item.h5_path for item in report.plotted], band_scale, n_bands, aggregation, band_share)
+band_figure = plot_band_attribution(bands)
+save_png(band_figure, Path(output_dir) / f"bands_{method}_{aggregation}_{band_scale}.png")
+display(band_figure)
+for name, reason in bands.left_out:
+    print(f"left out of the band analysis: {name}: {reason}")
+bands.table().round(4)
 
 # %% [markdown]
 # ## Files left out

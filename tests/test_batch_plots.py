@@ -37,7 +37,7 @@ FREQS = np.arange(F) * 50.0  # 0..400 Hz
 TIMES = 0.01 * (1 + np.arange(T))  # frame centres from the segment start, hop 10 ms
 BIN_PLOTS = {
     "spectrogram", "mask", "global_influence", "time_influence", "frequency_influence",
-    "low_frequency_influence", "time_correlation", "output_bin_map",
+    "low_frequency_influence", "low_output_frequency_influence", "time_correlation", "output_bin_map",
 }
 
 
@@ -142,22 +142,27 @@ def test_plot_batch_missing_folder_or_bad_aggregation(corpus, tmp_path):
         plot_batch(audio, store, "saliency", 150.0, "mean", tmp_path / "figures")
 
 
-def test_low_frequency_variant_keeps_only_outputs_up_to_the_limit(tmp_path):
+def test_low_frequency_variants_keep_inputs_or_outputs_up_to_the_limit(tmp_path):
     a = causal_tensor(3)
-    figures = plot_file(write_bins(tmp_path / h5_name("x"), a), low_freq_hz=120.0, aggregation="signed_sum")
-    (low,) = images(figures["low_frequency_influence"])
+    figures = plot_file(write_bins(tmp_path / h5_name("x"), a), low_freq_hz=120.0, aggregation="signed_sum", options=influence_plots.RAW_MAPS)
+    (low_out,) = images(figures["low_output_frequency_influence"])
+    (low_in,) = images(figures["low_frequency_influence"])
     (full,) = images(figures["frequency_influence"])
     expected = influence.frequency_influence(a, "signed_sum")
-    assert low.shape == (3, F)  # outputs 0, 50, 100 Hz
-    np.testing.assert_allclose(low, expected[:3], rtol=1e-6)
+    assert low_out.shape == (3, F)  # outputs 0, 50, 100 Hz
+    np.testing.assert_allclose(low_out, expected[:3], rtol=1e-6)
+    assert low_in.shape == (F, 3)  # the original's: inputs 0, 50, 100 Hz, every output
+    np.testing.assert_allclose(low_in, expected[:, :3], rtol=1e-6)
     np.testing.assert_allclose(full, expected, rtol=1e-6)
-    assert figures["low_frequency_influence"].axes[0].get_ylim()[1] == pytest.approx(125.0)
+    assert figures["low_output_frequency_influence"].axes[0].get_ylim()[1] == pytest.approx(125.0)
+    assert figures["low_frequency_influence"].axes[0].get_xlim()[1] == pytest.approx(125.0)
+    assert "120 Hz" in figures["low_output_frequency_influence"].axes[0].get_title()
     assert "120 Hz" in figures["low_frequency_influence"].axes[0].get_title()
 
 
 def test_no_low_frequency_variant_when_disabled(tmp_path):
     figures = plot_file(write_bins(tmp_path / h5_name("x")), low_freq_hz=None)
-    assert set(figures) == BIN_PLOTS - {"low_frequency_influence"}
+    assert set(figures) == BIN_PLOTS - {"low_frequency_influence", "low_output_frequency_influence"}
 
 
 def test_representative_output_bin_is_the_largest_total(tmp_path):
@@ -204,7 +209,7 @@ def test_aggregation_is_written_on_the_figures(tmp_path):
         fig = figures[name]
         assert "signed_sum" in fig.axes[0].get_title(), name
         assert fig.axes[1].get_ylabel(), name  # labelled colour bar
-    assert figures["time_influence"].axes[0].get_xlabel() == "Input time t_in (s)"
+    assert figures["time_influence"].axes[0].get_xlabel() == "Input time t_in in the file (s)"
 
 
 def test_damaged_chunk_is_reported_as_attribution_file_error(tmp_path):
@@ -274,8 +279,10 @@ def test_real_file_from_explain_file(tmp_path):
     assert [item.h5_path for item in report.plotted] == [result.path]
     figures = report.plotted[0].figures
     assert set(figures) == BIN_PLOTS
-    (low,) = images(figures["low_frequency_influence"])
+    (low,) = images(figures["low_output_frequency_influence"])
     assert low.shape == (21, 161)  # 0..1000 Hz in 50 Hz steps
+    (low,) = images(figures["low_frequency_influence"])
+    assert low.shape == (161, 21)
     (time_map,) = images(figures["time_influence"])
     assert np.all(np.triu(time_map, k=1) == 0) and np.any(np.tril(time_map) > 0)  # causal
 

@@ -102,6 +102,8 @@ class Influence:
     """``[t_in, t_in]``: Pearson correlation of the input frames' vectors (see :func:`frame_correlation`)."""
     output_totals: np.ndarray
     """``[f_out, t_out]``: total ``|attribution|`` of each output bin over all input bins."""
+    global_maps: dict[str, np.ndarray]
+    """Every map of :data:`GLOBAL_MAPS` ``[f_in, t_in]``, peak 1 (see :func:`global_map`), whatever the aggregation."""
 
     def representative_bin(self) -> tuple[int, int]:
         """The output bin ``(f_out, t_out)`` with the largest total ``|attribution|`` (first one on ties)."""
@@ -118,7 +120,7 @@ def influence_from_maps(maps: InfluenceMaps, aggregation: str = "abs_sum") -> In
     kind = "abs" if check_aggregation(aggregation) == "abs_sum" else "signed"
     return Influence(
         aggregation, normalise_peak(maps[f"global_{kind}"]), maps[f"time_{kind}"], maps[f"freq_{kind}"],
-        maps.correlation(kind), maps["output_totals"],
+        maps.correlation(kind), maps["output_totals"], {name: global_map(maps, name) for name in GLOBAL_MAPS},
     )
 
 
@@ -156,6 +158,77 @@ def time_influence(attributions, aggregation: str = "abs_sum") -> np.ndarray:
     """Input-time to output-time influence -> ``[t_out, t_in]`` (over ``f_out`` and ``f_in``; attribution
     units). For a causal model entries with ``t_in > t_out`` are zero."""
     return influence(attributions, aggregation).time_influence
+
+
+ROW_NORMALISATIONS = ("rows", "none")
+"""How the time and frequency maps are scaled: ``"rows"`` divides each output row by its total ``|value|``
+(the original project's; rows of a non-negative map sum to 1), ``"none"`` keeps the sums in attribution units."""
+
+NET_GLOBAL_MAPS = ("net_abs", "net_positive", "net_negative")
+"""The original project's global maps, of the signed sum ``S = sum over output bins of a``: ``|S|``, ``max(S, 0)``
+and ``max(-S, 0)``."""
+GLOBAL_MAPS = (*AGGREGATIONS, *NET_GLOBAL_MAPS)
+"""Every global map by name: ``"abs_sum"`` (``sum |a|``, signs cannot cancel), ``"signed_sum"`` (``sum a``), then
+:data:`NET_GLOBAL_MAPS`."""
+
+
+def check_choice(value: str, choices: tuple[str, ...], name: str) -> str:
+    """``value`` if it is one of ``choices``, else ``ValueError`` naming the parameter ``name``."""
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; expected one of {choices}")
+    return value
+
+
+def normalise_rows(values) -> np.ndarray:
+    """Each row of ``values`` ``[rows, columns]`` divided by the sum of its ``|values|`` (float64): rows of a
+    non-negative map sum to exactly 1 (up to rounding), rows of a signed map have ``|values|`` summing to 1;
+    an all-zero row stays zero."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 2:
+        raise ValueError(f"values must be a 2-D map [rows, columns], got shape {v.shape}")
+    totals = np.sum(np.abs(v), axis=1, keepdims=True)
+    return np.divide(v, totals, out=np.zeros_like(v), where=totals > 0)
+
+
+def normalise_map(values, normalisation: str) -> np.ndarray:
+    """A time or frequency map ``[rows, columns]`` scaled by ``normalisation`` (:data:`ROW_NORMALISATIONS`)."""
+    if check_choice(normalisation, ROW_NORMALISATIONS, "normalisation") == "rows":
+        return normalise_rows(values)
+    return np.asarray(values, dtype=np.float64)
+
+
+def net_global_maps(global_signed) -> dict[str, np.ndarray]:
+    """The original project's three global maps of the signed sum ``S`` ``[f_in, t_in]`` (``global_signed``):
+    ``net_abs`` = ``|S|``, ``net_positive`` = ``max(S, 0)``, ``net_negative`` = ``max(-S, 0)``, all divided by
+    the one peak ``max |S|`` (so ``net_abs`` reaches 1 and the two parts share its scale; an all-zero ``S``
+    stays zero). Unlike ``sum |a|``, opposite attributions of one input bin to different outputs cancel."""
+    s = np.asarray(global_signed, dtype=np.float64)
+    peak = np.max(np.abs(s)) if s.size else 0.0
+    scale = peak if peak > 0 and np.isfinite(peak) else 1.0
+    return {"net_abs": np.abs(s) / scale, "net_positive": np.clip(s, 0, None) / scale, "net_negative": np.clip(-s, 0, None) / scale}
+
+
+def global_map(maps: InfluenceMaps, name: str) -> np.ndarray:
+    """Global map ``name`` (:data:`GLOBAL_MAPS`) ``[f_in, t_in]`` of ``maps``, scaled to a peak ``|value|`` of 1:
+    ``"abs_sum"`` and ``"signed_sum"`` are ``maps["global_abs"]`` and ``maps["global_signed"]`` over their own
+    peak, the others :func:`net_global_maps`."""
+    if check_choice(name, GLOBAL_MAPS, "global map") in AGGREGATIONS:
+        return normalise_peak(maps["global_abs" if name == "abs_sum" else "global_signed"])
+    return net_global_maps(maps["global_signed"])[name]
+
+
+def low_inputs(frequency_map, freqs_hz, max_input_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """The original project's low-frequency view: the columns of ``frequency_map`` ``[f_out, f_in]`` whose input
+    frequency is ``<= max_input_hz``, every output row kept -> ``(map [f_out, f_low], freqs_hz [f_low])``.
+    ``ValueError`` when no input frequency is that low or ``freqs_hz`` does not match the columns."""
+    fm = np.asarray(frequency_map, dtype=np.float64)
+    f = np.asarray(freqs_hz, dtype=np.float64)
+    if fm.ndim != 2 or f.ndim != 1 or f.size != fm.shape[1]:
+        raise ValueError(f"frequency_map [f_out, f_in] and freqs_hz [f_in] do not match: shapes {fm.shape} and {f.shape}")
+    keep = f <= max_input_hz
+    if not np.any(keep):
+        raise ValueError(f"no input frequency <= low_freq_hz={max_input_hz} Hz (lowest is {f[0]} Hz)")
+    return fm[:, keep], f[keep]
 
 
 def low_outputs(freqs_hz: np.ndarray, max_output_hz: float) -> np.ndarray:

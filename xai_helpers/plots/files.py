@@ -6,13 +6,15 @@ writes the figures as PNG files and returns them, with the files that have no at
 the damaged or incomplete ``.h5`` files listed apart.
 
 Plots by layout (the dictionary keys of :func:`plot_file`; times are seconds from the start of
-the explained segment, frequencies bin centres in Hz):
+the file (:func:`~xai_helpers.plots.style.file_times`), frequencies bin centres in Hz):
 
 * every layout: ``spectrogram`` (the input log-power ``[f, t]`` the model saw), ``mask`` (its
   predicted gain ``[f, t]``);
 * ``attributions [f_out, t_out, f_in, t_in]`` over all output bins: ``global_influence``
-  ``[f_in, t_in]``, ``time_influence`` ``[t_out, t_in]``, ``frequency_influence`` ``[f_out,
-  f_in]``, ``low_frequency_influence`` (only output rows ``<= low_freq_hz``),
+  ``[f_in, t_in]`` (the panels of :class:`~xai_helpers.plots.influence.MapOptions`), ``time_influence``
+  ``[t_out, t_in]``, ``frequency_influence`` ``[f_out, f_in]``, ``low_frequency_influence`` (the original's:
+  input columns ``<= low_freq_hz``, every output row), ``low_output_frequency_influence`` (output rows
+  ``<= low_freq_hz``, every input column),
   ``time_correlation`` ``[t_in, t_in]``, and ``output_bin_map``: the signed map ``[f_in, t_in]``
   of the *representative output bin*, the one with the largest total ``|attribution|`` over all
   input bins (named in the figure's title);
@@ -51,9 +53,9 @@ from ..attribution.on_demand import bin_map
 from ..io.datasets import list_audio_files
 from ..io.paths import check_output_dir
 from ..store.reader import AttributionFile, AttributionFileError
-from .influence import INFLUENCE_PLOTS
+from .influence import INFLUENCE_PLOTS, MapOptions, PlotInputs
 from .maps import attribution_map_figure, plot_bin_map, plot_layer_attributions, plot_mask, plot_region_attributions, plot_spectrogram
-from .style import aggregation_line, save_png
+from .style import aggregation_line, file_times, save_png, segment_start_s
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ CHUNK_BYTES = 128 * 1024**2
 """Size (float32) of one chunk of output frames read at a time in the chunked path."""
 PNG_DPI = 100
 
-__all__ = ["BatchPlotReport", "FilePlots", "figure_basename", "plot_batch", "plot_caption", "plot_file"]
+__all__ = ["BatchPlotReport", "FilePlots", "MapOptions", "figure_basename", "plot_batch", "plot_caption", "plot_file"]
 
 
 @dataclass
@@ -73,6 +75,9 @@ class _Context:
     path: Path
     freqs: np.ndarray
     times: np.ndarray
+    """Frame centres, s from the start of the file."""
+    start_s: float
+    """Start of the explained segment in the file, s (stored regions count from it)."""
     features: np.ndarray
     mask: np.ndarray
     value_label: str
@@ -80,9 +85,15 @@ class _Context:
     def bin_label(self, f_out: int, t_out: int) -> str:
         return f"{self.freqs[f_out]:g} Hz, {self.times[t_out]:.3f} s"
 
+    def in_file(self, region) -> tuple[float, float, float, float]:
+        """A stored region ``(f_lo_hz, f_hi_hz, t_lo_s, t_hi_s)`` (times from the segment start) in file time."""
+        f_lo, f_hi, t_lo, t_hi = (float(v) for v in region)
+        return f_lo, f_hi, t_lo + self.start_s, t_hi + self.start_s
+
 
 def _context(stored: AttributionFile) -> _Context:
-    return _Context(stored.path, stored.freqs_hz, stored.times_s, stored.input_features, stored.mask,
+    start = segment_start_s(stored)
+    return _Context(stored.path, stored.freqs_hz, file_times(stored.times_s, start), start, stored.input_features, stored.mask,
                     f"attribution ({stored.target} units)")
 
 
@@ -99,7 +110,7 @@ def _gb(stored: AttributionFile, name: str = "attributions") -> str:
     return f"{stored.attributions_size_bytes(name) / 1e9:.2f}"
 
 
-def _all_bins_plots(ctx, stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes) -> dict[str, Figure]:
+def _all_bins_plots(ctx, stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes, options: MapOptions) -> dict[str, Figure]:
     """The influence plots of an all-bins file (its stored maps, else reduced from the 4-D tensor),
     then the representative bin's map (the stored slice, else recomputed by the engine)."""
     chunk = float("inf")
@@ -107,8 +118,9 @@ def _all_bins_plots(ctx, stored, low_freq_hz, aggregation, max_in_memory_bytes, 
         logger.info("%s: %s GB of attributions, aggregated chunk by chunk", ctx.path, _gb(stored))
         chunk = chunk_bytes
     result = reduce_file(stored, aggregation, chunk)
+    inputs = PlotInputs(ctx.freqs, ctx.times, ctx.features, ctx.value_label, low_freq_hz, options)
     figures = {
-        name: plot.draw(result, ctx.freqs, ctx.times, low_freq_hz, ctx.value_label)
+        name: plot.draw(result, inputs)
         for name, plot in INFLUENCE_PLOTS.items() if low_freq_hz is not None or not plot.needs_low_freq
     }
     f_out, t_out = result.representative_bin()
@@ -126,16 +138,16 @@ def _outline(fig: Figure, region, label: str) -> None:
 
 def _region_label(region) -> str:
     f_lo, f_hi, t_lo, t_hi = region
-    return f"{f_lo:g}-{f_hi:g} Hz, {t_lo:g}-{t_hi:g} s"
+    return f"{f_lo:g}-{f_hi:g} Hz, {t_lo:.3g}-{t_hi:.3g} s in the file"
 
 
 def _region_map_plots(ctx: _Context, stored: AttributionFile) -> dict[str, Figure]:
     figures = {}
     for r, region in enumerate(stored.output_regions):
         figures[f"region_{r}_map"] = attribution_map_figure(
-            stored.read_attributions((r,)), ctx.features, ctx.mask, ctx.freqs, ctx.times, region=tuple(region),
+            stored.read_attributions((r,)), ctx.features, ctx.mask, ctx.freqs, ctx.times, region=ctx.in_file(region),
             value_label=ctx.value_label,
-            title=f"What the sum of the gain over region R{r} ({_region_label(region)}) looks at in the input",
+            title=f"What the sum of the gain over region R{r} ({_region_label(ctx.in_file(region))}) looks at in the input",
         )
     return figures
 
@@ -144,7 +156,7 @@ def _single_targets(stored: AttributionFile, ctx: _Context) -> list[tuple[str, t
     """``[(key prefix, index, title, output region or None)]`` of the explained outputs to draw one by one;
     ``None`` for all output bins (drawn aggregated, then the representative bin)."""
     if stored.outputs == "regions":
-        return [(f"region_{r}", (r,), f"output region R{r} ({_region_label(region)})", tuple(region))
+        return [(f"region_{r}", (r,), f"output region R{r} ({_region_label(ctx.in_file(region))})", ctx.in_file(region))
                 for r, region in enumerate(stored.output_regions)]
     if stored.outputs == "all_bins":
         return None
@@ -158,7 +170,7 @@ def _representative_target(ctx: _Context, sums: OutputSums) -> list[tuple[str, t
 
 
 def _group_plots(ctx, stored, aggregation, chunk_bytes) -> dict[str, Figure]:
-    groups = stored.feature_groups
+    groups = [ctx.in_file(group) for group in stored.feature_groups]
 
     def draw(values, title):
         return plot_region_attributions(values, groups, ctx.freqs, ctx.times, value_label=ctx.value_label, background=ctx.features, title=title)
@@ -207,11 +219,14 @@ def plot_file(
     aggregation: str = "abs_sum",
     max_in_memory_bytes: float = MAX_IN_MEMORY_BYTES,
     chunk_bytes: float = CHUNK_BYTES,
+    options: MapOptions | None = None,
 ) -> dict[str, Figure]:
     """The plots that fit the layout of the attribution file ``h5_path``, by name (see the module docstring).
 
-    ``low_freq_hz``: the low-frequency variant keeps output frequencies ``<= low_freq_hz`` (Hz);
-    ``None`` leaves it out. ``aggregation``: ``"abs_sum"`` or ``"signed_sum"``. Raises
+    ``low_freq_hz``: the low-frequency variants keep input (the original's) or output frequencies
+    ``<= low_freq_hz`` (Hz); ``None`` leaves them out. ``aggregation``: ``"abs_sum"`` or ``"signed_sum"``.
+    ``options``: how the influence maps are normalised and drawn (default :class:`MapOptions`: the original's
+    row normalisation and log scales, spectrogram underlay). Raises
     :class:`~xai_helpers.store.reader.AttributionFileError` naming the file if it is incomplete,
     damaged or unreadable.
     """
@@ -235,7 +250,7 @@ def plot_file(
             elif layout == "regions":
                 figures.update(_region_map_plots(ctx, stored))
             elif layout == "all_bins":
-                figures.update(_all_bins_plots(ctx, stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes))
+                figures.update(_all_bins_plots(ctx, stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes, options or MapOptions()))
             else:
                 f_out, t_out = stored.output_bin
                 figures["output_bin_map"] = _bin_map(ctx, stored.read_attributions((0, 0)), f_out, t_out, representative=False)
@@ -310,6 +325,7 @@ def plot_batch(
     figures_dir: str | os.PathLike = "reports/figures",
     dpi: int = PNG_DPI,
     max_in_memory_bytes: float = MAX_IN_MEMORY_BYTES,
+    options: MapOptions | None = None,
 ) -> BatchPlotReport:
     """:func:`plot_file` for every ``.h5`` of ``method`` (``None``: any) of each audio file of ``input_path``.
 
@@ -317,12 +333,12 @@ def plot_batch(
     each file's attribution files are found in ``attributions_dir`` by
     :func:`~xai_helpers.attribution.explain.attribution_paths`. Audio files with none are listed in
     ``skipped``; incomplete or damaged ``.h5`` files, and those computed from another audio file
-(:meth:`~xai_helpers.store.reader.AttributionFile.check_source`), are logged and listed in
+    (:meth:`~xai_helpers.store.reader.AttributionFile.check_source`), are logged and listed in
     ``damaged`` and the others still plotted. Every figure is written atomically to
     ``figures_dir/{figure_basename}_{plot}.png`` and returned, so a notebook shows it without
-    recomputing. Nothing to plot is an error naming what exists: ``FileNotFoundError`` when no audio
-    file has an ``.h5`` of ``method`` (the message lists the methods found),
-    :class:`~xai_helpers.analysis.inventory.NothingDoneError` when every one found was damaged;
+    recomputing. ``options``: :func:`plot_file`'s. Nothing to plot is an error naming what exists:
+    ``FileNotFoundError`` when no audio file has an ``.h5`` of ``method`` (the message lists the methods
+    found), :class:`~xai_helpers.analysis.inventory.NothingDoneError` when every one found was damaged;
     ``ValueError`` when ``figures_dir`` is an existing file.
     """
     check_aggregation(aggregation)
@@ -341,7 +357,7 @@ def plot_batch(
             try:
                 with AttributionFile(h5_path) as stored:
                     stored.check_source(source)  # an .h5 renamed to another input's name
-                figures = plot_file(h5_path, low_freq_hz, aggregation, max_in_memory_bytes)
+                figures = plot_file(h5_path, low_freq_hz, aggregation, max_in_memory_bytes, options=options)
             except AttributionFileError as error:
                 logger.warning("%s; left out", error)
                 report.damaged.append((h5_path, str(error)))
@@ -360,7 +376,7 @@ def plot_batch(
 _CAPTIONS = {
     "spectrogram": (
         "**Input spectrogram.** The log10 power of the explained segment, exactly what the model saw: "
-        "time (s from the segment start) across, frequency (Hz) up. Bright = loud."
+        "time (s in the file) across, frequency (Hz) up. Bright = loud."
     ),
     "mask": (
         "**Gain mask.** The gain NSNet2 applies to each bin (1 keeps it, 0 removes it). The attributions "

@@ -32,16 +32,12 @@ from .style import (
     label_time_frequency,
     new_figure,
     symmetric_norm,
+    time_label,
     value_style,
 )
 
 MAP_GID = "attribution_map"
 """``gid`` of the attribution image in :func:`attribution_map_figure` (to find it in tests)."""
-
-
-
-
-
 
 
 
@@ -126,7 +122,7 @@ def plot_attribution_map(
     fig, ax = figure_and_axes(ax)
     cmap, norm = value_style(amap, signed=True)
     im = draw_image(ax, amap, t, f, cmap, norm, gid=gid)
-    label_time_frequency(ax, "Input time t_in (s)", "Input frequency f_in (Hz)")
+    label_time_frequency(ax, time_label("Input time t_in"), "Input frequency f_in (Hz)")
     ax.set_title(title, fontsize="medium")
     fig.colorbar(im, ax=ax, label=value_label)
     return fig
@@ -314,7 +310,7 @@ def plot_layer_attributions(
         ax.set_ylabel("unit index")
         ax.set_title(f"{name} ({arr.shape[0]} units)", fontsize="medium")
         fig.colorbar(im, ax=ax, label=value_label)
-    axes[-1, 0].set_xlabel("Time (s)")
+    axes[-1, 0].set_xlabel(time_label())
     fig.suptitle(title or "Signed attribution of latent units over time")
     return fig
 

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from ..experiments.curves import curve_summary
 from ..experiments.perturbation import MASK_CHANGE_LABEL
-from .style import SELECTION_COLOURS, SIGNED_CMAP, extent, new_figure
+from .style import SELECTION_COLOURS, SIGNED_CMAP, check_plane, draw_image, draw_underlay, new_figure, time_label
 
 ORDER_COLOURS = {"top": "tab:red", "flop": "tab:blue", "random": "0.35"}
 
@@ -22,21 +22,28 @@ def _panels(n: int, height: float = 3.4) -> tuple[Figure, list]:
 
 
 def plot_selection(
-    selections: Mapping[str, np.ndarray], freqs_hz: np.ndarray, times_s: np.ndarray, gain_db: float | None = None, title: str = ""
+    selections: Mapping[str, np.ndarray], freqs_hz: np.ndarray, times_s: np.ndarray, gain_db: float | None = None, title: str = "",
+    underlay=None,
 ) -> Figure:
-    """One panel per boolean selection ``[F, T]``: the amplified bins (axes: time s, frequency Hz)."""
+    """One panel per boolean selection ``[F, T]``: the amplified bins (axes: time in the file ``times_s``, s;
+    frequency Hz). ``underlay``: the segment's log-power ``[F, T]`` drawn in grey beneath, the selected bins
+    translucent red on it and the kept ones transparent."""
     fig, axes = _panels(len(selections))
     cmap = ListedColormap(list(SELECTION_COLOURS))
     image = None
     for ax, (name, selection) in zip(axes, selections.items()):
-        selection = np.asarray(selection, dtype=bool)
-        image = ax.imshow(selection.astype(float), origin="lower", aspect="auto", interpolation="nearest",
-                          extent=extent(freqs_hz, times_s), cmap=cmap, norm=Normalize(0, 1))
+        selection, f, t = check_plane(np.asarray(selection, dtype=bool), f"selection {name!r}", "[F, T]", freqs_hz, times_s)
+        if underlay is not None:
+            draw_underlay(ax, check_plane(underlay, "underlay", "[F, T]", f, t)[0], f, t)
+        image = draw_image(ax, selection, t, f, cmap, Normalize(0, 1), gid="selection")
+        if underlay is not None:
+            image.set_alpha(np.where(selection > 0, 0.7, 0.0))
         ax.set_title(f"{name}: {int(selection.sum())} of {selection.size} bins")
-        ax.set_xlabel("time in file (s)")
+        ax.set_xlabel(time_label())
     axes[0].set_ylabel("frequency (Hz)")
     bar = fig.colorbar(image, ax=axes, ticks=[0.25, 0.75], fraction=0.03)
-    bar.ax.set_yticklabels(["kept", "amplified" if gain_db is None else f"+{gain_db:g} dB"])
+    bar.ax.set_yticklabels(["kept" if underlay is None else "kept\n(grey: input\nspectrogram)",
+                            "amplified" if gain_db is None else f"+{gain_db:g} dB"])
     if title:
         fig.suptitle(title)
     return fig
@@ -45,15 +52,16 @@ def plot_selection(
 def plot_mask_change(
     changes: Mapping[str, np.ndarray], freqs_hz: np.ndarray, times_s: np.ndarray, title: str = ""
 ) -> Figure:
-    """New minus original mask ``[F, T]`` per panel, diverging colormap on one symmetric range shared by all panels."""
+    """New minus original mask ``[F, T]`` per panel (time in the file ``times_s``, s), diverging colormap on one
+    symmetric range shared by all panels."""
     fig, axes = _panels(len(changes))
     peak = max(float(np.max(np.abs(c))) for c in changes.values()) or 1.0
     image = None
     for ax, (name, change) in zip(axes, changes.items()):
-        image = ax.imshow(change, origin="lower", aspect="auto", interpolation="nearest", extent=extent(freqs_hz, times_s),
-                          cmap=SIGNED_CMAP, norm=Normalize(-peak, peak))
+        change, f, t = check_plane(change, f"mask change {name!r}", "[F, T]", freqs_hz, times_s)
+        image = draw_image(ax, change, t, f, SIGNED_CMAP, Normalize(-peak, peak))
         ax.set_title(f"{name}: mean |change| {np.mean(np.abs(change)):.4f}")
-        ax.set_xlabel("time in file (s)")
+        ax.set_xlabel(time_label())
     axes[0].set_ylabel("frequency (Hz)")
     fig.colorbar(image, ax=axes, label=MASK_CHANGE_LABEL, fraction=0.03)
     if title:

@@ -4,7 +4,10 @@
   explained output, blue lowers it); non-negative maps :data:`ABS_CMAP`; log-power spectrograms
   :data:`SPECTROGRAM_CMAP`; gain masks :data:`MASK_CMAP` on 0..1, everywhere.
 * Images are drawn with pixel edges half a step either side of the centres (:func:`edges`,
-  :func:`extent`), frequency increasing upwards; axes in seconds and Hz.
+  :func:`extent`), frequency increasing upwards; axes in Hz and in seconds **in the file** (:func:`file_times`:
+  the stored frame times count from the explained segment's start, :func:`segment_start_s` gives it).
+* Non-negative maps may take a log colour scale from a floor to their peak (:func:`log_norm`); a map may be
+  drawn over the grey input spectrogram (:func:`draw_underlay`, :func:`overlay`).
 * Every figure is made by :func:`new_figure` (constrained layout, outside pyplot's registry) and
   returned; nothing here calls ``plt.show()`` or selects a backend.
 """
@@ -15,16 +18,25 @@ import os
 from pathlib import Path
 
 import numpy as np
-from matplotlib.colors import Normalize
+from matplotlib import colormaps
+from matplotlib.colors import Colormap, LogNorm, Normalize
 from matplotlib.figure import Figure
 
 from ..analysis.influence import check_aggregation
 from ..io.atomic import write_atomically
+from ..store.reader import AttributionFile
 
 SIGNED_CMAP = "RdBu_r"
 ABS_CMAP = "viridis"
 SPECTROGRAM_CMAP = "magma"
 MASK_CMAP = "cividis"
+POSITIVE_CMAP = "Reds"
+"""Non-negative maps of what raises the explained output (the red of :data:`SIGNED_CMAP`)."""
+NEGATIVE_CMAP = "Blues"
+"""Non-negative maps of what lowers it (the blue of :data:`SIGNED_CMAP`)."""
+UNDERLAY_CMAP = "Greys"
+TIME_IN_FILE = "in the file (s)"
+"""How every time axis is labelled: ``f"Time {TIME_IN_FILE}"``, ``f"Input time t_in {TIME_IN_FILE}"``."""
 SELECTION_COLOURS = ("#f2f2f2", "#b2182b")
 """Kept / selected bins of a boolean selection map."""
 DEFAULT_VALUE_LABEL = "attribution (mask units)"
@@ -110,6 +122,64 @@ def extent(freqs_hz: np.ndarray, times_s: np.ndarray) -> tuple[float, float, flo
     return (te[0], te[-1], fe[0], fe[-1])
 
 
+def file_times(times_s, segment_start_s: float = 0.0) -> np.ndarray:
+    """Frame centres ``[T]`` in seconds from the start of the file: ``times_s`` (from the explained segment's
+    start, as the store keeps them) plus ``segment_start_s``. Every time axis of the maps goes through here."""
+    t = np.asarray(times_s, dtype=np.float64)
+    if not np.isfinite(segment_start_s) or segment_start_s < 0:
+        raise ValueError(f"segment_start_s must be a finite time >= 0 s, got {segment_start_s}")
+    return t + float(segment_start_s)
+
+
+def segment_start_s(stored: AttributionFile) -> float:
+    """Start of ``stored``'s explained segment in its file, s: frame ``segment_first_frame`` times the hop
+    (0 for files written without it)."""
+    first = int(stored.attrs.get("segment_first_frame", 0))
+    if first == 0:
+        return 0.0
+    return first * int(stored.attrs["stft_hop_length"]) / stored.sample_rate
+
+
+def time_label(what: str = "Time") -> str:
+    """Axis label of a time axis: ``"Time in the file (s)"``, ``"Input time t_in in the file (s)"``."""
+    return f"{what} {TIME_IN_FILE}"
+
+
+def log_norm(peak: float, floor: float) -> LogNorm:
+    """Log colour scale from ``floor * peak`` to ``peak`` (``floor`` in (0, 1); a peak <= 0 gives ``[floor, 1]``).
+    Values below the floor, zeros included, take the colormap's lowest colour (``under``)."""
+    if not 0 < floor < 1:
+        raise ValueError(f"log_floor must lie between 0 and 1 (a fraction of the peak), got {floor}")
+    top = float(peak) if np.isfinite(peak) and peak > 0 else 1.0
+    return LogNorm(vmin=floor * top, vmax=top, clip=False)
+
+
+def lowest_under(cmap: str) -> Colormap:
+    """``cmap`` with values below its range, and undefined ones, drawn in its lowest colour."""
+    base = colormaps[cmap]
+    return base.with_extremes(under=base(0.0), bad=base(0.0))
+
+
+def draw_underlay(ax, log_power, freqs_hz, times_s):
+    """The log-power spectrogram ``[F, T]`` in light grey (white = quiet, mid-grey = loudest, so a map's colours
+    stand out on it) under a map; returns the image (``gid="underlay"``, no colour bar)."""
+    lp = np.asarray(log_power, dtype=np.float64)
+    finite = lp[np.isfinite(lp)]
+    lo, hi = (float(np.min(finite)), float(np.max(finite))) if finite.size else (0.0, 1.0)
+    span = hi - lo if hi > lo else 1.0
+    return draw_image(ax, lp, times_s, freqs_hz, UNDERLAY_CMAP, Normalize(lo, lo + 1.6 * span), gid="underlay")
+
+
+def overlay(image, values, norm: Normalize, gamma: float = 1.0) -> None:
+    """Make ``image`` (a map drawn over :func:`draw_underlay`) translucent where its ``values`` are weak: the
+    opacity is ``strength ** gamma``, ``strength`` in 0..1 the value's position on the colour scale (its distance
+    from the centre for a diverging scale; 0 below a log scale's floor), so the grey spectrogram shows through
+    everywhere but where the map is strong."""
+    v = np.ma.filled(np.ma.asarray(norm(np.asarray(values, dtype=np.float64)), dtype=np.float64), 0.0)
+    strength = np.clip(np.abs(2 * v - 1) if norm.vmin is not None and norm.vmin < 0 else v, 0.0, 1.0)
+    image.set_alpha(np.where(np.isfinite(strength), strength, 0.0) ** gamma)
+
+
 def is_uniform(c: np.ndarray) -> bool:
     if c.size < 3:
         return True
@@ -185,8 +255,9 @@ def line_colour(aggregation: str) -> str:
     return "black" if aggregation == "signed_sum" else "red"
 
 
-def label_time_frequency(ax, time_label="Time (s)", freq_label="Frequency (Hz)"):
-    ax.set_xlabel(time_label)
+def label_time_frequency(ax, x_label: str | None = None, freq_label: str = "Frequency (Hz)"):
+    """Label a time-frequency axes: time in the file (:func:`time_label`) across unless ``x_label``, Hz up."""
+    ax.set_xlabel(x_label or time_label())
     ax.set_ylabel(freq_label)
 
 
