@@ -250,7 +250,7 @@ class Explorer:
         self.fixed = widgets.Checkbox(value=bool(fixed_scale), description="same colour scale for every bin",
                                       indent=False)
         self.status = widgets.Label()
-        self.hover = widgets.Label(value="click a panel to pick an output bin; hover for values")
+        self.hover = widgets.Label(value="click a panel to pick a bin; hover over it for values")
         self.events = widgets.Text(layout=widgets.Layout(display="none"))
         self.events.add_class(self._events_class)
         self.view = widgets.HTML(layout=widgets.Layout(width="100%"))
