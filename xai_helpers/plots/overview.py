@@ -116,7 +116,7 @@ def plot_snr_overview(
         ax.set_ylabel("frequency (Hz)")
         fig.colorbar(image, ax=ax, label=label)
         if segment_s is not None:
-            mark_segment(ax, *segment_s, colour="black" if ax is axes[0] else "red")
+            mark_segment(ax, *segment_s, colour="lime" if ax is axes[0] else "red")
     axes[-1].set_xlabel("time in the file (s)")
     if segment_s is not None:
         axes[0].legend(loc="upper right", fontsize="small")
