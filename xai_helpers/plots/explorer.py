@@ -324,11 +324,11 @@ class Explorer:
 
     def _on_event(self, change) -> None:
         parts = str(change["new"]).split()
-        if len(parts) >= 3:
-            try:
-                self.handle_pointer(parts[0], float(parts[1]), float(parts[2]))
-            except ValueError:
-                pass  # not a pointer event
+        try:
+            kind, x, y = parts[0], float(parts[1]), float(parts[2])
+        except (IndexError, ValueError):
+            return  # not a pointer event
+        self.handle_pointer(kind, x, y)
 
     def handle_pointer(self, kind: str, x_fraction: float, y_fraction_from_top: float) -> None:
         """A pointer event at ``(x_fraction, y_fraction_from_top)`` of the figure's image: ``"click"``
