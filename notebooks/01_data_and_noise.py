@@ -42,6 +42,9 @@ snr_db = [5.0]  # *_snr: dB, one file per value
 seed = 0
 output_dir = "../data/noisy"
 sample_rate = 16000  # model rate: 16000 or 48000 Hz
+segment_start_s = 0.5  # notebook 02's explained segment, marked on the figures: start, s in the file
+segment_duration_s = 0.2  # its duration in s (None: whole files, nothing marked)
+snr_threshold_db = 0.0  # speech-dominant mask: the bins whose SNR exceeds this, dB
 
 # %%
 from xai_helpers.dsp.noise.registry import options_for
@@ -55,6 +58,7 @@ from xai_helpers.reports.noise import (
     style_quality_table,
     write_quality_table,
 )
+from xai_helpers.reports.snr import explained_segment, show_snr_maps
 from xai_helpers.run.notebook import setup_notebook
 
 setup_notebook()
@@ -80,10 +84,25 @@ corpus_table(corpus)
 # Top: waveforms. Then the log10 power spectrograms on one shared colour scale (clean,
 # noisy = the model's input features, enhanced), and the gain mask NSNet2 predicts
 # (1 passes a bin, 0 removes it). The players play clean, noisy and enhanced at their true
-# relative loudness.
+# relative loudness. The dashed box is the segment notebook 02 explains (`segment_start_s`,
+# `segment_duration_s`; time is in seconds from the start of the file).
 
 # %%
-scores = show_enhancements(corpus, sample_rate)
+segment = explained_segment(segment_start_s, segment_duration_s)
+scores = show_enhancements(corpus, sample_rate, segment)
+
+# %% [markdown]
+# ## SNR of every bin, speech-dominant bins and the mask for the zero signal
+#
+# From each file's clean speech and its noise alone (the files its JSON record names): the SNR of
+# every time-frequency bin, `10 log10 |S|^2 / |N|^2` in dB (red: speech stronger); the
+# speech-dominant binary mask, the bins whose SNR exceeds `snr_threshold_db` (the ideal binary
+# mask a perfect suppressor would approach); and the mask NSNet2 predicts for the zero signal
+# (every bin at the log-power floor), the `zero` baseline that DeepLift and DeepLiftShap explain
+# the mask's change from in notebook 02. The explained segment is marked.
+
+# %%
+show_snr_maps(corpus, sample_rate, segment, snr_threshold_db)
 
 # %% [markdown]
 # ## PESQ, STOI and SI-SDR against the clean speech

@@ -139,12 +139,16 @@ pd.DataFrame(left_out, columns=["file", "status", "detail"]) if left_out else pr
 # %% [markdown]
 # ## Explorer: any output bin of any file
 #
-# Pick the method and the file, then the output bin with the sliders (frequency in Hz, time in
-# s from the segment start; the nearest bin is taken): the middle panel shows the signed
-# attribution of every input bin to that bin's gain, between the input spectrogram and the
-# mask, the bin circled on all three. It starts at the bin with the largest total
-# |attribution| of the first file. The sliders need a live kernel (JupyterLab); in the HTML
-# report only the static view of that first bin is shown.
+# Pick the method and the file, then the output bin: click it on any of the three panels, or
+# use the sliders (frequency in Hz, time in s from the segment start; the nearest bin is taken).
+# The middle panel shows the signed attribution of every input bin to that bin's gain, between
+# the input spectrogram and the mask, the bin circled on all three; the pointer's line gives the
+# attribution, input level and mask under it. The check box puts every bin on one colour scale
+# (the 99th percentile of |attribution| over the file's 16 strongest bins, written on the colour
+# bar) instead of each bin's own. Maps-only files recompute each bin exactly with the engine
+# (the first bin of a file also runs its forward pass). It starts at the bin with the largest
+# total |attribution| of the first file. The explorer needs a live kernel (JupyterLab); the HTML
+# report shows that first view as a picture.
 
 # %%
 explore(attributions_dir, method)

@@ -12,7 +12,9 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from test_batch_plots import FREQS, TIMES, causal_tensor, h5_name, write_bins, write_h5  # noqa: E402
 
+from xai_helpers.analysis.influence import file_maps  # noqa: E402
 from xai_helpers.plots import explorer as ex  # noqa: E402
+from xai_helpers.store.reader import AttributionFile  # noqa: E402
 from xai_helpers.plots.maps import MAP_GID  # noqa: E402
 
 
@@ -71,13 +73,14 @@ def test_widget_builds_and_a_slider_change_updates_the_view(store):
     assert (explorer.f_slider.min, explorer.f_slider.max, explorer.f_slider.step) == (0.0, 400.0, 50.0)
     assert explorer.current == (folder / h5_name("a"), 2, 2)
     np.testing.assert_array_equal(map_image(explorer.figure), tensors["a"][2, 2])
-    first = explorer.image.value
-    assert first[:8] == b"\x89PNG\r\n\x1a\n"
+    first = explorer.view.value
+    assert '<img class="xai-explorer-image"' in first and "data:image/png;base64," in first
+    assert f"document.querySelector('.{explorer._events_class} input')" in first
 
     explorer.t_slider.value = 0.06  # traitlets calls the observer synchronously
     assert explorer.current == (folder / h5_name("a"), 2, 5)
     np.testing.assert_array_equal(map_image(explorer.figure), tensors["a"][2, 5])
-    assert explorer.image.value != first
+    assert explorer.view.value != first
     assert "0.060 s" in explorer.status.value
 
     explorer.file.value = folder / h5_name("b")
@@ -98,16 +101,118 @@ def test_default_bin_is_the_largest_total(tmp_path):
     assert (explorer.f_slider.value, explorer.t_slider.value) == (250.0, pytest.approx(0.04))
 
 
-def test_explore_returns_the_widget_and_displays_a_static_figure(store, monkeypatch):
+def test_explore_shows_the_widget_live_and_a_png_for_reports_only(store, monkeypatch):
+    import base64
+
     import IPython.display
+
+    from xai_helpers.reports.html import WIDGET_VIEW
 
     folder, tensors = store
     shown = []
     monkeypatch.setattr(IPython.display, "display", lambda *objects: shown.extend(objects))
-    widget = ex.explore(folder, "saliency", 0.0, 0.02)
-    assert isinstance(widget, widgets.VBox)
-    assert len(shown) == 1 and isinstance(shown[0], Figure)
-    np.testing.assert_array_equal(map_image(shown[0]), tensors["a"][0, 1])
+    explorer = ex.explore(folder, "saliency", 0.0, 0.02)
+    assert shown == [], "no separate static figure: it would show twice in a live session"
+    assert isinstance(explorer, ex.Explorer) and explorer.current[1:] == (0, 1)
+    bundle = explorer._repr_mimebundle_()
+    assert bundle[WIDGET_VIEW]["model_id"] == explorer.widget.model_id
+    assert base64.b64decode(bundle["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
+    np.testing.assert_array_equal(map_image(explorer.figure), tensors["a"][0, 1])
+
+
+def test_exported_report_shows_the_png_instead_of_the_widget(store):
+    import nbformat
+
+    from xai_helpers.reports.html import WIDGET_VIEW, offline_notebook
+
+    folder, _ = store
+    explorer = ex.explore(folder, "saliency", 0.0, 0.02)
+    data = {k: v for k, v in explorer._repr_mimebundle_().items()}
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("explore(...)", outputs=[
+        nbformat.v4.new_output("execute_result", data=data, execution_count=1)])])
+    (output,) = offline_notebook(nb).cells[0].outputs
+    assert WIDGET_VIEW not in output["data"] and output["data"]["image/png"] == data["image/png"]
+
+
+def test_clicked_bin_maps_a_point_to_the_pixel_that_contains_it():
+    # FREQS: 0..400 Hz in 50 Hz steps (pixels 25 Hz either side); TIMES: 0.01..0.08 s in 10 ms steps.
+    assert ex.clicked_bin(FREQS, TIMES, 0.034, 130.0) == (3, 2)  # 125..175 Hz, 0.025..0.035 s
+    assert ex.clicked_bin(FREQS, TIMES, 0.0051, -24.0) == (0, 0)  # just inside the first pixel
+    assert ex.clicked_bin(FREQS, TIMES, TIMES[-1] + 0.0049, 424.0) == (len(FREQS) - 1, len(TIMES) - 1)
+    assert ex.clicked_bin(FREQS, TIMES, 0.004, 100.0) is None  # before the first pixel's edge
+    assert ex.clicked_bin(FREQS, TIMES, 0.03, 426.0) is None  # above the top pixel
+
+
+def fraction_of(fig: Figure, panel: int, t_s: float, f_hz: float) -> tuple[float, float]:
+    """Where ``(t_s, f_hz)`` of a panel lies in the saved image: fractions from the left and from the top."""
+    ax = ex.panels(fig)[panel]
+    x, y = fig.transFigure.inverted().transform(ax.transData.transform((t_s, f_hz)))
+    return float(x), 1.0 - float(y)
+
+
+def test_a_click_on_the_mask_picks_that_bin_and_hover_shows_its_values(store):
+    folder, tensors = store
+    explorer = ex.Explorer(folder, method="saliency", f_hz=100.0, t_s=0.03)
+    fig = explorer.figure
+    assert ex.figure_point(fig, 0.001, 0.001) is None  # the figure's corner: no panel
+    x, y = fraction_of(fig, 2, TIMES[4], FREQS[7])  # the mask panel, bin (7, 4)
+    index, t_s, f_hz = ex.figure_point(fig, x, y)
+    assert index == 2 and t_s == pytest.approx(TIMES[4], abs=1e-3) and f_hz == pytest.approx(FREQS[7], abs=1.0)
+
+    explorer.handle_pointer("move", x, y)
+    a = tensors["a"][2, 2]
+    assert explorer.hover.value == ex.hover_text(a, *[np.asarray(v) for v in (explorer._bin_maps(folder / h5_name("a")).input_features,
+                                                                              explorer._bin_maps(folder / h5_name("a")).mask)],
+                                                 FREQS, TIMES, TIMES[4], FREQS[7], "attribution (mask units)")
+    assert f"{a[7, 4]:+.3e}" in explorer.hover.value and "350 Hz, 0.050 s" in explorer.hover.value
+
+    explorer.events.value = f"click {x:.5f} {y:.5f} 1"  # what the image's onclick handler writes
+    assert explorer.current == (folder / h5_name("a"), 7, 4)
+    assert (explorer.f_slider.value, explorer.t_slider.value) == (FREQS[7], pytest.approx(TIMES[4]))
+    np.testing.assert_array_equal(map_image(explorer.figure), tensors["a"][7, 4])
+    explorer.handle_pointer("click", 0.001, 0.001)  # outside every panel: nothing changes
+    assert explorer.current[1:] == (7, 4)
+
+
+def test_hover_text_states_attribution_level_and_mask():
+    amap, features, mask = np.zeros((9, 8)), np.full((9, 8), -3.0), np.full((9, 8), 0.25)
+    amap[4, 3], features[4, 3], mask[4, 3] = -2.5e-3, -1.5, 0.875
+    text = ex.hover_text(amap, features, mask, FREQS, TIMES, 0.041, 210.0)
+    assert text == ("input bin 200 Hz, 0.040 s: attribution -2.500e-03; input -1.50 log10 power (-15.0 dB); mask 0.875")
+    assert ex.hover_text(amap, features, mask, FREQS, TIMES, 1.0, 210.0) == ""
+
+
+def test_fixed_scale_is_a_percentile_of_the_nonzero_magnitudes():
+    maps = np.zeros((2, 10, 10))
+    maps[0, 0, :] = np.arange(1, 11)  # |a| = 1..10 and -(1..10): 20 nonzero values, the zeros left out
+    maps[1, 0, :] = -np.arange(1, 11)
+    assert ex.fixed_scale(maps, 100) == 10.0
+    assert ex.fixed_scale(maps, 50) == pytest.approx(5.5)
+    assert ex.fixed_scale(np.zeros((3, 3))) == 1.0
+    with pytest.raises(ValueError, match="percentile must be in"):
+        ex.fixed_scale(maps, 0)
+    totals = np.array([[1.0, 9.0], [5.0, 3.0]])
+    assert ex.reference_bins(totals, 3) == [(0, 1), (1, 0), (1, 1)]
+
+
+def test_fixed_scale_is_shared_by_every_bin_and_stated_on_the_colour_bar(store):
+    folder, tensors = store
+    explorer = ex.Explorer(folder, method="saliency", f_hz=100.0, t_s=0.03)
+    own = [a for ax in explorer.figure.axes for a in ax.get_children() if a.get_gid() == MAP_GID][0]
+    assert own.norm.vmax == pytest.approx(np.abs(tensors["a"][2, 2]).max())
+    assert "this bin's own" in own.colorbar.ax.get_ylabel()
+
+    explorer.fixed.value = True
+    with AttributionFile(folder / h5_name("a")) as stored:
+        totals = file_maps(stored)["output_totals"]
+    bins = ex.reference_bins(totals, ex.SCALE_REFERENCE_BINS)
+    expected = ex.fixed_scale(np.stack([tensors["a"][b] for b in bins]), ex.SCALE_PERCENTILE)
+    assert explorer.scale == pytest.approx(expected)
+    for t_s in (0.03, 0.06):
+        explorer.t_slider.value = t_s
+        image = [a for ax in explorer.figure.axes for a in ax.get_children() if a.get_gid() == MAP_GID][0]
+        assert (image.norm.vmin, image.norm.vmax) == (pytest.approx(-expected), pytest.approx(expected))
+        assert f"fixed scale ±{expected:.3g}" in image.colorbar.ax.get_ylabel()
 
 
 def test_no_explorable_file(tmp_path):

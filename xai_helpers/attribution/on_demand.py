@@ -1,51 +1,61 @@
 """Exact single output bins' maps on demand, from a stored file's input and baselines.
 
-A file stored with ``store="maps"`` has no 4-D tensor; :func:`bin_map` recomputes any output bin's
-map ``[f_in, t_in]`` with the engine (:func:`~xai_helpers.attribution.engine.weighted_output_attributions`
-with a one-hot weight: one backward sweep up to the bin's frame) from the stored ``input_features``
-and ``baselines``, with the file's method, target and DeepLIFT rule, on the model of its sample
-rate. For a full file it reads the stored slice, which the recomputation equals (the engine is
-deterministic; tests check it).
+A file stored with ``store="maps"`` has no 4-D tensor; its output bins' maps ``[f_in, t_in]`` are
+recomputed with the engine from the stored ``input_features`` and ``baselines``, with the file's
+method, target and DeepLIFT rule, on the model of its sample rate. :class:`BinMaps` keeps one
+file's forward pass and multipliers (:class:`~xai_helpers.attribution.engine.single.BinSweeper`),
+so that after the first request each bin costs one backward sweep of row vectors up to its frame
+(what the explorer uses); :func:`recompute_bin_map` and :func:`bin_map` serve one-off requests.
+For a full file the stored slice is read, which the recomputation equals (tests check it).
 """
 
 from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from ..models.cache import cached_model
 from ..store.reader import AttributionFile, AttributionFileError
-from .engine import ENGINE_METHODS, weighted_output_attributions
+from .engine import ENGINE_METHODS
+from .engine.single import BinSweeper
+
+
+def _check_engine_method(stored: AttributionFile) -> None:
+    if stored.method not in ENGINE_METHODS:
+        raise AttributionFileError(
+            f"{stored.path}: method {stored.method!r} has no engine to recompute single bins (engine methods: {ENGINE_METHODS}); "
+            "store it with store='full'"
+        )
+
+
+def bin_sweeper(stored: AttributionFile, device: str = "cpu") -> BinSweeper:
+    """The :class:`BinSweeper` of ``stored``'s input, baselines, method, target and DeepLIFT rule on
+    ``device`` (the forward pass and multipliers of the whole file, computed here once).
+
+    Raises :class:`~xai_helpers.store.reader.AttributionFileError` naming the file if its method has no
+    engine (only ``deeplift``, ``deepliftshap``, ``saliency`` and ``inputxgradient`` do)."""
+    _check_engine_method(stored)
+    baselines = stored.baselines if stored.method in ("deeplift", "deepliftshap") else None
+    return BinSweeper(
+        cached_model(stored.sample_rate, device), stored.input_features, baselines, stored.method, stored.target,
+        stored.deeplift_rule or "captum",  # files written before the rule was stored used Captum's
+    )
 
 
 def recompute_bin_map(stored: AttributionFile, f_out: int, t_out: int, device: str = "cpu") -> np.ndarray:
     """The attribution map ``[f_in, t_in]`` (float32) of output bin ``(f_out, t_out)`` of ``stored``,
     recomputed by the engine on ``device`` (input frames after ``t_out`` are zero).
 
-    Raises :class:`~xai_helpers.store.reader.AttributionFileError` naming the file if its method has no
-    engine (only ``deeplift``, ``deepliftshap``, ``saliency`` and ``inputxgradient`` do), ``IndexError``
-    if the bin lies outside it."""
-    if stored.method not in ENGINE_METHODS:
-        raise AttributionFileError(
-            f"{stored.path}: method {stored.method!r} has no engine to recompute single bins (engine methods: {ENGINE_METHODS}); "
-            "store it with store='full'"
-        )
-    features = stored.input_features
-    n_bins, n_frames = features.shape
+    Errors as :func:`bin_sweeper`; ``IndexError`` naming the file if the bin lies outside it.
+    Several bins of one file: :class:`BinMaps` (the forward pass is then done once)."""
+    _check_engine_method(stored)
+    n_bins, n_frames = stored.maps_shape[:2]
     if not (0 <= f_out < n_bins and 0 <= t_out < n_frames):
         raise IndexError(f"{stored.path}: output bin ({f_out}, {t_out}) outside [0, {n_bins}) x [0, {n_frames})")
-    # The engine only needs the frames up to t_out (causality); the rest of the map is zero.
-    frames = t_out + 1
-    weights = np.zeros((1, n_bins, frames), dtype=np.float32)
-    weights[0, f_out, t_out] = 1.0
-    baselines = stored.baselines[:, :, :frames] if stored.method in ("deeplift", "deepliftshap") else None
-    model = cached_model(stored.sample_rate, device)
-    values, _ = weighted_output_attributions(
-        model, features[:, :frames], baselines, stored.method, weights, stored.target,
-        stored.deeplift_rule or "captum",  # files written before the rule was stored used Captum's
-    )
-    out = np.zeros((n_bins, n_frames), dtype=np.float32)
-    out[:, :frames] = values[0]
-    return out
+    return bin_sweeper(stored, device).bin_map(f_out, t_out)
 
 
 def bin_map(stored: AttributionFile, f_out: int, t_out: int, device: str = "cpu") -> np.ndarray:
@@ -54,3 +64,47 @@ def bin_map(stored: AttributionFile, f_out: int, t_out: int, device: str = "cpu"
     if stored.has_full:
         return stored.read_attributions((f_out, t_out))
     return recompute_bin_map(stored, f_out, t_out, device)
+
+
+class BinMaps:
+    """One all-bins attribution file's output-bin maps on request, fast after the first.
+
+    A full file's maps are read from its tensor; a maps-only file's are recomputed by the engine, its
+    forward pass and multipliers computed at the first request and kept (a few MB for a 2 s file), so
+    each later bin costs one backward sweep up to its frame. ``path`` is the ``.h5``; ``device`` the
+    engine's. Attributes read once: ``freqs_hz`` ``[F]`` (Hz), ``times_s`` ``[T]`` (s from the segment
+    start), ``input_features`` and ``mask`` ``[F, T]``, ``method``, ``target``, ``has_full``.
+    """
+
+    def __init__(self, path: str | os.PathLike, device: str = "cpu") -> None:
+        self.path, self.device = Path(path), device
+        with AttributionFile(self.path) as stored:
+            self.method, self.target, self.has_full = stored.method, stored.target, stored.has_full
+            self.freqs_hz, self.times_s = stored.freqs_hz, stored.times_s
+            self.input_features, self.mask = stored.input_features, stored.mask
+            if not self.has_full:
+                _check_engine_method(stored)
+        self._sweeper: BinSweeper | None = None
+
+    def _check(self, f_out: int, t_out: int) -> None:
+        n_bins, n_frames = self.input_features.shape
+        if not (0 <= f_out < n_bins and 0 <= t_out < n_frames):
+            raise IndexError(f"{self.path}: output bin ({f_out}, {t_out}) outside [0, {n_bins}) x [0, {n_frames})")
+
+    def bin_maps(self, bins: Sequence[tuple[int, int]]) -> np.ndarray:
+        """Maps ``[M, f_in, t_in]`` (float32) of the output bins ``bins`` (``M`` pairs ``(f_out, t_out)``);
+        recomputed ones in one backward sweep. ``IndexError`` naming the file for a bin outside it."""
+        bins = [(int(f), int(t)) for f, t in bins]
+        for f_out, t_out in bins:
+            self._check(f_out, t_out)
+        if self.has_full:
+            with AttributionFile(self.path) as stored:
+                return np.stack([stored.read_attributions(pair) for pair in bins]).astype(np.float32, copy=False)
+        if self._sweeper is None:
+            with AttributionFile(self.path) as stored:
+                self._sweeper = bin_sweeper(stored, self.device)
+        return self._sweeper.bin_maps(bins)
+
+    def bin_map(self, f_out: int, t_out: int) -> np.ndarray:
+        """Output bin ``(f_out, t_out)``'s map ``[f_in, t_in]`` (float32)."""
+        return self.bin_maps([(f_out, t_out)])[0]

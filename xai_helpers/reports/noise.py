@@ -18,15 +18,18 @@ from ..plots.overview import plot_enhancement_overview
 from .audio import audio_players
 
 
-def show_enhancements(corpus: Sequence[NoisyFile], sample_rate: int) -> list[dict[str, object]]:
+def show_enhancements(
+    corpus: Sequence[NoisyFile], sample_rate: int, segment_s: tuple[float, float] | None = None
+) -> list[dict[str, object]]:
     """Run the denoiser on every noisy file, display its overview figure and players (clean, noisy,
     enhanced), and return one row per file: its condition and every score of
     :func:`~xai_helpers.experiments.quality.quality_scores` for the noisy input and the enhanced
-    output against the clean speech (NaN where a score cannot apply; the reason is logged)."""
+    output against the clean speech (NaN where a score cannot apply; the reason is logged).
+    ``segment_s`` ``(start_s, duration_s)``: notebook 02's explained segment, marked on each figure."""
     scores = []
     for item in corpus:
         result = enhance_details(item.noisy, sample_rate)
-        display(plot_enhancement_overview(result, clean=item.clean, title=item.name))
+        display(plot_enhancement_overview(result, clean=item.clean, title=item.name, segment_s=segment_s))
         display(HTML(audio_players({"clean": item.clean, "noisy": item.noisy, "enhanced": result.enhanced}, sample_rate)))
         noisy = quality_scores(item.clean, item.noisy, sample_rate, source=item.noisy_path.name)
         enhanced = quality_scores(item.clean, result.enhanced, sample_rate, source=f"{item.noisy_path.name} (enhanced)")
