@@ -12,10 +12,14 @@ matplotlib.use("Agg")
 
 import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from xai_helpers.reports.html import (  # noqa: E402
+    SECTION_KEY,
+    SECTION_OPEN_KEY,
     THUMBNAIL_SIZE,
     WIDGET_NOTE,
     WIDGET_STATE,
@@ -23,9 +27,11 @@ from xai_helpers.reports.html import (  # noqa: E402
     export_html,
     notebook_title,
     offline_notebook,
+    report_layout,
     summarize_report,
     write_index,
 )
+from xai_helpers.reports.tables import captioned, numeric_key, order_key, sort_labels  # noqa: E402
 
 
 def png_bytes(width: int, height: int, seed: int = 0) -> bytes:
@@ -145,3 +151,100 @@ def test_index_links_only_inside_and_names_outside_folders(tmp_path):
     assert sorted(set(links)) == ["01_a.html", "01_a.ipynb", "README.md", "figures/03/x.png", "table.csv"]
     assert "The real title" in page and "<p>Intro without heading.</p>" in page
     assert "<code>data/noisy</code>: 3 files" in page
+
+
+def laid_out_notebook() -> nbformat.NotebookNode:
+    """Title and introduction in one cell, two sections (one with a subsection), a summary cell computed last."""
+    return new_notebook(cells=[
+        new_markdown_cell("# Report & title\n\nIntroduction paragraph.\n\n## Inside the intro cell"),
+        new_code_cell("setup", outputs=[new_output("stream", name="stdout", text="set-up printed\n")]),
+        new_markdown_cell("## First section\n\nText one.\n\n### A subsection"),
+        new_code_cell("table", outputs=[new_output("display_data", data={"text/plain": "table one"})]),
+        new_markdown_cell("## Second section: a/b (c)"),
+        new_code_cell("summary", metadata={"tags": ["summary"]}, outputs=[
+            new_output("display_data", data={"text/markdown": "**What we found.** Forty-two.", "text/plain": "found"}),
+            new_output("stream", name="stderr", text="a warning\n"),
+        ]),
+    ])
+
+
+def test_report_layout_puts_summary_and_contents_under_the_title():
+    original = laid_out_notebook()
+    nb = report_layout(original)
+    assert len(original.cells) == 6 and "summary" in original.cells[-1].metadata["tags"]  # the input is left alone
+    sources = [c.source for c in nb.cells]
+    assert sources[0] == "# Report & title"
+    summary, toc, intro = nb.cells[1:4]
+    assert [o.get("data", {}).get("text/plain") for o in summary.outputs] == ["found"]  # stderr is not carried
+    assert "xai-toc" in toc.outputs[0].data["text/html"]
+    assert intro.cell_type == "markdown" and intro.source.startswith("Introduction paragraph.")
+    assert not any("summary" in c.metadata.get("tags", []) for c in nb.cells)  # moved, not copied
+    assert len({c.id for c in nb.cells}) == len(nb.cells)
+    bare = report_layout(new_notebook(cells=[new_markdown_cell("no heading"), new_code_cell("x")]))
+    assert [c.source for c in bare.cells] == ["no heading", "x"]  # nothing to add: no summary, no section
+
+
+def test_exported_report_opens_with_summary_then_contents_whose_links_resolve(tmp_path):
+    path = tmp_path / "r.ipynb"
+    nbformat.write(laid_out_notebook(), path)
+    page = export_html(path, tmp_path / "r.html").read_text(encoding="utf-8")
+    body = page[page.index("<main>"):]
+    found, contents = body.index("Forty-two"), body.index('<nav class="xai-toc">')
+    first_section = re.search(r'<h2 id="First-section"', body).start()
+    assert body.index("Report &amp; title") < found < contents < body.index("Introduction paragraph.") < first_section
+    assert "a warning" not in body and body.count("Forty-two") == 1
+    nav = body[contents: body.index("</nav>", contents)]
+    links = re.findall(r'href="#([^"]+)"', nav)
+    ids = set(re.findall(r'\bid="([^"]+)"', body))
+    assert links and all(link in ids for link in links), f"links without a target: {set(links) - ids}"
+    texts = re.findall(r'<a href="#[^"]+">([^<]+)</a>', nav)
+    assert texts == ["Inside the intro cell", "First section", "A subsection", "Second section: a/b (c)"]
+    assert re.search(r"First section</a><ul><li><a [^>]+>A subsection</a></li></ul></li>", nav)  # nested under its section
+    assert summarize_report(tmp_path / "r.html").description == "Introduction paragraph."  # the index still reads the intro
+
+
+def test_outputs_of_one_section_fold_into_one_details_element(tmp_path):
+    outputs = [new_output("display_data", data={"text/plain": f"out {i}"}, metadata={SECTION_KEY: section} if section else {})
+               for i, section in enumerate(["a.wav", "a.wav", None, "b.wav"])]
+    outputs[3].metadata[SECTION_OPEN_KEY] = True
+    nbformat.write(new_notebook(cells=[new_markdown_cell("# Files"), new_code_cell("loop", outputs=outputs)]), tmp_path / "g.ipynb")
+    body = export_html(tmp_path / "g.ipynb", tmp_path / "g.html").read_text(encoding="utf-8")
+    sections = re.findall(r'<details class="xai-section"( open(?:="")?)?><summary>([^<]*)</summary>(.*?)</details>', body, re.DOTALL)
+    assert [(opened, title) for opened, title, _ in sections] == [("", "a.wav"), (' open=""', "b.wav")]
+    assert "out 0" in sections[0][2] and "out 1" in sections[0][2] and "out 3" in sections[1][2]
+    assert "out 2" in body and "out 2" not in "".join(inner for _, _, inner in sections)
+
+
+def test_numeric_key_orders_levels_by_their_number():
+    labels = ["level 0 dB", "level -10 dB", "level 20 dB", "level \u221220 dB", "no number", "level 2.5 dB"]
+    assert sorted(labels) [:2] == ["level -10 dB", "level 0 dB"]  # text order: the case the key exists for
+    assert sorted(labels, key=numeric_key) == ["level \u221220 dB", "level -10 dB", "level 0 dB", "level 2.5 dB", "level 20 dB", "no number"]
+
+
+def test_sort_labels_sorts_one_level_within_the_others():
+    columns = pd.MultiIndex.from_tuples([(s, f"level {v} dB") for s in ("mean", "std") for v in (-10, -20, 0)])
+    frame = pd.DataFrame([range(6)], columns=columns)
+    ordered = sort_labels(frame)
+    assert list(ordered.columns) == [(s, f"level {v} dB") for s in ("mean", "std") for v in (-20, -10, 0)]
+    assert ordered[("std", "level -20 dB")].item() == 4  # values travel with their labels
+    rows = sort_labels(pd.DataFrame({"x": [1, 2, 3]}, index=["b 10", "a 2", "c -1"]), axis="index")
+    assert list(rows.index) == ["c -1", "a 2", "b 10"]
+    layers = ["randomised down to gru2", "randomised down to fc_in", "randomised down to fc_out3", "other"]
+    keyed = sort_labels(pd.DataFrame([[1, 2, 3, 4]], columns=layers), key=order_key(["fc_out3", "gru2", "gru1", "fc_in"]))
+    assert list(keyed.columns) == ["randomised down to fc_out3", "randomised down to gru2", "randomised down to fc_in", "other"]
+    with pytest.raises(ValueError, match="level 2 does not exist"):
+        sort_labels(frame, level=2)
+    with pytest.raises(ValueError, match="axis must be"):
+        sort_labels(frame, axis="rows")
+
+
+def test_captioned_table_shows_caption_na_and_leaves_out_empty_columns():
+    frame = pd.DataFrame({"PESQ": [1.23456, np.nan], "std": [np.nan, np.nan], "n": [3, 4]}, index=["a.wav", "b.wav"])
+    page = captioned(frame, "Scores per file.", precision=2, drop_empty=True).to_html()
+    assert re.search(r"<caption>Scores per file\. Left out, without any value: std\.</caption>", page)
+    assert "1.23" in page and "1.2346" not in page and "n/a" in page and "nan" not in page.lower().replace("n/a", "")
+    assert ">std<" not in page and ">4<" in page
+    kept = captioned(frame, "All columns.").to_html()
+    assert ">std<" in kept and kept.count("n/a") == 3
+    with pytest.raises(ValueError, match="caption"):
+        captioned(frame, " ")
