@@ -50,6 +50,7 @@ from xai_helpers.reports.noise import (
     quality_table,
     show_enhancements,
     style_quality_table,
+    summary,
     write_quality_table,
 )
 from xai_helpers.run.notebook import setup_notebook
@@ -95,3 +96,6 @@ scores = show_enhancements(corpus, sample_rate)
 quality = quality_table(scores)
 print(f"wrote {write_quality_table(quality, output_dir)}")
 style_quality_table(quality)
+
+# %% tags=["summary"]
+summary(corpus, quality, noise_type, noise_options)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
+from pathlib import Path
 
 import matplotlib
 
@@ -248,3 +250,144 @@ def test_captioned_table_shows_caption_na_and_leaves_out_empty_columns():
     assert ">std<" in kept and kept.count("n/a") == 3
     with pytest.raises(ValueError, match="caption"):
         captioned(frame, " ")
+
+
+def decoded_players(page: str) -> list[np.ndarray]:
+    """The samples of every embedded WAV player of ``page``, in order."""
+    import soundfile as sf
+
+    return [sf.read(io.BytesIO(base64.b64decode(data)))[0]
+            for data in re.findall(r'src="data:audio/wav;base64,([^"]+)"', page)]
+
+
+def rms(wave: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
+
+
+def test_players_cut_the_segment_keep_loudness_and_play_nsnet2_on_each_input(tmp_path, sample_paths):
+    """Notebook 04's players: the explained segment with 0.25 s either side, for the original, top, flop and
+    first random inputs and NSNet2's output of each; amplified clips stay louder (no per-clip normalisation)."""
+    from xai_helpers.attribution.explain import ExplainConfig, explain_file
+    from xai_helpers.experiments.perturbation import PerturbationSettings, amplified_name, enhanced_name, perturb_file
+    from xai_helpers.experiments.ranking import derived_seeds
+    from xai_helpers.io.audio import load_audio
+    from xai_helpers.models.cache import cached_model
+    from xai_helpers.models.enhance import enhance
+    from xai_helpers.reports.audio import audio_grid
+    from xai_helpers.reports.perturbation import PLAYER_COLUMNS, player_clips, segment_span_s
+
+    source = sample_paths[0]
+    explain_file(source, tmp_path / "h5", ExplainConfig(method="deepliftshap", segment_start_s=0.5, segment_duration_s=0.05),
+                 progress=False)
+    settings = PerturbationSettings(top_percent=20.0, gain_db=12.0, n_random=2, seed=1, fractions=(0.0, 1.0))
+    result = perturb_file(source, tmp_path / "h5", tmp_path / "out", settings, cached_model(16000))
+    assert result.status == "perturbed", result.message
+
+    # frames 50..54 (hop 160, window 320 samples) cover samples 8000..8959: 0.5 to 0.56 s
+    assert segment_span_s(result) == pytest.approx((0.5, 0.56))
+    clips = player_clips(result, context_s=0.25)
+    assert clips.clip_s == pytest.approx((0.25, 0.81))
+    assert list(clips.clips) == ["original", "top amplified", "flop amplified", "random amplified (first seed)"]
+    start, stop = 4000, 12960
+    for row in clips.clips.values():
+        assert [len(row[column]) for column in PLAYER_COLUMNS] == [stop - start] * 2
+    np.testing.assert_array_equal(clips.clips["original"]["input"], load_audio(source)[start:stop])
+    for key, label in (("top", "top amplified"), ("flop", "flop amplified"), ("random", "random amplified (first seed)")):
+        amplified = load_audio(tmp_path / "out" / amplified_name(source.stem, key, 20.0, 12.0))  # written, random too
+        np.testing.assert_array_equal(amplified, result.waves[key])
+        np.testing.assert_array_equal(clips.clips[label]["input"], amplified[start:stop])
+        expected = enhance(amplified, 16000)[start:stop]
+        np.testing.assert_allclose(clips.clips[label]["NSNet2 output"], expected, atol=1e-6)
+        written = load_audio(tmp_path / "out" / enhanced_name(source.stem, key, 20.0, 12.0))
+        np.testing.assert_allclose(written, result.enhanced[key], atol=1e-7)
+    np.testing.assert_allclose(clips.clips["original"]["NSNet2 output"], enhance(load_audio(source), 16000)[start:stop], atol=1e-6)
+    sidecar = json.loads((tmp_path / "out" / amplified_name(source.stem, "random", 20.0, 12.0)).with_suffix(".json").read_text())
+    assert sidecar["random_seed"] == derived_seeds(1, 2)[0] and sidecar["enhanced_file"].endswith("_enhanced.wav")
+
+    # the players keep the loudness ratios of the clips (one common scale), which amplification changed
+    segment = slice(8000 - start, 8960 - start)  # the segment inside the clips
+    original, top = clips.clips["original"]["input"][segment], clips.clips["top amplified"]["input"][segment]
+    assert rms(top) / rms(original) > 1.2
+    page = audio_grid(clips.clips, 16000, clips.describe(source.stem))
+    decoded = decoded_players(page)
+    assert len(decoded) == 8 and "0.50 to 0.56 s of the file" in page and "0.25 to 0.81 s" in page
+    played = {(label, column): wave for (label, column), wave in
+              zip([(label, column) for label in clips.clips for column in PLAYER_COLUMNS], decoded)}
+    for (label, column), wave in played.items():
+        reference = clips.clips[label][column]
+        scale = 1.0 / max(1.0, max(float(np.abs(w).max()) for row in clips.clips.values() for w in row.values()))
+        np.testing.assert_allclose(wave, reference * scale, atol=2 / 32768)  # 16-bit players, one scale for all
+    assert rms(played[("top amplified", "input")][segment]) / rms(played[("original", "input")][segment]) == pytest.approx(
+        rms(top) / rms(original), rel=1e-3)
+
+    assert player_clips(result, context_s=1.0).clip_s[0] == 0.0  # kept inside the file
+    with pytest.raises(ValueError, match="context_s"):
+        player_clips(result, context_s=-0.1)
+
+
+def header_texts(page: str) -> list[str]:
+    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<th[^>]*>(.*?)</th>", page, re.DOTALL)]
+
+
+def test_faithfulness_tables_order_levels_by_number_and_layers_as_the_model():
+    from xai_helpers.experiments.faithfulness import RANDOMISATION_ORDER
+    from xai_helpers.reports.faithfulness import condition_table, randomisation_table
+
+    levels = ["level 0 dB", "level -10 dB", "level 20 dB", "level -20 dB"]
+    rows = [{"method": method, "metric": "enrichment", "condition": level, "value": value + i, "sample": sample}
+            for i, level in enumerate(levels) for method, value in (("a", 1.0), ("b", 2.0)) for sample in ("x", "y")]
+    page = condition_table(rows, "enrichment", "Enrichment per level.").to_html()
+    shown = [h for h in header_texts(page) if h.startswith("level")]
+    assert shown == ["level -20 dB", "level -10 dB", "level 0 dB", "level 20 dB"] * 2  # mean, then std
+    assert "<caption>Enrichment per level.</caption>" in page  # two samples: std has values, nothing left out
+
+    assert RANDOMISATION_ORDER == ("fc_out3", "fc_out2", "fc_out1", "gru2", "gru1", "fc_in")
+    rows = [{"method": "a", "metric": "randomisation_spearman_signed", "condition": f"randomised down to {layer}",
+             "value": 0.9 - 0.1 * depth, "sample": "x"} for depth, layer in enumerate(sorted(RANDOMISATION_ORDER))]
+    page = randomisation_table(rows).to_html()
+    assert [h for h in header_texts(page) if h in RANDOMISATION_ORDER] == list(RANDOMISATION_ORDER)  # not alphabetical
+    assert "randomised down to" not in page.split("</caption>")[1]  # the layer alone heads its column
+    assert "std" not in header_texts(page)  # one file: no spread to show
+
+
+def test_summaries_read_the_runs_numbers():
+    from xai_helpers.reports.noise import summary as noise_summary
+
+    class Item:
+        def __init__(self, snr):
+            self.params = {"achieved_snr_db": snr}
+
+    quality = pd.DataFrame({"condition": ["c", "c"], "PESQ noisy": [1.0, np.nan], "PESQ enhanced": [2.0, np.nan],
+                            "PESQ improvement": [1.0, np.nan], "STOI noisy": [0.8, 0.6], "STOI enhanced": [0.9, 0.5],
+                            "STOI improvement": [0.1, -0.1], "SI-SDR noisy (dB)": [5.0, 4.0],
+                            "SI-SDR enhanced (dB)": [12.0, 10.0], "SI-SDR improvement (dB)": [7.0, 6.0]}, index=["a", "b"])
+    text = noise_summary([Item(5.04), Item(4.96)], quality, "pink_snr", {"snr_db": [5.0]}).data
+    assert "2 noisy file(s)" in text and "achieved SNR 5.0 to 5.0 dB" in text
+    assert "PESQ 1.00 → 2.00 (+1.00, higher in 1 of 1 files)" in text  # n/a files are left out of the means
+    assert "STOI 0.700 → 0.700 (+0.000, higher in 1 of 2 files)" in text and "SI-SDR 4.50 → 11.00 dB (+6.50" in text
+
+    from xai_helpers.attribution.explain import ExplainConfig, ExplainResult
+    from xai_helpers.reports.attributions import summary as attribution_summary
+
+    config = ExplainConfig(method="deeplift", segment_start_s=0.5, segment_duration_s=0.2)
+    results = [ExplainResult(Path(f"{name}.wav"), Path(f"/nonexistent/{name}.h5"), status, deltas=np.array(deltas))
+               for name, status, deltas in (("a", "computed", [1e-7, -3e-7]), ("b", "skipped", [2e-6, 0.0]))]
+    text = attribution_summary(results, [], config).data
+    assert "`deeplift` (DeepLIFT rule `complete`)" in text and "of 2 file(s)" in text and "1 computed, 1 skipped" in text
+    assert "4 explained outputs" in text and "median 2.0e-07 and maximum 2.0e-06: they add up" in text
+    results[1].deltas = np.array([0.5, -1.25])
+    assert "they do not add up: the largest miss is 1.25 mask units" in attribution_summary(results, [], config).data
+
+
+def test_setup_notebook_shows_every_column_and_whole_cells():
+    from xai_helpers.run.notebook import PANDAS_DISPLAY, setup_notebook
+
+    wide = pd.DataFrame([[f"{'x' * 80}{i}" for i in range(30)]])
+    current = [item for option in PANDAS_DISPLAY for item in (option, pd.get_option(option))]
+    with pd.option_context(*current):  # restored afterwards
+        assert "..." in wide._repr_html_()  # pandas' defaults cut columns and cell text
+        setup_notebook()
+        page = wide._repr_html_()
+        styled = pd.DataFrame({"a": [np.nan]}).style.to_html()
+    assert "..." not in page and page.count("x" * 80) == 30
+    assert "n/a" in styled

@@ -79,10 +79,13 @@ def sort_labels(
     return frame.iloc[:, order] if axis == "columns" else frame.iloc[order]
 
 
-def captioned(frame: pd.DataFrame, caption: str, precision: int = 3, drop_empty: bool = False) -> Styler:
+def captioned(
+    frame: pd.DataFrame, caption: str, precision: int = 3, drop_empty: bool = False, formats: dict[object, str] | None = None
+) -> Styler:
     """``frame`` for display: ``caption`` above it, floats with ``precision`` decimals, :data:`NA`
-    for missing values. With ``drop_empty``, columns without any value are left out and the caption
-    names them (the top level of their label)."""
+    for missing values; ``formats`` maps columns to a format of their own (``{"|delta| max": "{:.1e}"}``).
+    With ``drop_empty``, columns without any value are left out and the caption names them (the top
+    level of their label)."""
     if not caption or not str(caption).strip():
         raise ValueError("caption must be a non-empty text saying what the table shows")
     if drop_empty:
@@ -91,4 +94,8 @@ def captioned(frame: pd.DataFrame, caption: str, precision: int = 3, drop_empty:
             frame = frame.drop(columns=empty)
             names = dict.fromkeys(str(c[0] if isinstance(c, tuple) else c) for c in empty)
             caption = f"{caption} Left out, without any value: {', '.join(names)}."
-    return frame.style.format(precision=precision, na_rep=NA).set_caption(caption)
+    styler = frame.style.format(precision=precision, na_rep=NA).set_caption(caption)
+    for column, spec in (formats or {}).items():
+        if column in frame.columns:
+            styler = styler.format(spec, na_rep=NA, subset=[column])
+    return styler
