@@ -38,7 +38,7 @@ import nbformat
 from ..io.atomic import write_text_atomically
 
 __all__ = ["SECTION_KEY", "SECTION_OPEN_KEY", "SUMMARY_TAG", "ReportSummary", "export_html", "notebook_title",
-           "offline_notebook", "report_layout", "summarize_report", "table_of_contents", "write_index"]
+           "offline_notebook", "report_layout", "section", "summarize_report", "table_of_contents", "write_index"]
 
 FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg")
 AUDIO_SUFFIXES = (".wav", ".flac")
@@ -99,6 +99,12 @@ _CONTAINERS = {"HBoxModel": "row", "VBoxModel": "column", "BoxModel": "row", "Gr
                "TabModel": "column", "AccordionModel": "column", "StackModel": "column"}
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _INLINE_MARKUP = re.compile(r"[`*_]|\[([^\]]*)\]\([^)]*\)")
+
+
+def section(title: str, opened: bool = False) -> dict[str, object]:
+    """Output metadata that files an output under the collapsible section ``title`` of the report:
+    ``display(fig, metadata=section("a.wav"))``; ``opened`` shows it unfolded."""
+    return {SECTION_KEY: str(title), SECTION_OPEN_KEY: bool(opened)}
 
 
 def notebook_title(nb: nbformat.NotebookNode) -> str | None:

@@ -17,19 +17,22 @@ from ..io.noisy_corpus import NoisyFile
 from ..models.enhance import enhance_details
 from ..plots.overview import plot_enhancement_overview
 from .audio import audio_players
+from .html import section
 from .tables import NA, captioned
 
 
 def show_enhancements(corpus: Sequence[NoisyFile], sample_rate: int) -> list[dict[str, object]]:
     """Run the denoiser on every noisy file, display its overview figure and players (clean, noisy,
-    enhanced), and return one row per file: its condition and every score of
+    enhanced) in a section of its own (the report folds all but the first), and return one row per file: its condition and every score of
     :func:`~xai_helpers.experiments.quality.quality_scores` for the noisy input and the enhanced
     output against the clean speech (NaN where a score cannot apply; the reason is logged)."""
     scores = []
-    for item in corpus:
+    for index, item in enumerate(corpus):
         result = enhance_details(item.noisy, sample_rate)
-        display(plot_enhancement_overview(result, clean=item.clean, title=item.name))
-        display(HTML(audio_players({"clean": item.clean, "noisy": item.noisy, "enhanced": result.enhanced}, sample_rate)))
+        folded = section(item.name, opened=index == 0)
+        display(plot_enhancement_overview(result, clean=item.clean, title=item.name), metadata=folded)
+        display(HTML(audio_players({"clean": item.clean, "noisy": item.noisy, "enhanced": result.enhanced}, sample_rate)),
+                metadata=folded)
         noisy = quality_scores(item.clean, item.noisy, sample_rate, source=item.noisy_path.name)
         enhanced = quality_scores(item.clean, result.enhanced, sample_rate, source=f"{item.noisy_path.name} (enhanced)")
         row = {"file": item.name, "condition": item.params.get("condition", "")}

@@ -20,6 +20,7 @@ from ..models.nsnet2 import stft_config
 from ..plots.perturbation import plot_curves, plot_mask_change, plot_selection
 from ..plots.style import save_png
 from .audio import audio_grid
+from .html import section
 from .tables import captioned
 
 PANELS = {"top": "top", "flop": "flop", "random": "random (first seed)"}
@@ -81,29 +82,32 @@ def player_clips(result: FilePerturbation, context_s: float = CONTEXT_S) -> Play
 
 
 def show_selections(done: Sequence[FilePerturbation], gain_db: float, ranking: str, output_dir: str | os.PathLike) -> None:
-    """Per file: the amplified bins of top, flop and the first random selection; written to ``{file}_selection.png``."""
-    for result in done:
+    """Per file (a section of its own; the report folds all but the first): the amplified bins of top, flop
+    and the first random selection; written to ``{file}_selection.png``."""
+    for index, result in enumerate(done):
         fig = plot_selection(_panels(result.selections), result.freqs_hz, result.times_s, gain_db,
                              title=f"{result.basename}: amplified bins ({ranking} ranking)")
         save_png(fig, Path(output_dir) / f"{result.basename}_selection.png")
-        display(fig)
+        display(fig, metadata=section(result.basename, opened=index == 0))
 
 
 def show_mask_changes(done: Sequence[FilePerturbation], gain_db: float, output_dir: str | os.PathLike,
                       context_s: float = CONTEXT_S) -> None:
-    """Per file: the mask change of each selection (``{file}_mask_change.png``), its amplification table
-    and the players of :func:`player_clips` (inputs and NSNet2's outputs, cut to the segment)."""
-    for result in done:
+    """Per file (a section of its own; the report folds all but the first): the mask change of each selection
+    (``{file}_mask_change.png``), its amplification table and the players of :func:`player_clips` (inputs
+    and NSNet2's outputs, cut to the segment)."""
+    for index, result in enumerate(done):
+        folded = section(result.basename, opened=index == 0)
         fig = plot_mask_change(_panels(result.changes), result.freqs_hz, result.times_s,
                                title=f"{result.basename}: mask change after +{gain_db:g} dB")
         save_png(fig, Path(output_dir) / f"{result.basename}_mask_change.png")
-        display(fig)
+        display(fig, metadata=folded)
         display(captioned(result.amplification.set_index("order"),
                           f"{result.basename}: amplification by {gain_db:g} dB. Mean |mask change| and mean signed change over "
                           "the segment (random: mean over seeds, with their std), and the gain the selected bins realise "
-                          "after resynthesis.", precision=4))
+                          "after resynthesis.", precision=4), metadata=folded)
         clips = player_clips(result, context_s)
-        display(HTML(audio_grid(clips.clips, result.sample_rate, html.escape(clips.describe(result.basename)))))
+        display(HTML(audio_grid(clips.clips, result.sample_rate, html.escape(clips.describe(result.basename)))), metadata=folded)
 
 
 def status_table(results: Sequence[FilePerturbation]) -> Styler:
@@ -124,11 +128,11 @@ def reference_table(done: Sequence[FilePerturbation]) -> Styler | None:
 
 
 def show_curves(done: Sequence[FilePerturbation], method: str, ranking: str, output_dir: str | os.PathLike) -> None:
-    """Per file: deletion and insertion curves (``{file}_curves.png``)."""
-    for result in done:
+    """Per file (a section of its own; the report folds all but the first): deletion and insertion curves (``{file}_curves.png``)."""
+    for index, result in enumerate(done):
         fig = plot_curves(result.curves, result.areas, title=f"{result.basename}: {method}, {ranking} ranking")
         save_png(fig, Path(output_dir) / f"{result.basename}_curves.png")
-        display(fig)
+        display(fig, metadata=section(result.basename, opened=index == 0))
 
 
 def show_areas(done: Sequence[FilePerturbation]) -> None:
