@@ -30,6 +30,7 @@ from xai_helpers.reports.html import (  # noqa: E402
     notebook_title,
     offline_notebook,
     report_layout,
+    section,
     summarize_report,
     write_index,
 )
@@ -208,7 +209,8 @@ def test_exported_report_opens_with_summary_then_contents_whose_links_resolve(tm
 def test_outputs_of_one_section_fold_into_one_details_element(tmp_path):
     outputs = [new_output("display_data", data={"text/plain": f"out {i}"}, metadata={SECTION_KEY: section} if section else {})
                for i, section in enumerate(["a.wav", "a.wav", None, "b.wav"])]
-    outputs[3].metadata[SECTION_OPEN_KEY] = True
+    outputs[3].metadata = section("b.wav", opened=True)
+    assert outputs[3].metadata == {SECTION_KEY: "b.wav", SECTION_OPEN_KEY: True}
     nbformat.write(new_notebook(cells=[new_markdown_cell("# Files"), new_code_cell("loop", outputs=outputs)]), tmp_path / "g.ipynb")
     body = export_html(tmp_path / "g.ipynb", tmp_path / "g.html").read_text(encoding="utf-8")
     sections = re.findall(r'<details class="xai-section"( open(?:="")?)?><summary>([^<]*)</summary>(.*?)</details>', body, re.DOTALL)
