@@ -79,7 +79,7 @@ _OFFLINE_TEMPLATE_SOURCE = """{%- extends 'index.html.j2' -%}
 .xai-toc{font-size:95%}.xai-toc>ul{columns:2;column-gap:2em;margin:.2em 0}.xai-toc ul{padding-left:1.2em;margin:.1em 0}
 .xai-toc li{break-inside:avoid}.xai-toc-title{font-weight:bold;margin:.2em 0}
 details.xai-section{margin:.4em 0;padding:.2em .6em;border:1px solid var(--jp-border-color2);border-radius:4px}
-details.xai-section>summary{cursor:pointer;font-weight:bold;padding:.2em 0}
+details.xai-section>summary{cursor:pointer;font-weight:bold;padding:.2em 0;font-family:var(--jp-content-font-family);font-size:var(--jp-content-font-size2)}
 .jp-RenderedHTMLCommon caption{caption-side:top;text-align:left;font-weight:bold;color:var(--jp-content-font-color1);padding:.3em 0}
 .jp-OutputArea-output{overflow-x:auto}
 </style>{%- endblock extra_css -%}
