@@ -369,7 +369,7 @@ def test_summaries_read_the_runs_numbers():
     assert "STOI 0.700 → 0.700 (+0.000, higher in 1 of 2 files)" in text and "SI-SDR 4.50 → 11.00 dB (+6.50" in text
 
     from xai_helpers.attribution.explain import ExplainConfig, ExplainResult
-    from xai_helpers.reports.attributions import summary as attribution_summary
+    from xai_helpers.reports.attributions import results_table, summary as attribution_summary
 
     config = ExplainConfig(method="deeplift", segment_start_s=0.5, segment_duration_s=0.2)
     results = [ExplainResult(Path(f"{name}.wav"), Path(f"/nonexistent/{name}.h5"), status, deltas=np.array(deltas))
@@ -377,6 +377,10 @@ def test_summaries_read_the_runs_numbers():
     text = attribution_summary(results, [], config).data
     assert "`deeplift` (DeepLIFT rule `complete`)" in text and "of 2 file(s)" in text and "1 computed, 1 skipped" in text
     assert "4 explained outputs" in text and "median 2.0e-07 and maximum 2.0e-06: they add up" in text
+    whole = [ExplainResult(Path("a.wav"), Path("/nonexistent/a_whole.h5"), "computed", deltas=np.array([3e-7]))]
+    page = results_table(results + whole).to_html()  # "a.wav" twice: segment and whole file
+    assert page.count("<tr>") == 4 and "2.0e-06" in page and "<caption>One row per explained file" in page
+    assert "whole file(s) as influence maps" in attribution_summary(results, whole, config).data
     results[1].deltas = np.array([0.5, -1.25])
     assert "they do not add up: the largest miss is 1.25 mask units" in attribution_summary(results, [], config).data
 

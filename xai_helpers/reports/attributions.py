@@ -21,12 +21,12 @@ of a complete method stays orders of magnitude below it."""
 def results_table(results: Sequence[ExplainResult]) -> Styler:
     """One row per explained file (segment files first, then whole files), captioned; |delta| in scientific
     notation; the long file names written may wrap, so the table fits the page."""
-    table = pd.DataFrame([result.summary() for result in results]).set_index("file")
+    table = pd.DataFrame([result.summary() for result in results])  # a file explained twice (segment, whole) has two rows
     return captioned(table, "One row per explained file: what was done (computed, skipped as complete, recomputed), the "
                             "stored shape, seconds, the file written, and the median and largest |delta| (sum of an output's "
                             "attributions minus its change from the baseline) over its explained outputs.",
                      precision=2, formats={"|delta| median": "{:.1e}", "|delta| max": "{:.1e}"}
-                     ).set_properties(subset=["written"], **{"overflow-wrap": "anywhere", "min-width": "12em"})
+                     ).hide(axis="index").set_properties(subset=["written"], **{"overflow-wrap": "anywhere", "min-width": "12em"})
 
 
 def summary(results: Sequence[ExplainResult], whole_results: Sequence[ExplainResult], config: ExplainConfig) -> Markdown:
