@@ -397,3 +397,20 @@ def test_setup_notebook_shows_every_column_and_whole_cells():
         styled = pd.DataFrame({"a": [np.nan]}).style.to_html()
     assert "..." not in page and page.count("x" * 80) == 30
     assert "n/a" in styled
+
+
+def test_faithfulness_summary_opens_with_the_best_method_the_controls_and_a_control_that_ranks_as_well():
+    from xai_helpers.experiments.faithfulness import BenchmarkSettings
+    from xai_helpers.reports.faithfulness import Benchmark, summary
+
+    spearman = {"good": (0.8, 0.6), "poor": (0.3, 0.1), "random": (0.0, 0.1), "energy": (0.9, 0.9), "flipped": (-0.8, -0.6)}
+    rows = [{"method": m, "metric": metric, "condition": f"level {level} dB", "value": value}
+            for m, pair in spearman.items() for level, v in zip((0, 20), pair)
+            for metric, value in (("shapley_spearman", v), ("shapley_sign_agreement", 0.5), ("shapley_l1", 1.0),
+                                  ("enrichment", 1.0))]
+    benchmark = Benchmark(BenchmarkSettings(methods=("good", "poor")), {"a": np.zeros(4)}, None, None)
+    text = summary(benchmark, rows).data
+    found = text.split("**What we found.**")[1]
+    assert "(`good`, `poor`)" in text and "1 file(s)" in text
+    assert found.index("**good** agrees best") < found.index("Controls on Spearman") < found.index("Control(s) at or above good")
+    assert "enrichment" not in found.lower() and "The full reading closes the report." in found

@@ -110,16 +110,21 @@ def randomisation_table(rows: list[dict], metric: str = "randomisation_spearman_
     table = table.rename(columns=lambda c: str(c).removeprefix(RANDOMISED_PREFIX), level=table.columns.nlevels - 1)
     return captioned(table, f"Cascading randomisation ({metric.removeprefix('randomisation_')}): Spearman correlation between "
                             "each method's map and its map with every layer from the top down to the column's layer "
-                            f"re-initialised (order: {' → '.join(RANDOMISATION_ORDER)}); mean and std over files.",
+                            f"re-initialised (order: {' → '.join(RANDOMISATION_ORDER)}); mean over files (and std, with several).",
                      precision, drop_empty=True)
 
 
+SUMMARY_POINTS = ("- Against the exact Shapley values", "- Controls on Spearman", "- Control(s) at or above")
+"""How the points of the reading that open the report begin."""
+
+
 def summary(benchmark: Benchmark, rows: list[dict]) -> Markdown:
-    """What notebook 05 shows and what it found (Markdown): the benchmark, then the first two points of
-    :func:`~xai_helpers.experiments.faithfulness.reading` (the method closest to the exact Shapley values
-    with its margin, and the controls); the whole reading closes the report."""
+    """What notebook 05 shows and what it found (Markdown): the benchmark, then the points of
+    :func:`~xai_helpers.experiments.faithfulness.reading` that start with :data:`SUMMARY_POINTS` (the method
+    closest to the exact Shapley values with its margin, the controls, and any control that ranks as well);
+    the whole reading closes the report."""
     methods = ", ".join(f"`{m}`" for m in benchmark.settings.methods)
     shows = (f"**What this shows.** Attribution methods ({methods}) and the controls `random`, `energy` and `flipped`, "
              f"scored against ground truths built into the input and the model: {benchmark.describe()}.")
-    points = [line for line in reading(rows).splitlines() if line.startswith("- ")][:2]
+    points = [line for line in reading(rows).splitlines() if line.startswith(SUMMARY_POINTS)]
     return Markdown(f"{shows}\n\n**What we found.**\n\n" + "\n".join(points) + "\n\nThe full reading closes the report.")
