@@ -79,11 +79,20 @@ def sort_labels(
     return frame.iloc[:, order] if axis == "columns" else frame.iloc[order]
 
 
+_BREAK_AFTER = re.compile(r"([/_])")
+
+
+def _breakable(label: object) -> object:
+    """A column label that may wrap after ``/`` and ``_`` (a zero-width space there), so long names such as
+    ``bins/integratedgradients`` do not make a table wider than the page; other labels as they are."""
+    return _BREAK_AFTER.sub("\\1\u200b", label) if isinstance(label, str) else label
+
+
 def captioned(
     frame: pd.DataFrame, caption: str, precision: int = 3, drop_empty: bool = False, formats: dict[object, str] | None = None
 ) -> Styler:
     """``frame`` for display: ``caption`` above it, floats with ``precision`` decimals, :data:`NA`
-    for missing values; ``formats`` maps columns to a format of their own (``{"|delta| max": "{:.1e}"}``).
+    for missing values, column labels that may wrap after ``/`` and ``_``; ``formats`` maps columns to a format of their own (``{"|delta| max": "{:.1e}"}``).
     With ``drop_empty``, columns without any value are left out and the caption names them (the top
     level of their label)."""
     if not caption or not str(caption).strip():
@@ -94,7 +103,7 @@ def captioned(
             frame = frame.drop(columns=empty)
             names = dict.fromkeys(str(c[0] if isinstance(c, tuple) else c) for c in empty)
             caption = f"{caption} Left out, without any value: {', '.join(names)}."
-    styler = frame.style.format(precision=precision, na_rep=NA).set_caption(caption)
+    styler = frame.style.format(precision=precision, na_rep=NA).set_caption(caption).format_index(_breakable, axis="columns")
     for column, spec in (formats or {}).items():
         if column in frame.columns:
             styler = styler.format(spec, na_rep=NA, subset=[column])
