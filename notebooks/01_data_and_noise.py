@@ -56,6 +56,7 @@ from xai_helpers.reports.noise import (
     quality_table,
     show_enhancements,
     style_quality_table,
+    summary,
     write_quality_table,
 )
 from xai_helpers.reports.snr import explained_segment, show_snr_maps
@@ -119,3 +120,6 @@ show_snr_maps(corpus, sample_rate, segment, snr_threshold_db)
 quality = quality_table(scores)
 print(f"wrote {write_quality_table(quality, output_dir)}")
 style_quality_table(quality)
+
+# %% tags=["summary"]
+summary(corpus, quality, noise_type, noise_options)

@@ -59,10 +59,9 @@ device = "cpu"  # or "cuda"
 sample_rate = 16000  # model rate: 16000 or 48000 Hz (the audio is resampled to it)
 
 # %%
-import pandas as pd
-
 from xai_helpers.io.datasets import list_audio_files
 from xai_helpers.attribution.explain import ExplainConfig, explain_file
+from xai_helpers.reports.attributions import results_table, summary
 from xai_helpers.run.notebook import setup_notebook
 
 setup_notebook()
@@ -95,9 +94,10 @@ results = [explain_file(path, output_dir, config, device=device) for path in fil
 import dataclasses
 
 whole = files if whole_files < 0 else files[:whole_files]
+whole_results = []
 if whole and config.uses_engine() and config.has_maps():
     whole_config = dataclasses.replace(config, segment_start_s=0.0, segment_duration_s=None, store="maps")
-    results += [explain_file(path, output_dir, whole_config, device=device) for path in whole]
+    whole_results = [explain_file(path, output_dir, whole_config, device=device) for path in whole]
 
 # %% [markdown]
 # ## Summary per file
@@ -125,4 +125,7 @@ if whole and config.uses_engine() and config.has_maps():
 # grows; Saliency, InputXGradient, Occlusion and the rest have no delta.
 
 # %%
-pd.DataFrame([result.summary() for result in results]).set_index("file")
+results_table(results + whole_results)
+
+# %% tags=["summary"]
+summary(results, whole_results, config)

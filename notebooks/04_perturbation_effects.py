@@ -51,20 +51,19 @@ output_dir = "../reports/perturbation"
 # %%
 from pathlib import Path
 
-import pandas as pd
-
 from xai_helpers.experiments.perturbation import PerturbationSettings, perturb_files, write_summary
 from xai_helpers.experiments.ranking import derived_seeds
 from xai_helpers.io.datasets import list_audio_files
 from xai_helpers.reports.perturbation import (
-    amplification_table,
-    mean_quality_changes,
-    quality_change_table,
     reference_table,
+    show_amplification,
     show_areas,
     show_curves,
     show_mask_changes,
+    show_quality_changes,
     show_selections,
+    status_table,
+    summary,
 )
 from xai_helpers.run.notebook import setup_notebook
 
@@ -88,7 +87,7 @@ print(f"{len(files)} file(s) from {input_path}; {method} attributions from {attr
 # %%
 results = perturb_files(files, attributions_dir, output, settings)
 done = [result for result in results if result.status == "perturbed"]
-pd.DataFrame([result.status_row() for result in results]).set_index("file")
+status_table(results)
 
 # %% [markdown]
 # ## Which bins were amplified
@@ -115,7 +114,10 @@ show_selections(done, dB_amplification, ranking, output)
 # requested gain when the selection is scattered, because overlapping STFT frames spread an
 # isolated bin's gain to its neighbours: this is the signal the model actually hears.
 #
-# Players: the original file and the two amplified versions at their true relative loudness.
+# Players: the explained segment with 0.25 s either side (the text above them says where in the
+# file), for the original file and the top, flop and first random amplified versions, each as the
+# model's input and as NSNet2's enhanced output, all at their true relative loudness (one common
+# scale for the set, never per clip). The whole files are in `output_dir` (`*_enhanced.wav`: the outputs).
 
 # %%
 show_mask_changes(done, dB_amplification, output)
@@ -135,11 +137,7 @@ show_mask_changes(done, dB_amplification, output)
 # A score that cannot apply shows `n/a`, with the reason in the log.
 
 # %%
-quality_changes = quality_change_table(done)
-quality_changes.style.format(precision=3, na_rep="n/a") if quality_changes is not None else None
-
-# %%
-mean_quality_changes(quality_changes)
+quality_changes = show_quality_changes(done)
 
 # %% [markdown]
 # ## Deletion and insertion curves
@@ -190,12 +188,16 @@ show_areas(done)
 # Mean |mask change| after amplifying top, flop and random selections, per file.
 # `perturbation_summary.csv` in `output_dir` holds every number of this notebook in long form
 # (file, order, metric, value; the enhanced output's scores as `enhanced_pesq`,
-# `enhanced_pesq_change`, `enhanced_stoi[_change]`, `enhanced_si_sdr_db[_change]`), next to the amplified WAVs (with a JSON sidecar each: the
-# parameters, the seed, the number of bins and the source `.h5`) and the PNG figures.
+# `enhanced_pesq_change`, `enhanced_stoi[_change]`, `enhanced_si_sdr_db[_change]`), next to the amplified WAVs of top,
+# flop and the first random selection (with a JSON sidecar each: the parameters, the seed, the number of bins and the
+# source `.h5`), NSNet2's enhanced output of each and of the original (`*_enhanced.wav`), and the PNG figures.
 
 # %%
-amplification_table(done)
+show_amplification(done)
 
 # %%
 summary_path = write_summary(results, output)
 print(f"wrote {summary_path} and {sum(len(result.written) for result in done)} audio/JSON files to {output}")
+
+# %% tags=["summary"]
+summary(results, settings)

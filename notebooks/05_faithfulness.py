@@ -67,10 +67,16 @@ import pandas as pd
 from IPython.display import Markdown, display
 from tqdm.auto import tqdm
 
-from xai_helpers.experiments.faithfulness import localisation_rows, randomisation_rows, reading, summary_table
+from xai_helpers.experiments.faithfulness import localisation_rows, randomisation_rows, reading
 from xai_helpers.io.atomic import write_text_atomically
 from xai_helpers.plots.faithfulness import plot_enrichment, plot_randomisation
-from xai_helpers.reports.faithfulness import benchmark_setup, show_ground_truth
+from xai_helpers.reports.faithfulness import (
+    benchmark_setup,
+    condition_table,
+    randomisation_table,
+    show_ground_truth,
+    summary,
+)
 from xai_helpers.run.notebook import setup_notebook
 
 setup_notebook()
@@ -103,7 +109,8 @@ show_ground_truth(rows, output_dir)
 # mass on it is not evidence of a faithful map.
 
 # %%
-display(summary_table(rows, "enrichment").round(2))
+display(condition_table(rows, "enrichment", "Enrichment of the burst region per method and burst level: mean and std "
+                        "over files, placements and seeds (1 is chance).", precision=2))
 display(plot_enrichment(rows))
 
 # %% [markdown]
@@ -115,8 +122,10 @@ display(plot_enrichment(rows))
 # map (patches of 8 bins × 4 frames) on the same target.
 
 # %%
-display(summary_table(rows, "relative_delta").round(3))
-display(summary_table(rows, "occlusion_spearman").round(2))
+display(condition_table(rows, "relative_delta", "Relative delta per method and burst level: |sum of attributions − "
+                        "explained change| / |explained change| (0 is complete); mean and std."))
+display(condition_table(rows, "occlusion_spearman", "Spearman correlation of each method's |map| with the occlusion map "
+                        "per burst level; mean and std.", precision=2))
 
 # %% [markdown]
 # ## Deletion and insertion
@@ -129,8 +138,10 @@ display(summary_table(rows, "occlusion_spearman").round(2))
 # fraction of bins, 0 to 1.
 
 # %%
-display(summary_table(rows, "deletion_area").round(3))
-display(summary_table(rows, "insertion_area").round(3))
+display(condition_table(rows, "deletion_area", f"Deletion area ({removal} removal) per method and burst level: mean "
+                        "and std (larger than random is faithful)."))
+display(condition_table(rows, "insertion_area", f"Insertion area ({removal} removal) per method and burst level: mean "
+                        "and std (smaller than random is faithful)."))
 
 # %% [markdown]
 # ## Cascading model randomisation
@@ -141,7 +152,7 @@ display(summary_table(rows, "insertion_area").round(3))
 
 # %%
 randomisation = randomisation_rows(clean_waves, model, stft_settings, settings)
-display(summary_table(randomisation, "randomisation_spearman_signed").round(2))
+display(randomisation_table(randomisation))
 display(plot_randomisation(randomisation))
 
 # %% [markdown]
@@ -152,3 +163,6 @@ table = pd.DataFrame(rows + randomisation)
 csv_path = write_text_atomically(Path(output_dir) / "faithfulness.csv", table.to_csv(index=False))
 print(f"{len(table)} rows written to {csv_path}")
 display(Markdown(reading(rows + randomisation)))
+
+# %% tags=["summary"]
+summary(benchmark, rows + randomisation)

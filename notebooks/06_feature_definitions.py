@@ -75,6 +75,8 @@ from xai_helpers.io.audio import load_audio
 from xai_helpers.io.datasets import list_audio_files
 from xai_helpers.models.cache import cached_model
 from xai_helpers.plots.feature_definitions import plot_definitions, plot_summary, plot_unit_profiles
+from xai_helpers.reports.feature_definitions import summary
+from xai_helpers.reports.tables import captioned
 from xai_helpers.run.notebook import setup_notebook
 
 setup_notebook()
@@ -109,7 +111,9 @@ for output in study.outputs:
 # Latent rows compare unit groups with the Shapley values summed per band of the grouping grid.
 
 # %%
-display(agreement_table(rows).round(2))
+display(captioned(agreement_table(rows), "Agreement with the exact Shapley values per definition, grid and method: "
+                  "Spearman, sign agreement and top-3 overlap (1 is best), means over files, noise seeds and outputs.",
+                  precision=2))
 display(plot_summary(rows))
 
 # %% [markdown]
@@ -119,8 +123,8 @@ display(plot_summary(rows))
 
 # %%
 for grid in grids:
-    display(Markdown(f"**{grid['name']}**"))
-    display(between_table(rows, grid["name"]).round(2))
+    display(captioned(between_table(rows, grid["name"]), f"Grid {grid['name']}: mean Spearman correlation between the "
+                      "scores of every pair of definition/method.", precision=2))
 
 # %% [markdown]
 # ## Stability, concentration and cost
@@ -130,9 +134,11 @@ for grid in grids:
 # in the top 10 % of the features (bins, tiles, or units x frames). Cost: seconds per explained output.
 
 # %%
-display(stability_table(rows).round(3))
-display(table(rows, ("concentration",)).round(2))
-display(cost_table(rows).round(3))
+display(captioned(stability_table(rows), "Spread of the normalised region scores across noise seeds of one file and "
+                  "across files at one seed (lower is steadier)."))
+display(captioned(table(rows, ("concentration",)), "Concentration: share of |mass| in the top 10 % of the features.",
+                  precision=2))
+display(captioned(cost_table(rows), "Cost: seconds per explained output."))
 print(f"unit profiles: {study.profile_seconds:.1f} s per segment for {len(latent_layers)} layer(s)")
 
 # %% [markdown]
@@ -155,3 +161,6 @@ display(plot_unit_profiles(study))
 csv_path = write_text_atomically(Path(output_dir) / "feature_definitions.csv", rows.to_csv(index=False))
 print(f"{len(rows)} rows written to {csv_path}")
 display(Markdown(reading(rows, study.grids)))
+
+# %% tags=["summary"]
+summary(study, rows, list(clean_waves), noise_seeds)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -71,6 +72,7 @@ def test_quality_table_improvements_na_and_csv(tmp_path):
     assert math.isnan(table.loc["b_pink", "PESQ improvement"])
     html = style_quality_table(table).to_html()
     assert "n/a" in html and "0.750" not in html and "0.75" in html and "-0.100" in html
+    assert re.search(r"<caption>PESQ, STOI and SI-SDR of the noisy input and of NSNet2's output[^<]*</caption>", html)
     path = write_quality_table(table, tmp_path / "noisy")
     assert path == tmp_path / "noisy" / QUALITY_FILE
     back = pd.read_csv(path, index_col="file")

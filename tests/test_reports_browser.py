@@ -1,8 +1,10 @@
 """The reports and the explorer as a reader meets them, in a real browser (headless Chromium driven by Playwright).
 
-1. Tiny notebooks (a matplotlib figure, a tqdm.auto bar, an ipywidgets slider) are executed and
-   exported as the book does (:func:`xai_helpers.run.execution.execute_notebook`), indexed with
-   :func:`xai_helpers.reports.html.write_index`, then every page is opened with the network blocked.
+1. Tiny notebooks (a matplotlib figure, a tqdm.auto bar, an ipywidgets slider, a summary cell, a
+   per-file gallery of collapsible sections) are executed and exported as the book does
+   (:func:`xai_helpers.run.execution.execute_notebook`), indexed with
+   :func:`xai_helpers.reports.html.write_index`, then every page is opened with the network blocked:
+   each opens with its summary, then its table of contents, whose links all reach a heading.
 2. JupyterLab runs on loopback with a notebook showing the real :class:`xai_helpers.plots.explorer.Explorer`
    over a small attribution file; the cells are run from the Run menu, the frequency slider is
    moved with the keyboard and the explorer's image must change; hovering over the mask panel must
@@ -72,16 +74,29 @@ def open_offline(browser, url: str, allowed: tuple[str, ...] = ("file:", "data:"
     return page, blocked
 
 
+# Where the summary, the contents and the first section heading sit, and the contents' links without a target.
+LAYOUT_JS = """() => {
+  const top = e => e ? e.getBoundingClientRect().top + window.scrollY : null;
+  const links = [...document.querySelectorAll('nav.xai-toc a')].map(a => a.getAttribute('href'));
+  return {summary: top(document.querySelector('.celltag_xai-summary')), contents: top(document.querySelector('nav.xai-toc')),
+          first_section: top(document.querySelector('main h2')), links: links,
+          unresolved: links.filter(h => !document.getElementById(decodeURIComponent(h.slice(1)))),
+          closed_sections: [...document.querySelectorAll('details.xai-section:not([open])')].length};
+}"""
+
+
 def inspect_report(browser, path: Path) -> dict:
     """What a reader meets at ``path`` offline: requests that tried to leave, broken images, blank
-    output areas, the title, and the page height (px)."""
+    output areas (with every collapsible section opened), the title, the page height (px, sections
+    as they open) and the layout of :data:`LAYOUT_JS`."""
     page, blocked = open_offline(browser, path.resolve().as_uri())
     page.wait_for_timeout(300)  # let scripts that would fetch (require.js, widget managers) start
     found = {
-        "blocked": list(blocked), "broken_images": page.evaluate(BROKEN_IMAGES_JS),
-        "blank_outputs": page.evaluate(BLANK_OUTPUTS_JS), "title": page.title(),
-        "height_px": page.evaluate("document.body.scrollHeight"),
+        "blocked": list(blocked), "broken_images": page.evaluate(BROKEN_IMAGES_JS), "title": page.title(),
+        "height_px": page.evaluate("document.body.scrollHeight"), "layout": page.evaluate(LAYOUT_JS),
     }
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
+    found["blank_outputs"] = page.evaluate(BLANK_OUTPUTS_JS)
     page.close()
     return found
 
@@ -92,8 +107,15 @@ def small_notebooks() -> dict[str, nbformat.NotebookNode]:
     )
     bar = new_code_cell("from tqdm.auto import tqdm\nfor _ in tqdm(range(4), desc='steps'):\n    pass")
     slider = new_code_cell("import ipywidgets\nipywidgets.IntSlider(value=3, max=9, description='n')")
+    gallery = new_code_cell("from IPython.display import Markdown, display\nfor name in ('a.wav', 'b.wav'):\n"
+                            "    display(Markdown(f'notes on {name}'), metadata={'xai_section': name})\n"
+                            "    display(fig, metadata={'xai_section': name})")
+    summary = new_code_cell("from IPython.display import Markdown\nMarkdown('**What we found.** A line that rises.')",
+                            metadata={"tags": ["summary"]})
     return {
-        "01_figure.ipynb": new_notebook(cells=[new_markdown_cell("# First report\n\nA line plotted."), figure, bar]),
+        "01_figure.ipynb": new_notebook(cells=[
+            new_markdown_cell("# First report\n\nA line plotted."), new_markdown_cell("## The figure"), figure,
+            new_markdown_cell("## Per file\n\n### Gallery"), gallery, bar, summary]),
         "02_widgets.ipynb": new_notebook(cells=[new_markdown_cell("# Second report\n\nA slider, inert here."), slider, bar, figure]),
     }
 
@@ -111,7 +133,7 @@ def test_reports_open_offline_with_titles_images_and_no_blank_widget(browser, tm
     assert "widgets" in executed.metadata, "the executed notebook should hold widget state (the case under test)"
     index = write_index(reports)
 
-    titles = {}
+    titles, layouts = {}, {}
     for page in sorted(reports.glob("*.html")):
         found = inspect_report(browser, page)
         assert found["blocked"] == [], f"{page.name} tried to reach the network"
@@ -119,7 +141,13 @@ def test_reports_open_offline_with_titles_images_and_no_blank_widget(browser, tm
         assert found["blank_outputs"] == [], f"{page.name}: blank output areas"
         assert found["title"] and found["title"] != "Notebook"
         titles[page.name] = found["title"]
+        layouts[page.name] = found["layout"]
     assert titles == {"01_figure.html": "First report", "02_widgets.html": "Second report", "index.html": "nsnet2-xai reports"}
+    first = layouts["01_figure.html"]  # summary, then contents, then the first section
+    assert first["summary"] < first["contents"] < first["first_section"]
+    assert first["links"] == ["#The-figure", "#Per-file", "#Gallery"] and first["unresolved"] == []
+    assert first["closed_sections"] == 2  # the gallery's two files, folded
+    assert layouts["02_widgets.html"]["summary"] is None and layouts["02_widgets.html"]["links"] == []  # nothing to add
 
     page, _ = open_offline(browser, index.as_uri())
     hrefs = page.eval_on_selector_all("a", "links => links.map(a => a.href)")

@@ -18,7 +18,9 @@ A listener-level reading of experiment 1: the whole denoiser runs on the origina
 amplified file, and PESQ (wide band), STOI and SI-SDR of the enhanced outputs are taken against a
 reference (:func:`quality_reference`: the clean speech named by notebook 01's JSON record, else
 the enhanced original); ``FilePerturbation.quality`` holds the scores after amplification and
-their changes (:mod:`.quality`; NaN where a score cannot apply).
+their changes (:mod:`.quality`; NaN where a score cannot apply). For the players, the original,
+the top, the flop and the first random selection's amplified input and NSNet2's enhanced output of
+each are kept (``FilePerturbation.waves`` and ``.enhanced``) and written as WAVs.
 
 Rankings and selections: :mod:`.ranking`; the curves: :mod:`.curves`; the figures: :mod:`xai_helpers.plots.perturbation`.
 """
@@ -166,6 +168,14 @@ def amplified_name(basename: str, which: str, percent: float, gain_db: float) ->
     """``{basename}_{which}_{percent:g}_amplified_{gain_db:g}dB.wav``."""
     return f"{basename}_{which}_{percent:g}_amplified_{gain_db:g}dB.wav"
 
+
+def enhanced_name(basename: str, which: str, percent: float, gain_db: float) -> str:
+    """NSNet2's output on the original file (``{basename}_original_enhanced.wav``) or on an amplified
+    one (:func:`amplified_name` with ``_enhanced`` before ``.wav``)."""
+    if which == "original":
+        return f"{basename}_original_enhanced.wav"
+    return amplified_name(basename, which, percent, gain_db).removesuffix(".wav") + "_enhanced.wav"
+
 # ---------------------------------------------------------------------------
 # one file
 # ---------------------------------------------------------------------------
@@ -240,7 +250,9 @@ class FilePerturbation:
     curves: pd.DataFrame | None = None
     areas: pd.DataFrame | None = None
     waves: dict[str, np.ndarray] = field(default_factory=dict)
-    """``original``, ``top``, ``flop`` amplified: float32 ``[N]``."""
+    """``original``, then ``top``, ``flop`` and ``random`` (first seed) amplified: float32 ``[N]``."""
+    enhanced: dict[str, np.ndarray] = field(default_factory=dict)
+    """Same keys: NSNet2's enhanced output of each wave (:func:`~xai_helpers.models.enhance.enhance`), ``[N]``."""
     written: list[Path] = field(default_factory=list)
 
     @property
@@ -331,6 +343,9 @@ def perturb_file(
     }
     result.waves["original"] = wave
     enhanced_original = enhance_details(wave, sample_rate, model).enhanced
+    result.enhanced["original"] = enhanced_original
+    result.written.append(write_audio(output_dir / enhanced_name(result.basename, "original", settings.top_percent, settings.gain_db),
+                                      enhanced_original, sample_rate))
     reference, result.quality_reference = quality_reference(source, wave, sample_rate, enhanced_original)
     result.quality_original = quality_scores(reference, enhanced_original, sample_rate, source=f"{source.name} (enhanced)")
     if result.quality_reference == REFERENCE_ENHANCED:
@@ -345,14 +360,13 @@ def perturb_file(
             change = mask_change(amplified, original_mask, model, config, first_frame)
             gain = realised_gain_db(wave, amplified, config, selection, first_frame)
             stats.append((float(np.mean(np.abs(change))), float(np.mean(change)), gain))
-            after.append(quality_scores(reference, enhance_details(amplified, sample_rate, model).enhanced, sample_rate,
-                                        source=f"{source.name} ({which} amplified, enhanced)"))
-            if run == 0:
+            enhanced = enhance_details(amplified, sample_rate, model).enhanced
+            after.append(quality_scores(reference, enhanced, sample_rate, source=f"{source.name} ({which} amplified, enhanced)"))
+            if run == 0:  # the figures, players and WAVs show the first random selection
                 result.selections[which], result.changes[which] = selection, change
-            if which != "random":
-                result.waves[which] = amplified
-                result.written += _write_amplified(output_dir, result, which, amplified, int(selection.sum()), gain,
-                                                   stats[-1], after[-1])
+                result.waves[which], result.enhanced[which] = amplified, enhanced
+                result.written += _write_amplified(output_dir, result, which, amplified, enhanced, int(selection.sum()), gain,
+                                                   stats[-1], after[-1], run_seed)
         quality_row = {"order": which}
         for metric in QUALITY_METRICS:
             quality_row[quality_column(metric, "amplified")] = _nanmean([scores_[metric] for scores_ in after])
@@ -399,24 +413,28 @@ def perturb_files(
 
 
 def _write_amplified(
-    output_dir: Path, result: FilePerturbation, which: str, wave: np.ndarray, n_bins: int, gain: float, stats: tuple,
-    quality: dict[str, float],
+    output_dir: Path, result: FilePerturbation, which: str, wave: np.ndarray, enhanced: np.ndarray, n_bins: int, gain: float,
+    stats: tuple, quality: dict[str, float], random_seed: int | None,
 ) -> list[Path]:
+    """The amplified WAV, its JSON sidecar and the enhanced output's WAV."""
     settings = result.settings
     wav = output_dir / amplified_name(result.basename, which, settings.top_percent, settings.gain_db)
     write_audio(wav, wave, result.sample_rate)
+    enhanced_wav = write_audio(output_dir / enhanced_name(result.basename, which, settings.top_percent, settings.gain_db),
+                               enhanced, result.sample_rate)
     sidecar = {
         "source_file": str(result.source), "attribution_file": str(result.attribution_path),
-        "which": which, **dataclasses.asdict(settings), "selected_bins": n_bins,
+        "which": which, **dataclasses.asdict(settings), "random_seed": random_seed, "selected_bins": n_bins,
         "segment_bins": int(result.scores.size), "segment_first_frame": result.first_frame,
         "segment_n_frames": int(result.scores.shape[1]), "sample_rate": result.sample_rate,
         "gain_factor": 10.0 ** (settings.gain_db / 20.0), "realised_gain_db": gain,
         "mean_abs_mask_change": stats[0], "mean_mask_change": stats[1],
         "quality_reference": result.quality_reference,
         "enhanced_quality": {metric: (value if np.isfinite(value) else None) for metric, value in quality.items()},
+        "enhanced_file": enhanced_wav.name,
     }
     json_path = write_text_atomically(wav.with_suffix(".json"), json.dumps(sidecar, indent=2) + "\n")
-    return [wav, json_path]
+    return [wav, json_path, enhanced_wav]
 
 
 def summary_rows(result: FilePerturbation) -> list[dict[str, object]]:

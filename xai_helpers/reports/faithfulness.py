@@ -1,5 +1,6 @@
-"""Notebook 05's set-up (its parameters and the ``full_run`` preset to benchmark settings, files and model)
-and its ground-truth section (tables and the figure, written as PNG)."""
+"""Notebook 05's set-up (its parameters and the ``full_run`` preset to benchmark settings, files and model),
+its ground-truth section (tables and the figure, written as PNG), its captioned tables (burst levels in
+numeric order, layers in the model's randomisation order) and its summary."""
 
 from __future__ import annotations
 
@@ -10,17 +11,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from IPython.display import display
+from IPython.display import Markdown, display
+from pandas.io.formats.style import Styler
 
 from ..dsp.stft import StftConfig
 from ..experiments.agreement import METRICS
-from ..experiments.faithfulness import BenchmarkSettings, method_table
+from ..experiments.faithfulness import RANDOMISATION_ORDER, BenchmarkSettings, method_table, reading, summary_table
 from ..io.audio import load_audio
 from ..io.datasets import list_audio_files
 from ..models.cache import cached_model
 from ..models.nsnet2 import NSNet2
 from ..plots.faithfulness import plot_ground_truth
 from ..plots.style import save_png
+from .tables import captioned, numeric_key, order_key, sort_labels
 
 FULL_RUN = {"n_files": None, "placements": ((3000.0, 0.8), (2000.0, 1.0), (4500.0, 0.6)), "seeds": (0, 1), "n_samples": 50,
             "levels_db": (20.0, 10.0, 0.0), "randomisation_files": None}
@@ -74,12 +77,54 @@ def show_ground_truth(rows: list[dict], output_dir: str | os.PathLike) -> None:
     """The Shapley agreement per method (mean, std, count over conditions), the lesion false-positive
     shares, the burst per condition, and :func:`~xai_helpers.plots.faithfulness.plot_ground_truth`
     (written to ``faithfulness_ground_truth.png``)."""
-    display(method_table(rows, METRICS).round(3))
-    display(method_table(rows, ["lesion_false_positive_share"]).round(4))
+    display(captioned(method_table(rows, METRICS), "Agreement with the exact Shapley values of the tiles, per method and "
+                      "control: mean, std and count over files, levels, placements and seeds (Spearman, Pearson, sign "
+                      "agreement, top-3: 1 is best; L1: 0 is best).", drop_empty=True))
+    display(captioned(method_table(rows, ["lesion_false_positive_share"]), "Share of |attribution| on the band the lesioned "
+                      "model cannot see (0 is right): mean, std and count.", precision=4, drop_empty=True))
     frame = pd.DataFrame(rows)
     burst = frame[frame["metric"].isin(BURST_METRICS)]
-    display(burst.pivot_table(index=["sample", "placement", "condition", "seed"], columns="metric", values="value")
-            [list(BURST_METRICS)].round(3))
+    table = burst.pivot_table(index=["sample", "placement", "condition", "seed"], columns="metric", values="value")[list(BURST_METRICS)]
+    display(captioned(sort_labels(table, numeric_key, axis="index", level=2), "The burst per condition: its measured effect "
+                      "on the explained output, its exact Shapley value, the effect as a share of the explained change, and "
+                      "burst_material (1: the effect reaches the set share of the change)."))
     fig = plot_ground_truth(rows)
     save_png(fig, Path(output_dir) / "faithfulness_ground_truth.png")
     display(fig)
+
+
+def condition_table(rows: list[dict], metric: str, caption: str, precision: int = 3) -> Styler:
+    """:func:`~xai_helpers.experiments.faithfulness.summary_table` of ``metric`` (mean and std per method and
+    burst level), levels in numeric order (-20, -10, 0 dB), captioned; columns without a value (std of one
+    condition) left out."""
+    return captioned(sort_labels(summary_table(rows, metric), numeric_key), caption, precision, drop_empty=True)
+
+
+RANDOMISED_PREFIX = "randomised down to "
+
+
+def randomisation_table(rows: list[dict], metric: str = "randomisation_spearman_signed", precision: int = 2) -> Styler:
+    """The cascading randomisation's ``metric`` per method (rows) and depth (columns: the last layer
+    re-initialised, in the model's randomisation order, top layer first), mean and std, captioned."""
+    table = sort_labels(summary_table(rows, metric), order_key(RANDOMISATION_ORDER))
+    table = table.rename(columns=lambda c: str(c).removeprefix(RANDOMISED_PREFIX), level=table.columns.nlevels - 1)
+    return captioned(table, f"Cascading randomisation ({metric.removeprefix('randomisation_')}): Spearman correlation between "
+                            "each method's map and its map with every layer from the top down to the column's layer "
+                            f"re-initialised (order: {' → '.join(RANDOMISATION_ORDER)}); mean over files (and std, with several).",
+                     precision, drop_empty=True)
+
+
+SUMMARY_POINTS = ("- Against the exact Shapley values", "- Controls on Spearman", "- Control(s) at or above")
+"""How the points of the reading that open the report begin."""
+
+
+def summary(benchmark: Benchmark, rows: list[dict]) -> Markdown:
+    """What notebook 05 shows and what it found (Markdown): the benchmark, then the points of
+    :func:`~xai_helpers.experiments.faithfulness.reading` that start with :data:`SUMMARY_POINTS` (the method
+    closest to the exact Shapley values with its margin, the controls, and any control that ranks as well);
+    the whole reading closes the report."""
+    methods = ", ".join(f"`{m}`" for m in benchmark.settings.methods)
+    shows = (f"**What this shows.** Attribution methods ({methods}) and the controls `random`, `energy` and `flipped`, "
+             f"scored against ground truths built into the input and the model: {benchmark.describe()}.")
+    points = [line for line in reading(rows).splitlines() if line.startswith(SUMMARY_POINTS)]
+    return Markdown(f"{shows}\n\n**What we found.**\n\n" + "\n".join(points) + "\n\nThe full reading closes the report.")

@@ -7,6 +7,14 @@ state (progress bars at their final value, labels, sliders' values, the image of
 else by its ``text/plain`` fallback, else by a short note; the widget state itself is dropped. The
 page's ``<title>`` is the notebook's first markdown heading.
 
+Layout (:func:`report_layout`): the outputs of the code cells tagged :data:`SUMMARY_TAG` (a short
+reading of the run's own numbers, computed last) are moved under the title, in a box, followed by a
+table of contents of the page's level-2 and level-3 headings (links to their ids on the page); the
+rest of the first markdown cell (the introduction) comes after them. Consecutive outputs of one
+cell whose output metadata carry the same :data:`SECTION_KEY` (a title, for example a file name)
+fold into one collapsible ``<details>`` section (open when :data:`SECTION_OPEN_KEY` is true), so a
+per-file gallery need not make the page long. The executed notebook is left as it is.
+
 :func:`summarize_report` reads an exported page back (title, first paragraph, first figure as a
 small thumbnail) and :func:`write_index` builds ``reports/index.html`` from those summaries and the
 files beside them, every link staying inside ``reports/``.
@@ -29,7 +37,8 @@ import nbformat
 
 from ..io.atomic import write_text_atomically
 
-__all__ = ["ReportSummary", "export_html", "notebook_title", "offline_notebook", "summarize_report", "write_index"]
+__all__ = ["SECTION_KEY", "SECTION_OPEN_KEY", "SUMMARY_TAG", "ReportSummary", "export_html", "notebook_title",
+           "offline_notebook", "report_layout", "section", "summarize_report", "table_of_contents", "write_index"]
 
 FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg")
 AUDIO_SUFFIXES = (".wav", ".flac")
@@ -42,6 +51,17 @@ THUMBNAIL_SIZE = (320, 200)
 """Largest thumbnail in the index, width and height in px (the aspect ratio is kept)."""
 DESCRIPTION_CHARS = 300
 """Longest description in the index, in characters (cut at a word)."""
+SUMMARY_TAG = "summary"
+"""Tag of the code cell(s) whose outputs open the report, under its title."""
+SECTION_KEY = "xai_section"
+"""Output-metadata key: consecutive outputs of a cell with the same value fold into a ``<details>`` titled by it."""
+SECTION_OPEN_KEY = "xai_section_open"
+"""Output-metadata key: true to show a section unfolded (its first output decides)."""
+TOC_LEVELS = (2, 3)
+"""Heading levels listed in the table of contents."""
+_SUMMARY_CELL, _TOC_CELL = "xai-summary", "xai-toc"
+"""Tags (and cell ids) of the cells :func:`report_layout` adds; the template styles them."""
+_TOC_PLACEHOLDER = '<nav class="xai-toc" data-xai-toc="placeholder"></nav>'
 
 # Extends nbconvert's `lab` template and empties every block that loads a script from the web.
 _OFFLINE_TEMPLATE = "xai_offline.html.j2"
@@ -55,13 +75,36 @@ _OFFLINE_TEMPLATE_SOURCE = """{%- extends 'index.html.j2' -%}
 .xai-widget-column{flex-direction:column;align-items:flex-start}
 .xai-widget img{max-width:100%}
 .xai-widget-note{color:var(--jp-content-font-color2);font-style:italic}
+.celltag_xai-summary .jp-OutputArea{border-left:4px solid #1565c0;background:#f3f7fc;padding:.2em .8em;margin:.4em 0}
+.xai-toc{font-size:95%}.xai-toc>ul{columns:2;column-gap:2em;margin:.2em 0}.xai-toc ul{padding-left:1.2em;margin:.1em 0}
+.xai-toc li{break-inside:avoid}.xai-toc-title{font-weight:bold;margin:.2em 0}
+details.xai-section{margin:.4em 0;padding:.2em .6em;border:1px solid var(--jp-border-color2);border-radius:4px}
+details.xai-section>summary{cursor:pointer;font-weight:bold;padding:.2em 0;font-family:var(--jp-content-font-family);font-size:var(--jp-content-font-size2)}
+.jp-RenderedHTMLCommon caption{caption-side:top;text-align:left;font-weight:bold;color:var(--jp-content-font-color1);padding:.3em 0}
+.jp-OutputArea-output{overflow-x:auto}
 </style>{%- endblock extra_css -%}
+{% block output %}
+{%- set section = (output.metadata or {}).get('xai_section') -%}
+{%- set previous = none if loop.first else (loop.previtem.metadata or {}).get('xai_section') -%}
+{%- set following = none if loop.last else (loop.nextitem.metadata or {}).get('xai_section') -%}
+{%- if section and section != previous -%}
+<details class="xai-section"{% if (output.metadata or {}).get('xai_section_open') %} open{% endif %}><summary>{{ section | e }}</summary>
+{%- endif -%}
+{{ super() }}
+{%- if section and section != following -%}</details>{%- endif -%}
+{% endblock output %}
 """
 
 _CONTAINERS = {"HBoxModel": "row", "VBoxModel": "column", "BoxModel": "row", "GridBoxModel": "row",
                "TabModel": "column", "AccordionModel": "column", "StackModel": "column"}
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _INLINE_MARKUP = re.compile(r"[`*_]|\[([^\]]*)\]\([^)]*\)")
+
+
+def section(title: str, opened: bool = False) -> dict[str, object]:
+    """Output metadata that files an output under the collapsible section ``title`` of the report:
+    ``display(fig, metadata=section("a.wav"))``; ``opened`` shows it unfolded."""
+    return {SECTION_KEY: str(title), SECTION_OPEN_KEY: bool(opened)}
 
 
 def notebook_title(nb: nbformat.NotebookNode) -> str | None:
@@ -186,6 +229,94 @@ def offline_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def _tags(cell: nbformat.NotebookNode) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def _shown_outputs(cells: Iterable[nbformat.NotebookNode]) -> list[nbformat.NotebookNode]:
+    """What a reader should see of ``cells``' outputs: displays, results and printed text (no errors, no stderr)."""
+    return [output for cell in cells for output in cell.get("outputs", [])
+            if output.get("output_type") in ("display_data", "execute_result")
+            or (output.get("output_type") == "stream" and output.get("name") == "stdout")]
+
+
+def _heading_levels(cells: Iterable[nbformat.NotebookNode]) -> list[int]:
+    """Levels (1 to 6) of the markdown headings of ``cells``, in order."""
+    return [len(m.group(0).strip().split()[0]) for cell in cells if cell.cell_type == "markdown" for m in _HEADING.finditer(cell.source)]
+
+
+def report_layout(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``nb`` laid out as a report opens: title, summary, table of contents, introduction.
+
+    The first markdown cell with a heading is cut after that heading's line; under it come one cell
+    holding the outputs of every code cell tagged :data:`SUMMARY_TAG` (those cells leave their
+    place; errors and stderr are not carried) and one cell whose output :func:`table_of_contents`
+    fills after export (only when some markdown cell has a heading of :data:`TOC_LEVELS`), then the
+    rest of the cut cell. Without a heading they open the page.
+    """
+    nb = copy.deepcopy(nb)
+    summary_cells = [cell for cell in nb.cells if cell.cell_type == "code" and SUMMARY_TAG in _tags(cell)]
+    cells = [cell for cell in nb.cells if not (cell.cell_type == "code" and SUMMARY_TAG in _tags(cell))]
+    top = []
+    outputs = _shown_outputs(summary_cells)
+    if outputs:
+        top.append(nbformat.v4.new_code_cell("", id=_SUMMARY_CELL, metadata={"tags": [_SUMMARY_CELL]}, outputs=outputs))
+    if any(level in TOC_LEVELS for level in _heading_levels(cells)[1:]):  # the first heading is the title
+        toc = nbformat.v4.new_output("display_data", data={"text/html": _TOC_PLACEHOLDER, "text/plain": "contents"})
+        top.append(nbformat.v4.new_code_cell("", id=_TOC_CELL, metadata={"tags": [_TOC_CELL]}, outputs=[toc]))
+    position = next((i for i, cell in enumerate(cells) if cell.cell_type == "markdown" and _HEADING.search(cell.source)), None)
+    if position is None:
+        nb.cells = top + cells
+        return nb
+    title_cell = cells[position]
+    cut = _HEADING.search(title_cell.source).end()
+    head, rest = title_cell.source[:cut], title_cell.source[cut:]
+    title_cell.source = head.rstrip()
+    intro = [nbformat.v4.new_markdown_cell(rest.strip("\n"), id=f"{title_cell.get('id', 'title')}-intro"[:64])] if rest.strip() else []
+    nb.cells = cells[: position + 1] + top + intro + cells[position + 1 :]
+    return nb
+
+
+_HTML_HEADING = re.compile(r'<h([1-6])\b[^>]*\bid="([^"]+)"[^>]*>(.*?)</h\1>', re.DOTALL | re.IGNORECASE)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _nested_list(entries: list[tuple[int, str]]) -> str:
+    """``<ul>`` of ``(level, html)`` entries, each deeper entry nested in the item before it."""
+    if not entries:
+        return ""
+    top = min(level for level, _ in entries)
+    parts, i = [], 0
+    while i < len(entries):
+        level, item = entries[i]
+        j = i + 1
+        while j < len(entries) and entries[j][0] > top:
+            j += 1
+        parts.append(f"<li>{item}{_nested_list(entries[i + 1 : j])}</li>" if level == top else f"<li>{_nested_list(entries[i:j])}</li>")
+        i = j
+    return "<ul>" + "".join(parts) + "</ul>"
+
+
+def table_of_contents(body: str) -> str:
+    """``body`` (an exported page) with its table-of-contents placeholder replaced by nested links
+    to every heading of :data:`TOC_LEVELS` that follows it and has an ``id``; unchanged without one."""
+    start = body.find(_TOC_PLACEHOLDER)
+    if start < 0:
+        return body
+    entries = []
+    for match in _HTML_HEADING.finditer(body, start + len(_TOC_PLACEHOLDER)):
+        level = int(match.group(1))
+        if level not in TOC_LEVELS:
+            continue
+        inner = re.sub(r'<a class="anchor-link"[^>]*>.*?</a>', "", match.group(3), flags=re.DOTALL)
+        text = " ".join(html.unescape(_TAG.sub("", inner)).split())
+        if text:
+            entries.append((level, match.group(2), text))
+    links = [(level, f'<a href="#{html.escape(html.unescape(anchor))}">{html.escape(text)}</a>') for level, anchor, text in entries]
+    nav = f'<nav class="xai-toc"><p class="xai-toc-title">Contents</p>{_nested_list(links)}</nav>' if links else ""
+    return body.replace(_TOC_PLACEHOLDER, nav, 1)
+
+
 def export_html(notebook_path: str | os.PathLike, html_path: str | os.PathLike, title: str | None = None) -> Path:
     """Export an executed notebook to one self-contained HTML page; returns ``html_path``.
 
@@ -198,7 +329,7 @@ def export_html(notebook_path: str | os.PathLike, html_path: str | os.PathLike, 
     from nbconvert import HTMLExporter
 
     notebook_path = Path(notebook_path)
-    nb = offline_notebook(nbformat.read(str(notebook_path), as_version=4))
+    nb = report_layout(offline_notebook(nbformat.read(str(notebook_path), as_version=4)))
     nb.metadata["title"] = title or notebook_title(nb) or notebook_path.stem
     exporter = HTMLExporter(
         template_name="lab", template_file=_OFFLINE_TEMPLATE,
@@ -206,7 +337,7 @@ def export_html(notebook_path: str | os.PathLike, html_path: str | os.PathLike, 
         embed_images=True, exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
     )
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": notebook_path.stem}})
-    return write_text_atomically(Path(html_path), body)
+    return write_text_atomically(Path(html_path), table_of_contents(body))
 
 
 @dataclass(frozen=True)
@@ -222,7 +353,10 @@ class ReportSummary:
 
 
 class _SummaryParser(HTMLParser):
-    """Collects a page's ``<title>``, first non-empty ``<p>`` and first ``data:image/...`` ``<img>``."""
+    """Collects a page's ``<title>``, first non-empty ``<p>`` and first ``data:image/...`` ``<img>``,
+    outside the summary and contents cells that :func:`report_layout` adds."""
+
+    _SKIPPED = {f"celltag_{_SUMMARY_CELL}", f"celltag_{_TOC_CELL}"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -232,8 +366,13 @@ class _SummaryParser(HTMLParser):
         self._in_title = False
         self._paragraph_depth = 0
         self._paragraph_done = False
+        self._skip_depth = 0
+        """Open ``<div>`` elements of a skipped cell (0: not inside one)."""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._skip_depth or (tag == "div" and self._SKIPPED & set((dict(attrs).get("class") or "").split())):
+            self._skip_depth += tag == "div"
+            return
         if tag == "title":
             self._in_title = True
         elif tag == "p" and not self._paragraph_done:
@@ -244,6 +383,9 @@ class _SummaryParser(HTMLParser):
                 self.image = src
 
     def handle_endtag(self, tag: str) -> None:
+        if self._skip_depth:
+            self._skip_depth -= tag == "div"
+            return
         if tag == "title":
             self._in_title = False
         elif tag == "p" and self._paragraph_depth:
@@ -252,6 +394,8 @@ class _SummaryParser(HTMLParser):
                 self._paragraph_done = True
 
     def handle_data(self, data: str) -> None:
+        if self._skip_depth:
+            return
         if self._in_title:
             self.title.append(data)
         elif self._paragraph_depth:
