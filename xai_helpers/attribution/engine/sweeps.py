@@ -39,7 +39,11 @@ baseline (a "part") and the parts are summed, so the cost grows about linearly w
 A weighted sum of outputs needs one adjoint row per sum, stepped backwards over the whole clip.
 Everything runs in the model's dtype (float32; float64 after ``model.double()``) on its device.
 
-Memory: the chunk's output ``[F, n, F, T]`` (83 MB for n = 8 and a 1 s clip at 16 kHz), the chunk's
+The results come out tile by tile (:meth:`_Engine.tiles`): ``[n, F_out, F_in, m]`` for one chunk of
+output frames and one block of input frames, every part adding into the same buffer, so a caller can
+reduce each tile while it is in cache (maps mode) or copy it into a dense chunk ``[F, n, F, T]``.
+
+Memory: two tiles ``[n, F, F, n]`` (17 MB for n = 8 at 16 kHz; a dense chunk is 83 MB for a 1 s clip), the chunk's
 adjoints and per-frame Jacobians (O(n H^2)), plus ``RR`` (``2H x F`` floats per frame and baseline,
 about 0.5 MB at 16 kHz) and ``Phi`` (``3 H^2`` per block and part) for the frames explained so far --
 freed beyond ``max_lookback_frames`` when that is set. Matrix shapes are ``[n F K, H] x [H, H]`` and

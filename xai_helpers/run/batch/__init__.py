@@ -69,7 +69,7 @@ memory passes GB, ``--max-disk-gb GB`` one whose task folder passes GB (checked 
 while it runs and again after each notebook); the task fails with a message naming the bound and the
 size reached, the other tasks go on. ``summary.csv`` reports ``disk_mb`` and ``peak_memory_mb`` per
 task, ``index.html`` the total on disk. A whole file in ``store="maps"`` writes a few MB; a 4-D
-``store="full"`` tensor grows with the square of the duration (about 1 GB for 1 s).
+``store="full"`` tensor grows with the square of the duration (about 1 GB x s^2 as float32).
 
 The VCTK + DEMAND test set (Valentini-Botinhao 2017, 824 utterances at 48 kHz) already holds noisy
 speech, and the notebooks' noise records (the ``.json`` beside each noisy file written by notebook
