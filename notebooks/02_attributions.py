@@ -60,7 +60,7 @@ sample_rate = 16000  # model rate: 16000 or 48000 Hz (the audio is resampled to 
 
 # %%
 from xai_helpers.io.datasets import list_audio_files
-from xai_helpers.attribution.explain import ExplainConfig, explain_file
+from xai_helpers.attribution.explain import ExplainConfig, explain_files
 from xai_helpers.reports.attributions import results_table, summary
 from xai_helpers.run.notebook import setup_notebook
 
@@ -80,9 +80,11 @@ print(f"{len(files)} file(s); {config.method} on {config.outputs} / {config.feat
 
 # %% [markdown]
 # ## Compute and store
+#
+# A bar over the files shows the time left; each file's own bar, over its output frames, runs under it.
 
 # %%
-results = [explain_file(path, output_dir, config, device=device) for path in files]
+results = explain_files(files, output_dir, config, device=device)
 
 # %% [markdown]
 # ## Whole files, influence maps only
@@ -97,7 +99,7 @@ whole = files if whole_files < 0 else files[:whole_files]
 whole_results = []
 if whole and config.uses_engine() and config.has_maps():
     whole_config = dataclasses.replace(config, segment_start_s=0.0, segment_duration_s=None, store="maps")
-    whole_results = [explain_file(path, output_dir, whole_config, device=device) for path in whole]
+    whole_results = explain_files(whole, output_dir, whole_config, device=device, description="whole files")
 
 # %% [markdown]
 # ## Summary per file

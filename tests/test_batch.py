@@ -300,3 +300,55 @@ def test_summary_carries_the_quality_scores_of_notebooks_01_and_04(tmp_path):
     assert float(a["enhanced_si_sdr_db_change_random"]) == 0.5
     assert a["stoi_noisy"] == "" and a["enhanced_pesq_change_flop"] == ""
     assert all(b[column] == "" for column in ("pesq_noisy", "pesq_enhanced", "enhanced_pesq_change_top"))
+
+
+# ------------------------------------------------------------------------------ bounds per task
+
+def _writer_notebook(folder: Path) -> Path:
+    """A numbered notebook that writes ``write_mb`` MB into its output folder and holds ``hold_mb`` MB of memory."""
+    import nbformat
+
+    folder.mkdir()
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [
+        nbformat.v4.new_code_cell('input_path = ""\noutput_dir = "out"\nwrite_mb = 0.1\nhold_mb = 0', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "import os, time\nimport numpy as np\nos.makedirs(output_dir, exist_ok=True)\n"
+            "held = np.ones(int(hold_mb * 1e6 / 8))\n"
+            "with open(os.path.join(output_dir, 'data.bin'), 'wb') as f:\n    f.write(b'0' * int(write_mb * 1e6))\n"
+            "time.sleep(2 if hold_mb else 0)"
+        ),
+    ]
+    nbformat.write(notebook, folder / "01_writer.ipynb")
+    return folder
+
+
+def test_a_task_over_the_disk_or_memory_bound_fails_alone(tmp_path):
+    notebooks = _writer_notebook(tmp_path / "notebooks")
+    audio = tmp_path / "x.wav"
+    sf.write(audio, np.zeros(1600, dtype=np.float32), 16000)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"id,path,write_mb,hold_mb\nbig,{audio},12,0\nsmall,{audio},0.1,0\nhungry,{audio},0.1,1500\n")
+    run = tmp_path / "run"
+    summary = batch_cluster.run_batch(None, manifest, run, workers=1, progress=False, notebooks_dir=notebooks,
+                                      max_disk_gb=0.01, max_memory_gb=0.8)
+    assert summary.ok == ["small"] and sorted(summary.failed) == ["big", "hungry"]
+    rows = _summary(run)
+    big = rows["big"]["error"]
+    assert "--max-disk-gb 0.01 (10.0 MB)" in big and "disk bound exceeded" in big
+    size_mb = float(big.split(" holds ")[1].split(" MB")[0])
+    assert size_mb > 10.0
+    hungry = rows["hungry"]["error"]
+    assert "memory bound exceeded in 01_writer" in hungry and "--max-memory-gb 0.8 (800 MB)" in hungry
+    assert int(hungry.split("used ")[1].split(" MB")[0]) > 800
+    assert 20 < float(rows["small"]["peak_memory_mb"]) < 800  # a kernel with numpy loaded
+    assert float(rows["small"]["disk_mb"]) == pytest.approx(runner.folder_bytes(run / "files/small") / 1e6, abs=0.06)
+    index = (run / "index.html").read_text()
+    total = sum(float(r["disk_mb"]) for r in rows.values())
+    assert f"{total:.1f} MB on disk" in index and "largest task memory" in index
+
+
+def test_bounds_must_be_positive(tmp_path):
+    with pytest.raises(ValueError, match="max_disk_gb must be a positive number of GB"):
+        batch_cluster.run_batch(["01"], tmp_path, tmp_path / "run", max_disk_gb=0)

@@ -88,3 +88,44 @@ def test_accumulator_is_chunking_invariant():
         parts.update(slice(start, min(start + 4, 6)), torch.from_numpy(a[:, start : start + 4]))
     for name in MAP_DIMS:
         assert_close(parts.result()[name], whole.result()[name], name)
+
+
+def test_streamed_maps_with_a_lookback_equal_the_dense_tensor(model, clip):
+    features, baselines = clip
+    dense, dense_deltas = concatenate_chunks(
+        all_bins_attributions(model, features, baselines[:2], "deepliftshap", frames_per_chunk=4, max_lookback_frames=5)
+    )
+    lag = np.arange(dense.shape[1])[:, None] - np.arange(dense.shape[3])[None]
+    assert not (dense * (lag > 5)[None, :, None, :]).any() and (dense * (lag == 5)[None, :, None, :]).any()
+    maps, deltas = all_bins_maps(model, features, baselines[:2], "deepliftshap", frames_per_chunk=4, max_lookback_frames=5)
+    for name, expected in reference_maps(dense).items():
+        assert_close(maps[name], expected, name)
+    np.testing.assert_allclose(deltas, dense_deltas, rtol=0, atol=1e-6)
+
+
+def test_tiles_of_input_frames_equal_whole_chunks():
+    a = np.random.default_rng(1).normal(size=(4, 6, 3, 7)).astype(np.float32)
+    a[:, :3, :, 5:] = 0  # input frames 5, 6 are left out of the first chunk's tiles
+    whole, tiled = MapAccumulator(a.shape), MapAccumulator(a.shape)
+    whole.update(slice(0, 6), a)
+    for t_out, cuts in ((slice(0, 3), [(2, 5), (0, 2)]), (slice(3, 6), [(4, 7), (0, 4)])):
+        tiled.begin(t_out)
+        for start, stop in cuts:
+            tiled.add(slice(start, stop), torch.from_numpy(a[:, t_out, :, start:stop].copy()), consume=True)
+        totals = tiled.end()
+        np.testing.assert_allclose(totals.numpy(), a[:, t_out].astype(np.float64).sum(axis=(2, 3)), rtol=0, atol=1e-6 * np.abs(a).sum(axis=(2, 3)).max())
+    for name in MAP_DIMS:
+        assert_close(tiled.result()[name], whole.result()[name], name)
+
+
+def test_tiles_are_checked():
+    accumulator = MapAccumulator((3, 4, 3, 5))
+    with pytest.raises(ValueError, match=r"begin\(t_out\) first"):
+        accumulator.add(slice(0, 2), np.zeros((3, 2, 3, 2), dtype=np.float32))
+    with pytest.raises(ValueError, match="t_out must be a slice within 0:4"):
+        accumulator.begin(slice(2, 6))
+    accumulator.begin(slice(0, 2))
+    with pytest.raises(ValueError, match=r"input frames 1:3 must be \[3, 2, 3, 2\], got \(3, 2, 3, 3\)"):
+        accumulator.add(slice(1, 3), np.zeros((3, 2, 3, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match="still open"):
+        accumulator.begin(slice(2, 4))

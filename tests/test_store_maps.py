@@ -47,8 +47,8 @@ def test_stored_maps_equal_the_stored_tensor_of_the_same_run(tmp_path, wav, meth
         for name in MAP_DIMS:
             assert_close(a.maps[name], expected[name], name)
             assert_close(b.maps[name], expected[name], name)
-        if a.deltas is not None:
-            np.testing.assert_array_equal(a.deltas, b.deltas)
+        if a.deltas is not None:  # maps mode sums each output bin tile by tile: the same deltas up to float32 rounding
+            np.testing.assert_allclose(a.deltas, b.deltas, rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("method", ["deepliftshap", "deeplift", "saliency", "inputxgradient"])

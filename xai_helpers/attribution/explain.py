@@ -44,13 +44,13 @@ from ..io.hashing import file_sha256
 from ..models.nsnet2 import onnx_model_path
 from ..store.reader import AttributionFile, AttributionFileError, check_complete
 from ..store.writer import STORE_VERSION, AttributionWriter, DatasetSpec, discard_stale_partials, output_lock, warn_if_large
-from .explain_compute import Plan, compute_blocks, output_bin_indices, plan_outputs
+from .explain_compute import Plan, compute_blocks, engine_maps, output_bin_indices, plan_outputs
 from .explain_config import ExplainConfig
 from .maps import MAP_DIMS, MapAccumulator
 from .regions import feature_mask, region_grid
 from .segment import Segment, load_segment
 
-__all__ = ["ExplainConfig", "ExplainResult", "Segment", "attribution_paths", "explain_file", "load_segment", "output_path"]
+__all__ = ["ExplainConfig", "ExplainResult", "Segment", "attribution_paths", "explain_file", "explain_files", "load_segment", "output_path"]
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +199,27 @@ def reuse_problem(path: str | os.PathLike, source: str | os.PathLike, config: Ex
     return ""
 
 
+def explain_files(
+    sources: list[str | os.PathLike],
+    output_dir: str | os.PathLike,
+    config: ExplainConfig,
+    device: str = "cpu",
+    progress: bool = True,
+    description: str = "files",
+) -> list[ExplainResult]:
+    """:func:`explain_file` on each of ``sources`` in order; ``progress`` shows a bar over the files (elapsed
+    and time left, the file in hand) with each file's own bar over its outputs nested under it."""
+    from tqdm.auto import tqdm
+
+    results = []
+    bar = tqdm(sources, desc=description, unit="file", disable=not progress)
+    for source in bar:
+        bar.set_postfix_str(Path(source).name, refresh=True)
+        results.append(explain_file(source, output_dir, config, device, progress))
+    bar.close()
+    return results
+
+
 def _attrs(config: ExplainConfig, segment: Segment, model: MaskModel, plan: Plan) -> dict[str, object]:
     fields = dataclasses.asdict(config)
     fields["request"] = json.dumps(config.request(), sort_keys=True)
@@ -262,10 +283,16 @@ def _write(destination: Path, segment: Segment, config: ExplainConfig, model: Ma
             warn_if_large(destination, spec.shape, np.dtype(config.dtype).itemsize)
             for name in [f"latent/{layer}" for layer in config.latent_layers] if config.features == "latent" else ["attributions"]:
                 writer.create(name, spec)
-        maps = MapAccumulator(spec.shape, device) if config.has_maps() else None
         deltas = np.full(plan.target_shape, np.nan, dtype=np.float32)
-        sensitivity = None
-        for index, values, block_deltas, extras in compute_blocks(plan, segment, config, model, labels, device, progress):
+        sensitivity = influence = None
+        if config.has_maps() and not full and config.uses_engine() and labels is None:
+            # Maps only, from the engine: reduced tile by tile on the device, no chunk assembled.
+            influence, engine_deltas = engine_maps(segment, config, model, device, progress)
+            if engine_deltas is not None:
+                deltas[...] = engine_deltas
+        maps = MapAccumulator(spec.shape, device) if config.has_maps() and influence is None else None
+        blocks = () if influence is not None else compute_blocks(plan, segment, config, model, labels, device, progress)
+        for index, values, block_deltas, extras in blocks:
             for name, array in values.items() if full else ():
                 writer.write(name, index, array.cpu().numpy() if isinstance(array, torch.Tensor) else array)
             if maps is not None:  # after the write: the chunk is consumed
@@ -276,12 +303,14 @@ def _write(destination: Path, segment: Segment, config: ExplainConfig, model: Ma
                 if sensitivity is None:
                     sensitivity = np.zeros(plan.target_shape + (len(config.fgsm_eps),), dtype=np.float32)
                 sensitivity[index] = extras["sensitivity"]
+        if maps is not None:
+            influence = maps.result()
         if not np.isnan(deltas).all():
             writer.put("deltas", deltas, plan.target_dims)
         if sensitivity is not None:
             writer.put("sensitivity", sensitivity, plan.target_dims + ("eps",))
-        if maps is not None:
-            for name, values in maps.result().arrays.items():
+        if influence is not None:
+            for name, values in influence.arrays.items():
                 writer.put_map(name, values, MAP_DIMS[name])
         writer.commit()
     return spec.shape, None if np.isnan(deltas).all() else deltas

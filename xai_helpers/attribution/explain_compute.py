@@ -18,9 +18,10 @@ import torch
 
 from ..models.base import MaskModel
 from .captum_backend import attribute_targets
-from .engine import all_bins_attributions, weighted_output_attributions
+from .engine import all_bins_attributions, all_bins_maps, weighted_output_attributions
 from .explain_config import ExplainConfig
 from .latent import layer_attributions
+from .maps import InfluenceMaps
 from .regions import region_bins
 from .segment import Segment
 from .targets import ExplainedOutputs, bin_index
@@ -71,11 +72,30 @@ def output_bin_indices(config: ExplainConfig, plan: Plan) -> tuple[int, int] | N
 
 
 def _progress(iterable, total: int, enabled: bool, description: str):
+    """``iterable`` with a progress bar (nested under a caller's bar over files: it goes when done)."""
     if not enabled:
         return iterable
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, total=total, desc=description, unit="frame" if "frame" in description else "batch")
+    return tqdm(iterable, total=total, desc=description, unit="frame" if "frame" in description else "batch", leave=False)
+
+
+def engine_maps(segment: Segment, config: ExplainConfig, model: MaskModel, device: torch.device, progress: bool) -> tuple[InfluenceMaps, np.ndarray | None]:
+    """The influence maps of all output bins over input bins and the deltas ``[F, T]`` (``None`` without),
+    from the engine reduced tile by tile on ``device`` (:func:`~.engine.all_bins_maps`): ``store="maps"``
+    without the 4-D tensor. ``progress`` shows a bar over output frames."""
+    features = torch.as_tensor(segment.features, device=device)
+    baselines = torch.as_tensor(segment.baselines, device=device)
+    n_frames = segment.features.shape[1]
+    bar = _progress(None, n_frames, progress, f"{config.method} maps (engine, {config.frames_per_chunk} frames per chunk)")
+    try:
+        return all_bins_maps(
+            model, features, baselines, config.method, config.target, config.frames_per_chunk, rule=config.deeplift_rule,
+            on_chunk=None if bar is None else (lambda frames: bar.update(frames.stop - frames.start)),
+        )
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def compute_blocks(

@@ -3,7 +3,8 @@
 The tensor ``a[f_out, t_out, f_in, t_in]`` (every output bin's attribution over every input bin)
 grows with the square of the duration; the maps that notebooks 03 and 04 draw and rank by do not.
 :class:`MapAccumulator` takes chunks of output frames (``update(t_out slice, chunk [F_out, n, F_in,
-T_in])``, a torch tensor on any device or a numpy array) and keeps only the maps, in float64 on the
+T_in])``, a torch tensor on any device or a numpy array), or a chunk tile by tile of input frames
+(``begin``, ``add``, ``end``), and keeps only the maps, in float64 on the
 chunk's device; :meth:`MapAccumulator.result` moves them to the host once. The same class serves the
 engine (:func:`~xai_helpers.attribution.engine.all_bins_maps`, the dense chunk never leaves the
 device), Captum-backend results (one output frame per chunk) and stored 4-D files
@@ -113,7 +114,11 @@ def as_tensor(chunk, device: torch.device | None = None) -> torch.Tensor:
 
 class MapAccumulator:
     """Accumulates :class:`InfluenceMaps` of a tensor ``shape = (F_out, T_out, F_in, T_in)`` over chunks
-    of output frames, in float64 on ``device`` (default: the first chunk's device)."""
+    of output frames, in float64 on ``device`` (default: the first chunk's device).
+
+    A chunk comes whole (:meth:`update`) or in tiles of input frames (:meth:`begin`, :meth:`add` per
+    tile, :meth:`end`): the engine reduces each tile while it is hot in cache and never assembles the
+    chunk ``[F_out, n, F_in, T_in]``. Tiles a chunk does not get are zero (e.g. ``t_in > t_out``)."""
 
     def __init__(self, shape: tuple[int, int, int, int], device: torch.device | str | None = None) -> None:
         if len(shape) != 4:
@@ -121,6 +126,8 @@ class MapAccumulator:
         self.shape = tuple(int(s) for s in shape)
         self.device = None if device is None else torch.device(device)
         self.maps: dict[str, torch.Tensor] | None = None
+        self._t_out: slice | None = None
+        self._frames: dict[str, torch.Tensor] = {}  # per kind: [F_out, n, T_in] sums over f_in of the open chunk
 
     def _allocate(self, device: torch.device) -> dict[str, torch.Tensor]:
         f_out, t_out, f_in, t_in = self.shape
@@ -130,34 +137,73 @@ class MapAccumulator:
         maps["output_totals"] = torch.zeros((f_out, t_out), dtype=torch.float64, device=device)
         return maps
 
-    def update(self, t_out: slice, chunk, consume: bool = False) -> None:
-        """Add the attributions ``chunk`` ``[F_out, n, F_in, T_in]`` of the output frames ``t_out``.
+    def begin(self, t_out: slice, device: torch.device | str | None = None) -> None:
+        """Open the chunk of output frames ``t_out`` (on ``device``: default the accumulator's, else the CPU)."""
+        if self._t_out is not None:
+            raise ValueError(f"chunk of output frames {self._t_out.start}:{self._t_out.stop} is still open: end() it first")
+        if not 0 <= t_out.start < t_out.stop <= self.shape[1]:
+            raise ValueError(f"t_out must be a slice within 0:{self.shape[1]}, got {t_out.start}:{t_out.stop}")
+        if self.maps is None:
+            self.maps = self._allocate(self.device or torch.device(device or "cpu"))
+        device = self.maps["freq_abs"].device
+        f_out, _, _, t_in = self.shape
+        n = t_out.stop - t_out.start
+        self._t_out = t_out
+        self._frames = {kind: torch.zeros((f_out, n, t_in), dtype=torch.float64, device=device) for kind in KINDS}
 
-        The chunk is reduced in its own dtype (memory-bound passes; float32 sums of at most
-        ``F n`` or ``F T`` terms), the results added in float64. ``consume=True`` lets it be
-        overwritten (``|a|`` in place: one chunk-sized allocation less)."""
+    def add(self, t_in: slice, tile, consume: bool = False) -> None:
+        """Add the tile ``[F_out, n, F_in, m]`` of the open chunk: the attributions to the input frames ``t_in``
+        (each input frame at most once per chunk).
+
+        The tile is reduced in its own dtype (memory-bound passes; float32 sums of at most ``n T_in`` or
+        ``F_in`` terms), the results added in float64. ``consume=True`` lets it be overwritten (``|a|`` in
+        place: one tile-sized allocation less)."""
+        if self._t_out is None:
+            raise ValueError("no open chunk: begin(t_out) first")
+        f_out, _, f_in, _ = self.shape
+        a = as_tensor(tile, self.maps["freq_abs"].device)
+        n, m = self._t_out.stop - self._t_out.start, t_in.stop - t_in.start
+        if tuple(a.shape) != (f_out, n, f_in, m):
+            raise ValueError(
+                f"tile of output frames {self._t_out.start}:{self._t_out.stop} and input frames {t_in.start}:{t_in.stop} "
+                f"must be [{f_out}, {n}, {f_in}, {m}], got {tuple(a.shape)}"
+            )
+        maps = self.maps
+        for kind in KINDS[::-1]:  # signed first, then |a| (in place when consumed)
+            if kind == "abs":
+                a = a.abs_() if consume else a.abs()
+            over_n = a.sum(dim=1)  # [F_out, F_in, m]
+            maps[f"global_{kind}"][:, t_in] += over_n.sum(dim=0).double()
+            maps[f"freq_{kind}"] += over_n.sum(dim=2).double()
+            self._frames[kind][:, :, t_in] += a.sum(dim=2).double()
+
+    def end(self) -> torch.Tensor:
+        """Close the open chunk; returns its output bins' signed totals ``[F_out, n]`` (sum over ``f_in, t_in``, float64)."""
+        if self._t_out is None:
+            raise ValueError("no open chunk: begin(t_out) first")
+        t_out, maps = self._t_out, self.maps
+        for kind in KINDS:
+            per_frame = self._frames[kind]  # [F_out, n, T_in]
+            maps[f"time_{kind}"][t_out] = per_frame.sum(dim=0)
+            rows = per_frame.reshape(-1, per_frame.shape[2])
+            maps[f"frame_gram_{kind}"] += rows.t() @ rows
+            maps[f"frame_sum_{kind}"] += rows.sum(dim=0)
+            torch.maximum(maps[f"frame_peak_{kind}"], rows.abs().amax(dim=0), out=maps[f"frame_peak_{kind}"])
+        maps["output_totals"][:, t_out] = self._frames["abs"].sum(dim=2)
+        totals = self._frames["signed"].sum(dim=2)
+        self._t_out, self._frames = None, {}
+        return totals
+
+    def update(self, t_out: slice, chunk, consume: bool = False) -> None:
+        """Add the attributions ``chunk`` ``[F_out, n, F_in, T_in]`` of the output frames ``t_out`` (one tile)."""
         a = as_tensor(chunk, self.device)
         f_out, _, f_in, t_in = self.shape
         n = t_out.stop - t_out.start
         if tuple(a.shape) != (f_out, n, f_in, t_in):
             raise ValueError(f"chunk of output frames {t_out.start}:{t_out.stop} must be [{f_out}, {n}, {f_in}, {t_in}], got {tuple(a.shape)}")
-        if self.maps is None:
-            self.maps = self._allocate(a.device)
-        m = self.maps
-        ones = a.new_ones(1, f_out * n)
-        for kind in KINDS[::-1]:  # signed first, then |a| (in place when consumed)
-            if kind == "abs":
-                a = a.abs_() if consume else a.abs()
-            per_frame = a.sum(dim=2).double()  # [F_out, n, T_in]
-            m[f"global_{kind}"] += (ones @ a.reshape(f_out * n, f_in * t_in)).view(f_in, t_in).double()
-            m[f"freq_{kind}"] += a.sum(dim=3).sum(dim=1).double()
-            m[f"time_{kind}"][t_out] = per_frame.sum(dim=0)
-            rows = per_frame.reshape(-1, t_in)
-            m[f"frame_gram_{kind}"] += rows.t() @ rows
-            m[f"frame_sum_{kind}"] += rows.sum(dim=0)
-            torch.maximum(m[f"frame_peak_{kind}"], rows.abs().amax(dim=0), out=m[f"frame_peak_{kind}"])
-            if kind == "abs":
-                m["output_totals"][:, t_out] = per_frame.sum(dim=2)
+        self.begin(t_out, a.device)
+        self.add(slice(0, t_in), a, consume)
+        self.end()
 
     def result(self) -> InfluenceMaps:
         """The maps, on the host (all zero if no chunk came)."""

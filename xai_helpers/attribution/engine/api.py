@@ -41,38 +41,54 @@ class AttributionChunk:
     ``None`` for saliency and inputxgradient."""
 
 
+def _frames(engine: _Engine, index: int) -> slice:
+    """Output frames of chunk ``index``."""
+    return slice(index * engine.chunk, min((index + 1) * engine.chunk, engine.T))
+
+
+def _tiles(engines: list[_Engine], index: int) -> Iterator[tuple[slice, torch.Tensor]]:
+    """All parts' attributions of chunk ``index``'s output frames summed, tile by tile of input frames:
+    ``(t_in, tile [n, F_out, F_in, m])`` with the lookback mask and saliency's ``|.|`` applied; the chunk's
+    own frames first (zero where ``t_in > t_out``), then earlier blocks, latest first (input frames not
+    yielded are zero). Each tile is a buffer that the next one overwrites."""
+    first = engines[0]
+    frames = _frames(first, index)
+    n = frames.stop - frames.start
+    own, earlier = first.new(n, first.F, first.F, n).zero_(), first.new(n * first.F, first.F * first.chunk)
+    parts = [engine.tiles(index, own, earlier, accumulate=part > 0) for part, engine in enumerate(engines)]
+    while True:
+        steps = [next(part, None) for part in parts]  # every part adds its share to the same tile
+        if steps[0] is None:
+            return
+        t_in, tile = steps[0]
+        if first.lookback is not None:
+            lag = torch.arange(frames.start, frames.stop, device=tile.device)[:, None] - torch.arange(t_in.start, t_in.stop, device=tile.device)
+            tile.masked_fill_((lag > first.lookback)[:, None, None, :], 0.0)
+        if first.s.absolute:
+            tile.abs_()
+        yield t_in, tile
+
+
 def _chunks(engines: list[_Engine], to_numpy: bool = True) -> Iterator[AttributionChunk]:
     """All parts' attributions summed, chunk by chunk of output frames (numpy, or tensors on the device)."""
     first = engines[0]
-    F, T, n_chunk = first.F, first.T, first.chunk
+    F, T = first.F, first.T
     with torch.no_grad():
-        for index in range(-(-T // n_chunk)):
-            s0, e0 = index * n_chunk, min((index + 1) * n_chunk, T)
-            n = e0 - s0
-            out = first.new(F, n, F, T)
+        for index in range(-(-T // first.chunk)):
+            frames = _frames(first, index)
+            out = first.new(F, frames.stop - frames.start, F, T)
             out_nf = out.transpose(0, 1)  # [n, F_out, F_in, T] view
-            # Zero what the sweeps do not write: t_in > t_out (causality).
-            out[..., e0:] = 0
-            for k in range(n - 1):
-                out_nf[k, :, :, s0 + k + 1 : e0] = 0
-            for part, engine in enumerate(engines):
-                engine.fill(index, out_nf, accumulate=part > 0)
-            yield _finish(first, slice(s0, e0), out, to_numpy)
-
-
-def _finish(engine: _Engine, frames: slice, out: torch.Tensor, to_numpy: bool) -> AttributionChunk:
-    """``out`` ``[F_out, n, F_in, T]``: lookback mask, |.| for saliency, deltas (numpy); ``out`` to numpy if ``to_numpy``."""
-    if engine.lookback is not None:
-        t_out = torch.arange(frames.start, frames.stop, device=out.device)[:, None]
-        lag = t_out - torch.arange(engine.T, device=out.device)[None]
-        out.masked_fill_((lag > engine.lookback)[None, :, None, :], 0.0)
-    if engine.s.absolute:
-        out.abs_()
-    deltas = None
-    if engine.s.out_delta is not None:
-        sums = out.sum(dim=3).sum(dim=2, dtype=torch.float64)  # [F_out, n]
-        deltas = (sums - engine.s.out_delta[frames].t().double()).to(out.dtype).cpu().numpy()
-    return AttributionChunk(t_out=frames, attributions=out.cpu().numpy() if to_numpy else out, deltas=deltas)
+            covered = frames.stop
+            for t_in, tile in _tiles(engines, index):
+                out_nf[..., t_in] = tile
+                covered = t_in.start
+            out[..., frames.stop :] = 0  # t_in > t_out (causality)
+            out[..., :covered] = 0  # beyond the lookback
+            deltas = None
+            if first.s.out_delta is not None:
+                sums = out.sum(dim=3).sum(dim=2, dtype=torch.float64)  # [F_out, n]
+                deltas = (sums - first.s.out_delta[frames].t().double()).to(out.dtype).cpu().numpy()
+            yield AttributionChunk(t_out=frames, attributions=out.cpu().numpy() if to_numpy else out, deltas=deltas)
 
 
 def _as_tensor(value, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -184,23 +200,29 @@ def all_bins_maps(
     on_chunk: Callable[[slice], None] | None = None,
 ) -> tuple[InfluenceMaps, np.ndarray | None]:
     """The influence maps (:mod:`~xai_helpers.attribution.maps`) of :func:`all_bins_attributions`'s
-    4-D tensor, reduced chunk by chunk on the model's device: no dense chunk is copied to the host.
+    4-D tensor, reduced tile by tile (one chunk's output frames by one block of input frames, while it is in
+    cache) on the model's device: no chunk is assembled and nothing dense is copied to the host.
 
     Arguments as in :func:`all_bins_attributions` (``on_chunk(t_out)`` is called after each chunk,
     e.g. for progress). Returns the maps and the deltas ``[F_out, T_out]`` (``None`` for saliency and
-    inputxgradient). Memory: one chunk ``[F, n, F, T]`` on the device plus the maps; choose
-    ``frames_per_chunk`` to fill the device (e.g. 64 or more on a GPU).
+    inputxgradient). Memory: two tiles ``[F, n, F, n]`` on the device plus the maps and what the sweeps
+    keep; choose ``frames_per_chunk`` to fill the device (e.g. 64 or more on a GPU).
     """
-    chunks = all_bins_attributions(model, features, baselines, method, target, frames_per_chunk, max_lookback_frames, rule, to_numpy=False)
-    n_bins, n_frames = int(model.n_bins), int(np.shape(features)[1])
-    accumulator = MapAccumulator((n_bins, n_frames, n_bins, n_frames))
+    engines = _engines(model, features, baselines, method, target, rule, frames_per_chunk, max_lookback_frames)
+    first = engines[0]
+    accumulator = MapAccumulator((first.F, first.T, first.F, first.T), first.s.weight.device)
     deltas = []
-    for chunk in chunks:
-        accumulator.update(chunk.t_out, chunk.attributions, consume=True)
-        if chunk.deltas is not None:
-            deltas.append(chunk.deltas)
-        if on_chunk is not None:
-            on_chunk(chunk.t_out)
+    with torch.no_grad():
+        for index in range(-(-first.T // first.chunk)):
+            frames = _frames(first, index)
+            accumulator.begin(frames)
+            for t_in, tile in _tiles(engines, index):
+                accumulator.add(t_in, tile.transpose(0, 1), consume=True)
+            totals = accumulator.end()
+            if first.s.out_delta is not None:
+                deltas.append((totals - first.s.out_delta[frames].t().double()).to(first.s.weight.dtype).cpu().numpy())
+            if on_chunk is not None:
+                on_chunk(frames)
     return accumulator.result(), np.concatenate(deltas, axis=1) if deltas else None
 
 

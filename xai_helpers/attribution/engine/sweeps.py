@@ -39,7 +39,11 @@ baseline (a "part") and the parts are summed, so the cost grows about linearly w
 A weighted sum of outputs needs one adjoint row per sum, stepped backwards over the whole clip.
 Everything runs in the model's dtype (float32; float64 after ``model.double()``) on its device.
 
-Memory: the chunk's output ``[F, n, F, T]`` (83 MB for n = 8 and a 1 s clip at 16 kHz), the chunk's
+The results come out tile by tile (:meth:`_Engine.tiles`): ``[n, F_out, F_in, m]`` for one chunk of
+output frames and one block of input frames, every part adding into the same buffer, so a caller can
+reduce each tile while it is in cache (maps mode) or copy it into a dense chunk ``[F, n, F, T]``.
+
+Memory: two tiles ``[n, F, F, n]`` (17 MB for n = 8 at 16 kHz; a dense chunk is 83 MB for a 1 s clip), the chunk's
 adjoints and per-frame Jacobians (O(n H^2)), plus ``RR`` (``2H x F`` floats per frame and baseline,
 about 0.5 MB at 16 kHz) and ``Phi`` (``3 H^2`` per block and part) for the frames explained so far --
 freed beyond ``max_lookback_frames`` when that is set. Matrix shapes are ``[n F K, H] x [H, H]`` and
@@ -48,6 +52,8 @@ freed beyond ``max_lookback_frames`` when that is set. Matrix shapes are ``[n F 
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import torch
 
@@ -94,23 +100,23 @@ class _Engine:
             "cout": cout.transpose(1, 2).contiguous(),
         }
 
-    def _direct(self, s0: int, n: int, mats: dict[str, torch.Tensor], out_nf: torch.Tensor, accumulate: bool):
-        """Frame-by-frame backward sweep over the chunk's own frames, writing (or adding to) ``out_nf``;
-        returns G1, G2 ``[n, F, K, H]`` (the adjoints at the state before frame ``s0``)."""
+    def _direct(self, n: int, mats: dict[str, torch.Tensor], tile: torch.Tensor, accumulate: bool):
+        """Frame-by-frame backward sweep over the chunk's own ``n`` frames, writing (or adding to) the tile
+        ``[n, F_out, F_in, n]`` (``t_in <= t_out`` only); returns G1, G2 ``[n, F, K, H]`` (the adjoints at
+        the state before the chunk's first frame)."""
         H, K, F = self.H, self.K, self.F
         g1, g2, g1n, g2n = (self.new(n, F, K, H) for _ in range(4))
         u_buf = self.new(n * F * K, H)
         for i in range(n - 1, -1, -1):
-            s = s0 + i
             g1[i] = 0
             g2[i] = mats["cout"][i]
             r1, r2 = g1[i:].view(-1, H), g2[i:].view(-1, H)
             u = torch.addmm(r1, r2, mats["j2x"][i], out=u_buf[: r1.shape[0]])
             grad = u.view(-1, K * H) @ mats["bt"][i].reshape(K * H, F)  # [(n-i) F_out, F_in], summed over k
             if accumulate:
-                out_nf[i:, :, :, s] += grad.view(n - i, F, F)
+                tile[i:, :, :, i] += grad.view(n - i, F, F)
             else:
-                out_nf[i:, :, :, s] = grad.view(n - i, F, F)
+                tile[i:, :, :, i] = grad.view(n - i, F, F)
             torch.mm(u, mats["j1h"][i], out=g1n[i:].view(-1, H))
             torch.mm(r2, mats["j2h"][i], out=g2n[i:].view(-1, H))
             g1, g1n, g2, g2n = g1n, g1, g2n, g2
@@ -144,25 +150,25 @@ class _Engine:
         self.rr[index] = (regroup(z1), regroup(z2))
         self.phi[index] = (z1[:H].clone(), z2[:H].clone(), phi22)
 
-    def _cross(self, index: int, g1: torch.Tensor, g2: torch.Tensor, out_nf: torch.Tensor, accumulate: bool) -> None:
-        """Earlier blocks: ``grad = G RR_I``, then ``G <- G Phi_I``, for I = index-1 .. 0."""
+    def _cross(self, index: int, g1: torch.Tensor, g2: torch.Tensor, tile: torch.Tensor, accumulate: bool) -> Iterator[tuple[slice, torch.Tensor]]:
+        """Earlier blocks: ``grad = G RR_I`` written to (or added to) ``tile`` ``[n F_out, F_in * chunk]``, then
+        ``G <- G Phi_I``, for I = index-1 .. 0 (up to ``max_lookback_frames``); yields each block's input
+        frames and the tile as ``[n, F_out, F_in, chunk]``."""
         H, K, F, n_chunk = self.H, self.K, self.F, self.chunk
         n = g1.shape[0]
         s0 = index * n_chunk
         g1n, g2n = torch.empty_like(g1), torch.empty_like(g2)
-        grad = self.new(n * F, F * n_chunk)
         for block in range(index - 1, -1, -1):
             b0, b1 = block * n_chunk, (block + 1) * n_chunk
             if self.lookback is not None and s0 - (b1 - 1) > self.lookback:
-                out_nf[:, :, :, :b1] = 0  # this block and all earlier ones are beyond the lookback
-                break
+                return  # this block and all earlier ones are beyond the lookback
             rr1, rr2 = self.rr[block]
-            torch.mm(g1.view(n * F, K * H), rr1.t(), out=grad)
-            grad.addmm_(g2.view(n * F, K * H), rr2.t())
             if accumulate:
-                out_nf[:, :, :, b0:b1] += grad.view(n, F, F, n_chunk)
+                tile.addmm_(g1.view(n * F, K * H), rr1.t())
             else:
-                out_nf[:, :, :, b0:b1] = grad.view(n, F, F, n_chunk)
+                torch.mm(g1.view(n * F, K * H), rr1.t(), out=tile)
+            tile.addmm_(g2.view(n * F, K * H), rr2.t())
+            yield slice(b0, b1), tile.view(n, F, F, n_chunk)
             if block > 0:
                 phi11t, phi21t, phi22t = self.phi[block]
                 r1, r2 = g1.view(-1, H), g2.view(-1, H)
@@ -171,13 +177,17 @@ class _Engine:
                 torch.mm(r2, phi22t.t(), out=g2n.view(-1, H))
                 g1, g1n, g2, g2n = g1n, g1, g2n, g2
 
-    def fill(self, index: int, out_nf: torch.Tensor, accumulate: bool) -> None:
-        """Write (or add) this part's attributions of the output frames of chunk ``index`` into
-        ``out_nf`` ``[n, F_out, F_in, T]``, except where ``t_in > t_out``; keep what later chunks need."""
+    def tiles(self, index: int, own: torch.Tensor, earlier: torch.Tensor, accumulate: bool) -> Iterator[tuple[slice, torch.Tensor]]:
+        """This part's attributions of the output frames of chunk ``index``, tile by tile of input frames:
+        yields ``(t_in, tile [n, F_out, F_in, m])`` after writing (or adding) them into the caller's buffers,
+        ``own`` ``[n, F_out, F_in, n]`` for the chunk's own frames (``t_in > t_out`` left as it is), then
+        ``earlier`` ``[n F_out, F_in * chunk]`` for each earlier block, latest first. Run it to the end: it
+        then keeps what later chunks need."""
         s0, e0 = index * self.chunk, min((index + 1) * self.chunk, self.T)
         mats = self._block(slice(s0, e0))
-        g1, g2 = self._direct(s0, e0 - s0, mats, out_nf, accumulate)
-        self._cross(index, g1, g2, out_nf, accumulate)
+        g1, g2 = self._direct(e0 - s0, mats, own, accumulate)
+        yield slice(s0, e0), own
+        yield from self._cross(index, g1, g2, earlier, accumulate)
         del g1, g2
         if e0 < self.T:
             self._build_rr_phi(index, slice(s0, e0), mats)

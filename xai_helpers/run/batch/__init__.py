@@ -64,6 +64,13 @@ run folder, the inputs and this repository at the same paths (a shared file syst
 package installed; start one worker per GPU with ``CUDA_VISIBLE_DEVICES`` set and
 ``--device cuda`` to use several GPUs.
 
+Bounds per task (:mod:`.limits`): ``--max-memory-gb GB`` kills a notebook kernel whose resident
+memory passes GB, ``--max-disk-gb GB`` one whose task folder passes GB (checked about every second
+while it runs and again after each notebook); the task fails with a message naming the bound and the
+size reached, the other tasks go on. ``summary.csv`` reports ``disk_mb`` and ``peak_memory_mb`` per
+task, ``index.html`` the total on disk. A whole file in ``store="maps"`` writes a few MB; a 4-D
+``store="full"`` tensor grows with the square of the duration (about 1 GB x s^2 as float32).
+
 The VCTK + DEMAND test set (Valentini-Botinhao 2017, 824 utterances at 48 kHz) already holds noisy
 speech, and the notebooks' noise records (the ``.json`` beside each noisy file written by notebook
 01) do not exist for it. ``python -m xai_helpers.run.batch manifest --vctk-demand ROOT --out
@@ -74,6 +81,6 @@ makes it pass the noisy file through unchanged (its SI-SDR table then compares t
 with itself). Add ``--sample-rate 48000`` to use the 48 kHz model where the notebooks offer it.
 
 Modules: :mod:`.tasks` (inputs, manifests, task ids), :mod:`.planning` (wiring and hashes: what must
-run), :mod:`.runner` (one task on a worker), :mod:`.cluster` (Dask), :mod:`.summary` (CSV and HTML),
+run), :mod:`.runner` (one task on a worker), :mod:`.limits` (memory and disk bounds), :mod:`.cluster` (Dask), :mod:`.summary` (CSV and HTML),
 :mod:`.summary_metrics` (quality columns), :mod:`.cli` (the command line; ``python -m xai_helpers.run.batch``).
 """

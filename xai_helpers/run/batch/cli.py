@@ -51,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads-per-worker", type=int, default=1, help="compute threads of each task's kernel (default 1)")
     parser.add_argument("--device", default="cpu", help="device parameter: cpu (default), cuda, cuda:1, ...")
     parser.add_argument("--force", action="store_true", help="rerun complete tasks too")
+    parser.add_argument("--max-memory-gb", type=float, metavar="GB",
+                        help="fail a task whose notebook kernel's resident memory passes GB (the kernel is killed)")
+    parser.add_argument("--max-disk-gb", type=float, metavar="GB",
+                        help="fail a task whose folder passes GB (checked during and after each notebook)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     started = time.perf_counter()
@@ -59,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             args.notebooks, args.input, args.output, workers=args.workers, scheduler=args.scheduler,
             parameters={name: yaml.safe_load(value) for name, value in args.parameter},
             sample_rate=args.sample_rate, threads_per_worker=args.threads_per_worker, device=args.device,
-            force=args.force,
+            force=args.force, max_memory_gb=args.max_memory_gb, max_disk_gb=args.max_disk_gb,
         )
     except (ValueError, FileNotFoundError, LockHeldError) as error:  # bad arguments, inputs or manifest, a busy run folder: nothing ran
         parser.error(str(error))

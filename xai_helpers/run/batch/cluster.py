@@ -13,8 +13,9 @@ from pathlib import Path
 from ...io.locks import hold_lock, lock_path
 from ...models.nsnet2 import SAMPLE_RATES
 from ..book import NOTEBOOKS_DIR, notebook_parameters, numbered_notebooks
-from .planning import WIRED_PARAMETERS, plan_task
-from .runner import STATUSES, TaskResult, folder_bytes, run_task, step_outputs
+from .limits import check_bound, folder_bytes
+from .planning import DONE_FILE, WIRED_PARAMETERS, plan_task, read_json
+from .runner import STATUSES, TaskResult, run_task, step_outputs
 from .summary import write_reports
 from .tasks import MANIFEST_INFORMATIVE, MANIFEST_RESERVED, read_tasks
 
@@ -95,6 +96,8 @@ def run_batch(
     force: bool = False,
     progress: bool = True,
     notebooks_dir: Path = NOTEBOOKS_DIR,
+    max_memory_gb: float | None = None,
+    max_disk_gb: float | None = None,
 ) -> BatchSummary:
     """Run ``notebooks`` (numbers such as ``["01", "02"]``; ``None`` = all) over every file of ``input``
     (a folder, an audio file or a manifest CSV) into the run folder ``output``.
@@ -102,7 +105,10 @@ def run_batch(
     ``workers`` local Dask worker processes (default: cores / ``threads_per_worker``), or the Dask
     scheduler at ``scheduler`` (``"tcp://host:8786"``). ``parameters`` go to every notebook that
     declares them; ``sample_rate`` and ``device`` likewise. Complete tasks are skipped (``force``
-    reruns them). Returns a :class:`BatchSummary`; ``summary.csv`` and ``index.html`` are in ``output``.
+    reruns them). ``max_memory_gb`` and ``max_disk_gb`` bound each task (:mod:`.limits`): a task whose
+    notebook kernel's resident memory or whose folder passes its bound fails with a message naming the
+    bound and the size, and the others go on. Returns a :class:`BatchSummary`; ``summary.csv`` (with
+    ``disk_mb`` and ``peak_memory_mb`` per task) and ``index.html`` (with the total on disk) are in ``output``.
     """
     from tqdm.auto import tqdm
 
@@ -110,6 +116,7 @@ def run_batch(
         raise ValueError(f"sample_rate {sample_rate} is not one of {SAMPLE_RATES}")
     if threads_per_worker < 1:
         raise ValueError("threads_per_worker must be at least 1")
+    max_memory_gb, max_disk_gb = check_bound("max_memory_gb", max_memory_gb), check_bound("max_disk_gb", max_disk_gb)
     if workers is not None and (isinstance(workers, bool) or int(workers) != workers or workers < 1):
         raise ValueError(f"workers must be a whole number of at least 1 (local Dask worker processes), not {workers!r}")
     run_dir = Path(output).resolve()
@@ -139,14 +146,18 @@ def run_batch(
                 f"valid manifest columns: {sorted(valid_columns)}"
             )
     plans = [plan_task(t, chosen, declared, run_dir, given, threads_per_worker, force) for t in tasks]
+    for plan in plans:
+        plan.max_memory_gb, plan.max_disk_gb = max_memory_gb, max_disk_gb
 
     results: dict[str, TaskResult] = {}
     for plan in plans:
         if plan.to_run:
             results[plan.task_id] = TaskResult(plan.task_id, plan.input, "pending")
         else:
+            entries = read_json(Path(plan.task_dir) / DONE_FILE).get("notebooks", {}).values()
+            peak = max((int(e.get("peak_memory_mb") or 0) for e in entries), default=0) * 10**6
             results[plan.task_id] = TaskResult(plan.task_id, plan.input, "skipped", outputs=step_outputs(plan),
-                                               disk_bytes=folder_bytes(plan.task_dir))
+                                               disk_bytes=folder_bytes(plan.task_dir), peak_memory_bytes=peak)
     skipped = [p.task_id for p in plans if not p.to_run]
     if skipped:
         print(f"skipped {len(skipped)} complete task(s): {' '.join(skipped)}", file=sys.stderr)
@@ -168,7 +179,10 @@ def run_batch(
         try:
             futures = {client.submit(run_task, plan, pure=False, key=f"nsnet2-batch-{plan.task_id}-{os.urandom(4).hex()}"): plan
                        for plan in pending}
-            bar = tqdm(as_completed(futures), total=len(futures), desc="batch", unit="task", disable=not progress)
+            # The bar's [elapsed<left] is the time left at the rate tasks finish (with every worker busy).
+            bar = tqdm(as_completed(futures), total=len(futures), desc="batch", unit="task", disable=not progress,
+                       bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining} left] {postfix}")
+            seconds: list[float] = []
             for future in bar:
                 plan = futures[future]
                 try:
@@ -178,7 +192,9 @@ def run_batch(
                                         error=f"{type(error).__name__}: {error}", outputs=step_outputs(plan),
                                         disk_bytes=folder_bytes(plan.task_dir))
                 results[plan.task_id] = result
-                bar.set_postfix(failed=sum(r.status == "failed" for r in results.values()), refresh=False)
+                seconds.append(result.seconds)
+                bar.set_postfix_str(f"last {result.task_id} {result.seconds:.0f} s, mean {sum(seconds) / len(seconds):.0f} s/task, "
+                                    f"failed {sum(r.status == 'failed' for r in results.values())}", refresh=False)
                 if result.status == "failed":
                     bar.write(f"{result.task_id} failed: {result.error}")
                 summary_path, index_path = write_reports(run_dir, ordered())

@@ -42,6 +42,10 @@ class TaskPlan:
     task_dir: str
     steps: list[Step]
     threads: int = 1
+    max_memory_gb: float | None = None
+    """Bound of the resident memory of each notebook's kernel (:mod:`.limits`); None: none."""
+    max_disk_gb: float | None = None
+    """Bound of the bytes under ``task_dir`` (:mod:`.limits`); None: none."""
 
     @property
     def to_run(self) -> list[str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ...io.atomic import write_text_atomically
 from ..execution import execute_notebook, thread_environment
+from .limits import TaskWatch, disk_excess, folder_bytes
 from .planning import DONE_FILE, STARTED_FILE, TaskPlan, read_json
 
 STATUSES = ("ok", "failed", "skipped", "pending")
@@ -32,6 +33,8 @@ class TaskResult:
     outputs: list[str] = field(default_factory=list)
     disk_bytes: int = 0
     """Bytes on disk under the task's folder after the task (reports, attribution files, audio)."""
+    peak_memory_bytes: int = 0
+    """Largest resident memory of the task's notebook kernels (sampled; 0: not measured)."""
 
     def row(self, run_dir: Path) -> dict:
         def rel(path: str) -> str:
@@ -42,12 +45,8 @@ class TaskResult:
             "seconds": f"{self.seconds:.1f}", "notebooks_run": " ".join(self.notebooks_run),
             "error": self.error, "log": rel(self.log), "outputs": ";".join(rel(p) for p in self.outputs),
             "disk_mb": f"{self.disk_bytes / 1e6:.1f}",
+            "peak_memory_mb": f"{self.peak_memory_bytes / 1e6:.0f}" if self.peak_memory_bytes else "",
         }
-
-
-def folder_bytes(folder: str | os.PathLike) -> int:
-    """Total size in bytes of the files under ``folder`` (0 if it does not exist)."""
-    return sum(path.stat().st_size for path in Path(folder).rglob("*") if path.is_file())
 
 
 def step_outputs(plan: TaskPlan) -> list[str]:
@@ -107,15 +106,21 @@ def run_task(plan: TaskPlan) -> TaskResult:
             _write_json(started_path, started)
             step_start = time.perf_counter()
             result.notebooks_run.append(step.number)
+            watch = TaskWatch(task_dir, notebook.stem, plan.max_memory_gb, plan.max_disk_gb)
             try:
-                execute_notebook(notebook, executed, step.parameters, plan.threads)
+                with watch:
+                    execute_notebook(notebook, executed, step.parameters, plan.threads)
+                error_text = watch.exceeded or disk_excess(task_dir, plan.max_disk_gb, f"after {notebook.stem}")
             except Exception as error:  # noqa: BLE001 - one failing file never stops the batch
-                result.status, result.error = "failed", _error_message(notebook, error)
+                error_text = watch.exceeded or _error_message(notebook, error)
+            result.peak_memory_bytes = max(result.peak_memory_bytes, watch.peak_rss)
+            if error_text:
+                result.status, result.error = "failed", error_text
                 result.log = str(executed) if executed.is_file() else ""
                 break
             entries[step.number] = {
                 "notebook": notebook.name, "hash": step.hash, "parameters": step.parameters,
-                "seconds": round(time.perf_counter() - step_start, 2),
+                "seconds": round(time.perf_counter() - step_start, 2), "peak_memory_mb": round(watch.peak_rss / 1e6),
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "outputs": [str(executed.with_suffix(".html")), str(executed)] + ([step.output_dir] if step.output_dir else []),
             }

@@ -12,8 +12,9 @@ from .planning import task_dir_of
 from .runner import STATUSES, TaskResult
 from .summary_metrics import QUALITY_SUMMARY_COLUMNS, task_quality
 
-SUMMARY_COLUMNS = ("task_id", "input_path", "status", "seconds", "notebooks_run", "error", "log", "outputs", "disk_mb") + QUALITY_SUMMARY_COLUMNS
-"""The task's run (``disk_mb``: megabytes under its folder), then its quality scores (:mod:`.summary_metrics`: notebook 01's
+SUMMARY_COLUMNS = ("task_id", "input_path", "status", "seconds", "notebooks_run", "error", "log", "outputs", "disk_mb", "peak_memory_mb") + QUALITY_SUMMARY_COLUMNS
+"""The task's run (``disk_mb``: megabytes under its folder; ``peak_memory_mb``: the largest resident memory of its
+notebook kernels, sampled by :mod:`.limits`), then its quality scores (:mod:`.summary_metrics`: notebook 01's
 PESQ / STOI / SI-SDR, notebook 04's changes)."""
 
 
@@ -51,6 +52,7 @@ def write_batch_index(run_dir: Path, rows: list[dict], title: str = "nsnet2-xai 
         f"<body><h1>{html.escape(title)}</h1><p>{len(rows)} task(s): "
         + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
         + f" &middot; {sum(float(r.get('disk_mb') or 0) for r in rows):.1f} MB on disk"
+        + f" &middot; largest task memory {max((float(r.get('peak_memory_mb') or 0) for r in rows), default=0):.0f} MB"
         + f" &middot; {link('summary.csv')}</p><table><tr><th>task</th><th>status</th><th>seconds</th>"
         "<th>reports</th><th>error</th></tr>" + "".join(lines) + "</table></body></html>"
     )
