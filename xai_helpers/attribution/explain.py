@@ -38,9 +38,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..io.hashing import file_sha256
+from ..io.progress import track
 from ..models.base import MaskModel, predict_mask
 from ..models.cache import cached_model
-from ..io.hashing import file_sha256
 from ..models.nsnet2 import onnx_model_path
 from ..store.reader import AttributionFile, AttributionFileError, check_complete
 from ..store.writer import STORE_VERSION, AttributionWriter, DatasetSpec, discard_stale_partials, output_lock, warn_if_large
@@ -208,16 +209,10 @@ def explain_files(
     description: str = "files",
 ) -> list[ExplainResult]:
     """:func:`explain_file` on each of ``sources`` in order; ``progress`` shows a bar over the files (elapsed
-    and time left, the file in hand) with each file's own bar over its outputs nested under it."""
-    from tqdm.auto import tqdm
-
-    results = []
-    bar = tqdm(sources, desc=description, unit="file", disable=not progress)
-    for source in bar:
-        bar.set_postfix_str(Path(source).name, refresh=True)
-        results.append(explain_file(source, output_dir, config, device, progress))
-    bar.close()
-    return results
+    and time left, the file in hand) with each file's own bar over its outputs nested under it, and under the
+    book runner a line per file on its terminal (:func:`~xai_helpers.io.progress.track`)."""
+    return [explain_file(source, output_dir, config, device, progress)
+            for source in track(sources, f"explain {description}", enabled=progress)]
 
 
 def _attrs(config: ExplainConfig, segment: Segment, model: MaskModel, plan: Plan) -> dict[str, object]:

@@ -70,7 +70,7 @@ def run_notebook(notebook: Path, reports_dir: Path, parameters: dict[str, object
     executed = reports_dir / notebook.name
     started = time.perf_counter()
     try:
-        html_path = execute_notebook(notebook, executed, accepted, threads=os.cpu_count() or 1)
+        html_path = execute_notebook(notebook, executed, accepted, threads=os.cpu_count() or 1, terminal_progress=True)
     except papermill.PapermillExecutionError as error:
         raise RuntimeError(f"{notebook.name} failed at cell {error.exec_count}: {error.ename}: {error.evalue} "
                            f"(executed notebook kept as the log: {executed})") from error

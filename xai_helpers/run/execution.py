@@ -37,9 +37,21 @@ def thread_environment(threads: int) -> dict[str, str]:
     return {name: str(int(threads)) for name in THREAD_VARIABLES}
 
 
-def execute_notebook(notebook: Path, executed: Path, parameters: Mapping[str, object], threads: int = 1) -> Path:
+def kernel_environment(threads: int, terminal_progress: bool = False) -> dict[str, str]:
+    """What a kernel's environment gets on top of this process's: :func:`thread_environment`, and with
+    ``terminal_progress`` :data:`~xai_helpers.io.progress.TERMINAL_PROGRESS_ENV` (per-file progress lines and
+    warnings on this process's terminal)."""
+    from ..io.progress import TERMINAL_PROGRESS_ENV
+
+    return {**thread_environment(threads), **({TERMINAL_PROGRESS_ENV: "1"} if terminal_progress else {})}
+
+
+def execute_notebook(notebook: Path, executed: Path, parameters: Mapping[str, object], threads: int = 1,
+                     terminal_progress: bool = False) -> Path:
     """Run ``notebook`` with papermill into ``executed`` (a kernel with ``threads`` threads) and export
-    its HTML beside it, also when a cell fails (then the papermill error is raised after the export)."""
+    its HTML beside it, also when a cell fails (then the papermill error is raised after the export).
+    ``terminal_progress``: the kernel also writes per-file progress and warnings to this terminal
+    (:func:`kernel_environment`)."""
     import papermill
 
     from ..reports.html import export_html
@@ -51,7 +63,7 @@ def execute_notebook(notebook: Path, executed: Path, parameters: Mapping[str, ob
         papermill.execute_notebook(
             str(notebook), str(executed), parameters=dict(parameters), cwd=str(notebook.parent),
             kernel_name=KERNEL_NAME, progress_bar=False,
-            kernel_manager_class=_kernel_manager_class(thread_environment(threads)),
+            kernel_manager_class=_kernel_manager_class(kernel_environment(threads, terminal_progress)),
             extra_arguments=["--IPKernelApp.log_level=ERROR"],  # not the plain-TCP warning for every kernel
         )
     except papermill.PapermillExecutionError:

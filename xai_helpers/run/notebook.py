@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from ..io.progress import terminal_stream
+
 PANDAS_DISPLAY = {"display.max_columns": None, "display.max_colwidth": None, "display.width": None, "display.max_rows": 500,
                   "styler.format.na_rep": "n/a"}
 """pandas display options of every notebook: no column and no cell text is cut off (pandas' defaults show
@@ -12,7 +14,7 @@ PANDAS_DISPLAY = {"display.max_columns": None, "display.max_colwidth": None, "di
 
 def setup_notebook(figure_format: str = "jpeg", dpi: int = 90) -> None:
     """Activate the inline backend (figures are embedded, also under papermill), set :data:`PANDAS_DISPLAY`
-    and configure logging.
+    and configure logging (warnings shown in the notebook and, under the book runner, on its terminal too).
 
     Spectrograms of noise compress badly as PNG (about 1 MB a figure); ``"jpeg"`` keeps reports
     a few times smaller with no visible loss at ``dpi``. Use ``"png"`` for lossless figures.
@@ -30,3 +32,8 @@ def setup_notebook(figure_format: str = "jpeg", dpi: int = 90) -> None:
         options = {"pil_kwargs": {"quality": 85}} if figure_format == "jpeg" else {}
         set_matplotlib_formats(figure_format, dpi=dpi, **options)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True)
+    terminal = terminal_stream()
+    if terminal is not None:  # under the book runner: warnings (a large write, a resampled file) reach its terminal too
+        handler = logging.StreamHandler(terminal)
+        handler.setFormatter(logging.Formatter("  %(levelname)s %(name)s: %(message)s"))
+        logging.getLogger().addHandler(handler)
