@@ -140,7 +140,7 @@ pd.DataFrame(left_out, columns=["file", "status", "detail"]) if left_out else pr
 # ## Explorer: any output bin of any file
 #
 # Pick the method and the file, then the output bin: click it on any of the three panels, or
-# use the sliders (frequency in Hz, time in s from the segment start; the nearest bin is taken).
+# use the sliders (frequency in Hz, time in s in the file; the nearest bin is taken).
 # The middle panel shows the signed attribution of every input bin to that bin's gain, between
 # the input spectrogram and the mask, the bin circled on all three; the pointer's line gives the
 # attribution, input level and mask under it. The check box puts every bin on one colour scale
