@@ -76,6 +76,7 @@ from xai_helpers.plots.explorer import explore
 from xai_helpers.plots.files import MapOptions, plot_batch
 from xai_helpers.plots.gallery import gallery_sections
 from xai_helpers.plots.style import save_png
+from xai_helpers.reports.visualisation import influence_reach, summary
 from xai_helpers.run.notebook import setup_notebook
 
 setup_notebook()
@@ -152,3 +153,6 @@ pd.DataFrame(left_out, columns=["file", "status", "detail"]) if left_out else pr
 
 # %%
 explore(attributions_dir, method)
+
+# %% tags=["summary"]
+summary(report, bands, influence_reach([item.h5_path for item in report.plotted], low_freq_hz), options, low_freq_hz)
