@@ -76,6 +76,7 @@ from xai_helpers.plots.explorer import explore
 from xai_helpers.plots.files import MapOptions, plot_batch
 from xai_helpers.plots.gallery import gallery_sections
 from xai_helpers.plots.style import save_png
+from xai_helpers.reports.visualisation import influence_reach, summary
 from xai_helpers.run.notebook import setup_notebook
 
 setup_notebook()
@@ -140,7 +141,7 @@ pd.DataFrame(left_out, columns=["file", "status", "detail"]) if left_out else pr
 # ## Explorer: any output bin of any file
 #
 # Pick the method and the file, then the output bin: click it on any of the three panels, or
-# use the sliders (frequency in Hz, time in s from the segment start; the nearest bin is taken).
+# use the sliders (frequency in Hz, time in s in the file; the nearest bin is taken).
 # The middle panel shows the signed attribution of every input bin to that bin's gain, between
 # the input spectrogram and the mask, the bin circled on all three; the pointer's line gives the
 # attribution, input level and mask under it. The check box puts every bin on one colour scale
@@ -152,3 +153,6 @@ pd.DataFrame(left_out, columns=["file", "status", "detail"]) if left_out else pr
 
 # %%
 explore(attributions_dir, method)
+
+# %% tags=["summary"]
+summary(report, bands, influence_reach([item.h5_path for item in report.plotted], low_freq_hz), options, low_freq_hz)

@@ -46,6 +46,7 @@ top_percent = 10.0  # percent of the segment's bins in each of top / flop / rand
 dB_amplification = 6.0  # gain applied to the selected bins, dB
 n_random = 5  # random selections / orders (seeds derived from `seed`)
 seed = 0
+underlay = True  # the segment's input spectrogram in grey beneath the selection maps
 output_dir = "../reports/perturbation"
 
 # %%
@@ -93,13 +94,14 @@ status_table(results)
 # ## Which bins were amplified
 #
 # Red bins were amplified by `dB_amplification` dB in the segment (time in seconds from the
-# start of the file, frequency in Hz); every other bin of the file is untouched. `top` and
+# start of the file, frequency in Hz), drawn over the segment's input spectrogram in grey
+# (`underlay`); every other bin of the file is untouched. `top` and
 # `flop` are the two ends of the ranking, `random` the first control seed. With the signed
 # ranking the two ends sit in different places: positive attributions where the input is
 # speech-like and the mask should open, negative ones where the input pushes the mask down.
 
 # %%
-show_selections(done, dB_amplification, ranking, output)
+show_selections(done, dB_amplification, ranking, output, underlay)
 
 # %% [markdown]
 # ## How the mask moves when those bins get louder

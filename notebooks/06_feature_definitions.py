@@ -31,7 +31,8 @@
 #
 # KernelShap and Lime draw `n_samples` coalitions out of the 2^k (512 for 9 players): raise it to see them
 # approach the exact values. Grids keep at most 12 players so that the exact values stay tractable: finer tiles cover only the
-# low bands, the remaining bins form one more player, `rest`. Times are from the segment's start.
+# low bands, the remaining bins form one more player, `rest`. Times of regions, bins and grid spans count from the
+# segment's start; the figures' time axes are seconds in the file (the segment starts at `segment_start_s`).
 # Every method shares one baseline (`mean`: the segment's mean spectrum, or `zero`).
 
 # %% tags=["parameters"]
@@ -95,7 +96,7 @@ print(f"{len(clean_waves)} file(s) x {len(noise_seeds)} noise seed(s) x {len(stu
 # %% [markdown]
 # ## One output under every definition
 #
-# Top: the explained output's attribution under each definition, on one time axis (bins as they
+# Top: the explained output's attribution under each definition, on one time axis in the file (bins as they
 # are; tile scores spread evenly over their bins; latent groups of units over frames). Bottom: the
 # input spectrogram under each column, the explained output outlined in cyan.
 

@@ -215,6 +215,33 @@ def test_fixed_scale_is_shared_by_every_bin_and_stated_on_the_colour_bar(store):
         assert f"fixed scale ±{expected:.3g}" in image.colorbar.ax.get_ylabel()
 
 
+def test_sliders_clicks_and_hover_are_in_seconds_in_the_file(tmp_path):
+    """A segment starting 0.5 s into its file: every time the explorer shows or takes is file time."""
+    import h5py
+
+    a = causal_tensor(3)
+    path = write_bins(tmp_path / h5_name("a"), a)
+    with h5py.File(path, "r+") as file:
+        file.attrs.update({"segment_first_frame": 50, "stft_hop_length": 160, "sample_rate": 16000})
+    explorer = ex.Explorer(tmp_path, method="saliency", f_hz=100.0, t_s=0.53)  # 0.03 s into the segment
+    assert explorer.current == (path, 2, 2)
+    assert (explorer.t_slider.min, explorer.t_slider.max) == (pytest.approx(0.5 + TIMES[0]), pytest.approx(0.5 + TIMES[-1]))
+    assert "0.530 s" in explorer.status.value and "0.530 s" in explorer.figure.get_suptitle()
+    mask_axes = ex.panels(explorer.figure)[2]
+    assert mask_axes.get_xlim() == pytest.approx((0.5 + TIMES[0] - 0.005, 0.5 + TIMES[-1] + 0.005))
+
+    x, y = fraction_of(explorer.figure, 2, 0.5 + TIMES[4], FREQS[7])
+    explorer.handle_pointer("move", x, y)
+    assert "350 Hz, 0.550 s" in explorer.hover.value
+    explorer.handle_pointer("click", x, y)
+    assert explorer.current == (path, 7, 4)
+    assert explorer.t_slider.value == pytest.approx(0.5 + TIMES[4])
+    np.testing.assert_array_equal(map_image(explorer.figure), a[7, 4])
+    explorer.t_slider.value = 0.56
+    assert explorer.current == (path, 7, 5)
+    np.testing.assert_array_equal(map_image(ex.output_bin_figure(path, 350.0, 0.56)), a[7, 5])
+
+
 def test_no_explorable_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="all_bins"):
         ex.Explorer(tmp_path)

@@ -197,7 +197,7 @@ CASES = [
     (case_device_meta, ValueError, r"device: 'meta'.*is not supported"),
     (case_device_cuda_without_gpu, ValueError,
      r"device: 'cuda'.*no CUDA GPU" if not torch.cuda.is_available() else r"device: 'cuda:99'.*does not exist"),
-    (case_malformed_bare_region, ValueError, r"region '0-1000Hz': expected 'LO-HIHz@START-ENDs'"),
+    (case_malformed_bare_region, ValueError, r"output_regions: region '0-1000Hz' is malformed; expected 'LO-HIHz@START-ENDs' .* or \[f_lo_hz, f_hi_hz, t_lo_s, t_hi_s\]"),
     (case_reverberance_50, ValueError, r"reverberances: RT60 50(\.0)? is not .*seconds"),
     (case_room_reverberance_50, ValueError, r"reverberances: 50(\.0)? is not a plausible reverberation time in seconds \(it looks like a percentage"),
 ]

@@ -152,3 +152,28 @@ def test_rows_agreement_stability_and_between_methods():
     assert mean[("shapley", "spearman_with:regions/kernelshap")] == pytest.approx(1.0)
     assert ("shapley", "shapley_spearman") not in mean.index
     assert set(rows.columns) == {"definition", "grid", "method", "metric", "value", "file", "output", "seed"}
+
+
+def test_segment_start_and_the_definitions_figure_in_seconds_in_the_file(segment):
+    """The segment cut at 0.8 s starts there in the file; the figure's time axis counts from the file start."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from xai_helpers.experiments.feature_definitions import Output, Score, Study
+    from xai_helpers.plots.feature_definitions import plot_definitions
+
+    assert segment.start_s == pytest.approx(0.8) and segment.times_s[0] == 0.0
+    n_bins, n_frames = segment.features.shape
+    bin_map = np.zeros((n_bins, n_frames))
+    bin_map[3, 2] = 1.0
+    score = Score("bins", "bins", "saliency", segment.file, segment.seed, "out", bin_map.ravel(), 0.0, bin_map)
+    weights = np.zeros((n_bins, n_frames))
+    weights[:20, 5:] = 1.0
+    study = Study([score], [], {}, {}, segment, [Output("out", weights)], 0.0, "none")
+    fig = plot_definitions(study, "out", "bins")
+    hop = CONFIG.hop_s
+    panels = [ax for ax in fig.axes if getattr(ax, "_colorbar", None) is None]
+    assert len(panels) == 2  # the map and the spectrogram beneath it, on one time axis
+    for ax in panels:
+        assert ax.get_xlim() == pytest.approx((0.8 - hop / 2, 0.8 + (n_frames - 0.5) * hop))
+    assert panels[-1].get_xlabel() == "Time in the file (s)"

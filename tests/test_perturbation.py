@@ -194,7 +194,7 @@ def test_damaged_attribution_file_fails_with_a_message(tmp_path, sample_paths, m
     assert result.status == "failed" and "broken.h5" in result.message
 
 
-def test_perturb_file_writes_amplified_wavs_and_sidecars(explained, tmp_path, model):
+def test_perturb_file_writes_amplified_wavs_and_sidecars(explained, tmp_path, model, monkeypatch):
     source, folder, h5 = explained
     settings = PerturbationSettings(top_percent=10.0, gain_db=6.0, n_random=2, seed=3, fractions=(0.0, 0.5, 1.0))
     result = perturb_file(source, folder, tmp_path, settings, model)
@@ -230,6 +230,22 @@ def test_perturb_file_writes_amplified_wavs_and_sidecars(explained, tmp_path, mo
         assert fig.axes
     labels = [ax.get_ylabel() for ax in plot_mask_change(result.changes, result.freqs_hz, result.times_s).axes]
     assert "mask change (new - original)" in labels
+
+    # notebook 04's selection maps: the stored spectrogram of the segment in grey beneath the selected bins
+    with AttributionFile(h5) as stored:
+        np.testing.assert_array_equal(result.features, stored.input_features.astype(np.float32))
+    from xai_helpers.reports import perturbation as report
+
+    shown = []
+    monkeypatch.setattr(report, "display", lambda figure, **kwargs: shown.append(figure))
+    for underlay in (True, False):
+        report.show_selections([result], 6.0, "signed", tmp_path, underlay=underlay)
+    with_underlay, without = shown
+    underlays = [a for ax in with_underlay.axes for a in ax.get_children() if a.get_gid() == "underlay"]
+    assert len(underlays) == 3  # top, flop, random
+    np.testing.assert_array_equal(np.asarray(underlays[0].get_array()), result.features)
+    assert not [a for ax in without.axes for a in ax.get_children() if a.get_gid() == "underlay"]
+    assert (tmp_path / f"{result.basename}_selection.png").exists()
 
 
 def test_enhanced_quality_changes_against_the_clean_speech(tmp_path, sample_paths, model):

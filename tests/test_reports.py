@@ -388,6 +388,72 @@ def test_summaries_read_the_runs_numbers():
     assert "they do not add up: the largest miss is 1.25 mask units" in attribution_summary(results, [], config).data
 
 
+def test_visualisation_summary_reads_shares_and_top_band_off_hand_made_numbers(tmp_path):
+    from xai_helpers.analysis.bands import BandAttribution
+    from xai_helpers.plots.files import BatchPlotReport, FilePlots, MapOptions
+    from xai_helpers.reports.visualisation import low_frequency_share, near_share, summary
+
+    freqs = np.array([0.0, 500.0, 1000.0, 1500.0])
+    global_abs = np.array([[1.0, 1.0], [2.0, 0.0], [1.0, 1.0], [4.0, 0.0]])  # total 10: 6 up to 1000 Hz
+    assert low_frequency_share(global_abs, freqs, 1000.0) == pytest.approx(0.6)
+    assert low_frequency_share(global_abs, freqs, 400.0) == pytest.approx(0.2)
+    assert np.isnan(low_frequency_share(np.zeros((4, 2)), freqs, 1000.0))
+    time_map = np.array([[4.0, 0.0, 0.0], [1.0, 2.0, 0.0], [-1.0, 1.0, 1.0]])  # |.| total 10; lags 0: 7, 1: 2, 2: 1
+    assert near_share(time_map, 1) == pytest.approx(0.7)
+    assert near_share(time_map, 2) == pytest.approx(0.9)
+    assert near_share(time_map, 3) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="frames must be >= 1"):
+        near_share(time_map, 0)
+
+    report = BatchPlotReport("deeplift", "abs_sum", tmp_path)
+    report.plotted = [FilePlots(Path(f"{n}.wav"), Path(f"{n}.h5"), {}, {}) for n in "ab"]
+    report.skipped, report.damaged = [Path("c.wav")], [(Path("d.h5"), "truncated")]
+    bands = BandAttribution("linear", "abs_sum", True, np.array([0.0, 1000.0, 2000.0, 4000.0]),
+                            np.array([[0.5, 0.3, 0.2], [0.7, 0.2, 0.1]]), ["a.h5", "b.h5"])
+    reach = pd.DataFrame({"file": ["a.h5", "b.h5"], "low_share": [0.55, 0.75], "near_share": [0.9, 0.8]})
+    text = summary(report, bands, reach, MapOptions(log_floor=0.01, normalisation="rows"), 1000.0).data
+    assert "`deeplift` attributions of 2 file(s), aggregated with `abs_sum`" in text and "log scale from 0.01" in text
+    assert "row-normalised" in text and "linear, 3 bands" in text
+    assert "2 plotted, 1 without attributions, 1 damaged or incomplete left out" in text
+    assert "up to 1000 Hz carry 65 % (55-75 % over 2 files) of Σ|a|" in text
+    assert "85 % (80-90 % over 2 files) of the time map's |attribution| lies within 100 ms" in text
+    assert "Top band of the band analysis: 0-1k Hz (60 % of each file's total on average)" in text
+    one = summary(report, bands, reach.iloc[:1], MapOptions(log_floor=None, normalisation="none"), 1000.0).data
+    assert "carry 55 % of" in one and "linear scale" in one and "raw sums" in one
+
+
+def test_influence_reach_reads_the_shares_off_each_all_bins_file(tmp_path):
+    from test_batch_plots import FREQS, causal_tensor, h5_name, write_bins, write_h5
+
+    from xai_helpers.reports.visualisation import REACH_COLUMNS, influence_reach
+
+    a = causal_tensor(5)
+    path = write_bins(tmp_path / h5_name("a"), a)
+    one = write_h5(tmp_path / h5_name("y", outputs="bin"), {"attributions": (a[:1, :1], ("f_out", "t_out", "f_in", "t_in"))},
+                   outputs="bin", bin_indices=[0, 0])
+    reach = influence_reach([path, one], low_hz=200.0, near_ms=20.0)  # 10 ms frames: lags 0 and 1
+    assert list(reach.columns) == list(REACH_COLUMNS) and list(reach["file"]) == [path.name]  # the single bin left out
+    magnitude = np.abs(a.astype(np.float64))
+    global_abs, time_map = magnitude.sum(axis=(0, 1)), magnitude.sum(axis=(0, 2))
+    assert reach["low_share"].iloc[0] == pytest.approx(global_abs[FREQS <= 200.0].sum() / global_abs.sum())
+    lag = np.subtract.outer(np.arange(time_map.shape[0]), np.arange(time_map.shape[1]))
+    assert reach["near_share"].iloc[0] == pytest.approx(time_map[(lag >= 0) & (lag < 2)].sum() / time_map.sum())
+
+
+def test_headings_in_outputs_are_listed_in_the_contents(tmp_path):
+    """Notebook 03's gallery writes its section headings as Markdown outputs: the contents link to them."""
+    nb = laid_out_notebook()
+    nb.cells[3].outputs.append(new_output("display_data", data={"text/markdown": "### Global influence\n\nText.",
+                                                                "text/plain": "section"}))
+    nbformat.write(nb, tmp_path / "o.ipynb")
+    body = export_html(tmp_path / "o.ipynb", tmp_path / "o.html").read_text(encoding="utf-8")
+    nav = body[body.index('<nav class="xai-toc">'): body.index("</nav>", body.index('<nav class="xai-toc">'))]
+    assert re.findall(r'<a href="#[^"]+">([^<]+)</a>', nav) == [
+        "Inside the intro cell", "First section", "A subsection", "Global influence", "Second section: a/b (c)"]
+    ids = set(re.findall(r'\bid="([^"]+)"', body))
+    assert all(link in ids for link in re.findall(r'href="#([^"]+)"', nav))
+
+
 def test_setup_notebook_shows_every_column_and_whole_cells():
     from xai_helpers.run.notebook import PANDAS_DISPLAY, setup_notebook
 

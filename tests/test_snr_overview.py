@@ -90,6 +90,9 @@ def test_segment_marker_is_placed_at_its_seconds_in_the_file():
 
     overview = plot_enhancement_overview(enhance_details((tone + noise).astype(np.float32), RATE), clean=tone, segment_s=(0.5, 0.2))
     assert len(segment_spans(overview)) == 5  # waveforms, three spectrograms, mask
+    for figure in (fig, overview):  # the bottom panel (colour bars left out) labels the shared time axis
+        bottom = [ax for ax in figure.axes if getattr(ax, "_colorbar", None) is None][-1]
+        assert bottom.get_xlabel() == "Time in the file (s)"
     assert segment_spans(plot_enhancement_overview(enhance_details((tone + noise).astype(np.float32), RATE))) == []
     ax = Figure().subplots()
     with pytest.raises(ValueError, match="duration_s > 0"):

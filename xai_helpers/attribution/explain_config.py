@@ -89,7 +89,7 @@ class ExplainConfig:
             raise ValueError("outputs='regions' needs output_regions, e.g. ['0-1000Hz@0.05-0.15s']")
         if isinstance(self.output_regions, str):  # one region written as a bare string
             self.output_regions = (self.output_regions,)
-        self.output_regions = tuple(parse_region(r) for r in self.output_regions)
+        self.output_regions = tuple(parse_region(r, "output_regions") for r in self.output_regions)
         if self.features != "latent":
             method_spec(self.method, grouped=self.features == "regions")
         if self.backend == "engine" and not self.engine_applies():

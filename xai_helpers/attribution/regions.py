@@ -15,21 +15,25 @@ import numpy as np
 Region = tuple[float, float, float, float]
 
 
-def parse_region(region: Sequence[float] | str) -> Region:
-    """``[f_lo, f_hi, t_lo, t_hi]`` (Hz, Hz, s, s) or ``"1000-2000Hz@0.1-0.3s"`` as a checked tuple."""
+ACCEPTED = "'LO-HIHz@START-ENDs' (e.g. '1000-2000Hz@0.1-0.3s') or [f_lo_hz, f_hi_hz, t_lo_s, t_hi_s]"
+
+
+def parse_region(region: Sequence[float] | str, name: str = "region") -> Region:
+    """``[f_lo, f_hi, t_lo, t_hi]`` (Hz, Hz, s, s) or ``"1000-2000Hz@0.1-0.3s"`` as a checked tuple; errors
+    name the parameter ``name`` (e.g. ``"output_regions"``) and the accepted forms."""
     if isinstance(region, str):
         try:
             band, span = region.replace("Hz", "").replace("s", "").split("@")
             values = [float(v) for v in band.split("-") + span.split("-")]
         except ValueError as error:
-            raise ValueError(f"region {region!r}: expected 'LO-HIHz@START-ENDs', e.g. '1000-2000Hz@0.1-0.3s'") from error
+            raise ValueError(f"{name}: region {region!r} is malformed; expected {ACCEPTED}") from error
     else:
         values = [float(v) for v in region]
     if len(values) != 4:
-        raise ValueError(f"region {region!r}: expected 4 numbers (f_lo_hz, f_hi_hz, t_lo_s, t_hi_s)")
+        raise ValueError(f"{name}: region {region!r} has {len(values)} numbers; expected {ACCEPTED}")
     f_lo, f_hi, t_lo, t_hi = values
     if not (0 <= f_lo < f_hi and 0 <= t_lo < t_hi):
-        raise ValueError(f"region {region!r}: needs 0 <= f_lo < f_hi and 0 <= t_lo < t_hi")
+        raise ValueError(f"{name}: region {region!r} needs 0 <= f_lo < f_hi and 0 <= t_lo < t_hi")
     return (f_lo, f_hi, t_lo, t_hi)
 
 

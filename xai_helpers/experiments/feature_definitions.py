@@ -155,7 +155,8 @@ def make_outputs(regions: Sequence[str], bins: Sequence[Sequence[float]], freqs_
 @dataclass
 class Segment:
     """One explained segment: log-power ``features`` ``[F, T]`` of ``file`` in pink noise (``seed``),
-    its single baseline ``[1, F, T]``, bin frequencies (Hz) and frame times from its start (s)."""
+    its single baseline ``[1, F, T]``, bin frequencies (Hz), frame times from its start (s) and its start in
+    the file (``start_s``, s: the first frame's index times the hop)."""
 
     file: str
     seed: int
@@ -163,6 +164,7 @@ class Segment:
     baselines: np.ndarray
     freqs_hz: np.ndarray
     times_s: np.ndarray
+    start_s: float = 0.0
 
 
 def noisy_segment(
@@ -178,7 +180,8 @@ def noisy_segment(
     if count < 1 or first + count > features.shape[1]:
         raise ValueError(f"segment {start_s}+{duration_s} s does not fit {name!r} ({features.shape[1] * config.hop_s:.2f} s)")
     features = features[:, first : first + count]
-    return Segment(name, seed, features, make_baselines(baseline, features), config.frequencies_hz(), np.arange(count) * config.hop_s)
+    return Segment(name, seed, features, make_baselines(baseline, features), config.frequencies_hz(), np.arange(count) * config.hop_s,
+                   first * config.hop_s)
 
 
 @dataclass

@@ -230,6 +230,8 @@ class FilePerturbation:
     """``[T]`` frame centre times of the segment, seconds from the start of the file."""
     scores: np.ndarray | None = None
     """``[F, T]`` ranking score (mask units)."""
+    features: np.ndarray | None = None
+    """``[F, T]`` the segment's stored input features (log10 power), for a spectrogram underlay."""
     selections: dict[str, np.ndarray] = field(default_factory=dict)
     """``top``, ``flop``, ``random`` (first seed): bool ``[F, T]`` of the amplified bins."""
     changes: dict[str, np.ndarray] = field(default_factory=dict)
@@ -334,7 +336,7 @@ def perturb_file(
 
     scores = signed if settings.ranking == "signed" else absolute
     result = FilePerturbation(source, "perturbed", "", path, settings, sample_rate, first_frame, freqs,
-                              segment_times + first_frame * config.hop_s, scores)
+                              segment_times + first_frame * config.hop_s, scores, features)
     baseline_mask = predict_mask(baseline, model)
     result.reference = {
         "mean mask (input)": float(original_mask.mean()), "mean mask (baseline)": float(baseline_mask.mean()),

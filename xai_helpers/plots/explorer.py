@@ -3,7 +3,7 @@
 Dropdowns pick the method and the attribution file (among the complete ``.h5`` files with
 attributions over all output bins found in a folder, full or maps-only); two sliders, or a click on
 any of the three panels (the mask, the map or the spectrogram), pick the output bin by its frequency
-(Hz) and time (s from the segment start, nearest bin). The figure shows that bin's signed attribution
+(Hz) and time (s in the file, :func:`~xai_helpers.plots.style.file_times`, nearest bin). The figure shows that bin's signed attribution
 map ``[f_in, t_in]`` between the input spectrogram and the gain mask, the bin marked on all three.
 Moving the pointer over a panel shows the attribution, the input level and the mask there. A check
 box switches between each bin's own colour scale and one fixed scale for every bin of the file
@@ -39,7 +39,7 @@ from ..analysis.influence import file_maps
 from ..attribution.on_demand import BinMaps
 from ..store.reader import AttributionFile, AttributionFileError, check_complete
 from .maps import MAP_GID, attribution_map_figure
-from .style import edges
+from .style import edges, file_times, segment_start_s
 
 logger = logging.getLogger(__name__)
 
@@ -161,9 +161,16 @@ def hover_text(amap: np.ndarray, features: np.ndarray, mask: np.ndarray, freqs_h
             f"input {level:.2f} log10 power ({10 * level:.1f} dB); mask {float(mask[f, t]):.3f}")
 
 
+def file_axes(maps: BinMaps) -> tuple[np.ndarray, np.ndarray]:
+    """``(freqs_hz [F] in Hz, times [T] in s in the file)`` of ``maps``' file: the axes the explorer shows
+    and takes (sliders, clicks, hover), its stored segment times offset by the segment's start."""
+    with AttributionFile(maps.path) as stored:
+        return maps.freqs_hz, file_times(maps.times_s, segment_start_s(stored))
+
+
 def _draw(maps: BinMaps, f_out: int, t_out: int, amap: np.ndarray, scale: float | None) -> Figure:
     """:func:`attribution_map_figure` of ``amap`` for output bin ``(f_out, t_out)`` of ``maps``' file."""
-    freqs, times = maps.freqs_hz, maps.times_s
+    freqs, times = file_axes(maps)
     label = f"attribution ({maps.target} units)"
     fig = attribution_map_figure(amap, maps.input_features, maps.mask, freqs, times, output_bin=(f_out, t_out), value_label=label)
     (image,) = [a for ax in fig.axes for a in ax.get_children() if a.get_gid() == MAP_GID]
@@ -178,12 +185,12 @@ def _draw(maps: BinMaps, f_out: int, t_out: int, amap: np.ndarray, scale: float 
 
 
 def output_bin_figure(h5_path: str | os.PathLike, f_hz: float, t_s: float, scale: float | None = None) -> Figure:
-    """:func:`attribution_map_figure` of the output bin nearest ``(f_hz, t_s)`` (Hz, s from the
-    segment start) of the attribution file ``h5_path`` (the stored slice, or recomputed with the
+    """:func:`attribution_map_figure` of the output bin nearest ``(f_hz, t_s)`` (Hz, s in the file)
+    of the attribution file ``h5_path`` (the stored slice, or recomputed with the
     engine when the file holds only maps), on a symmetric colour scale ``±scale`` or, if ``None``,
     the bin's own ``±max |a|``."""
     maps = BinMaps(h5_path)
-    f_out, t_out = nearest_bin(maps.freqs_hz, maps.times_s, f_hz, t_s)
+    f_out, t_out = nearest_bin(*file_axes(maps), f_hz, t_s)
     return _draw(maps, f_out, t_out, maps.bin_map(f_out, t_out), scale)
 
 
@@ -246,7 +253,7 @@ class Explorer:
         self.file = widgets.Dropdown(description="file", layout=widgets.Layout(width="60%"))
         self.f_slider = widgets.FloatSlider(description="f_out (Hz)", continuous_update=False, readout_format=".0f",
                                             layout=widgets.Layout(width="45%"))
-        self.t_slider = widgets.FloatSlider(description="t_out (s)", continuous_update=False, readout_format=".3f",
+        self.t_slider = widgets.FloatSlider(description="t_out in file (s)", continuous_update=False, readout_format=".3f",
                                             layout=widgets.Layout(width="45%"))
         self.fixed = widgets.Checkbox(value=bool(fixed_scale), description="same colour scale for every bin",
                                       indent=False)
@@ -294,8 +301,7 @@ class Explorer:
         self.file.value = options[0][1]
 
     def _set_axes(self, path: Path) -> None:
-        maps = self._bin_maps(path)
-        self._freqs, self._times = maps.freqs_hz, maps.times_s
+        self._freqs, self._times = file_axes(self._bin_maps(path))
         for slider, axis in ((self.f_slider, self._freqs), (self.t_slider, self._times)):
             step = float(np.min(np.diff(axis))) if axis.size > 1 else 1.0
             low, high = float(axis[0]), float(axis[-1])
@@ -392,7 +398,7 @@ def explore(
 ) -> Explorer:
     """Build the explorer over ``attributions_dir`` and return it (display it as a cell's value).
 
-    It starts at ``(f_hz, t_s)``, or at the first file's bin with the largest total ``|attribution|``;
+    It starts at ``(f_hz, t_s)`` (Hz, s in the file), or at the first file's bin with the largest total ``|attribution|``;
     ``fixed_scale`` starts with one colour scale for every bin. A live kernel shows the widget only;
     an exported HTML report shows the PNG of that first view (see the module docstring).
     """

@@ -8,7 +8,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..experiments.feature_definitions import Score, Study
-from .style import draw_image, new_figure, symmetric_norm
+from .style import draw_image, file_times, new_figure, symmetric_norm, time_label
 
 SPECTROGRAM_CMAP = "magma"
 SIGNED = "RdBu_r"
@@ -31,8 +31,8 @@ def _panel_map(study: Study, score: Score) -> tuple[np.ndarray, np.ndarray, str]
 
 
 def plot_definitions(study: Study, output: str, grid: str, methods: list[tuple[str, str, str]] | None = None) -> Figure:
-    """The explained ``output`` of the example segment under each definition, side by side on one time axis,
-    with the input spectrogram underneath every column. ``methods``: ``(definition, grid, method)``
+    """The explained ``output`` of the example segment under each definition, side by side on one time axis
+    (seconds in the file), with the input spectrogram underneath every column. ``methods``: ``(definition, grid, method)``
     triples; by default every bin method at bin level, every region method on ``grid`` and each latent
     method on the last latent layer. Signed colours centred on zero, one scale per panel."""
     example = study.example
@@ -50,10 +50,11 @@ def plot_definitions(study: Study, output: str, grid: str, methods: list[tuple[s
     fig, axes = new_figure((2.1 * len(panels), 5.2), nrows=2, ncols=len(panels), sharex=True, squeeze=False,
                            gridspec_kw={"height_ratios": [3, 2]})
     weights = next(o.weights for o in study.outputs if o.name == output)
+    times = file_times(example.times_s, example.start_s)
     for column, score in enumerate(panels):
         image, rows, label = _panel_map(study, score)
         ax = axes[0, column]
-        mappable = draw_image(ax, image, example.times_s, rows, SIGNED, symmetric_norm(image))
+        mappable = draw_image(ax, image, times, rows, SIGNED, symmetric_norm(image))
         fig.colorbar(mappable, ax=ax, location="top", shrink=0.8).ax.tick_params(labelsize=6)
         ax.set_title(f"{score.definition}: {score.method}\n{score.grid}", fontsize=8)
         if column == 0 or label != "Frequency (Hz)":
@@ -62,9 +63,9 @@ def plot_definitions(study: Study, output: str, grid: str, methods: list[tuple[s
             edges = next(g for g in study.grids if g.name == study.unit_group_grid).band_edges_hz
             ax.set_yticks(rows, [f"{lo:.0f}-{hi:.0f}" for lo, hi in zip(edges[:-1], edges[1:])], fontsize=6)
         spectrum = axes[1, column]
-        draw_image(spectrum, example.features, example.times_s, example.freqs_hz, SPECTROGRAM_CMAP, None)
-        spectrum.contour(example.times_s, example.freqs_hz, weights > 0, levels=[0.5], colors="cyan", linewidths=0.8)
-        spectrum.set_xlabel("Time in segment (s)", fontsize=8)
+        draw_image(spectrum, example.features, times, example.freqs_hz, SPECTROGRAM_CMAP, None)
+        spectrum.contour(times, example.freqs_hz, weights > 0, levels=[0.5], colors="cyan", linewidths=0.8)
+        spectrum.set_xlabel(time_label(), fontsize=8)
         if column == 0:
             spectrum.set_ylabel("input log-power\n(Hz; cyan: explained output)", fontsize=8)
     fig.suptitle(f"{output} of {example.file} (noise seed {example.seed}) under each feature definition", fontsize=10)

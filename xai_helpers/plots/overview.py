@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from ..dsp.snr import speech_dominant_mask
 from ..dsp.stft import log_power, stft
 from ..models.enhance import Enhancement
-from .style import MASK_CMAP, SIGNED_CMAP, SPECTROGRAM_CMAP, draw_image, extent, new_figure
+from .style import MASK_CMAP, SIGNED_CMAP, SPECTROGRAM_CMAP, draw_image, extent, file_times, new_figure, time_label
 
 LOG_POWER_RANGE = 8.0
 """Spectrograms show the top 8 decades (80 dB) of power below the loudest bin of the noisy input."""
@@ -42,7 +42,7 @@ def plot_enhancement_overview(
     ``(start_s, duration_s)``: notebook 02's explained segment, marked on every panel (:func:`mark_segment`).
     """
     config = result.config
-    times = config.frame_times_s(result.features.shape[1])
+    times = file_times(config.frame_times_s(result.features.shape[1]))  # the whole file: its frames from 0 s
     freqs = config.frequencies_hz()
     pixels = extent(freqs, times)
     vmax = float(result.features.max())
@@ -72,7 +72,7 @@ def plot_enhancement_overview(
     mask_image = axes[-1].imshow(result.mask, origin="lower", aspect="auto", extent=pixels, vmin=0, vmax=1, cmap=MASK_CMAP)
     axes[-1].set_title("predicted gain mask (before the -80 dB floor)")
     axes[-1].set_ylabel("frequency (Hz)")
-    axes[-1].set_xlabel("time (s)")
+    axes[-1].set_xlabel(time_label())
     fig.colorbar(mask_image, ax=axes[-1], label="gain (linear, 0..1)")
     if segment_s is not None:
         for ax in axes:
@@ -117,7 +117,7 @@ def plot_snr_overview(
         fig.colorbar(image, ax=ax, label=label)
         if segment_s is not None:
             mark_segment(ax, *segment_s, colour="lime" if ax is axes[0] else "red")
-    axes[-1].set_xlabel("time in the file (s)")
+    axes[-1].set_xlabel(time_label())
     if segment_s is not None:
         axes[0].legend(loc="upper right", fontsize="small")
     if title:

@@ -81,12 +81,15 @@ def player_clips(result: FilePerturbation, context_s: float = CONTEXT_S) -> Play
     return PlayerClips((seg_start, seg_end), (first / result.sample_rate, last / result.sample_rate), clips)
 
 
-def show_selections(done: Sequence[FilePerturbation], gain_db: float, ranking: str, output_dir: str | os.PathLike) -> None:
+def show_selections(done: Sequence[FilePerturbation], gain_db: float, ranking: str, output_dir: str | os.PathLike,
+                    underlay: bool = True) -> None:
     """Per file (a section of its own; the report folds all but the first): the amplified bins of top, flop
-    and the first random selection; written to ``{file}_selection.png``."""
+    and the first random selection, over the segment's input spectrogram in grey if ``underlay``; written to
+    ``{file}_selection.png``."""
     for index, result in enumerate(done):
         fig = plot_selection(_panels(result.selections), result.freqs_hz, result.times_s, gain_db,
-                             title=f"{result.basename}: amplified bins ({ranking} ranking)")
+                             title=f"{result.basename}: amplified bins ({ranking} ranking)",
+                             underlay=result.features if underlay else None)
         save_png(fig, Path(output_dir) / f"{result.basename}_selection.png")
         display(fig, metadata=section(result.basename, opened=index == 0))
 
