@@ -96,7 +96,9 @@ def test_plan_wiring_and_resumption(tmp_path, nb0102):
     plan = planning.plan_task(task, notebooks, declared, run, params)
     first, second = plan.steps
     assert plan.to_run == ["01", "02"]
-    assert first.parameters == {"input_path": str(wav), "output_dir": str(run / "files/x/noisy"), "sample_rate": 48000}
+    # notebook 01 marks notebook 02's segment on its figures, so it gets segment_duration_s too
+    assert first.parameters == {"input_path": str(wav), "output_dir": str(run / "files/x/noisy"), "sample_rate": 48000,
+                                "segment_duration_s": 0.03}
     assert second.parameters["input_path"] == str(run / "files/x/noisy")
     assert second.parameters["output_dir"] == str(run / "files/x/attributions")
     assert {"method": "saliency", "segment_duration_s": 0.03, "device": "cpu"}.items() <= second.parameters.items()
@@ -245,16 +247,17 @@ def test_batch_on_two_workers_isolates_a_broken_file_and_resumes(tmp_path, sampl
     assert [rows[g]["status"] for g in good] == ["skipped", "skipped"]
     assert rows["broken"]["notebooks_run"] == "01 02" and rows["broken"]["error"] == ""
 
-    # A changed notebook-02 parameter reruns 02 alone, on an emptied output folder (run in-process).
+    # A changed parameter that only notebook 02 declares reruns 02 alone, on an emptied output folder (run
+    # in-process). (The segment is declared by notebook 01 too, which marks it on its figures.)
     notebooks = numbered_notebooks(["01", "02"])
     declared = {nb: notebook_parameters(nb) for nb in notebooks}
     task = next(t for t in batch_tasks.read_tasks(inputs) if t.task_id == good[0])
-    plan = planning.plan_task(task, notebooks, declared, run, {**FAST, "segment_duration_s": 0.04, "device": "cpu"})
+    plan = planning.plan_task(task, notebooks, declared, run, {**FAST, "method": "inputxgradient", "device": "cpu"})
     assert plan.to_run == ["02"]
     result = runner.run_task(plan)
     assert result.status == "ok", result.error
     stored = [p.name for p in (run / "files" / good[0] / "attributions").glob("*.h5")]
-    assert len(stored) == 1 and "+0.04s" in stored[0]
+    assert len(stored) == 1 and "__inputxgradient_" in stored[0]
 
 
 def test_wiring_of_the_later_notebooks(tmp_path):

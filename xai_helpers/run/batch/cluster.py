@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from ...io.locks import hold_lock, lock_path
 from ...models.nsnet2 import SAMPLE_RATES
 from ..book import NOTEBOOKS_DIR, notebook_parameters, numbered_notebooks
 from .limits import check_bound, folder_bytes
-from .planning import DONE_FILE, WIRED_PARAMETERS, plan_task, read_json
+from .planning import DONE_FILE, WIRED_PARAMETERS, TaskPlan, plan_task, read_json
 from .runner import STATUSES, TaskResult, run_task, step_outputs
 from .summary import write_reports
 from .tasks import MANIFEST_INFORMATIVE, MANIFEST_RESERVED, read_tasks
@@ -69,20 +68,6 @@ def _open_client(workers: int, scheduler: str | None):
     return Client(cluster), cluster
 
 
-def _one_batch_per_run_dir(run: Callable[..., BatchSummary]) -> Callable[..., BatchSummary]:
-    """Hold the run folder's lock (``.RUN_DIR.lock`` beside it) around ``run(notebooks, input, output, ...)``: a
-    second batch on the same folder waits ``lock_timeout_s`` seconds (default 0: it stops at once; ``None``: as long
-    as it takes), then :class:`~xai_helpers.io.locks.LockHeldError` names the batch holding it (pid, host, start)."""
-
-    @functools.wraps(run)
-    def locked(notebooks, input, output, *args, lock_timeout_s: float | None = 0, **kwargs) -> BatchSummary:
-        with hold_lock(lock_path(Path(output).resolve()), lock_timeout_s, what=f"batch over {input}"):
-            return run(notebooks, input, output, *args, **kwargs)
-
-    return locked
-
-
-@_one_batch_per_run_dir
 def run_batch(
     notebooks: Sequence[str] | None,
     input: str | os.PathLike,
@@ -98,6 +83,7 @@ def run_batch(
     notebooks_dir: Path = NOTEBOOKS_DIR,
     max_memory_gb: float | None = None,
     max_disk_gb: float | None = None,
+    lock_timeout_s: float | None = 0,
 ) -> BatchSummary:
     """Run ``notebooks`` (numbers such as ``["01", "02"]``; ``None`` = all) over every file of ``input``
     (a folder, an audio file or a manifest CSV) into the run folder ``output``.
@@ -109,9 +95,12 @@ def run_batch(
     notebook kernel's resident memory or whose folder passes its bound fails with a message naming the
     bound and the size, and the others go on. Returns a :class:`BatchSummary`; ``summary.csv`` (with
     ``disk_mb`` and ``peak_memory_mb`` per task) and ``index.html`` (with the total on disk) are in ``output``.
-    """
-    from tqdm.auto import tqdm
 
+    Every argument and manifest column is checked before anything is written. Then the run folder's lock
+    (``.RUN_DIR.lock`` beside it) is held while tasks are planned and run: a second batch on the same folder
+    waits ``lock_timeout_s`` seconds (default 0: it stops at once; ``None``: as long as it takes), then
+    :class:`~xai_helpers.io.locks.LockHeldError` names the batch holding it (pid, host, start).
+    """
     if sample_rate is not None and int(sample_rate) not in SAMPLE_RATES:
         raise ValueError(f"sample_rate {sample_rate} is not one of {SAMPLE_RATES}")
     if threads_per_worker < 1:
@@ -145,9 +134,17 @@ def run_batch(
                 f"{input}: task {task.task_id!r} has the column(s) {columns}, which no notebook declares; "
                 f"valid manifest columns: {sorted(valid_columns)}"
             )
-    plans = [plan_task(t, chosen, declared, run_dir, given, threads_per_worker, force) for t in tasks]
-    for plan in plans:
-        plan.max_memory_gb, plan.max_disk_gb = max_memory_gb, max_disk_gb
+    with hold_lock(lock_path(run_dir), lock_timeout_s, what=f"batch over {input}"):
+        plans = [plan_task(t, chosen, declared, run_dir, given, threads_per_worker, force) for t in tasks]
+        for plan in plans:
+            plan.max_memory_gb, plan.max_disk_gb = max_memory_gb, max_disk_gb
+        return _run_plans(plans, run_dir, workers or max(1, (os.cpu_count() or 1) // threads_per_worker), scheduler, progress)
+
+
+def _run_plans(plans: list[TaskPlan], run_dir: Path, workers: int, scheduler: str | None, progress: bool) -> BatchSummary:
+    """Run the pending ``plans`` on ``workers`` local Dask processes (or ``scheduler``), rewriting the reports of
+    ``run_dir`` after each task; complete ones are reported as skipped."""
+    from tqdm.auto import tqdm
 
     results: dict[str, TaskResult] = {}
     for plan in plans:
@@ -174,7 +171,6 @@ def run_batch(
     if pending:
         from distributed import as_completed
 
-        workers = workers or max(1, (os.cpu_count() or 1) // threads_per_worker)
         client, cluster = _open_client(workers, scheduler)
         try:
             futures = {client.submit(run_task, plan, pure=False, key=f"nsnet2-batch-{plan.task_id}-{os.urandom(4).hex()}"): plan
