@@ -61,11 +61,15 @@ def test_book_kernels_get_the_terminal_variable_and_batch_kernels_do_not():
 
 
 def test_setup_notebook_mirrors_warnings_to_the_terminal(terminal):
-    from xai_helpers.run.notebook import setup_notebook
+    import pandas as pd
 
-    setup_notebook()
-    try:
-        logging.getLogger("xai_helpers.test").warning("a 5.16 GB write is coming")
-        assert "WARNING xai_helpers.test: a 5.16 GB write is coming" in terminal.getvalue()
-    finally:
-        logging.basicConfig(force=True)
+    from xai_helpers.run.notebook import PANDAS_DISPLAY, setup_notebook
+
+    current = [item for option in PANDAS_DISPLAY for item in (option, pd.get_option(option))]
+    with pd.option_context(*current):  # setup_notebook's display options are restored afterwards
+        setup_notebook()
+        try:
+            logging.getLogger("xai_helpers.test").warning("a 5.16 GB write is coming")
+            assert "WARNING xai_helpers.test: a 5.16 GB write is coming" in terminal.getvalue()
+        finally:
+            logging.basicConfig(force=True)

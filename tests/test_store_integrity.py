@@ -202,6 +202,7 @@ def test_renamed_h5_is_noticed_by_check_source_and_the_readers(tmp_path, sample_
     import matplotlib
 
     matplotlib.use("Agg")
+    from xai_helpers.analysis.inventory import NothingDoneError
     from xai_helpers.experiments.perturbation import PerturbationSettings, perturb_file
     from xai_helpers.plots.files import plot_batch
 
@@ -218,8 +219,9 @@ def test_renamed_h5_is_noticed_by_check_source_and_the_readers(tmp_path, sample_
         with pytest.raises(AttributionFileError) as error:
             stored.check_source(first)
     assert renamed.name in str(error.value) and first.name in str(error.value) and second.name in str(error.value)
-    report = plot_batch(first, out, method="saliency", figures_dir=tmp_path / "figures")
-    assert not report.plotted and report.damaged and second.name in report.damaged[0][1]
+    with pytest.raises(NothingDoneError) as left_out:  # its only file left out: nothing to plot is an error
+        plot_batch(first, out, method="saliency", figures_dir=tmp_path / "figures")
+    assert renamed.name in str(left_out.value) and second.name in str(left_out.value)
     result = perturb_file(first, out, tmp_path / "perturbation", PerturbationSettings(method="saliency", n_random=1))
     assert result.status == "failed" and second.name in result.message and renamed.name in result.message
 
