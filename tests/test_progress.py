@@ -73,3 +73,4 @@ def test_setup_notebook_mirrors_warnings_to_the_terminal(terminal):
             assert "WARNING xai_helpers.test: a 5.16 GB write is coming" in terminal.getvalue()
         finally:
             logging.basicConfig(force=True)
+

@@ -46,12 +46,27 @@ def kernel_environment(threads: int, terminal_progress: bool = False) -> dict[st
     return {**thread_environment(threads), **({TERMINAL_PROGRESS_ENV: "1"} if terminal_progress else {})}
 
 
+KERNEL_START_ATTEMPTS = 3
+"""How often a notebook's kernel is started before giving up. jupyter_client finds free TCP ports by binding
+and releasing them, so two kernels started at the same moment by parallel batch workers can pick the same
+port; the one that loses dies at start ("ZMQError: Address already in use", then "Kernel didn't respond in 60
+seconds"). No cell has run then, so starting again is safe."""
+
+
+def kernel_failed_to_start(error: BaseException) -> bool:
+    """True for the errors of a kernel that never came up (no cell ran), which :func:`execute_notebook` retries."""
+    return (type(error).__name__ == "ZMQError"
+            or isinstance(error, RuntimeError) and ("Kernel didn't respond" in str(error)
+                                                    or "Kernel died before replying" in str(error)))
+
+
 def execute_notebook(notebook: Path, executed: Path, parameters: Mapping[str, object], threads: int = 1,
                      terminal_progress: bool = False) -> Path:
     """Run ``notebook`` with papermill into ``executed`` (a kernel with ``threads`` threads) and export
     its HTML beside it, also when a cell fails (then the papermill error is raised after the export).
     ``terminal_progress``: the kernel also writes per-file progress and warnings to this terminal
-    (:func:`kernel_environment`)."""
+    (:func:`kernel_environment`). A kernel that fails to start is started again, up to
+    :data:`KERNEL_START_ATTEMPTS` times."""
     import papermill
 
     from ..reports.html import export_html
@@ -60,12 +75,21 @@ def execute_notebook(notebook: Path, executed: Path, parameters: Mapping[str, ob
     executed.parent.mkdir(parents=True, exist_ok=True)
     html_path = executed.with_suffix(".html")
     try:
-        papermill.execute_notebook(
-            str(notebook), str(executed), parameters=dict(parameters), cwd=str(notebook.parent),
-            kernel_name=KERNEL_NAME, progress_bar=False,
-            kernel_manager_class=_kernel_manager_class(kernel_environment(threads, terminal_progress)),
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],  # not the plain-TCP warning for every kernel
-        )
+        for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+            try:
+                papermill.execute_notebook(
+                    str(notebook), str(executed), parameters=dict(parameters), cwd=str(notebook.parent),
+                    kernel_name=KERNEL_NAME, progress_bar=False,
+                    kernel_manager_class=_kernel_manager_class(kernel_environment(threads, terminal_progress)),
+                    extra_arguments=["--IPKernelApp.log_level=ERROR"],  # not the plain-TCP warning for every kernel
+                )
+                break
+            except Exception as error:
+                if isinstance(error, papermill.PapermillExecutionError) or not kernel_failed_to_start(error) \
+                        or attempt == KERNEL_START_ATTEMPTS:
+                    raise
+                logger.warning("%s: the kernel did not start (%s: %s); starting it again (attempt %d of %d)",
+                               notebook.name, type(error).__name__, error, attempt + 1, KERNEL_START_ATTEMPTS)
     except papermill.PapermillExecutionError:
         if executed.is_file():
             try:
