@@ -33,3 +33,15 @@ def noisy_speech(clean_speech) -> np.ndarray:
     noise = rng.normal(size=clean_speech.shape)
     noise *= np.sqrt(np.mean(clean_speech**2) / np.mean(noise**2) / 10 ** (5 / 10))
     return (clean_speech + noise).astype(np.float32)
+
+
+@pytest.fixture
+def agreement_rows() -> list[dict]:
+    """Hand-made long-form faithfulness rows (notebook 05's layout) of two methods and the three controls at
+    0 and 20 dB: Spearman with the exact Shapley values good 0.8 / 0.6, poor 0.3 / 0.1, random 0.0 / 0.1,
+    energy 0.9 / 0.9 (a control above the best method), flipped -0.8 / -0.6; the other metrics constant."""
+    spearman = {"good": (0.8, 0.6), "poor": (0.3, 0.1), "random": (0.0, 0.1), "energy": (0.9, 0.9), "flipped": (-0.8, -0.6)}
+    return [{"method": m, "metric": metric, "condition": f"level {level} dB", "value": value}
+            for m, pair in spearman.items() for level, v in zip((0, 20), pair)
+            for metric, value in (("shapley_spearman", v), ("shapley_sign_agreement", 0.5), ("shapley_l1", 1.0),
+                                  ("enrichment", 1.0))]

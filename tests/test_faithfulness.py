@@ -231,14 +231,10 @@ def test_burst_tiles_cut_the_burst_out_of_the_grid():
         burst_tiles(freqs, times, burst.region, (2000.0,), 0)
 
 
-def test_reading_names_the_best_agreement_and_the_controls():
+def test_reading_names_the_best_agreement_and_the_controls(agreement_rows):
     from xai_helpers.experiments.faithfulness import reading
 
-    spearman = {"good": (0.8, 0.6), "poor": (0.3, 0.1), "random": (0.0, 0.1), "energy": (0.9, 0.9), "flipped": (-0.8, -0.6)}
-    rows = [{"method": m, "metric": metric, "condition": f"level {level} dB", "value": value}
-            for m, pair in spearman.items() for level, v in zip((0, 20), pair)
-            for metric, value in (("shapley_spearman", v), ("shapley_sign_agreement", 0.5), ("shapley_l1", 1.0),
-                                  ("enrichment", 1.0))]
+    rows = agreement_rows
     rows += [{"method": "burst", "metric": metric, "condition": "level 20 dB", "value": value}
              for metric, value in (("burst_effect_share", 0.3), ("burst_material", 1.0))]
     text = reading(rows)

@@ -468,15 +468,11 @@ def test_setup_notebook_shows_every_column_and_whole_cells():
     assert "n/a" in styled
 
 
-def test_faithfulness_summary_opens_with_the_best_method_the_controls_and_a_control_that_ranks_as_well():
+def test_faithfulness_summary_opens_with_the_best_method_the_controls_and_a_control_that_ranks_as_well(agreement_rows):
     from xai_helpers.experiments.faithfulness import BenchmarkSettings
     from xai_helpers.reports.faithfulness import Benchmark, summary
 
-    spearman = {"good": (0.8, 0.6), "poor": (0.3, 0.1), "random": (0.0, 0.1), "energy": (0.9, 0.9), "flipped": (-0.8, -0.6)}
-    rows = [{"method": m, "metric": metric, "condition": f"level {level} dB", "value": value}
-            for m, pair in spearman.items() for level, v in zip((0, 20), pair)
-            for metric, value in (("shapley_spearman", v), ("shapley_sign_agreement", 0.5), ("shapley_l1", 1.0),
-                                  ("enrichment", 1.0))]
+    rows = agreement_rows
     benchmark = Benchmark(BenchmarkSettings(methods=("good", "poor")), {"a": np.zeros(4)}, None, None)
     text = summary(benchmark, rows).data
     found = text.split("**What we found.**")[1]
