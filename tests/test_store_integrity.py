@@ -232,7 +232,7 @@ def test_renamed_h5_is_noticed_by_check_source_and_the_readers(tmp_path, sample_
 def test_output_dir_that_is_a_file(tmp_path, wav):
     target = tmp_path / "attributions"
     target.write_text("not a folder")
-    with pytest.raises(ValueError, match=r"output_dir .*attributions.*existing file"):
+    with pytest.raises(ValueError, match=r"output_dir: .*attributions is an existing file, not a folder"):
         explain_file(wav, target, ExplainConfig(**FAST), progress=False)
 
 

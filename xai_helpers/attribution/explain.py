@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from ..io.hashing import file_sha256
+from ..io.paths import check_output_dir
 from ..io.progress import track
 from ..models.base import MaskModel, predict_mask
 from ..models.cache import cached_model
@@ -137,9 +138,7 @@ def explain_file(
     """
     if not Path(source).is_file():
         raise FileNotFoundError(f"{source}: no such audio file (missing, or a folder)")
-    output_dir = Path(output_dir)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise ValueError(f"output_dir {output_dir}: is an existing file, not a folder; give a folder for the .h5 files")
+    output_dir = check_output_dir(output_dir)
     destination = output_path(source, output_dir, config)
     with output_lock(destination, lock_timeout_s):
         status, reason = "computed", ""
