@@ -199,23 +199,36 @@ def jupyter_lab(tmp_path):
         log.close()
 
 
-def run_all_cells(page, runs: int) -> None:
-    """Run every cell of the open notebook from the menu and wait until the code cell's prompt reads
-    ``[runs]`` (its ``runs``-th execution finished); the menu is used again if a kernel dialog dropped the run."""
+# The code cell's execution count: a number, -1 while it runs ("[*]"), null before its first run.
+PROMPT_COUNT_JS = """() => {
+  const prompt = document.querySelector('.jp-CodeCell .jp-InputPrompt');
+  const found = prompt && prompt.textContent.match(/\\[(\\*|\\d+)\\]/);
+  return found ? (found[1] === '*' ? -1 : Number(found[1])) : null;
+}"""
+
+
+def run_all_cells(page, finished: int) -> int:
+    """Run every cell of the open notebook from the menu and wait until the code cell's execution count
+    exceeds ``finished`` and the kernel is idle; returns that count. The menu is used again if a kernel
+    dialog dropped the run (a queued extra run only raises the count)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect
 
-    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_be_visible()
-    started = page.locator(".jp-CodeCell .jp-InputPrompt").filter(has_text=re.compile(r"\[(\*|\d+)\]"))
+    idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+    expect(idle).to_be_visible()
+    started = f"() => {{ const n = ({PROMPT_COUNT_JS})(); return n === -1 || n > {finished}; }}"
     for _ in range(3):
         page.locator(".lm-MenuBar-itemLabel").get_by_text("Run", exact=True).click()
         page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
         try:
-            expect(started).to_contain_text(re.compile(rf"\[(\*|{runs})\]"), timeout=8_000)
+            page.wait_for_function(started, timeout=8_000)
             break
-        except AssertionError:
+        except PlaywrightTimeout:
             continue
     # The kernel imports torch first: slow on a loaded machine.
-    expect(started).to_contain_text(f"[{runs}]", timeout=180_000)
+    page.wait_for_function(f"() => ({PROMPT_COUNT_JS})() > {finished}", timeout=180_000)
+    expect(idle).to_be_visible(timeout=180_000)
+    return page.evaluate(PROMPT_COUNT_JS)
 
 
 def show_widget(page, image, attempts: int = 3) -> None:
@@ -227,12 +240,12 @@ def show_widget(page, image, attempts: int = 3) -> None:
     and runs it again; so does this, ``attempts`` runs in all, and fails if the widget never shows."""
     from playwright.sync_api import expect
 
-    runs = 0
+    finished = 0
     for attempt in range(attempts):
         if attempt == attempts - 1 and attempt > 0:
             page.reload(wait_until="load")  # a fresh widget manager; the reloaded notebook has no outputs
-        runs += 1
-        run_all_cells(page, runs)
+            finished = 0  # nor prompts, whether the kernel session survived the reload or not
+        finished = run_all_cells(page, finished)
         try:
             expect(image).to_be_visible(timeout=45_000)
             return
