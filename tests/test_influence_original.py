@@ -229,7 +229,7 @@ def test_file_times_offset_by_the_segment_start(tmp_path):
     with h5py.File(path, "r+") as file:
         file.attrs.update({"segment_first_frame": 50, "stft_hop_length": 160, "sample_rate": 16000})
     with AttributionFile(path) as stored:
-        assert style.segment_start_s(stored) == pytest.approx(0.5)
+        assert stored.start_s == pytest.approx(0.5)
     figures = plot_file(path, 100.0, "abs_sum")
     half = 0.005  # half a 10 ms hop
     for name in ("spectrogram", "mask", "time_influence", "time_correlation"):

@@ -39,7 +39,7 @@ from ..analysis.influence import file_maps
 from ..attribution.on_demand import BinMaps
 from ..store.reader import AttributionFile, AttributionFileError, check_complete
 from .maps import MAP_GID, attribution_map_figure
-from .style import edges, file_times, segment_start_s
+from .style import edges, file_times
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ def file_axes(maps: BinMaps) -> tuple[np.ndarray, np.ndarray]:
     """``(freqs_hz [F] in Hz, times [T] in s in the file)`` of ``maps``' file: the axes the explorer shows
     and takes (sliders, clicks, hover), its stored segment times offset by the segment's start."""
     with AttributionFile(maps.path) as stored:
-        return maps.freqs_hz, file_times(maps.times_s, segment_start_s(stored))
+        return maps.freqs_hz, file_times(maps.times_s, stored.start_s)
 
 
 def _draw(maps: BinMaps, f_out: int, t_out: int, amap: np.ndarray, scale: float | None) -> Figure:

@@ -55,7 +55,7 @@ from ..io.paths import check_output_dir
 from ..store.reader import AttributionFile, AttributionFileError
 from .influence import INFLUENCE_PLOTS, MapOptions, PlotInputs
 from .maps import attribution_map_figure, plot_bin_map, plot_layer_attributions, plot_mask, plot_region_attributions, plot_spectrogram
-from .style import aggregation_line, file_times, save_png, segment_start_s
+from .style import aggregation_line, file_times, save_png
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class _Context:
 
 
 def _context(stored: AttributionFile) -> _Context:
-    start = segment_start_s(stored)
+    start = stored.start_s
     return _Context(stored.path, stored.freqs_hz, file_times(stored.times_s, start), start, stored.input_features, stored.mask,
                     f"attribution ({stored.target} units)")
 

@@ -5,7 +5,8 @@
   :data:`SPECTROGRAM_CMAP`; gain masks :data:`MASK_CMAP` on 0..1, everywhere.
 * Images are drawn with pixel edges half a step either side of the centres (:func:`edges`,
   :func:`extent`), frequency increasing upwards; axes in Hz and in seconds **in the file** (:func:`file_times`:
-  the stored frame times count from the explained segment's start, :func:`segment_start_s` gives it).
+  the stored frame times count from the explained segment's start,
+  :attr:`~xai_helpers.store.reader.AttributionFile.start_s` gives it).
 * Non-negative maps may take a log colour scale from a floor to their peak (:func:`log_norm`); a map may be
   drawn over the grey input spectrogram (:func:`draw_underlay`, :func:`overlay`).
 * Every figure is made by :func:`new_figure` (constrained layout, outside pyplot's registry) and
@@ -24,7 +25,6 @@ from matplotlib.figure import Figure
 
 from ..analysis.influence import check_aggregation
 from ..io.atomic import write_atomically
-from ..store.reader import AttributionFile
 
 SIGNED_CMAP = "RdBu_r"
 ABS_CMAP = "viridis"
@@ -129,15 +129,6 @@ def file_times(times_s, segment_start_s: float = 0.0) -> np.ndarray:
     if not np.isfinite(segment_start_s) or segment_start_s < 0:
         raise ValueError(f"segment_start_s must be a finite time >= 0 s, got {segment_start_s}")
     return t + float(segment_start_s)
-
-
-def segment_start_s(stored: AttributionFile) -> float:
-    """Start of ``stored``'s explained segment in its file, s: frame ``segment_first_frame`` times the hop
-    (0 for files written without it)."""
-    first = int(stored.attrs.get("segment_first_frame", 0))
-    if first == 0:
-        return 0.0
-    return first * int(stored.attrs["stft_hop_length"]) / stored.sample_rate
 
 
 def time_label(what: str = "Time") -> str:

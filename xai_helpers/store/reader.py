@@ -304,6 +304,15 @@ class AttributionFile:
         """Frame of the file where the explained segment starts."""
         return int(self.attrs["segment_first_frame"])
 
+    @property
+    def start_s(self) -> float:
+        """Start of the explained segment in its file, s: :attr:`first_frame` times the stored hop
+        (``stft_hop_length / sample_rate``); 0 for files written without ``segment_first_frame``."""
+        first = int(self.attrs.get("segment_first_frame", 0))
+        if first == 0:
+            return 0.0
+        return first * int(self.attrs["stft_hop_length"]) / self.sample_rate
+
     # ---------------------------------------------------------------- attribution values
 
     def target_chunks(self, name: str = "attributions", chunk_bytes: float = float("inf")) -> Iterator[tuple[tuple, np.ndarray]]:
