@@ -2,7 +2,7 @@
 
 Each file's global map ``[f_in, t_in]`` (``sum |a|`` for ``"abs_sum"``, ``sum a`` for ``"signed_sum"``, over
 every explained output bin) is summed over its frames and over the input bins of each band; the bands are
-linear (equal width in Hz) or mel (equal width on the mel scale, ``2595 log10(1 + f / 700)``), from 0 Hz to
+linear (equal width in Hz) or mel (equal width on the mel scale, ``2595 log10(1 + f / 700)``: :mod:`xai_helpers.dsp.mel`), from 0 Hz to
 the highest bin centre. ``share=True`` divides each file's band values by their total ``|value|`` (the
 original's normalisation; a file's bands then sum to 1 for ``"abs_sum"``), so files of different durations
 weigh alike. The figure (mean and spread over files) is :func:`~xai_helpers.plots.bands.plot_band_attribution`.
@@ -17,20 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..dsp.mel import mel_edges_hz
 from ..store.reader import AttributionFile
 from .influence import check_aggregation, check_choice, file_maps
 
 BAND_SCALES = ("linear", "mel")
-
-
-def hz_to_mel(hz) -> np.ndarray:
-    """Mel (HTK formula ``2595 log10(1 + f / 700)``) of frequencies in Hz."""
-    return 2595.0 * np.log10(1.0 + np.asarray(hz, dtype=np.float64) / 700.0)
-
-
-def mel_to_hz(mel) -> np.ndarray:
-    """Inverse of :func:`hz_to_mel`: Hz of mel values."""
-    return 700.0 * (10.0 ** (np.asarray(mel, dtype=np.float64) / 2595.0) - 1.0)
 
 
 def band_edges_hz(scale: str, n_bands: int, max_hz: float) -> np.ndarray:
@@ -43,7 +34,7 @@ def band_edges_hz(scale: str, n_bands: int, max_hz: float) -> np.ndarray:
         raise ValueError(f"max_hz must be > 0 Hz, got {max_hz}")
     if scale == "linear":
         return np.linspace(0.0, float(max_hz), int(n_bands) + 1)
-    edges = mel_to_hz(np.linspace(0.0, float(hz_to_mel(max_hz)), int(n_bands) + 1))
+    edges = mel_edges_hz(int(n_bands), float(max_hz))
     edges[0], edges[-1] = 0.0, float(max_hz)
     return edges
 

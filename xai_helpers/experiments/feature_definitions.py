@@ -42,6 +42,7 @@ from ..attribution.methods import MethodOptions
 from ..attribution.regions import parse_region, region_bins
 from ..attribution.targets import ExplainedOutputs
 from ..attribution.unit_profiles import group_by_band, layer_activations, unit_profiles
+from ..dsp import mel
 from ..dsp.noise.broadband import pink_noise
 from ..dsp.noise.mixing import mix_at_snr
 from ..dsp.stft import StftConfig, log_power, stft
@@ -85,11 +86,11 @@ class Grid:
 
 
 def mel_edges_hz(n_bands: int, top_hz: float) -> np.ndarray:
-    """``n_bands + 1`` band edges from 0 to ``top_hz`` equally spaced on the mel scale (O'Shaughnessy)."""
+    """``n_bands + 1`` band edges from 0 to ``top_hz`` equally spaced on the mel scale (O'Shaughnessy,
+    :func:`~xai_helpers.dsp.mel.mel_edges_hz`)."""
     if n_bands < 1:
         raise ValueError(f"mel_bands must be at least 1, got {n_bands}")
-    mel = np.linspace(0.0, 2595.0 * np.log10(1.0 + top_hz / 700.0), n_bands + 1)
-    return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
+    return mel.mel_edges_hz(n_bands, top_hz)
 
 
 def make_grid(spec: dict, freqs_hz: np.ndarray, n_frames: int, hop_s: float) -> Grid:
