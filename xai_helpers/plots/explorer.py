@@ -163,14 +163,16 @@ def hover_text(amap: np.ndarray, features: np.ndarray, mask: np.ndarray, freqs_h
 
 def file_axes(maps: BinMaps) -> tuple[np.ndarray, np.ndarray]:
     """``(freqs_hz [F] in Hz, times [T] in s in the file)`` of ``maps``' file: the axes the explorer shows
-    and takes (sliders, clicks, hover), its stored segment times offset by the segment's start."""
+    and takes (sliders, clicks, hover), its stored segment times offset by the segment's start (read from the
+    file: call it once per file, not per redraw)."""
     with AttributionFile(maps.path) as stored:
         return maps.freqs_hz, file_times(maps.times_s, stored.start_s)
 
 
-def _draw(maps: BinMaps, f_out: int, t_out: int, amap: np.ndarray, scale: float | None) -> Figure:
-    """:func:`attribution_map_figure` of ``amap`` for output bin ``(f_out, t_out)`` of ``maps``' file."""
-    freqs, times = file_axes(maps)
+def _draw(maps: BinMaps, freqs: np.ndarray, times: np.ndarray, f_out: int, t_out: int, amap: np.ndarray,
+          scale: float | None) -> Figure:
+    """:func:`attribution_map_figure` of ``amap`` for output bin ``(f_out, t_out)`` of ``maps``' file, on its
+    :func:`file_axes` ``freqs`` ``[F]`` (Hz) and ``times`` ``[T]`` (s in the file)."""
     label = f"attribution ({maps.target} units)"
     fig = attribution_map_figure(amap, maps.input_features, maps.mask, freqs, times, output_bin=(f_out, t_out), value_label=label)
     (image,) = [a for ax in fig.axes for a in ax.get_children() if a.get_gid() == MAP_GID]
@@ -190,8 +192,9 @@ def output_bin_figure(h5_path: str | os.PathLike, f_hz: float, t_s: float, scale
     engine when the file holds only maps), on a symmetric colour scale ``±scale`` or, if ``None``,
     the bin's own ``±max |a|``."""
     maps = BinMaps(h5_path)
-    f_out, t_out = nearest_bin(*file_axes(maps), f_hz, t_s)
-    return _draw(maps, f_out, t_out, maps.bin_map(f_out, t_out), scale)
+    freqs, times = file_axes(maps)
+    f_out, t_out = nearest_bin(freqs, times, f_hz, t_s)
+    return _draw(maps, freqs, times, f_out, t_out, maps.bin_map(f_out, t_out), scale)
 
 
 def _png(fig: Figure, dpi: int) -> bytes:
@@ -369,7 +372,7 @@ class Explorer:
         except AttributionFileError as error:
             self.status.value = str(error)
             return
-        self.figure, self._amap, self.scale = _draw(maps, f_out, t_out, amap, scale), amap, scale
+        self.figure, self._amap, self.scale = _draw(maps, self._freqs, self._times, f_out, t_out, amap, scale), amap, scale
         self._png = _png(self.figure, self.dpi)  # draws the figure: its layout is now fixed for figure_point
         encoded = base64.b64encode(self._png).decode("ascii")
         handlers = " ".join(
