@@ -193,6 +193,8 @@ def test_fixed_scale_is_a_percentile_of_the_nonzero_magnitudes():
         ex.fixed_scale(maps, 0)
     totals = np.array([[1.0, 9.0], [5.0, 3.0]])
     assert ex.reference_bins(totals, 3) == [(0, 1), (1, 0), (1, 1)]
+    ties = np.array([[2.0, 1.0], [2.0, 2.0]])
+    assert ex.reference_bins(ties, 3) == [(0, 0), (1, 0), (1, 1)]  # equal totals in index order, first = argmax's
 
 
 def test_fixed_scale_is_shared_by_every_bin_and_stated_on_the_colour_bar(store):

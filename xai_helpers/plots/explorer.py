@@ -90,9 +90,12 @@ def find_explorable(attributions_dir: str | os.PathLike) -> list[ExplorableFile]
 
 def reference_bins(output_totals: np.ndarray, n: int = SCALE_REFERENCE_BINS) -> list[tuple[int, int]]:
     """``(f_out, t_out)`` of the ``n`` output bins with the largest total ``|attribution|``
-    (``output_totals`` ``[F_out, T_out]``), largest first."""
+    (``output_totals`` ``[F_out, T_out]``), largest first; equal totals in index order, so the first is
+    :meth:`~xai_helpers.analysis.influence.Influence.representative_bin`'s (``argmax``)."""
     totals = np.asarray(output_totals)
-    order = np.argsort(totals, axis=None)[::-1][: max(int(n), 1)]
+    flat = totals.ravel()
+    # a stable ascending sort of the reversed values, reversed: descending, ties (and NaNs, first as in argmax) by index
+    order = (flat.size - 1 - np.argsort(flat[::-1], kind="stable"))[::-1][: max(int(n), 1)]
     return [tuple(int(i) for i in np.unravel_index(flat, totals.shape)) for flat in order]
 
 
