@@ -25,11 +25,16 @@ AGGREGATIONS = ("abs_sum", "signed_sum")
 ATTRIBUTION_SHAPE = "[f_out, t_out, f_in, t_in]"
 
 
+def check_choice(value: str, choices: tuple[str, ...], name: str) -> str:
+    """``value`` if it is one of ``choices``, else ``ValueError`` naming the parameter ``name``."""
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; expected one of {choices}")
+    return value
+
+
 def check_aggregation(aggregation: str) -> str:
     """Return ``aggregation`` if it is one of :data:`AGGREGATIONS`, else raise ``ValueError``."""
-    if aggregation not in AGGREGATIONS:
-        raise ValueError(f"unknown aggregation {aggregation!r}; expected one of {AGGREGATIONS}")
-    return aggregation
+    return check_choice(aggregation, AGGREGATIONS, "aggregation")
 
 
 def aggregate(attributions, aggregation: str, axis=None) -> np.ndarray:
@@ -92,8 +97,6 @@ class Influence:
     read off its :class:`~xai_helpers.attribution.maps.InfluenceMaps`."""
 
     aggregation: str
-    global_influence: np.ndarray
-    """``[f_in, t_in]``: each input bin's contribution to the whole mask, normalised to max ``|value|`` = 1."""
     time_influence: np.ndarray
     """``[t_out, t_in]`` in attribution units."""
     frequency_influence: np.ndarray
@@ -104,6 +107,12 @@ class Influence:
     """``[f_out, t_out]``: total ``|attribution|`` of each output bin over all input bins."""
     global_maps: dict[str, np.ndarray]
     """Every map of :data:`GLOBAL_MAPS` ``[f_in, t_in]``, peak 1 (see :func:`global_map`), whatever the aggregation."""
+
+    @property
+    def global_influence(self) -> np.ndarray:
+        """``[f_in, t_in]``: each input bin's contribution to the whole mask with :attr:`aggregation`, normalised to
+        max ``|value|`` = 1 (the global map of that name)."""
+        return self.global_maps[self.aggregation]
 
     def representative_bin(self) -> tuple[int, int]:
         """The output bin ``(f_out, t_out)`` with the largest total ``|attribution|`` (first one on ties)."""
@@ -119,8 +128,8 @@ def influence_from_maps(maps: InfluenceMaps, aggregation: str = "abs_sum") -> In
     """:class:`Influence` with ``aggregation`` of the maps of a 4-D tensor (streamed, stored or reduced)."""
     kind = "abs" if check_aggregation(aggregation) == "abs_sum" else "signed"
     return Influence(
-        aggregation, normalise_peak(maps[f"global_{kind}"]), maps[f"time_{kind}"], maps[f"freq_{kind}"],
-        maps.correlation(kind), maps["output_totals"], {name: global_map(maps, name) for name in GLOBAL_MAPS},
+        aggregation, maps[f"time_{kind}"], maps[f"freq_{kind}"], maps.correlation(kind), maps["output_totals"],
+        all_global_maps(maps),
     )
 
 
@@ -172,13 +181,6 @@ GLOBAL_MAPS = (*AGGREGATIONS, *NET_GLOBAL_MAPS)
 :data:`NET_GLOBAL_MAPS`."""
 
 
-def check_choice(value: str, choices: tuple[str, ...], name: str) -> str:
-    """``value`` if it is one of ``choices``, else ``ValueError`` naming the parameter ``name``."""
-    if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}; expected one of {choices}")
-    return value
-
-
 def normalise_rows(values) -> np.ndarray:
     """Each row of ``values`` ``[rows, columns]`` divided by the sum of its ``|values|`` (float64): rows of a
     non-negative map sum to exactly 1 (up to rounding), rows of a signed map have ``|values|`` summing to 1;
@@ -202,10 +204,8 @@ def net_global_maps(global_signed) -> dict[str, np.ndarray]:
     ``net_abs`` = ``|S|``, ``net_positive`` = ``max(S, 0)``, ``net_negative`` = ``max(-S, 0)``, all divided by
     the one peak ``max |S|`` (so ``net_abs`` reaches 1 and the two parts share its scale; an all-zero ``S``
     stays zero). Unlike ``sum |a|``, opposite attributions of one input bin to different outputs cancel."""
-    s = np.asarray(global_signed, dtype=np.float64)
-    peak = np.max(np.abs(s)) if s.size else 0.0
-    scale = peak if peak > 0 and np.isfinite(peak) else 1.0
-    return {"net_abs": np.abs(s) / scale, "net_positive": np.clip(s, 0, None) / scale, "net_negative": np.clip(-s, 0, None) / scale}
+    s = normalise_peak(np.asarray(global_signed, dtype=np.float64))
+    return {"net_abs": np.abs(s), "net_positive": np.clip(s, 0, None), "net_negative": np.clip(-s, 0, None)}
 
 
 def global_map(maps: InfluenceMaps, name: str) -> np.ndarray:
@@ -215,6 +215,14 @@ def global_map(maps: InfluenceMaps, name: str) -> np.ndarray:
     if check_choice(name, GLOBAL_MAPS, "global map") in AGGREGATIONS:
         return normalise_peak(maps["global_abs" if name == "abs_sum" else "global_signed"])
     return net_global_maps(maps["global_signed"])[name]
+
+
+def all_global_maps(maps: InfluenceMaps) -> dict[str, np.ndarray]:
+    """Every map of :data:`GLOBAL_MAPS` by name, as :func:`global_map` gives each, :func:`net_global_maps` computed once."""
+    return {
+        "abs_sum": normalise_peak(maps["global_abs"]), "signed_sum": normalise_peak(maps["global_signed"]),
+        **net_global_maps(maps["global_signed"]),
+    }
 
 
 def low_inputs(frequency_map, freqs_hz, max_input_hz: float) -> tuple[np.ndarray, np.ndarray]:
