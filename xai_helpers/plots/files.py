@@ -213,6 +213,35 @@ def _latent_plots(ctx, stored, aggregation, chunk_bytes) -> dict[str, Figure]:
     return figures
 
 
+def _file_plots(stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes, options: MapOptions) -> dict[str, Figure]:
+    """:func:`plot_file`'s figures of the open file ``stored``."""
+    ctx = _context(stored)
+    figures = {
+        "spectrogram": plot_spectrogram(
+            ctx.features, ctx.freqs, ctx.times,
+            title="Input log-power spectrogram of the explained segment (what the model saw)",
+        ),
+        "mask": plot_mask(ctx.mask, ctx.freqs, ctx.times),
+    }
+    layout = stored.layout
+    if layout == "latent":
+        figures.update(_latent_plots(ctx, stored, aggregation, chunk_bytes))
+    elif layout == "groups":
+        figures.update(_group_plots(ctx, stored, aggregation, chunk_bytes))
+    elif layout == "regions":
+        figures.update(_region_map_plots(ctx, stored))
+    elif layout == "all_bins":
+        figures.update(_all_bins_plots(ctx, stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes, options))
+    else:
+        f_out, t_out = stored.output_bin
+        figures["output_bin_map"] = _bin_map(ctx, stored.read_attributions((0, 0)), f_out, t_out, representative=False)
+    return figures
+
+
+def _damaged(path: Path, error: BaseException) -> AttributionFileError:
+    return AttributionFileError(f"{path}: damaged attribution file ({error})")
+
+
 def plot_file(
     h5_path: str | os.PathLike,
     low_freq_hz: float | None = 1000.0,
@@ -220,43 +249,32 @@ def plot_file(
     max_in_memory_bytes: float = MAX_IN_MEMORY_BYTES,
     chunk_bytes: float = CHUNK_BYTES,
     options: MapOptions | None = None,
+    source: str | os.PathLike | None = None,
 ) -> dict[str, Figure]:
     """The plots that fit the layout of the attribution file ``h5_path``, by name (see the module docstring).
 
     ``low_freq_hz``: the low-frequency variants keep input (the original's) or output frequencies
     ``<= low_freq_hz`` (Hz); ``None`` leaves them out. ``aggregation``: ``"abs_sum"`` or ``"signed_sum"``.
     ``options``: how the influence maps are normalised and drawn (default :class:`MapOptions`: the original's
-    row normalisation and log scales, spectrogram underlay). Raises
+    row normalisation and log scales, spectrogram underlay). With ``source`` (the audio file), the file must
+    have been computed from it (:meth:`~xai_helpers.store.reader.AttributionFile.check_source`, checked
+    before plotting; an unreadable audio file raises its own ``OSError``). Raises
     :class:`~xai_helpers.store.reader.AttributionFileError` naming the file if it is incomplete,
-    damaged or unreadable.
+    damaged, unreadable or from another source.
     """
     check_aggregation(aggregation)
     path = Path(h5_path)
     try:
-        with AttributionFile(path) as stored:
-            ctx = _context(stored)
-            figures = {
-                "spectrogram": plot_spectrogram(
-                    ctx.features, ctx.freqs, ctx.times,
-                    title="Input log-power spectrogram of the explained segment (what the model saw)",
-                ),
-                "mask": plot_mask(ctx.mask, ctx.freqs, ctx.times),
-            }
-            layout = stored.layout
-            if layout == "latent":
-                figures.update(_latent_plots(ctx, stored, aggregation, chunk_bytes))
-            elif layout == "groups":
-                figures.update(_group_plots(ctx, stored, aggregation, chunk_bytes))
-            elif layout == "regions":
-                figures.update(_region_map_plots(ctx, stored))
-            elif layout == "all_bins":
-                figures.update(_all_bins_plots(ctx, stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes, options or MapOptions()))
-            else:
-                f_out, t_out = stored.output_bin
-                figures["output_bin_map"] = _bin_map(ctx, stored.read_attributions((0, 0)), f_out, t_out, representative=False)
-    except (OSError, KeyError) as error:  # a chunk that cannot be read or decompressed, a missing dataset
-        raise AttributionFileError(f"{path}: damaged attribution file ({error})") from error
-    return figures
+        stored = AttributionFile(path)
+    except (OSError, KeyError) as error:
+        raise _damaged(path, error) from error
+    with stored:
+        if source is not None:
+            stored.check_source(source)  # an .h5 renamed to another input's name
+        try:
+            return _file_plots(stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes, options or MapOptions())
+        except (OSError, KeyError) as error:  # a chunk that cannot be read or decompressed, a missing dataset
+            raise _damaged(path, error) from error
 
 
 # ---------------------------------------------------------------------------
@@ -355,9 +373,7 @@ def plot_batch(
             continue
         for h5_path in found:
             try:
-                with AttributionFile(h5_path) as stored:
-                    stored.check_source(source)  # an .h5 renamed to another input's name
-                figures = plot_file(h5_path, low_freq_hz, aggregation, max_in_memory_bytes, options=options)
+                figures = plot_file(h5_path, low_freq_hz, aggregation, max_in_memory_bytes, options=options, source=source)
             except AttributionFileError as error:
                 logger.warning("%s; left out", error)
                 report.damaged.append((h5_path, str(error)))
