@@ -65,18 +65,13 @@ band_share = True  # each file's bands as shares of its total (the original's op
 output_dir = "../reports/figures"  # PNG files: {attribution file}_{aggregation}_{plot}.png
 
 # %%
-from pathlib import Path
-
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from xai_helpers.analysis.bands import band_attribution
-from xai_helpers.plots.bands import plot_band_attribution
 from xai_helpers.plots.explorer import explore
 from xai_helpers.plots.files import MapOptions, plot_batch
 from xai_helpers.plots.gallery import gallery_sections
-from xai_helpers.plots.style import save_png
-from xai_helpers.reports.visualisation import influence_reach, summary
+from xai_helpers.reports.visualisation import influence_reach, show_bands, summary
 from xai_helpers.run.notebook import setup_notebook
 
 setup_notebook()
@@ -118,13 +113,7 @@ for section in gallery_sections(report, low_freq_hz):
 # `output_dir/bands_{method}_{aggregation}_{band_scale}.png`; the table holds every value.
 
 # %%
-bands = band_attribution([item.h5_path for item in report.plotted], band_scale, n_bands, aggregation, band_share)
-band_figure = plot_band_attribution(bands)
-save_png(band_figure, Path(output_dir) / f"bands_{method}_{aggregation}_{band_scale}.png")
-display(band_figure)
-for name, reason in bands.left_out:
-    print(f"left out of the band analysis: {name}: {reason}")
-bands.table().round(4)
+bands = show_bands(report, band_scale, n_bands, band_share, output_dir)
 
 # %% [markdown]
 # ## Files left out
@@ -155,4 +144,4 @@ pd.DataFrame(left_out, columns=["file", "status", "detail"]) if left_out else pr
 explore(attributions_dir, method)
 
 # %% tags=["summary"]
-summary(report, bands, influence_reach([item.h5_path for item in report.plotted], low_freq_hz), options, low_freq_hz)
+summary(report, bands, influence_reach(report.h5_paths(), low_freq_hz, maps=report.maps()), options, low_freq_hz)

@@ -24,6 +24,7 @@ from xai_helpers.plots.bands import plot_band_attribution  # noqa: E402
 from xai_helpers.plots.files import MapOptions, plot_batch, plot_file  # noqa: E402
 from xai_helpers.plots.gallery import gallery_sections  # noqa: E402
 from xai_helpers.plots.perturbation import plot_selection  # noqa: E402
+from xai_helpers.reports.visualisation import show_bands  # noqa: E402
 from xai_helpers.store.reader import AttributionFile  # noqa: E402
 
 
@@ -208,6 +209,8 @@ def test_band_attribution_over_files_and_its_figure(tmp_path):
     np.testing.assert_allclose(raw.values, expected, rtol=1e-5)
     np.testing.assert_allclose(raw.mean, expected.mean(axis=0), rtol=1e-5)
     np.testing.assert_allclose(raw.std, expected.std(axis=0), rtol=1e-5)
+    swapped = band_analysis.band_attribution(paths, "linear", 2, "abs_sum", share=False, maps={paths[0]: maps_of(b)})
+    np.testing.assert_allclose(swapped.values, expected[[1, 1]], rtol=1e-5)  # maps at hand are read, not the file
     shares = band_analysis.band_attribution(paths, "mel", 3, "abs_sum", share=True)
     np.testing.assert_allclose(shares.values.sum(axis=1), 1.0)
     assert list(shares.table().index) == [p.name for p in paths] + ["mean", "std"]
@@ -283,6 +286,10 @@ def test_gallery_has_each_caption_once_and_one_image_per_file(tmp_path):
         (audio / f"{stem}.wav").write_bytes(b"")
         write_bins(store / h5_name(stem), causal_tensor(seed))
     report = plot_batch(audio, store, "saliency", 100.0, "abs_sum", tmp_path / "figures")
+    assert report.h5_paths() == list(report.maps()) == [store / h5_name(stem) for stem in "abc"]
+    bands = show_bands(report, "linear", 2, True, tmp_path / "figures")
+    np.testing.assert_array_equal(bands.values, band_analysis.band_attribution(report.h5_paths(), "linear", 2).values)
+    assert (tmp_path / "figures" / "bands_saliency_abs_sum_linear.png").is_file()
     sections = gallery_sections(report, 100.0)
     assert [s.name for s in sections] == list(report.plotted[0].figures)
     for section in sections:

@@ -425,6 +425,7 @@ def test_visualisation_summary_reads_shares_and_top_band_off_hand_made_numbers(t
 def test_influence_reach_reads_the_shares_off_each_all_bins_file(tmp_path):
     from test_batch_plots import FREQS, causal_tensor, h5_name, write_bins, write_h5
 
+    from xai_helpers.attribution.maps import MapAccumulator
     from xai_helpers.reports.visualisation import REACH_COLUMNS, influence_reach
 
     a = causal_tensor(5)
@@ -438,6 +439,8 @@ def test_influence_reach_reads_the_shares_off_each_all_bins_file(tmp_path):
     assert reach["low_share"].iloc[0] == pytest.approx(global_abs[FREQS <= 200.0].sum() / global_abs.sum())
     lag = np.subtract.outer(np.arange(time_map.shape[0]), np.arange(time_map.shape[1]))
     assert reach["near_share"].iloc[0] == pytest.approx(time_map[(lag >= 0) & (lag < 2)].sum() / time_map.sum())
+    zero = MapAccumulator(a.shape).result()  # maps at hand are read instead of the file: all zero, shares NaN
+    assert influence_reach([path], 200.0, 20.0, maps={path: zero})[["low_share", "near_share"]].isna().all(axis=None)
 
 
 def test_headings_in_outputs_are_listed_in_the_contents(tmp_path):

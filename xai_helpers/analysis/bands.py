@@ -2,21 +2,23 @@
 
 Each file's global map ``[f_in, t_in]`` (``sum |a|`` for ``"abs_sum"``, ``sum a`` for ``"signed_sum"``, over
 every explained output bin) is summed over its frames and over the input bins of each band; the bands are
-linear (equal width in Hz) or mel (equal width on the mel scale, ``2595 log10(1 + f / 700)``: :mod:`xai_helpers.dsp.mel`), from 0 Hz to
-the highest bin centre. ``share=True`` divides each file's band values by their total ``|value|`` (the
-original's normalisation; a file's bands then sum to 1 for ``"abs_sum"``), so files of different durations
-weigh alike. The figure (mean and spread over files) is :func:`~xai_helpers.plots.bands.plot_band_attribution`.
+linear (equal width in Hz) or mel (equal width on the mel scale, ``2595 log10(1 + f / 700)``:
+:mod:`xai_helpers.dsp.mel`), from 0 Hz to the highest bin centre. ``share=True`` divides each file's band values
+by their total ``|value|`` (the original's normalisation; a file's bands then sum to 1 for ``"abs_sum"``), so
+files of different durations weigh alike. The figure (mean and spread over files) is :func:`~xai_helpers.plots.bands.plot_band_attribution`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..attribution.maps import InfluenceMaps
 from ..dsp.mel import mel_edges_hz
 from ..store.reader import AttributionFile
 from .influence import check_aggregation, check_choice, file_maps
@@ -124,14 +126,17 @@ def band_attribution(
     n_bands: int = 8,
     aggregation: str = "abs_sum",
     share: bool = True,
+    maps: Mapping[Path, InfluenceMaps] | None = None,
 ) -> BandAttribution:
     """:class:`BandAttribution` of the attribution files ``h5_paths``: each file's global map (``global_abs`` or
     ``global_signed`` of its :func:`~xai_helpers.analysis.influence.file_maps`) in ``n_bands`` ``scale`` bands
-    from 0 Hz to its highest bin. Files explained on other layouts (one bin, regions, grouped or latent features)
-    are listed in ``left_out``; the first file's frequencies set the bands, a file with other bins is left out.
-    ``ValueError`` when no file is left."""
+    from 0 Hz to its highest bin. ``maps``: the maps already at hand by ``.h5`` path (notebook 03's plots keep
+    them), read instead of reducing those files again. Files explained on other layouts (one bin, regions,
+    grouped or latent features) are listed in ``left_out``; the first file's frequencies set the bands, a file
+    with other bins is left out. ``ValueError`` when no file is left."""
     check_aggregation(aggregation)
     kind = "global_abs" if aggregation == "abs_sum" else "global_signed"
+    known = maps or {}
     rows, files, left_out, edges, freqs = [], [], [], None, None
     for path in map(Path, h5_paths):
         with AttributionFile(path) as stored:
@@ -144,7 +149,8 @@ def band_attribution(
             elif f.shape != freqs.shape or not np.allclose(f, freqs):
                 left_out.append((path.name, f"other frequency bins ({f.size} up to {f[-1]:g} Hz)"))
                 continue
-            rows.append(file_band_values(band_sums(file_maps(stored)[kind], f, edges), share))
+            file_global = (known[path] if path in known else file_maps(stored))[kind]
+            rows.append(file_band_values(band_sums(file_global, f, edges), share))
             files.append(path.name)
     if edges is None:
         reasons = "; ".join(f"{name}: {why}" for name, why in left_out) or "no file given"

@@ -29,10 +29,11 @@ the file (:func:`~xai_helpers.plots.style.file_times`), frequencies bin centres 
 
 The influence maps (:data:`~xai_helpers.plots.influence.INFLUENCE_PLOTS`) are the file's stored
 ``maps/`` (``store="maps"``, and full files written since), else reduced by
-:func:`~xai_helpers.analysis.influence.reduce_file`: a 4-D tensor up to ``max_in_memory_bytes``
+:func:`~xai_helpers.analysis.influence.file_maps`: a 4-D tensor up to ``max_in_memory_bytes``
 (1.5 GB as float32 by default) is read as one chunk, a larger one chunk by chunk over ``t_out``.
 The representative bin's map of a maps-only file is recomputed exactly by the engine
-(:func:`~xai_helpers.attribution.on_demand.bin_map`).
+(:func:`~xai_helpers.attribution.on_demand.bin_map`). :func:`plot_batch` keeps each all-bins file's maps
+(:attr:`FilePlots.maps`) for the band analysis and notebook 03's summary.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from ..analysis.influence import OutputSums, check_aggregation, output_sums, reduce_file
+from ..analysis.influence import OutputSums, check_aggregation, file_maps, influence_from_maps, output_sums
+from ..attribution.maps import InfluenceMaps
 from ..analysis.inventory import check_attributions_found, check_something_done
 from ..attribution.explain import attribution_paths
 from ..attribution.on_demand import bin_map
@@ -110,14 +112,17 @@ def _gb(stored: AttributionFile, name: str = "attributions") -> str:
     return f"{stored.attributions_size_bytes(name) / 1e9:.2f}"
 
 
-def _all_bins_plots(ctx, stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes, options: MapOptions) -> dict[str, Figure]:
+def _all_bins_plots(
+    ctx, stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes, options: MapOptions
+) -> tuple[dict[str, Figure], InfluenceMaps]:
     """The influence plots of an all-bins file (its stored maps, else reduced from the 4-D tensor),
-    then the representative bin's map (the stored slice, else recomputed by the engine)."""
+    then the representative bin's map (the stored slice, else recomputed by the engine); and the maps."""
     chunk = float("inf")
     if not stored.has_maps and stored.attributions_size_bytes() > max_in_memory_bytes:
         logger.info("%s: %s GB of attributions, aggregated chunk by chunk", ctx.path, _gb(stored))
         chunk = chunk_bytes
-    result = reduce_file(stored, aggregation, chunk)
+    maps = file_maps(stored, chunk)
+    result = influence_from_maps(maps, aggregation)
     inputs = PlotInputs(ctx.freqs, ctx.times, ctx.features, ctx.value_label, low_freq_hz, options)
     figures = {
         name: plot.draw(result, inputs)
@@ -125,7 +130,7 @@ def _all_bins_plots(ctx, stored, low_freq_hz, aggregation, max_in_memory_bytes, 
     }
     f_out, t_out = result.representative_bin()
     figures["output_bin_map"] = _bin_map(ctx, bin_map(stored, f_out, t_out), f_out, t_out, representative=True)
-    return figures
+    return figures, maps
 
 
 def _outline(fig: Figure, region, label: str) -> None:
@@ -213,8 +218,10 @@ def _latent_plots(ctx, stored, aggregation, chunk_bytes) -> dict[str, Figure]:
     return figures
 
 
-def _file_plots(stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes, options: MapOptions) -> dict[str, Figure]:
-    """:func:`plot_file`'s figures of the open file ``stored``."""
+def _file_plots(
+    stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes, options: MapOptions
+) -> tuple[dict[str, Figure], InfluenceMaps | None]:
+    """:func:`plot_file`'s figures of the open file ``stored``, and its influence maps (all-bins files, else ``None``)."""
     ctx = _context(stored)
     figures = {
         "spectrogram": plot_spectrogram(
@@ -223,7 +230,7 @@ def _file_plots(stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_byt
         ),
         "mask": plot_mask(ctx.mask, ctx.freqs, ctx.times),
     }
-    layout = stored.layout
+    layout, maps = stored.layout, None
     if layout == "latent":
         figures.update(_latent_plots(ctx, stored, aggregation, chunk_bytes))
     elif layout == "groups":
@@ -231,11 +238,12 @@ def _file_plots(stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_byt
     elif layout == "regions":
         figures.update(_region_map_plots(ctx, stored))
     elif layout == "all_bins":
-        figures.update(_all_bins_plots(ctx, stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes, options))
+        influence_figures, maps = _all_bins_plots(ctx, stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes, options)
+        figures.update(influence_figures)
     else:
         f_out, t_out = stored.output_bin
         figures["output_bin_map"] = _bin_map(ctx, stored.read_attributions((0, 0)), f_out, t_out, representative=False)
-    return figures
+    return figures, maps
 
 
 def _damaged(path: Path, error: BaseException) -> AttributionFileError:
@@ -262,6 +270,13 @@ def plot_file(
     :class:`~xai_helpers.store.reader.AttributionFileError` naming the file if it is incomplete,
     damaged, unreadable or from another source.
     """
+    return _plot_file(h5_path, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes, options, source)[0]
+
+
+def _plot_file(
+    h5_path, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes, options: MapOptions | None, source
+) -> tuple[dict[str, Figure], InfluenceMaps | None]:
+    """:func:`plot_file`'s figures, and the file's influence maps (all-bins files, else ``None``)."""
     check_aggregation(aggregation)
     path = Path(h5_path)
     try:
@@ -293,6 +308,9 @@ class FilePlots:
     """Plot name -> figure (in display order)."""
     png_paths: dict[str, Path]
     """Plot name -> the PNG written."""
+    maps: InfluenceMaps | None = None
+    """The influence maps of an all-bins file (stored, or reduced once for its plots; ``None`` for other layouts):
+    the band analysis and notebook 03's summary read them instead of reducing the file again."""
 
 
 @dataclass
@@ -307,6 +325,14 @@ class BatchPlotReport:
     """Audio files with no ``.h5`` of the method in the attributions folder."""
     damaged: list[tuple[Path, str]] = field(default_factory=list)
     """``(.h5 path, message)`` of the files left out: incomplete or damaged."""
+
+    def h5_paths(self) -> list[Path]:
+        """The attribution files plotted, in order."""
+        return [item.h5_path for item in self.plotted]
+
+    def maps(self) -> dict[Path, InfluenceMaps]:
+        """The influence maps of the all-bins files plotted, by ``.h5`` path (:attr:`FilePlots.maps`)."""
+        return {item.h5_path: item.maps for item in self.plotted if item.maps is not None}
 
     def rows(self) -> list[dict[str, object]]:
         """One table row per attribution file or skipped audio file: file, status, figures or reason."""
@@ -354,7 +380,8 @@ def plot_batch(
     (:meth:`~xai_helpers.store.reader.AttributionFile.check_source`), are logged and listed in
     ``damaged`` and the others still plotted. Every figure is written atomically to
     ``figures_dir/{figure_basename}_{plot}.png`` and returned, so a notebook shows it without
-    recomputing. ``options``: :func:`plot_file`'s. Nothing to plot is an error naming what exists:
+    recomputing; so are the all-bins files' influence maps (:meth:`BatchPlotReport.maps`).
+    ``options``: :func:`plot_file`'s. Nothing to plot is an error naming what exists:
     ``FileNotFoundError`` when no audio file has an ``.h5`` of ``method`` (the message lists the methods
     found), :class:`~xai_helpers.analysis.inventory.NothingDoneError` when every one found was damaged;
     ``ValueError`` when ``figures_dir`` is an existing file.
@@ -373,14 +400,14 @@ def plot_batch(
             continue
         for h5_path in found:
             try:
-                figures = plot_file(h5_path, low_freq_hz, aggregation, max_in_memory_bytes, options=options, source=source)
+                figures, maps = _plot_file(h5_path, low_freq_hz, aggregation, max_in_memory_bytes, CHUNK_BYTES, options, source)
             except AttributionFileError as error:
                 logger.warning("%s; left out", error)
                 report.damaged.append((h5_path, str(error)))
                 continue
             base = figure_basename(h5_path, aggregation)
             pngs = {name: save_png(fig, figures_dir / f"{base}_{name}.png", dpi) for name, fig in figures.items()}
-            report.plotted.append(FilePlots(source, h5_path, figures, pngs))
+            report.plotted.append(FilePlots(source, h5_path, figures, pngs, maps))
     check_something_done(len(report.plotted), [(path.name, message) for path, message in report.damaged], "plotted")
     return report
 

@@ -4,22 +4,28 @@ Two numbers per all-bins attribution file, both of ``|attribution|`` (whatever t
 how much of the global map lies at low input frequencies (:func:`low_frequency_share`) and how much of the
 time map lies within a short lag behind the output frame (:func:`near_share`; the model is causal, so an
 output frame looks at its own input frame and earlier ones). :func:`influence_reach` reads them from the
-files, :func:`summary` writes them with the batch's counts and the band analysis's top band.
+files, :func:`summary` writes them with the batch's counts and the band analysis's top band. :func:`show_bands` shows
+the band analysis (figure, written as PNG, and table).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
-from ..analysis.bands import BandAttribution, band_labels
-from ..analysis.influence import reduce_file
+from ..analysis.bands import BandAttribution, band_attribution, band_labels
+from ..analysis.influence import influence_from_maps, reduce_file
+from ..attribution.maps import InfluenceMaps
+from ..plots.bands import plot_band_attribution
 from ..plots.files import BatchPlotReport, MapOptions
+from ..plots.style import save_png
 from ..store.reader import AttributionFile
+from .tables import captioned
 
 NEAR_MS = 100.0
 """Lag behind the output frame (ms) within which :func:`near_share` counts the time map's mass."""
@@ -47,23 +53,44 @@ def near_share(time_map: np.ndarray, frames: int) -> float:
     return float(values[(lag >= 0) & (lag < frames)].sum() / total) if total > 0 else float("nan")
 
 
-def influence_reach(h5_paths: Sequence[str | os.PathLike], low_hz: float | None, near_ms: float = NEAR_MS) -> pd.DataFrame:
+def influence_reach(h5_paths: Sequence[str | os.PathLike], low_hz: float | None, near_ms: float = NEAR_MS,
+                    maps: Mapping[Path, InfluenceMaps] | None = None) -> pd.DataFrame:
     """One row per all-bins attribution file of ``h5_paths`` (others are left out): its file name,
     :func:`low_frequency_share` of ``Σ|a|`` up to ``low_hz`` (Hz; ``None``: :data:`LOW_HZ`) and :func:`near_share` of its ``Σ|a|`` time map
-    within ``near_ms`` (ms, rounded to whole frames of the file's hop)."""
+    within ``near_ms`` (ms, rounded to whole frames of the file's hop). ``maps``: the files' influence maps already
+    at hand by ``.h5`` path (:meth:`~xai_helpers.plots.files.BatchPlotReport.maps`), read instead of reducing them again."""
     low_hz = LOW_HZ if low_hz is None else low_hz
+    known = maps or {}
     rows = []
     for path in h5_paths:
         with AttributionFile(path) as stored:
             if stored.layout != "all_bins":
                 continue
-            influence = reduce_file(stored, "abs_sum")
+            at_hand = known.get(Path(path))
+            influence = reduce_file(stored, "abs_sum") if at_hand is None else influence_from_maps(at_hand, "abs_sum")
             times = stored.times_s
             hop_s = float(np.min(np.diff(times))) if times.size > 1 else 1.0
             frames = max(1, int(round(near_ms / 1000 / hop_s)))
             rows.append((os.path.basename(path), low_frequency_share(influence.global_maps["abs_sum"], stored.freqs_hz, low_hz),
                          near_share(influence.time_influence, frames)))
     return pd.DataFrame(rows, columns=list(REACH_COLUMNS))
+
+
+def show_bands(report: BatchPlotReport, scale: str, n_bands: int, share: bool, output_dir: str | os.PathLike) -> BandAttribution:
+    """The band analysis of the files of ``report`` (:func:`~xai_helpers.analysis.bands.band_attribution` with its
+    aggregation, reading the maps it kept): its figure, written to ``output_dir/bands_{method}_{aggregation}_{scale}.png``,
+    the files left out of it, and its table (4 decimals); returned for :func:`summary`."""
+    bands = band_attribution(report.h5_paths(), scale, n_bands, report.aggregation, share, maps=report.maps())
+    figure = plot_band_attribution(bands)
+    save_png(figure, Path(output_dir) / f"bands_{report.method}_{report.aggregation}_{scale}.png")
+    display(figure)
+    for name, reason in bands.left_out:
+        print(f"left out of the band analysis: {name}: {reason}")
+    values = "shares of the file's total |value|" if share else "sums in attribution units"
+    display(captioned(bands.table(), f"Attribution per input frequency band ({len(bands.edges_hz) - 1} {scale} bands, "
+                      f"{report.aggregation}; each file's bands as {values}): one row per file, then the mean and the "
+                      "standard deviation over files.", precision=4))
+    return bands
 
 
 def _spread(values: pd.Series) -> str:
