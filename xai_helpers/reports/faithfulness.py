@@ -16,7 +16,7 @@ from pandas.io.formats.style import Styler
 
 from ..dsp.stft import StftConfig
 from ..experiments.agreement import METRICS
-from ..experiments.faithfulness import RANDOMISATION_ORDER, BenchmarkSettings, method_table, reading, summary_table
+from ..experiments.faithfulness import RANDOMISATION_ORDER, BenchmarkSettings, headline, method_table, summary_table
 from ..io.audio import load_audio
 from ..io.datasets import list_audio_files
 from ..models.cache import cached_model
@@ -114,17 +114,12 @@ def randomisation_table(rows: list[dict], metric: str = "randomisation_spearman_
                      precision, drop_empty=True)
 
 
-SUMMARY_POINTS = ("- Against the exact Shapley values", "- Controls on Spearman", "- Control(s) at or above")
-"""How the points of the reading that open the report begin."""
-
-
 def summary(benchmark: Benchmark, rows: list[dict]) -> Markdown:
-    """What notebook 05 shows and what it found (Markdown): the benchmark, then the points of
-    :func:`~xai_helpers.experiments.faithfulness.reading` that start with :data:`SUMMARY_POINTS` (the method
-    closest to the exact Shapley values with its margin, the controls, and any control that ranks as well);
-    the whole reading closes the report."""
+    """What notebook 05 shows and what it found (Markdown): the benchmark, then the points
+    :func:`~xai_helpers.experiments.faithfulness.reading` opens with
+    (:func:`~xai_helpers.experiments.faithfulness.headline`: the method closest to the exact Shapley values
+    with its margin, the controls, and any control that ranks as well); the whole reading closes the report."""
     methods = ", ".join(f"`{m}`" for m in benchmark.settings.methods)
     shows = (f"**What this shows.** Attribution methods ({methods}) and the controls `random`, `energy` and `flipped`, "
              f"scored against ground truths built into the input and the model: {benchmark.describe()}.")
-    points = [line for line in reading(rows).splitlines() if line.startswith(SUMMARY_POINTS)]
-    return Markdown(f"{shows}\n\n**What we found.**\n\n" + "\n".join(points) + "\n\nThe full reading closes the report.")
+    return Markdown(f"{shows}\n\n**What we found.**\n\n" + "\n".join(headline(rows)) + "\n\nThe full reading closes the report.")
