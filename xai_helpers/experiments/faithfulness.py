@@ -63,6 +63,9 @@ DEEPLIFT_RULES = {"deeplift": ("deeplift", "complete"), "deepliftshap": ("deepli
 """Benchmark method name -> (engine method, DeepLIFT rule inside the GRUs)."""
 RANDOMISATION_ORDER = NSNet2.randomisation_order
 """Cascading randomisation, top layer first."""
+RANDOMISED_CONDITIONS = {layer: f"randomised down to {layer}" for layer in RANDOMISATION_ORDER}
+"""Layer -> ``condition`` of the cascading randomisation's rows with every layer from the top down to it
+re-initialised (in :data:`RANDOMISATION_ORDER`)."""
 GROUPS_ONLY = names(groups_only=True)
 
 
@@ -360,7 +363,7 @@ def randomisation_rows(
         for depth in range(1, len(RANDOMISATION_ORDER) + 1):
             randomised = randomised_model(model, RANDOMISATION_ORDER[:depth], seed)
             maps, _ = _maps(randomised, problem, settings, seed, methods)
-            context = {"condition": f"randomised down to {RANDOMISATION_ORDER[depth - 1]}", "sample": name,
+            context = {"condition": RANDOMISED_CONDITIONS[RANDOMISATION_ORDER[depth - 1]], "sample": name,
                        "placement": f"{burst.center_hz:g} Hz @ {burst.start_s:g} s", "seed": seed}
             for method in methods:
                 rows.append({"method": method, "metric": "randomisation_spearman_abs",
@@ -488,7 +491,7 @@ def reading(rows: list[dict]) -> str:
     lines.append(f"- Enrichment rises (by more than 0.01 at each step) with the burst level for: {', '.join(trend) or 'no method'}.")
     randomised = frame[(frame["metric"] == "randomisation_spearman_signed")]
     if not randomised.empty:
-        last = randomised[randomised["condition"] == f"randomised down to {RANDOMISATION_ORDER[-1]}"]
+        last = randomised[randomised["condition"] == RANDOMISED_CONDITIONS[RANDOMISATION_ORDER[-1]]]
         kept = last.groupby("method")["value"].mean().sort_values()
         lines.append(
             "- With every layer re-initialised, the signed maps' rank correlation with the original falls to "

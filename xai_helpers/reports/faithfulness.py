@@ -16,7 +16,14 @@ from pandas.io.formats.style import Styler
 
 from ..dsp.stft import StftConfig
 from ..experiments.agreement import METRICS
-from ..experiments.faithfulness import RANDOMISATION_ORDER, BenchmarkSettings, headline, method_table, summary_table
+from ..experiments.faithfulness import (
+    RANDOMISATION_ORDER,
+    RANDOMISED_CONDITIONS,
+    BenchmarkSettings,
+    headline,
+    method_table,
+    summary_table,
+)
 from ..io.audio import load_audio
 from ..io.datasets import list_audio_files
 from ..models.cache import cached_model
@@ -100,14 +107,12 @@ def condition_table(rows: list[dict], metric: str, caption: str, precision: int 
     return captioned(sort_labels(summary_table(rows, metric), numeric_key), caption, precision, drop_empty=True)
 
 
-RANDOMISED_PREFIX = "randomised down to "
-
-
 def randomisation_table(rows: list[dict], metric: str = "randomisation_spearman_signed", precision: int = 2) -> Styler:
     """The cascading randomisation's ``metric`` per method (rows) and depth (columns: the last layer
     re-initialised, in the model's randomisation order, top layer first), mean and std, captioned."""
-    table = sort_labels(summary_table(rows, metric), order_key(RANDOMISATION_ORDER))
-    table = table.rename(columns=lambda c: str(c).removeprefix(RANDOMISED_PREFIX), level=table.columns.nlevels - 1)
+    table = summary_table(rows, metric)
+    layers = {condition: layer for layer, condition in RANDOMISED_CONDITIONS.items()}
+    table = sort_labels(table.rename(columns=layers, level=table.columns.nlevels - 1), order_key(RANDOMISATION_ORDER))
     return captioned(table, f"Cascading randomisation ({metric.removeprefix('randomisation_')}): Spearman correlation between "
                             "each method's map and its map with every layer from the top down to the column's layer "
                             f"re-initialised (order: {' → '.join(RANDOMISATION_ORDER)}); mean over files (and std, with several).",
