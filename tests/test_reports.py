@@ -234,7 +234,8 @@ def test_sort_labels_sorts_one_level_within_the_others():
     rows = sort_labels(pd.DataFrame({"x": [1, 2, 3]}, index=["b 10", "a 2", "c -1"]), axis="index")
     assert list(rows.index) == ["c -1", "a 2", "b 10"]
     layers = ["randomised down to gru2", "randomised down to fc_in", "randomised down to fc_out3", "other"]
-    keyed = sort_labels(pd.DataFrame([[1, 2, 3, 4]], columns=layers), key=order_key(["fc_out3", "gru2", "gru1", "fc_in"]))
+    order = [f"randomised down to {layer}" for layer in ("fc_out3", "gru2", "gru1", "fc_in")]
+    keyed = sort_labels(pd.DataFrame([[1, 2, 3, 4]], columns=layers), key=order_key(order))
     assert list(keyed.columns) == ["randomised down to fc_out3", "randomised down to gru2", "randomised down to fc_in", "other"]
     with pytest.raises(ValueError, match="level 2 does not exist"):
         sort_labels(frame, level=2)

@@ -63,6 +63,9 @@ DEEPLIFT_RULES = {"deeplift": ("deeplift", "complete"), "deepliftshap": ("deepli
 """Benchmark method name -> (engine method, DeepLIFT rule inside the GRUs)."""
 RANDOMISATION_ORDER = NSNet2.randomisation_order
 """Cascading randomisation, top layer first."""
+RANDOMISED_CONDITIONS = {layer: f"randomised down to {layer}" for layer in RANDOMISATION_ORDER}
+"""Layer -> ``condition`` of the cascading randomisation's rows with every layer from the top down to it
+re-initialised (in :data:`RANDOMISATION_ORDER`)."""
 GROUPS_ONLY = names(groups_only=True)
 
 
@@ -360,7 +363,7 @@ def randomisation_rows(
         for depth in range(1, len(RANDOMISATION_ORDER) + 1):
             randomised = randomised_model(model, RANDOMISATION_ORDER[:depth], seed)
             maps, _ = _maps(randomised, problem, settings, seed, methods)
-            context = {"condition": f"randomised down to {RANDOMISATION_ORDER[depth - 1]}", "sample": name,
+            context = {"condition": RANDOMISED_CONDITIONS[RANDOMISATION_ORDER[depth - 1]], "sample": name,
                        "placement": f"{burst.center_hz:g} Hz @ {burst.start_s:g} s", "seed": seed}
             for method in methods:
                 rows.append({"method": method, "metric": "randomisation_spearman_abs",
@@ -390,42 +393,65 @@ def method_table(rows: list[dict], metrics: Sequence[str]) -> "pandas.DataFrame"
     return table.swaplevel(axis=1).reindex(columns=[(m, s) for m in metrics for s in ("mean", "std", "count")])
 
 
+def _shapley_spearman(frame) -> "pandas.DataFrame":
+    """Mean and std of the Spearman correlation with the exact Shapley values, per method (rows)."""
+    return frame[frame["metric"] == "shapley_spearman"].groupby("method")["value"].agg(["mean", "std"])
+
+
+def _headline(frame, spearman) -> list[str]:
+    """The reading's opening points: the method closest to the exact Shapley values (its margin, its sign
+    agreement, the ranking), the controls, and any control that ranks as well; none without Shapley rows
+    (``spearman``: :func:`_shapley_spearman` of ``frame``)."""
+    lines = []
+    if spearman.empty:
+        return lines
+    sign = frame[frame["metric"] == "shapley_sign_agreement"].groupby("method")["value"].mean()
+    methods = spearman.drop(list(CONTROLS), errors="ignore").sort_values("mean", ascending=False)
+    best = methods.index[0]
+    gap = f", {methods['mean'].iloc[0] - methods['mean'].iloc[1]:.2f} above {methods.index[1]}" if len(methods) > 1 else ""
+    lines.append(
+        f"- Against the exact Shapley values of the tiles, **{best}** agrees best: Spearman "
+        f"{methods.loc[best, 'mean']:.2f} ± {methods.loc[best, 'std']:.2f}{gap}; its sign agreement is {sign[best]:.2f}. "
+        "Ranking by Spearman: " + ", ".join(f"{m} {v:.2f}" for m, v in methods["mean"].items()) + "."
+    )
+    present = [c for c in CONTROLS if c in spearman.index]
+    if present:
+        ordered = spearman["mean"].sort_values()
+        flipped = ("`flipped` comes out lowest of all rows" if ordered.index[0] == "flipped"
+                   else f"`flipped` is not the lowest row ({ordered.index[0]} is)") if "flipped" in present else ""
+        lines.append("- Controls on Spearman: " + ", ".join(f"{c} {spearman.loc[c, 'mean']:.2f}" for c in present)
+                     + (f"; {flipped}" if flipped else "") + ". On sign agreement: "
+                     + ", ".join(f"{c} {sign[c]:.2f}" for c in present if c in sign) + ".")
+        l1 = frame[frame["metric"] == "shapley_l1"].groupby("method")["value"].mean()
+        rivals = [c for c in present if spearman.loc[c, "mean"] >= methods.loc[best, "mean"]]
+        if rivals:
+            lines.append(
+                f"- Control(s) at or above {best} on Spearman: " + ", ".join(
+                    f"{c} (L1 {l1[c]:.2f} against {l1[best]:.2f}, sign agreement {sign[c]:.2f} against {sign[best]:.2f})"
+                    for c in rivals)
+                + ": a rank correlation of tile sums also rewards a map that follows tile size or loudness, so read it "
+                "with the signed metrics."
+            )
+    return lines
+
+
+def headline(rows: list[dict]) -> list[str]:
+    """The points :func:`reading` opens with (Markdown list items, one per entry): the method closest to
+    the exact Shapley values, the controls, and any control that ranks as well; notebook 05's summary."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    return _headline(frame, _shapley_spearman(frame))
+
+
 def _shapley_reading(frame) -> list[str]:
     """Sentences on the Shapley agreement, the controls, DeepLIFT's two rules, the lesion and the burst."""
-    lines = []
-    spearman = frame[frame["metric"] == "shapley_spearman"].groupby("method")["value"].agg(["mean", "std"])
-    if not spearman.empty:
-        sign = frame[frame["metric"] == "shapley_sign_agreement"].groupby("method")["value"].mean()
-        methods = spearman.drop(list(CONTROLS), errors="ignore").sort_values("mean", ascending=False)
-        best = methods.index[0]
-        gap = f", {methods['mean'].iloc[0] - methods['mean'].iloc[1]:.2f} above {methods.index[1]}" if len(methods) > 1 else ""
-        lines.append(
-            f"- Against the exact Shapley values of the tiles, **{best}** agrees best: Spearman "
-            f"{methods.loc[best, 'mean']:.2f} ± {methods.loc[best, 'std']:.2f}{gap}; its sign agreement is {sign[best]:.2f}. "
-            "Ranking by Spearman: " + ", ".join(f"{m} {v:.2f}" for m, v in methods["mean"].items()) + "."
-        )
-        present = [c for c in CONTROLS if c in spearman.index]
-        if present:
-            ordered = spearman["mean"].sort_values()
-            flipped = ("`flipped` comes out lowest of all rows" if ordered.index[0] == "flipped"
-                       else f"`flipped` is not the lowest row ({ordered.index[0]} is)") if "flipped" in present else ""
-            lines.append("- Controls on Spearman: " + ", ".join(f"{c} {spearman.loc[c, 'mean']:.2f}" for c in present)
-                         + (f"; {flipped}" if flipped else "") + ". On sign agreement: "
-                         + ", ".join(f"{c} {sign[c]:.2f}" for c in present if c in sign) + ".")
-            l1 = frame[frame["metric"] == "shapley_l1"].groupby("method")["value"].mean()
-            rivals = [c for c in present if spearman.loc[c, "mean"] >= methods.loc[best, "mean"]]
-            if rivals:
-                lines.append(
-                    f"- Control(s) at or above {best} on Spearman: " + ", ".join(
-                        f"{c} (L1 {l1[c]:.2f} against {l1[best]:.2f}, sign agreement {sign[c]:.2f} against {sign[best]:.2f})"
-                        for c in rivals)
-                    + ": a rank correlation of tile sums also rewards a map that follows tile size or loudness, so read it "
-                    "with the signed metrics."
-                )
-        for method in ("deeplift", "deepliftshap"):
-            if method in spearman.index and f"{method}_captum" in spearman.index:
-                lines.append(f"- {method}: the complete rule scores Spearman {spearman.loc[method, 'mean']:.2f}, Captum's rule "
-                             f"{spearman.loc[f'{method}_captum', 'mean']:.2f}.")
+    spearman = _shapley_spearman(frame)
+    lines = _headline(frame, spearman)
+    for method in ("deeplift", "deepliftshap"):
+        if method in spearman.index and f"{method}_captum" in spearman.index:
+            lines.append(f"- {method}: the complete rule scores Spearman {spearman.loc[method, 'mean']:.2f}, Captum's rule "
+                         f"{spearman.loc[f'{method}_captum', 'mean']:.2f}.")
     lesion = frame[frame["metric"] == "lesion_false_positive_share"].groupby("method")["value"].mean()
     if not lesion.empty:
         zero = [m for m, v in lesion.items() if v < 1e-6]
@@ -465,7 +491,7 @@ def reading(rows: list[dict]) -> str:
     lines.append(f"- Enrichment rises (by more than 0.01 at each step) with the burst level for: {', '.join(trend) or 'no method'}.")
     randomised = frame[(frame["metric"] == "randomisation_spearman_signed")]
     if not randomised.empty:
-        last = randomised[randomised["condition"] == f"randomised down to {RANDOMISATION_ORDER[-1]}"]
+        last = randomised[randomised["condition"] == RANDOMISED_CONDITIONS[RANDOMISATION_ORDER[-1]]]
         kept = last.groupby("method")["value"].mean().sort_values()
         lines.append(
             "- With every layer re-initialised, the signed maps' rank correlation with the original falls to "

@@ -169,10 +169,10 @@ def stability_table(rows: pd.DataFrame) -> pd.DataFrame:
     return table(rows, present) if present else pd.DataFrame()
 
 
-def reading(rows: pd.DataFrame, grids: list[Grid]) -> str:
-    """A short written reading (Markdown) generated from the numbers of ``rows``."""
-    agreement = agreement_table(rows).reset_index()
-    lines = ["**What the numbers say** (means over files, noise seeds and explained outputs):", ""]
+def _grid_points(agreement: pd.DataFrame, grids: list[Grid]) -> list[str]:
+    """Per grid with rows in ``agreement`` (:func:`agreement_table`, index reset): the definition/method
+    closest to the exact Shapley values and the one furthest from them, by mean Spearman."""
+    lines = []
     for grid in [g.name for g in grids]:
         on_grid = agreement[agreement["grid"] == grid].sort_values("shapley_spearman", ascending=False)
         if on_grid.empty:
@@ -184,6 +184,20 @@ def reading(rows: pd.DataFrame, grids: list[Grid]) -> str:
             f"{best['shapley_sign_agreement']:.2f}); furthest is {worst['definition']}/{worst['method']} "
             f"(Spearman {worst['shapley_spearman']:.2f}, sign agreement {worst['shapley_sign_agreement']:.2f})."
         )
+    return lines
+
+
+def headline(rows: pd.DataFrame, grids: list[Grid]) -> list[str]:
+    """The per-grid points :func:`reading` opens with (Markdown list items, one per entry): on each grid,
+    the definition/method closest to the exact Shapley values and the furthest; notebook 06's summary."""
+    return _grid_points(agreement_table(rows).reset_index(), grids)
+
+
+def reading(rows: pd.DataFrame, grids: list[Grid]) -> str:
+    """A short written reading (Markdown) generated from the numbers of ``rows``."""
+    agreement = agreement_table(rows).reset_index()
+    lines = ["**What the numbers say** (means over files, noise seeds and explained outputs):", ""]
+    lines += _grid_points(agreement, grids)
     per_definition = agreement[agreement["grid"].isin([g.name for g in grids])].groupby(["grid", "definition"])["shapley_spearman"].mean().unstack()
     if not per_definition.empty:
         trend = ", ".join(f"{grid}: " + ", ".join(f"{d} {v:.2f}" for d, v in r.dropna().items()) for grid, r in per_definition.iterrows())

@@ -16,7 +16,14 @@ from pandas.io.formats.style import Styler
 
 from ..dsp.stft import StftConfig
 from ..experiments.agreement import METRICS
-from ..experiments.faithfulness import RANDOMISATION_ORDER, BenchmarkSettings, method_table, reading, summary_table
+from ..experiments.faithfulness import (
+    RANDOMISATION_ORDER,
+    RANDOMISED_CONDITIONS,
+    BenchmarkSettings,
+    headline,
+    method_table,
+    summary_table,
+)
 from ..io.audio import load_audio
 from ..io.datasets import list_audio_files
 from ..models.cache import cached_model
@@ -100,31 +107,24 @@ def condition_table(rows: list[dict], metric: str, caption: str, precision: int 
     return captioned(sort_labels(summary_table(rows, metric), numeric_key), caption, precision, drop_empty=True)
 
 
-RANDOMISED_PREFIX = "randomised down to "
-
-
 def randomisation_table(rows: list[dict], metric: str = "randomisation_spearman_signed", precision: int = 2) -> Styler:
     """The cascading randomisation's ``metric`` per method (rows) and depth (columns: the last layer
     re-initialised, in the model's randomisation order, top layer first), mean and std, captioned."""
-    table = sort_labels(summary_table(rows, metric), order_key(RANDOMISATION_ORDER))
-    table = table.rename(columns=lambda c: str(c).removeprefix(RANDOMISED_PREFIX), level=table.columns.nlevels - 1)
+    table = summary_table(rows, metric)
+    layers = {condition: layer for layer, condition in RANDOMISED_CONDITIONS.items()}
+    table = sort_labels(table.rename(columns=layers, level=table.columns.nlevels - 1), order_key(RANDOMISATION_ORDER))
     return captioned(table, f"Cascading randomisation ({metric.removeprefix('randomisation_')}): Spearman correlation between "
                             "each method's map and its map with every layer from the top down to the column's layer "
                             f"re-initialised (order: {' → '.join(RANDOMISATION_ORDER)}); mean over files (and std, with several).",
                      precision, drop_empty=True)
 
 
-SUMMARY_POINTS = ("- Against the exact Shapley values", "- Controls on Spearman", "- Control(s) at or above")
-"""How the points of the reading that open the report begin."""
-
-
 def summary(benchmark: Benchmark, rows: list[dict]) -> Markdown:
-    """What notebook 05 shows and what it found (Markdown): the benchmark, then the points of
-    :func:`~xai_helpers.experiments.faithfulness.reading` that start with :data:`SUMMARY_POINTS` (the method
-    closest to the exact Shapley values with its margin, the controls, and any control that ranks as well);
-    the whole reading closes the report."""
+    """What notebook 05 shows and what it found (Markdown): the benchmark, then the points
+    :func:`~xai_helpers.experiments.faithfulness.reading` opens with
+    (:func:`~xai_helpers.experiments.faithfulness.headline`: the method closest to the exact Shapley values
+    with its margin, the controls, and any control that ranks as well); the whole reading closes the report."""
     methods = ", ".join(f"`{m}`" for m in benchmark.settings.methods)
     shows = (f"**What this shows.** Attribution methods ({methods}) and the controls `random`, `energy` and `flipped`, "
              f"scored against ground truths built into the input and the model: {benchmark.describe()}.")
-    points = [line for line in reading(rows).splitlines() if line.startswith(SUMMARY_POINTS)]
-    return Markdown(f"{shows}\n\n**What we found.**\n\n" + "\n".join(points) + "\n\nThe full reading closes the report.")
+    return Markdown(f"{shows}\n\n**What we found.**\n\n" + "\n".join(headline(rows)) + "\n\nThe full reading closes the report.")

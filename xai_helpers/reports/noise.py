@@ -60,10 +60,9 @@ def quality_table(scores: list[dict[str, object]]) -> pd.DataFrame:
 
 def style_quality_table(table: pd.DataFrame) -> Styler:
     """``table`` for display, captioned: 2 decimals (3 for STOI), ``n/a`` where a score could not apply."""
-    stoi_columns = [score_column("STOI", stage) for stage in STAGES]
-    styler = captioned(table, "PESQ, STOI and SI-SDR of the noisy input and of NSNet2's output against the clean speech, "
-                              "and the improvement (enhanced - noisy), per file.", precision=2)
-    return styler.format(precision=3, na_rep=NA, subset=[c for c in stoi_columns if c in table.columns])
+    return captioned(table, "PESQ, STOI and SI-SDR of the noisy input and of NSNet2's output against the clean speech, "
+                            "and the improvement (enhanced - noisy), per file.", precision=2,
+                     formats={score_column("STOI", stage): "{:.3f}" for stage in STAGES})
 
 
 def write_quality_table(table: pd.DataFrame, output_dir: str | os.PathLike) -> Path:

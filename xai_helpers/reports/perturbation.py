@@ -227,12 +227,11 @@ def summary(results: Sequence[FilePerturbation], settings: PerturbationSettings)
         return Markdown(f"{shows}\n\n**What we found.** No file was perturbed.{left_text}")
     spans = sorted({tuple(round(v, 2) for v in segment_span_s(result)) for result in done})
     where = ", ".join(f"{a:.2f} to {b:.2f} s" for a, b in spans)
-    by_file = pd.concat([result.amplification.assign(file=result.source.name) for result in done]).pivot(
-        index="file", columns="order", values="mean |mask change|")
+    by_file = amplification_table(done)
     mean_abs = by_file.mean()
     signed = _mean_by_order(done, "amplification", "mean mask change")
     deletion = _mean_by_order(done, "areas", "deletion_area")
-    pesq = _mean_by_order(done, "quality", quality_column("PESQ", "change"))
+    pesq = mean_quality_changes(quality_change_table(done))[quality_column("PESQ", "change")]
     orders = ("top", "flop", "random")
     found = (f"Segment{'s' if len(spans) > 1 else ''} at {where} of the file. Mean |mask change| over {len(done)} file(s): "
              + ", ".join(f"{o} {mean_abs[o]:.4f}" for o in orders)

@@ -35,17 +35,13 @@ def numeric_key(label: object) -> tuple:
 
 
 def order_key(order: Sequence[str]) -> Callable[[object], tuple]:
-    """Sort key: labels equal to an entry of ``order``, or ending with one (``"randomised down to gru1"``
-    for ``"gru1"``), in the order of ``order`` (the longest entry that matches wins); the others after,
+    """Sort key: labels equal to an entry of ``order``, in the order of ``order``; the others after,
     in text order."""
-    order = [str(entry) for entry in order]
+    rank = {entry: i for i, entry in enumerate(dict.fromkeys(str(entry) for entry in order))}
 
     def key(label: object) -> tuple:
         text = str(label)
-        matches = [i for i, entry in enumerate(order) if text == entry or text.endswith(" " + entry)]
-        if not matches:
-            return (1, 0, text)
-        return (0, max(matches, key=lambda i: len(order[i])), text)
+        return (0, rank[text], text) if text in rank else (1, 0, text)
 
     return key
 

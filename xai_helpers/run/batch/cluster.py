@@ -13,7 +13,7 @@ from ...io.locks import hold_lock, lock_path
 from ...models.nsnet2 import SAMPLE_RATES
 from ..book import NOTEBOOKS_DIR, notebook_parameters, numbered_notebooks
 from .limits import check_bound, folder_bytes
-from .planning import DONE_FILE, WIRED_PARAMETERS, TaskPlan, plan_task, read_json
+from .planning import WIRED_PARAMETERS, TaskPlan, plan_task
 from .runner import STATUSES, TaskResult, run_task, step_outputs
 from .summary import write_reports
 from .tasks import MANIFEST_INFORMATIVE, MANIFEST_RESERVED, read_tasks
@@ -135,9 +135,8 @@ def run_batch(
                 f"valid manifest columns: {sorted(valid_columns)}"
             )
     with hold_lock(lock_path(run_dir), lock_timeout_s, what=f"batch over {input}"):
-        plans = [plan_task(t, chosen, declared, run_dir, given, threads_per_worker, force) for t in tasks]
-        for plan in plans:
-            plan.max_memory_gb, plan.max_disk_gb = max_memory_gb, max_disk_gb
+        plans = [plan_task(t, chosen, declared, run_dir, given, threads_per_worker, force, max_memory_gb, max_disk_gb)
+                 for t in tasks]
         return _run_plans(plans, run_dir, workers or max(1, (os.cpu_count() or 1) // threads_per_worker), scheduler, progress)
 
 
@@ -151,10 +150,9 @@ def _run_plans(plans: list[TaskPlan], run_dir: Path, workers: int, scheduler: st
         if plan.to_run:
             results[plan.task_id] = TaskResult(plan.task_id, plan.input, "pending")
         else:
-            entries = read_json(Path(plan.task_dir) / DONE_FILE).get("notebooks", {}).values()
-            peak = max((int(e.get("peak_memory_mb") or 0) for e in entries), default=0) * 10**6
             results[plan.task_id] = TaskResult(plan.task_id, plan.input, "skipped", outputs=step_outputs(plan),
-                                               disk_bytes=folder_bytes(plan.task_dir), peak_memory_bytes=peak)
+                                               disk_bytes=folder_bytes(plan.task_dir),
+                                               peak_memory_bytes=plan.recorded_peak_memory_bytes)
     skipped = [p.task_id for p in plans if not p.to_run]
     if skipped:
         print(f"skipped {len(skipped)} complete task(s): {' '.join(skipped)}", file=sys.stderr)

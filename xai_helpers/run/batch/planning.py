@@ -46,6 +46,9 @@ class TaskPlan:
     """Bound of the resident memory of each notebook's kernel (:mod:`.limits`); None: none."""
     max_disk_gb: float | None = None
     """Bound of the bytes under ``task_dir`` (:mod:`.limits`); None: none."""
+    recorded_peak_memory_bytes: int = 0
+    """The largest ``peak_memory_mb`` that ``done.json`` records for the task's notebooks when it was planned,
+    in bytes (0: none recorded, or ``force``): what a task skipped as complete reports."""
 
     @property
     def to_run(self) -> list[str]:
@@ -72,11 +75,13 @@ def _input_identity(path: Path) -> dict:
 
 
 def plan_task(task: Task, notebooks: Sequence[Path], declared: Mapping[Path, Mapping[str, object]], run_dir: Path,
-              parameters: Mapping[str, object], threads: int = 1, force: bool = False) -> TaskPlan:
+              parameters: Mapping[str, object], threads: int = 1, force: bool = False,
+              max_memory_gb: float | None = None, max_disk_gb: float | None = None) -> TaskPlan:
     """Wire ``task`` through ``notebooks`` and mark the steps that must run (see the module docstring).
 
     ``declared``: each notebook's parameters and their default values
-    (:func:`~xai_helpers.run.book.notebook_parameters`)."""
+    (:func:`~xai_helpers.run.book.notebook_parameters`); ``max_memory_gb`` and ``max_disk_gb``: the task's
+    bounds (:mod:`.limits`, already checked), carried by the plan to the worker."""
     task_dir = task_dir_of(run_dir, task.task_id)
     done = {} if force else read_json(task_dir / DONE_FILE).get("notebooks", {})
     numbers = [nb.name[:2] for nb in notebooks]
@@ -107,4 +112,6 @@ def plan_task(task: Task, notebooks: Sequence[Path], declared: Mapping[Path, Map
         passed = {**own, **{k: v for k, v in wiring.items() if k in names}}
         steps.append(Step(number, str(notebook), passed, step_hash,
                           output_dir if "output_dir" in names else None, run=rerun_from_here))
-    return TaskPlan(task.task_id, str(task.input), str(task_dir), steps, threads)
+    peak_mb = max((int(entry.get("peak_memory_mb") or 0) for entry in done.values()), default=0)
+    return TaskPlan(task.task_id, str(task.input), str(task_dir), steps, threads, max_memory_gb=max_memory_gb,
+                    max_disk_gb=max_disk_gb, recorded_peak_memory_bytes=peak_mb * 10**6)
