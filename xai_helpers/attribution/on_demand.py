@@ -31,13 +31,14 @@ def _check_engine_method(stored: AttributionFile) -> None:
         )
 
 
-def _bin_sweeper(stored: AttributionFile, device: str = "cpu") -> BinSweeper:
+def _bin_sweeper(stored: AttributionFile, device: str = "cpu", frames: int | None = None) -> BinSweeper:
     """The :class:`BinSweeper` of ``stored``'s input, baselines, method, target and DeepLIFT rule on
-    ``device`` (the forward pass and multipliers of the whole file, computed here once). Callers have checked
-    the method (:func:`_check_engine_method`)."""
-    baselines = stored.baselines if stored.method in ("deeplift", "deepliftshap") else None
+    ``device`` (the forward pass and multipliers, computed here once) over the file's first ``frames`` frames
+    (``None``: all of them). Callers have checked the method (:func:`_check_engine_method`)."""
+    cut = slice(None, frames)
+    baselines = stored.baselines[:, :, cut] if stored.method in ("deeplift", "deepliftshap") else None
     return BinSweeper(
-        cached_model(stored.sample_rate, device), stored.input_features, baselines, stored.method, stored.target,
+        cached_model(stored.sample_rate, device), stored.input_features[:, cut], baselines, stored.method, stored.target,
         stored.deeplift_rule or "captum",  # files written before the rule was stored used Captum's
     )
 
@@ -51,8 +52,12 @@ def recompute_bin_map(stored: AttributionFile, f_out: int, t_out: int, device: s
     naming the file if the bin lies outside it. Several bins of one file: :class:`BinMaps` (the forward pass
     is then done once)."""
     _check_engine_method(stored)
-    check_output_bin(f_out, t_out, *stored.maps_shape[:2], stored.path)
-    return _bin_sweeper(stored, device).bin_map(f_out, t_out)
+    n_bins, n_frames = stored.maps_shape[:2]
+    check_output_bin(f_out, t_out, n_bins, n_frames, stored.path)
+    # NSNet2 is causal: the frames up to t_out give the bin's map; the later input frames' columns are zero.
+    out = np.zeros((n_bins, n_frames), dtype=np.float32)
+    out[:, : t_out + 1] = _bin_sweeper(stored, device, t_out + 1).bin_map(f_out, t_out)
+    return out
 
 
 def bin_map(stored: AttributionFile, f_out: int, t_out: int, device: str = "cpu") -> np.ndarray:
