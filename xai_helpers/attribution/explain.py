@@ -39,13 +39,14 @@ import numpy as np
 import torch
 
 from ..io.hashing import file_sha256
+from ..io.locks import remove_stale_partials
 from ..io.paths import check_output_dir
 from ..io.progress import track
 from ..models.base import MaskModel, predict_mask
 from ..models.cache import cached_model, model_sha256
 from ..models.nsnet2 import onnx_model_path
 from ..store.reader import AttributionFile, AttributionFileError, check_complete
-from ..store.writer import STORE_VERSION, AttributionWriter, DatasetSpec, discard_stale_partials, output_lock, warn_if_large
+from ..store.writer import STORE_VERSION, AttributionWriter, DatasetSpec, output_lock, warn_if_large
 from .explain_compute import Plan, compute_blocks, engine_maps, output_bin_indices, plan_outputs
 from .explain_config import ExplainConfig
 from .maps import MAP_DIMS, MapAccumulator
@@ -154,7 +155,7 @@ def explain_file(
             logger.warning("%s: %s; recomputing it", destination, reason)
             destination.unlink()
             status = "recomputed"
-        removed = discard_stale_partials(destination)
+        removed = remove_stale_partials(destination)
         if removed:
             logger.warning("%s: removed the temporary file(s) of an interrupted run (%s); recomputing",
                            destination, ", ".join(path.name for path in removed))
