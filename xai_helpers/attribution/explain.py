@@ -39,13 +39,14 @@ import numpy as np
 import torch
 
 from ..io.hashing import file_sha256
+from ..io.locks import remove_stale_partials
 from ..io.paths import check_output_dir
 from ..io.progress import track
 from ..models.base import MaskModel, predict_mask
-from ..models.cache import cached_model
+from ..models.cache import cached_model, model_sha256
 from ..models.nsnet2 import onnx_model_path
 from ..store.reader import AttributionFile, AttributionFileError, check_complete
-from ..store.writer import STORE_VERSION, AttributionWriter, DatasetSpec, discard_stale_partials, output_lock, warn_if_large
+from ..store.writer import STORE_VERSION, AttributionWriter, DatasetSpec, output_lock, warn_if_large
 from .explain_compute import Plan, compute_blocks, engine_maps, output_bin_indices, plan_outputs
 from .explain_config import ExplainConfig
 from .maps import MAP_DIMS, MapAccumulator
@@ -142,8 +143,9 @@ def explain_file(
     destination = output_path(source, output_dir, config)
     with output_lock(destination, lock_timeout_s):
         status, reason = "computed", ""
+        source_sha256 = file_sha256(source)
         if destination.exists():
-            reason = reuse_problem(destination, source, config)
+            reason = reuse_problem(destination, source, config, source_sha256)
             if not reason:
                 with AttributionFile(destination) as stored:
                     shape = stored.shape(stored.datasets[0]) if stored.has_full else stored.maps_shape
@@ -153,7 +155,7 @@ def explain_file(
             logger.warning("%s: %s; recomputing it", destination, reason)
             destination.unlink()
             status = "recomputed"
-        removed = discard_stale_partials(destination)
+        removed = remove_stale_partials(destination)
         if removed:
             logger.warning("%s: removed the temporary file(s) of an interrupted run (%s); recomputing",
                            destination, ", ".join(path.name for path in removed))
@@ -161,17 +163,19 @@ def explain_file(
         started = time.perf_counter()
         model = cached_model(config.sample_rate, str(device))
         segment = load_segment(source, config)
-        shape, deltas = _write(destination, segment, config, model, progress)
+        shape, deltas = _write(destination, segment, config, model, source_sha256, progress)
     return ExplainResult(Path(source), destination, status, time.perf_counter() - started, shape, deltas,
                          config.applied_deeplift_rule, reason)
 
 
-def reuse_problem(path: str | os.PathLike, source: str | os.PathLike, config: ExplainConfig) -> str:
-    """Why the stored file ``path`` cannot stand for explaining ``source`` with ``config`` now, or ``""`` if it can.
+def reuse_problem(path: str | os.PathLike, source: str | os.PathLike, config: ExplainConfig, source_sha256: str) -> str:
+    """Why the stored file ``path`` cannot stand for explaining ``source`` (whose SHA-256 is ``source_sha256``)
+    with ``config`` now, or ``""`` if it can.
 
     Checked in order: every chunk reads back (checksums), ``store_version``, each field of
     :meth:`ExplainConfig.request` (files without that record: recomputed), the source's SHA-256, the model's
-    SHA-256, and :data:`MATCHING_VERSIONS`. The first difference is named."""
+    SHA-256 (:func:`~xai_helpers.models.cache.model_sha256`), and :data:`MATCHING_VERSIONS`. The first
+    difference is named."""
     try:
         check_complete(path, verify=True)
         with AttributionFile(path) as stored:
@@ -187,9 +191,9 @@ def reuse_problem(path: str | os.PathLike, source: str | os.PathLike, config: Ex
     for name in sorted(set(stored_request) | set(request)):
         if stored_request.get(name) != request.get(name):
             return f"{name} differs (stored {stored_request.get(name)!r}, requested {request.get(name)!r})"
-    if str(attrs.get("source_sha256", "")) != file_sha256(source):
+    if str(attrs.get("source_sha256", "")) != source_sha256:
         return f"source_sha256 differs: the content of {source} changed since the file was written"
-    if str(attrs.get("model_sha256", "")) != file_sha256(onnx_model_path(config.sample_rate)):
+    if str(attrs.get("model_sha256", "")) != model_sha256(onnx_model_path(config.sample_rate)):
         return "model_sha256 differs: the model's weights changed since the file was written"
     stored_versions, current = json.loads(str(attrs.get("versions", "{}")) or "{}"), json.loads(_versions())
     for name, parts in MATCHING_VERSIONS.items():
@@ -214,7 +218,7 @@ def explain_files(
             for source in track(sources, f"explain {description}", enabled=progress)]
 
 
-def _attrs(config: ExplainConfig, segment: Segment, model: MaskModel, plan: Plan) -> dict[str, object]:
+def _attrs(config: ExplainConfig, segment: Segment, model: MaskModel, plan: Plan, source_sha256: str) -> dict[str, object]:
     fields = dataclasses.asdict(config)
     fields["request"] = json.dumps(config.request(), sort_keys=True)
     fields["output_bin"] = json.dumps(config.output_bin)
@@ -235,16 +239,16 @@ def _attrs(config: ExplainConfig, segment: Segment, model: MaskModel, plan: Plan
         "segment_n_frames": segment.features.shape[1],
         "source_file": str(segment.source.resolve()),
         "source_sample_rate": segment.source_sample_rate,
-        "source_sha256": file_sha256(segment.source),
+        "source_sha256": source_sha256,
         "noise_record": json.dumps(segment.record, default=str) if segment.record else "",
         "model_file": str(model.source_path),
-        "model_sha256": file_sha256(model.source_path),
+        "model_sha256": model_sha256(model.source_path),
         "versions": _versions(),
         "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 
 
-def _write(destination: Path, segment: Segment, config: ExplainConfig, model: MaskModel, progress: bool):
+def _write(destination: Path, segment: Segment, config: ExplainConfig, model: MaskModel, source_sha256: str, progress: bool):
     plan = plan_outputs(config, segment)
     freqs, times = segment.stft.frequencies_hz(), segment.times_s
     n_bins, n_frames = segment.features.shape
@@ -258,7 +262,7 @@ def _write(destination: Path, segment: Segment, config: ExplainConfig, model: Ma
     else:
         input_shape, input_dims = (n_bins, n_frames), ("f_in", "t_in")
     spec = DatasetSpec(plan.target_shape + input_shape, plan.target_dims + input_dims, True)
-    with AttributionWriter(destination, _attrs(config, segment, model, plan), len(plan.target_shape), config.dtype) as writer:
+    with AttributionWriter(destination, _attrs(config, segment, model, plan, source_sha256), len(plan.target_shape), config.dtype) as writer:
         writer.put("input_features", segment.features, ("f", "t"))
         writer.put("baselines", segment.baselines, ("k", "f", "t"))
         mask = predict_mask(segment.features, model)

@@ -20,7 +20,7 @@ import numpy as np
 from ..models.cache import cached_model
 from ..store.reader import AttributionFile, AttributionFileError
 from .engine import ENGINE_METHODS
-from .engine.single import BinSweeper
+from .engine.single import BinSweeper, check_output_bin
 
 
 def _check_engine_method(stored: AttributionFile) -> None:
@@ -31,16 +31,14 @@ def _check_engine_method(stored: AttributionFile) -> None:
         )
 
 
-def bin_sweeper(stored: AttributionFile, device: str = "cpu") -> BinSweeper:
+def _bin_sweeper(stored: AttributionFile, device: str = "cpu", frames: int | None = None) -> BinSweeper:
     """The :class:`BinSweeper` of ``stored``'s input, baselines, method, target and DeepLIFT rule on
-    ``device`` (the forward pass and multipliers of the whole file, computed here once).
-
-    Raises :class:`~xai_helpers.store.reader.AttributionFileError` naming the file if its method has no
-    engine (only ``deeplift``, ``deepliftshap``, ``saliency`` and ``inputxgradient`` do)."""
-    _check_engine_method(stored)
-    baselines = stored.baselines if stored.method in ("deeplift", "deepliftshap") else None
+    ``device`` (the forward pass and multipliers, computed here once) over the file's first ``frames`` frames
+    (``None``: all of them). Callers have checked the method (:func:`_check_engine_method`)."""
+    cut = slice(None, frames)
+    baselines = stored.baselines[:, :, cut] if stored.method in ("deeplift", "deepliftshap") else None
     return BinSweeper(
-        cached_model(stored.sample_rate, device), stored.input_features, baselines, stored.method, stored.target,
+        cached_model(stored.sample_rate, device), stored.input_features[:, cut], baselines, stored.method, stored.target,
         stored.deeplift_rule or "captum",  # files written before the rule was stored used Captum's
     )
 
@@ -49,13 +47,17 @@ def recompute_bin_map(stored: AttributionFile, f_out: int, t_out: int, device: s
     """The attribution map ``[f_in, t_in]`` (float32) of output bin ``(f_out, t_out)`` of ``stored``,
     recomputed by the engine on ``device`` (input frames after ``t_out`` are zero).
 
-    Errors as :func:`bin_sweeper`; ``IndexError`` naming the file if the bin lies outside it.
-    Several bins of one file: :class:`BinMaps` (the forward pass is then done once)."""
+    Raises :class:`~xai_helpers.store.reader.AttributionFileError` naming the file if its method has no
+    engine (only ``deeplift``, ``deepliftshap``, ``saliency`` and ``inputxgradient`` do), ``IndexError``
+    naming the file if the bin lies outside it. Several bins of one file: :class:`BinMaps` (the forward pass
+    is then done once)."""
     _check_engine_method(stored)
     n_bins, n_frames = stored.maps_shape[:2]
-    if not (0 <= f_out < n_bins and 0 <= t_out < n_frames):
-        raise IndexError(f"{stored.path}: output bin ({f_out}, {t_out}) outside [0, {n_bins}) x [0, {n_frames})")
-    return bin_sweeper(stored, device).bin_map(f_out, t_out)
+    check_output_bin(f_out, t_out, n_bins, n_frames, stored.path)
+    # NSNet2 is causal: the frames up to t_out give the bin's map; the later input frames' columns are zero.
+    out = np.zeros((n_bins, n_frames), dtype=np.float32)
+    out[:, : t_out + 1] = _bin_sweeper(stored, device, t_out + 1).bin_map(f_out, t_out)
+    return out
 
 
 def bin_map(stored: AttributionFile, f_out: int, t_out: int, device: str = "cpu") -> np.ndarray:
@@ -86,23 +88,18 @@ class BinMaps:
                 _check_engine_method(stored)
         self._sweeper: BinSweeper | None = None
 
-    def _check(self, f_out: int, t_out: int) -> None:
-        n_bins, n_frames = self.input_features.shape
-        if not (0 <= f_out < n_bins and 0 <= t_out < n_frames):
-            raise IndexError(f"{self.path}: output bin ({f_out}, {t_out}) outside [0, {n_bins}) x [0, {n_frames})")
-
     def bin_maps(self, bins: Sequence[tuple[int, int]]) -> np.ndarray:
         """Maps ``[M, f_in, t_in]`` (float32) of the output bins ``bins`` (``M`` pairs ``(f_out, t_out)``);
         recomputed ones in one backward sweep. ``IndexError`` naming the file for a bin outside it."""
         bins = [(int(f), int(t)) for f, t in bins]
         for f_out, t_out in bins:
-            self._check(f_out, t_out)
+            check_output_bin(f_out, t_out, *self.input_features.shape, self.path)
         if self.has_full:
             with AttributionFile(self.path) as stored:
                 return np.stack([stored.read_attributions(pair) for pair in bins]).astype(np.float32, copy=False)
         if self._sweeper is None:
             with AttributionFile(self.path) as stored:
-                self._sweeper = bin_sweeper(stored, self.device)
+                self._sweeper = _bin_sweeper(stored, self.device)  # the method was checked in __init__
         return self._sweeper.bin_maps(bins)
 
     def bin_map(self, f_out: int, t_out: int) -> np.ndarray:

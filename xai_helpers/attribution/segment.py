@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..dsp.stft import StftConfig, log_power, stft
-from ..io.audio import audio_sample_rate, load_audio
+from ..io.audio import load_audio, load_audio_with_rate
 from ..io.noisy_corpus import read_record
 from ..models.nsnet2 import stft_config
 from .baselines import make_baselines
@@ -56,8 +56,7 @@ def load_segment(path: str | os.PathLike, config: ExplainConfig) -> Segment:
     """
     path = Path(path)
     stft_settings = stft_config(config.sample_rate)
-    wave = load_audio(path, config.sample_rate)
-    source_rate = audio_sample_rate(path)
+    wave, source_rate = load_audio_with_rate(path, config.sample_rate)
     if source_rate != config.sample_rate:
         logger.warning("%s: recorded at %d Hz, resampled to the model's %d Hz (stored as source_sample_rate)",
                        path, source_rate, config.sample_rate)

@@ -18,11 +18,17 @@ PARTIAL_SUFFIX = ".partial"
 """Suffix of the temporary files; a leftover ``.NAME.*.partial`` is the trace of an interrupted write."""
 
 
+def host_tag() -> str:
+    """This host's name as temporary file names hold it: dots turned into dashes (they separate the name's
+    fields), ``"host"`` when the name is empty."""
+    return socket.gethostname().replace(".", "-") or "host"
+
+
 def temporary_path(path: str | os.PathLike) -> Path:
-    """A new unique temporary name for ``path``: ``.NAME.<host>.<pid>.<random>.partial`` in its folder."""
+    """A new unique temporary name for ``path``: ``.NAME.<host>.<pid>.<random>.partial`` in its folder
+    (``<host>``: :func:`host_tag`)."""
     path = Path(path)
-    host = socket.gethostname().replace(".", "-") or "host"
-    return path.with_name(f".{path.name}.{host}.{os.getpid()}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
+    return path.with_name(f".{path.name}.{host_tag()}.{os.getpid()}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
 
 
 def partial_paths(path: str | os.PathLike) -> list[Path]:

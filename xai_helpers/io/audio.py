@@ -27,8 +27,14 @@ def load_audio(path: str | os.PathLike, sample_rate: int = 16000, check: bool = 
     filter (:func:`scipy.signal.resample_poly`, Kaiser window). Raises ``FileNotFoundError`` for a
     missing path and ``ValueError`` naming the file for a non-audio, empty, all-zero or
     shorter-than-one-frame (20 ms) file; ``check=False`` skips the content checks (for a noise track,
-    which may be silent in places or throughout).
+    which may be silent in places or throughout). :func:`load_audio_with_rate` gives the file's own rate too.
     """
+    return load_audio_with_rate(path, sample_rate, check)[0]
+
+
+def load_audio_with_rate(path: str | os.PathLike, sample_rate: int = 16000, check: bool = True) -> tuple[np.ndarray, int]:
+    """:func:`load_audio`'s waveform ``[N]`` (same checks and errors) and the sample rate (Hz) the file was
+    recorded at, read from its header in the same pass."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such audio file")
@@ -49,15 +55,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int = 16000, check: bool = 
         logger.info("%s: resampled from %d Hz to %d Hz", path, file_rate, sample_rate)
     if check:
         check_wave(wave, str(path), sample_rate=sample_rate, allow_silent=False)
-    return wave.astype(np.float32)
-
-
-def audio_sample_rate(path: str | os.PathLike) -> int:
-    """The sample rate (Hz) the audio file ``path`` was recorded at (from its header)."""
-    try:
-        return int(sf.info(str(path)).samplerate)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as error:
-        raise ValueError(f"{path}: not a readable audio file ({error})") from error
+    return wave.astype(np.float32), int(file_rate)
 
 
 def write_audio(path: str | os.PathLike, wave: np.ndarray, sample_rate: int) -> Path:

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .atomic import partial_owner, partial_paths
+from .atomic import host_tag, partial_owner, partial_paths
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def pid_alive(pid: int) -> bool:
 def remove_stale_partials(path: str | os.PathLike) -> list[Path]:
     """Delete the temporary files of ``path`` left by runs that are gone (see the module docstring); call it
     while holding ``path``'s lock. Returns the files removed; live runs' files are kept (and logged)."""
-    host = socket.gethostname().replace(".", "-")
+    host = host_tag()
     removed = []
     for partial in partial_paths(path):
         owner = partial_owner(partial)

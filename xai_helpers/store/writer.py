@@ -48,8 +48,8 @@ One writer per output: the caller holds :func:`output_lock` (``.NAME.lock`` besi
 the holder's pid, host and start time) while it checks, computes and writes; a second run on the same
 output waits for it or stops with a message naming it. The file is written under a unique temporary name
 (``.NAME.<host>.<pid>.<random>.partial``) and renamed when complete, so a crash leaves no file that looks
-complete; :func:`discard_stale_partials` removes the temporary files of dead runs only, never a live
-run's. :func:`~xai_helpers.store.reader.check_complete` (with ``verify=True``: every chunk read) tells a re-run what to redo.
+complete; :func:`~xai_helpers.io.locks.remove_stale_partials` removes the temporary files of dead runs only,
+never a live run's. :func:`~xai_helpers.store.reader.check_complete` (with ``verify=True``: every chunk read) tells a re-run what to redo.
 
 Reuse rule (:func:`xai_helpers.attribution.explain.explain_file`): the file name carries a readable tag
 of the main settings (:meth:`~xai_helpers.attribution.explain_config.ExplainConfig.file_tag`); every
@@ -74,7 +74,7 @@ import hdf5plugin
 import numpy as np
 
 from ..io.atomic import temporary_path
-from ..io.locks import LockOwner, hold_lock, lock_path, remove_stale_partials
+from ..io.locks import LockOwner, hold_lock, lock_path
 from .reader import check_complete
 
 logger = logging.getLogger(__name__)
@@ -206,12 +206,6 @@ def output_lock(path: str | os.PathLike, timeout_s: float | None = None) -> Abst
     return hold_lock(lock_path(path), timeout_s, what=f"writing {Path(path).name}")
 
 
-def discard_stale_partials(path: str | os.PathLike) -> list[Path]:
-    """Delete the temporary files that dead runs left for ``path`` (call it holding :func:`output_lock`); a live
-    run's are kept. Returns the files removed."""
-    return remove_stale_partials(path)
-
-
 def full_size_estimate(shape: Sequence[int], itemsize: int = 4) -> tuple[int, int]:
     """``(raw, about on disk)`` bytes of an attribution tensor of ``shape`` (e.g. ``[F, T, F, T]``) of ``itemsize``
     bytes per value (4: float32, 2: float16).
@@ -224,11 +218,11 @@ def full_size_estimate(shape: Sequence[int], itemsize: int = 4) -> tuple[int, in
     return raw, raw // 2
 
 
-def warn_if_large(path: str | os.PathLike, shape: Sequence[int], itemsize: int = 4, threshold_bytes: float | None = None) -> bool:
+def warn_if_large(path: str | os.PathLike, shape: Sequence[int], itemsize: int = 4) -> bool:
     """Log a warning with :func:`full_size_estimate` before writing a tensor of ``shape`` to ``path`` when its raw
-    size exceeds ``threshold_bytes`` (default :data:`LARGE_WRITE_WARNING_BYTES`); True if it warned."""
+    size exceeds :data:`LARGE_WRITE_WARNING_BYTES`; True if it warned."""
     raw, disk = full_size_estimate(shape, itemsize)
-    if raw <= (LARGE_WRITE_WARNING_BYTES if threshold_bytes is None else threshold_bytes):
+    if raw <= LARGE_WRITE_WARNING_BYTES:
         return False
     logger.warning("%s: the attribution tensor %s will take %.2f GB raw, about %.2f GB on disk; store='maps' keeps only "
                    "the influence maps (a few MB), or choose a shorter segment", Path(path).name, list(shape), raw / 1e9, disk / 1e9)

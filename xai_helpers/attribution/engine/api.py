@@ -46,6 +46,18 @@ def _frames(engine: _Engine, index: int) -> slice:
     return slice(index * engine.chunk, min((index + 1) * engine.chunk, engine.T))
 
 
+def _chunk_frames(engine: _Engine) -> Iterator[tuple[int, slice]]:
+    """``(index, output frames)`` of every chunk, in order."""
+    for index in range(-(-engine.T // engine.chunk)):
+        yield index, _frames(engine, index)
+
+
+def _chunk_deltas(engine: _Engine, frames: slice, sums: torch.Tensor) -> np.ndarray:
+    """Deltas ``[F_out, n]`` (numpy, model's dtype) of the output frames ``frames``: each output bin's attribution sum
+    (``sums`` ``[F_out, n]``, float64) minus ``out(input) - mean_k out(baseline_k)``; for methods that have deltas."""
+    return (sums - engine.s.out_delta[frames].t().double()).to(engine.s.weight.dtype).cpu().numpy()
+
+
 def _tiles(engines: list[_Engine], index: int) -> Iterator[tuple[slice, torch.Tensor]]:
     """All parts' attributions of chunk ``index``'s output frames summed, tile by tile of input frames:
     ``(t_in, tile [n, F_out, F_in, m])`` with the lookback mask and saliency's ``|.|`` applied; the chunk's
@@ -74,8 +86,7 @@ def _chunks(engines: list[_Engine], to_numpy: bool = True) -> Iterator[Attributi
     first = engines[0]
     F, T = first.F, first.T
     with torch.no_grad():
-        for index in range(-(-T // first.chunk)):
-            frames = _frames(first, index)
+        for index, frames in _chunk_frames(first):
             out = first.new(F, frames.stop - frames.start, F, T)
             out_nf = out.transpose(0, 1)  # [n, F_out, F_in, T] view
             covered = frames.stop
@@ -86,8 +97,7 @@ def _chunks(engines: list[_Engine], to_numpy: bool = True) -> Iterator[Attributi
             out[..., :covered] = 0  # beyond the lookback
             deltas = None
             if first.s.out_delta is not None:
-                sums = out.sum(dim=3).sum(dim=2, dtype=torch.float64)  # [F_out, n]
-                deltas = (sums - first.s.out_delta[frames].t().double()).to(out.dtype).cpu().numpy()
+                deltas = _chunk_deltas(first, frames, out.sum(dim=3).sum(dim=2, dtype=torch.float64))
             yield AttributionChunk(t_out=frames, attributions=out.cpu().numpy() if to_numpy else out, deltas=deltas)
 
 
@@ -213,14 +223,13 @@ def all_bins_maps(
     accumulator = MapAccumulator((first.F, first.T, first.F, first.T), first.s.weight.device)
     deltas = []
     with torch.no_grad():
-        for index in range(-(-first.T // first.chunk)):
-            frames = _frames(first, index)
+        for index, frames in _chunk_frames(first):
             accumulator.begin(frames)
             for t_in, tile in _tiles(engines, index):
                 accumulator.add(t_in, tile.transpose(0, 1), consume=True)
             totals = accumulator.end()
             if first.s.out_delta is not None:
-                deltas.append((totals - first.s.out_delta[frames].t().double()).to(first.s.weight.dtype).cpu().numpy())
+                deltas.append(_chunk_deltas(first, frames, totals))
             if on_chunk is not None:
                 on_chunk(frames)
     return accumulator.result(), np.concatenate(deltas, axis=1) if deltas else None

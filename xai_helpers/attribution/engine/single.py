@@ -13,6 +13,7 @@ per baseline for DeepLIFT's complete rule and Captum's DeepLiftShap, else one), 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,14 @@ def _expand(gates: _GruGates, k: int) -> tuple[torch.Tensor, torch.Tensor]:
 
     coefficients = torch.stack([stack(gates.alpha, gates.c, gates.beta), stack(gates.alpha, gates.gamma, gates.beta)], dim=1)
     return coefficients, gates.z[:, None].expand(-1, k, -1)
+
+
+def check_output_bin(f_out: int, t_out: int, n_bins: int, n_frames: int, where: str | os.PathLike | None = None) -> None:
+    """``IndexError`` if output bin ``(f_out, t_out)`` lies outside ``[0, n_bins) x [0, n_frames)``; the message
+    starts with ``where`` (a file) when given."""
+    if not (0 <= f_out < n_bins and 0 <= t_out < n_frames):
+        prefix = "" if where is None else f"{where}: "
+        raise IndexError(f"{prefix}output bin ({f_out}, {t_out}) outside [0, {n_bins}) x [0, {n_frames})")
 
 
 class BinSweeper:
@@ -92,8 +101,7 @@ class BinSweeper:
         if not bins:
             raise ValueError("bins must hold at least one (f_out, t_out) pair")
         for f_out, t_out in bins:
-            if not (0 <= f_out < self.n_bins and 0 <= t_out < self.n_frames):
-                raise IndexError(f"output bin ({f_out}, {t_out}) outside [0, {self.n_bins}) x [0, {self.n_frames})")
+            check_output_bin(f_out, t_out, self.n_bins, self.n_frames)
         rows = self._rows
         n_rows, hidden = rows.z1.shape[1], rows.z1.shape[2]
         out = rows.weight.new_zeros(len(bins), self.n_frames, self.n_bins)
