@@ -1,4 +1,4 @@
-"""Shared fixtures: the bundled speech samples and a noisy version of one."""
+"""Shared fixtures: the bundled speech samples, a noisy version of one and a short attribution file of it."""
 
 from __future__ import annotations
 
@@ -33,6 +33,18 @@ def noisy_speech(clean_speech) -> np.ndarray:
     noise = rng.normal(size=clean_speech.shape)
     noise *= np.sqrt(np.mean(clean_speech**2) / np.mean(noise**2) / 10 ** (5 / 10))
     return (clean_speech + noise).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def explained(tmp_path_factory, sample_paths):
+    """A 5-frame deepliftshap .h5 of the first bundled utterance (frames 50..54), and its folder; tests only
+    read that folder."""
+    from xai_helpers.attribution.explain import ExplainConfig, explain_file
+
+    folder = tmp_path_factory.mktemp("attributions")
+    config = ExplainConfig(method="deepliftshap", segment_start_s=0.5, segment_duration_s=0.05)
+    result = explain_file(sample_paths[0], folder, config, progress=False)
+    return sample_paths[0], folder, result.path
 
 
 @pytest.fixture
