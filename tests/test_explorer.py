@@ -49,7 +49,7 @@ def test_output_bin_figure_shows_that_bins_map(store):
     fig = ex.output_bin_figure(folder / h5_name("b"), 207.0, 0.048)  # nearest: 200 Hz, 0.05 s
     np.testing.assert_array_equal(map_image(fig), tensors["b"][4, 4])
     assert "200 Hz, 0.050 s" in fig.get_suptitle()
-    assert [ax.get_xlabel() for ax in fig.axes if getattr(ax, "_colorbar", None) is None] == [
+    assert [ax.get_xlabel() for ax in ex.panels(fig)] == [
         "Time in the file (s)", "Input time t_in in the file (s)", "Time in the file (s)"
     ]
     other = ex.output_bin_figure(folder / h5_name("b"), 0.0, 0.01)
