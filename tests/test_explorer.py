@@ -217,12 +217,8 @@ def test_fixed_scale_is_shared_by_every_bin_and_stated_on_the_colour_bar(store):
 
 def test_sliders_clicks_and_hover_are_in_seconds_in_the_file(tmp_path):
     """A segment starting 0.5 s into its file: every time the explorer shows or takes is file time."""
-    import h5py
-
     a = causal_tensor(3)
-    path = write_bins(tmp_path / h5_name("a"), a)
-    with h5py.File(path, "r+") as file:
-        file.attrs.update({"segment_first_frame": 50, "stft_hop_length": 160, "sample_rate": 16000})
+    path = write_bins(tmp_path / h5_name("a"), a, segment_first_frame=50)
     explorer = ex.Explorer(tmp_path, method="saliency", f_hz=100.0, t_s=0.53)  # 0.03 s into the segment
     assert explorer.current == (path, 2, 2)
     assert (explorer.t_slider.min, explorer.t_slider.max) == (pytest.approx(0.5 + TIMES[0]), pytest.approx(0.5 + TIMES[-1]))

@@ -8,7 +8,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
@@ -226,9 +225,7 @@ def test_file_times_offset_by_the_segment_start(tmp_path):
     np.testing.assert_allclose(style.file_times(TIMES, 0.5), TIMES + 0.5)
     with pytest.raises(ValueError, match="segment_start_s"):
         style.file_times(TIMES, -1.0)
-    path = write_bins(tmp_path / h5_name("x"), causal_tensor(16))
-    with h5py.File(path, "r+") as file:
-        file.attrs.update({"segment_first_frame": 50, "stft_hop_length": 160, "sample_rate": 16000})
+    path = write_bins(tmp_path / h5_name("x"), causal_tensor(16), segment_first_frame=50)
     with AttributionFile(path) as stored:
         assert style.segment_start_s(stored) == pytest.approx(0.5)
     figures = plot_file(path, 100.0, "abs_sum")
