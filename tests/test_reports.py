@@ -264,13 +264,10 @@ def decoded_players(page: str) -> list[np.ndarray]:
             for data in re.findall(r'src="data:audio/wav;base64,([^"]+)"', page)]
 
 
-def rms(wave: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
-
-
 def test_players_cut_the_segment_keep_loudness_and_play_nsnet2_on_each_input(tmp_path, explained):
     """Notebook 04's players: the explained segment with 0.25 s either side, for the original, top, flop and
     first random inputs and NSNet2's output of each; amplified clips stay louder (no per-clip normalisation)."""
+    from xai_helpers.dsp.wave import rms
     from xai_helpers.experiments.perturbation import PerturbationSettings, amplified_name, enhanced_name, perturb_file
     from xai_helpers.experiments.ranking import derived_seeds
     from xai_helpers.io.audio import load_audio
