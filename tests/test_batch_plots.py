@@ -21,6 +21,7 @@ from matplotlib.image import AxesImage  # noqa: E402
 from xai_helpers.analysis import influence  # noqa: E402
 from xai_helpers.plots import influence as influence_plots  # noqa: E402
 from xai_helpers.plots import maps, style  # noqa: E402
+from xai_helpers.plots.explorer import panels  # noqa: E402
 from xai_helpers.analysis.influence import frame_correlation, reduce_file  # noqa: E402
 from xai_helpers.plots.files import (  # noqa: E402
     figure_basename,
@@ -84,6 +85,14 @@ def write_bins(path: Path, a: np.ndarray | None = None, method: str = "saliency"
     attrs = None if segment_first_frame is None else {
         "segment_first_frame": segment_first_frame, "stft_hop_length": 160, "sample_rate": 16000}
     return write_h5(path, {"attributions": (a, ("f_out", "t_out", "f_in", "t_in"))}, method=method, attrs=attrs)
+
+
+def fraction_of(fig: Figure, panel: int, t_s: float, f_hz: float) -> tuple[float, float]:
+    """Where ``(t_s, f_hz)`` of plotting axes ``panel`` (colour bars not counted) lies in the saved image of ``fig``:
+    fractions of its width from the left and of its height from the top."""
+    ax = panels(fig)[panel]
+    x, y = fig.transFigure.inverted().transform(ax.transData.transform((t_s, f_hz)))
+    return float(x), 1.0 - float(y)
 
 
 def images(fig: Figure) -> list[np.ndarray]:

@@ -10,7 +10,7 @@ import ipywidgets as widgets  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from test_batch_plots import FREQS, TIMES, causal_tensor, h5_name, write_bins, write_h5  # noqa: E402
+from test_batch_plots import FREQS, TIMES, causal_tensor, fraction_of, h5_name, write_bins, write_h5  # noqa: E402
 
 from xai_helpers.analysis.influence import file_maps  # noqa: E402
 from xai_helpers.plots import explorer as ex  # noqa: E402
@@ -141,13 +141,6 @@ def test_clicked_bin_maps_a_point_to_the_pixel_that_contains_it():
     assert ex.clicked_bin(FREQS, TIMES, TIMES[-1] + 0.0049, 424.0) == (len(FREQS) - 1, len(TIMES) - 1)
     assert ex.clicked_bin(FREQS, TIMES, 0.004, 100.0) is None  # before the first pixel's edge
     assert ex.clicked_bin(FREQS, TIMES, 0.03, 426.0) is None  # above the top pixel
-
-
-def fraction_of(fig: Figure, panel: int, t_s: float, f_hz: float) -> tuple[float, float]:
-    """Where ``(t_s, f_hz)`` of a panel lies in the saved image: fractions from the left and from the top."""
-    ax = ex.panels(fig)[panel]
-    x, y = fig.transFigure.inverted().transform(ax.transData.transform((t_s, f_hz)))
-    return float(x), 1.0 - float(y)
 
 
 def test_a_click_on_the_mask_picks_that_bin_and_hover_shows_its_values(store):
