@@ -98,9 +98,7 @@ def fraction_of(fig: Figure, panel: int, t_s: float, f_hz: float) -> tuple[float
 def images(fig: Figure) -> list[np.ndarray]:
     """The data of every image (imshow or pcolormesh) in ``fig``, axes by axes, colour bars left out."""
     found = []
-    for ax in fig.axes:
-        if getattr(ax, "_colorbar", None) is not None:
-            continue
+    for ax in panels(fig):
         for artist in ax.get_children():
             if isinstance(artist, (AxesImage, QuadMesh)):
                 found.append(np.ma.filled(np.ma.asarray(artist.get_array(), dtype=np.float64), np.nan))
