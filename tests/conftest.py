@@ -48,6 +48,31 @@ def explained(tmp_path_factory, sample_paths):
 
 
 @pytest.fixture
+def notebook_setup_undone():
+    """For a test that calls ``setup_notebook()``: pandas' :data:`PANDAS_DISPLAY` options and the root logger's
+    handlers and level are put back afterwards (the handlers it added are closed)."""
+    import logging
+
+    import pandas as pd
+
+    from xai_helpers.run.notebook import PANDAS_DISPLAY
+
+    options = {option: pd.get_option(option) for option in PANDAS_DISPLAY}
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for option, value in options.items():
+        pd.set_option(option, value)
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+        handler.close()
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
+
+
+@pytest.fixture
 def agreement_rows() -> list[dict]:
     """Hand-made long-form faithfulness rows (notebook 05's layout) of two methods and the three controls at
     0 and 20 dB: Spearman with the exact Shapley values good 0.8 / 0.6, poor 0.3 / 0.1, random 0.0 / 0.1,

@@ -448,16 +448,14 @@ def test_headings_in_outputs_are_listed_in_the_contents(tmp_path):
     assert all(link in ids for link in re.findall(r'href="#([^"]+)"', nav))
 
 
-def test_setup_notebook_shows_every_column_and_whole_cells():
-    from xai_helpers.run.notebook import PANDAS_DISPLAY, setup_notebook
+def test_setup_notebook_shows_every_column_and_whole_cells(notebook_setup_undone):
+    from xai_helpers.run.notebook import setup_notebook
 
     wide = pd.DataFrame([[f"{'x' * 80}{i}" for i in range(30)]])
-    current = [item for option in PANDAS_DISPLAY for item in (option, pd.get_option(option))]
-    with pd.option_context(*current):  # restored afterwards
-        assert "..." in wide._repr_html_()  # pandas' defaults cut columns and cell text
-        setup_notebook()
-        page = wide._repr_html_()
-        styled = pd.DataFrame({"a": [np.nan]}).style.to_html()
+    assert "..." in wide._repr_html_()  # pandas' defaults cut columns and cell text
+    setup_notebook()
+    page = wide._repr_html_()
+    styled = pd.DataFrame({"a": [np.nan]}).style.to_html()
     assert "..." not in page and page.count("x" * 80) == 30
     assert "n/a" in styled
 
