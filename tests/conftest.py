@@ -18,6 +18,12 @@ def sample_paths() -> list[Path]:
     return paths
 
 
+@pytest.fixture()
+def wav(sample_paths) -> Path:
+    """The second bundled utterance (test_store_integrity and test_explain_deeplift_rule define their own)."""
+    return sample_paths[1]
+
+
 @pytest.fixture(scope="session")
 def clean_speech(sample_paths) -> np.ndarray:
     """First bundled utterance, 16 kHz mono float32 [N]."""
