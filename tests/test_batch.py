@@ -203,7 +203,7 @@ def test_kernel_gets_the_pinned_thread_count(tmp_path):
 
 # ------------------------------------------------------------------------------ a real batch
 
-def test_batch_on_two_workers_isolates_a_broken_file_and_resumes(tmp_path, sample_paths, capfd):
+def test_batch_on_two_workers_isolates_a_broken_file_and_resumes(tmp_path, sample_paths, capfd, nb0102):
     from distributed import LocalCluster
 
     inputs, run = tmp_path / "in", tmp_path / "run"
@@ -255,8 +255,7 @@ def test_batch_on_two_workers_isolates_a_broken_file_and_resumes(tmp_path, sampl
 
     # A changed parameter that only notebook 02 declares reruns 02 alone, on an emptied output folder (run
     # in-process). (The segment is declared by notebook 01 too, which marks it on its figures.)
-    notebooks = numbered_notebooks(["01", "02"])
-    declared = {nb: notebook_parameters(nb) for nb in notebooks}
+    notebooks, declared = nb0102
     task = next(t for t in batch_tasks.read_tasks(inputs) if t.task_id == good[0])
     plan = planning.plan_task(task, notebooks, declared, run, {**FAST, "method": "inputxgradient", "device": "cpu"})
     assert plan.to_run == ["02"]
