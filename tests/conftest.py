@@ -1,4 +1,4 @@
-"""Shared fixtures: the bundled speech samples and a noisy version of one."""
+"""Shared fixtures: the bundled speech samples, a noisy version of one and a short attribution file of it."""
 
 from __future__ import annotations
 
@@ -18,6 +18,12 @@ def sample_paths() -> list[Path]:
     return paths
 
 
+@pytest.fixture()
+def wav(sample_paths) -> Path:
+    """The second bundled utterance (test_store_integrity and test_explain_deeplift_rule define their own)."""
+    return sample_paths[1]
+
+
 @pytest.fixture(scope="session")
 def clean_speech(sample_paths) -> np.ndarray:
     """First bundled utterance, 16 kHz mono float32 [N]."""
@@ -33,6 +39,43 @@ def noisy_speech(clean_speech) -> np.ndarray:
     noise = rng.normal(size=clean_speech.shape)
     noise *= np.sqrt(np.mean(clean_speech**2) / np.mean(noise**2) / 10 ** (5 / 10))
     return (clean_speech + noise).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def explained(tmp_path_factory, sample_paths):
+    """A 5-frame deepliftshap .h5 of the first bundled utterance (frames 50..54), and its folder; tests only
+    read that folder."""
+    from xai_helpers.attribution.explain import ExplainConfig, explain_file
+
+    folder = tmp_path_factory.mktemp("attributions")
+    config = ExplainConfig(method="deepliftshap", segment_start_s=0.5, segment_duration_s=0.05)
+    result = explain_file(sample_paths[0], folder, config, progress=False)
+    return sample_paths[0], folder, result.path
+
+
+@pytest.fixture
+def notebook_setup_undone():
+    """For a test that calls ``setup_notebook()``: pandas' :data:`PANDAS_DISPLAY` options and the root logger's
+    handlers and level are put back afterwards (the handlers it added are closed)."""
+    import logging
+
+    import pandas as pd
+
+    from xai_helpers.run.notebook import PANDAS_DISPLAY
+
+    options = {option: pd.get_option(option) for option in PANDAS_DISPLAY}
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for option, value in options.items():
+        pd.set_option(option, value)
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+        handler.close()
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture

@@ -27,6 +27,17 @@ def _summary(run_dir: Path) -> dict[str, dict]:
         return {row["task_id"]: row for row in csv.DictReader(handle)}
 
 
+def tiny_notebook(path: Path, parameters: str, code: str) -> Path:
+    """Write a python3 notebook of two code cells to ``path``: the ``parameters``-tagged cell, then ``code``."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}), nbformat.v4.new_code_cell(code)]
+    nbformat.write(notebook, path)
+    return path
+
+
 @pytest.fixture(scope="module")
 def nb0102():
     notebooks = numbered_notebooks(["01", "02"])
@@ -182,14 +193,9 @@ def test_bad_parameters_are_refused_before_any_work(tmp_path):
 def test_kernel_gets_the_pinned_thread_count(tmp_path):
     import nbformat
 
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.cells = [
-        nbformat.v4.new_code_cell("n = 0", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("import os, torch\nprint(os.environ['OMP_NUM_THREADS'], os.environ['MKL_NUM_THREADS'], torch.get_num_threads())"),
-    ]
-    source, executed = tmp_path / "t.ipynb", tmp_path / "executed" / "t.ipynb"
-    nbformat.write(notebook, source)
+    source = tiny_notebook(tmp_path / "t.ipynb", "n = 0",
+                           "import os, torch\nprint(os.environ['OMP_NUM_THREADS'], os.environ['MKL_NUM_THREADS'], torch.get_num_threads())")
+    executed = tmp_path / "executed" / "t.ipynb"
     html = execution.execute_notebook(source, executed, {"n": 1}, threads=1)
     assert html == executed.with_suffix(".html") and html.is_file()
     assert nbformat.read(executed, as_version=4).cells[-1].outputs[0]["text"].split() == ["1", "1", "1"]
@@ -197,7 +203,7 @@ def test_kernel_gets_the_pinned_thread_count(tmp_path):
 
 # ------------------------------------------------------------------------------ a real batch
 
-def test_batch_on_two_workers_isolates_a_broken_file_and_resumes(tmp_path, sample_paths, capfd):
+def test_batch_on_two_workers_isolates_a_broken_file_and_resumes(tmp_path, sample_paths, capfd, nb0102):
     from distributed import LocalCluster
 
     inputs, run = tmp_path / "in", tmp_path / "run"
@@ -249,8 +255,7 @@ def test_batch_on_two_workers_isolates_a_broken_file_and_resumes(tmp_path, sampl
 
     # A changed parameter that only notebook 02 declares reruns 02 alone, on an emptied output folder (run
     # in-process). (The segment is declared by notebook 01 too, which marks it on its figures.)
-    notebooks = numbered_notebooks(["01", "02"])
-    declared = {nb: notebook_parameters(nb) for nb in notebooks}
+    notebooks, declared = nb0102
     task = next(t for t in batch_tasks.read_tasks(inputs) if t.task_id == good[0])
     plan = planning.plan_task(task, notebooks, declared, run, {**FAST, "method": "inputxgradient", "device": "cpu"})
     assert plan.to_run == ["02"]
@@ -309,21 +314,12 @@ def test_summary_carries_the_quality_scores_of_notebooks_01_and_04(tmp_path):
 
 def _writer_notebook(folder: Path) -> Path:
     """A numbered notebook that writes ``write_mb`` MB into its output folder and holds ``hold_mb`` MB of memory."""
-    import nbformat
-
     folder.mkdir()
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.cells = [
-        nbformat.v4.new_code_cell('input_path = ""\noutput_dir = "out"\nwrite_mb = 0.1\nhold_mb = 0', metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell(
-            "import os, time\nimport numpy as np\nos.makedirs(output_dir, exist_ok=True)\n"
-            "held = np.ones(int(hold_mb * 1e6 / 8))\n"
-            "with open(os.path.join(output_dir, 'data.bin'), 'wb') as f:\n    f.write(b'0' * int(write_mb * 1e6))\n"
-            "time.sleep(2 if hold_mb else 0)"
-        ),
-    ]
-    nbformat.write(notebook, folder / "01_writer.ipynb")
+    tiny_notebook(folder / "01_writer.ipynb", 'input_path = ""\noutput_dir = "out"\nwrite_mb = 0.1\nhold_mb = 0',
+                  "import os, time\nimport numpy as np\nos.makedirs(output_dir, exist_ok=True)\n"
+                  "held = np.ones(int(hold_mb * 1e6 / 8))\n"
+                  "with open(os.path.join(output_dir, 'data.bin'), 'wb') as f:\n    f.write(b'0' * int(write_mb * 1e6))\n"
+                  "time.sleep(2 if hold_mb else 0)")
     return folder
 
 

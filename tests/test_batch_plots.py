@@ -21,6 +21,7 @@ from matplotlib.image import AxesImage  # noqa: E402
 from xai_helpers.analysis import influence  # noqa: E402
 from xai_helpers.plots import influence as influence_plots  # noqa: E402
 from xai_helpers.plots import maps, style  # noqa: E402
+from xai_helpers.plots.explorer import panels  # noqa: E402
 from xai_helpers.analysis.influence import frame_correlation, reduce_file  # noqa: E402
 from xai_helpers.plots.files import (  # noqa: E402
     figure_basename,
@@ -53,14 +54,16 @@ def h5_name(stem: str, method: str = "saliency", outputs: str = "all_bins", feat
 
 
 def write_h5(path: Path, datasets: dict, method: str = "saliency", outputs: str = "all_bins", features: str = "bins",
-             n_target_axes: int = 2, extra: dict | None = None, bin_indices=None, regions=()) -> Path:
-    """A complete attribution file with the store's layout; ``datasets``: name -> (array, dims)."""
+             n_target_axes: int = 2, extra: dict | None = None, bin_indices=None, regions=(), attrs: dict | None = None) -> Path:
+    """A complete attribution file with the store's layout; ``datasets``: name -> (array, dims); ``attrs``: further
+    file attributes."""
     rng = np.random.default_rng(1)
-    attrs = {
+    file_attrs = {
         "method": method, "target": "mask", "outputs": outputs, "features": features, "baseline": "zero",
         "output_bin_indices": json.dumps(bin_indices), "output_regions": json.dumps([list(r) for r in regions]),
+        **(attrs or {}),
     }
-    with AttributionWriter(path, attrs, n_target_axes) as writer:
+    with AttributionWriter(path, file_attrs, n_target_axes) as writer:
         writer.put("input_features", rng.normal(size=(F, T)), ("f", "t"))
         writer.put("baselines", np.zeros((1, F, T)), ("k", "f", "t"))
         writer.put("mask", rng.uniform(size=(F, T)), ("f", "t"))
@@ -75,17 +78,27 @@ def write_h5(path: Path, datasets: dict, method: str = "saliency", outputs: str 
     return path
 
 
-def write_bins(path: Path, a: np.ndarray | None = None, method: str = "saliency") -> Path:
+def write_bins(path: Path, a: np.ndarray | None = None, method: str = "saliency", segment_first_frame: int | None = None) -> Path:
+    """An all-bins file of ``a`` (default :func:`causal_tensor`); with ``segment_first_frame`` its segment starts that
+    many 10 ms hops (160 samples at 16 kHz) into its audio file, else the file records no segment start."""
     a = causal_tensor() if a is None else a
-    return write_h5(path, {"attributions": (a, ("f_out", "t_out", "f_in", "t_in"))}, method=method)
+    attrs = None if segment_first_frame is None else {
+        "segment_first_frame": segment_first_frame, "stft_hop_length": 160, "sample_rate": 16000}
+    return write_h5(path, {"attributions": (a, ("f_out", "t_out", "f_in", "t_in"))}, method=method, attrs=attrs)
+
+
+def fraction_of(fig: Figure, panel: int, t_s: float, f_hz: float) -> tuple[float, float]:
+    """Where ``(t_s, f_hz)`` of plotting axes ``panel`` (colour bars not counted) lies in the saved image of ``fig``:
+    fractions of its width from the left and of its height from the top."""
+    ax = panels(fig)[panel]
+    x, y = fig.transFigure.inverted().transform(ax.transData.transform((t_s, f_hz)))
+    return float(x), 1.0 - float(y)
 
 
 def images(fig: Figure) -> list[np.ndarray]:
     """The data of every image (imshow or pcolormesh) in ``fig``, axes by axes, colour bars left out."""
     found = []
-    for ax in fig.axes:
-        if getattr(ax, "_colorbar", None) is not None:
-            continue
+    for ax in panels(fig):
         for artist in ax.get_children():
             if isinstance(artist, (AxesImage, QuadMesh)):
                 found.append(np.ma.filled(np.ma.asarray(artist.get_array(), dtype=np.float64), np.nan))

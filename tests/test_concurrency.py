@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -65,29 +66,24 @@ class Run:
     def log(self) -> str:
         return self.stderr.read_text()
 
-    def wait_for_log(self, text: str) -> None:
-        deadline = time.monotonic() + 300
-        while text not in self.log():
-            assert time.monotonic() < deadline and self.process.poll() is None, self.log()
-            time.sleep(0.05)
-
     def finish(self) -> dict:
         assert self.process.wait(timeout=600) == 0, self.log()
         return json.loads(self.stdout.read_text().strip().splitlines()[-1])
 
 
+def wait_until(done: Callable[[], object], *runs: Run) -> None:
+    """Poll ``done()`` every 0.05 s until it is true, for at most 300 s; every one of ``runs`` must keep running
+    meanwhile (else the test fails showing their logs)."""
+    deadline = time.monotonic() + 300
+    while not done():
+        assert time.monotonic() < deadline and all(run.process.poll() is None for run in runs), [run.log() for run in runs]
+        time.sleep(0.05)
+
+
 def _wait_for_partial(destination: Path, run: Run) -> Path:
     """The first run's temporary file, once it exists (the run then holds the lock, waiting at its gate)."""
-    deadline = time.monotonic() + 300
-    while not partial_paths(destination):
-        assert time.monotonic() < deadline and run.process.poll() is None, run.log()
-        time.sleep(0.05)
+    wait_until(lambda: partial_paths(destination), run)
     return partial_paths(destination)[0]
-
-
-@pytest.fixture()
-def wav(sample_paths):
-    return sample_paths[1]
 
 
 @pytest.mark.parametrize("second_waits", ["none", "300"])  # the two orders: each kind of run once second
@@ -97,7 +93,7 @@ def test_second_run_waits_then_reuses(tmp_path, wav, second_waits):
     first = Run("first", wav, out, gate, timeout="300" if second_waits == "none" else "none")
     partial = _wait_for_partial(destination, first)
     second = Run("second", wav, out, timeout=second_waits)
-    second.wait_for_log("waiting")
+    wait_until(lambda: "waiting" in second.log(), second)
     assert partial.exists()  # the waiting run did not touch the live run's temporary file
     gate.touch()
     assert first.finish()["status"] == "computed" and second.finish()["status"] == "skipped"
@@ -111,10 +107,7 @@ def test_second_run_waits_then_reuses(tmp_path, wav, second_waits):
 def test_runs_started_together(tmp_path, wav):
     out, gate = tmp_path / "attributions", tmp_path / "gate"
     runs = [Run(name, wav, out, gate) for name in ("a", "b")]
-    deadline = time.monotonic() + 300
-    while not any("waiting" in run.log() for run in runs):  # one holds the lock at its gate, the other waits
-        assert time.monotonic() < deadline and all(run.process.poll() is None for run in runs), [r.log() for r in runs]
-        time.sleep(0.05)
+    wait_until(lambda: any("waiting" in run.log() for run in runs), *runs)  # one holds the lock at its gate, the other waits
     gate.touch()
     assert sorted(run.finish()["status"] for run in runs) == ["computed", "skipped"]
     destination = output_path(wav, out, ExplainConfig(**CONFIG))

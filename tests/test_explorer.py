@@ -10,7 +10,7 @@ import ipywidgets as widgets  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from test_batch_plots import FREQS, TIMES, causal_tensor, h5_name, write_bins, write_h5  # noqa: E402
+from test_batch_plots import FREQS, TIMES, causal_tensor, fraction_of, h5_name, write_bins, write_h5  # noqa: E402
 
 from xai_helpers.analysis.influence import file_maps  # noqa: E402
 from xai_helpers.plots import explorer as ex  # noqa: E402
@@ -49,7 +49,7 @@ def test_output_bin_figure_shows_that_bins_map(store):
     fig = ex.output_bin_figure(folder / h5_name("b"), 207.0, 0.048)  # nearest: 200 Hz, 0.05 s
     np.testing.assert_array_equal(map_image(fig), tensors["b"][4, 4])
     assert "200 Hz, 0.050 s" in fig.get_suptitle()
-    assert [ax.get_xlabel() for ax in fig.axes if getattr(ax, "_colorbar", None) is None] == [
+    assert [ax.get_xlabel() for ax in ex.panels(fig)] == [
         "Time in the file (s)", "Input time t_in in the file (s)", "Time in the file (s)"
     ]
     other = ex.output_bin_figure(folder / h5_name("b"), 0.0, 0.01)
@@ -143,13 +143,6 @@ def test_clicked_bin_maps_a_point_to_the_pixel_that_contains_it():
     assert ex.clicked_bin(FREQS, TIMES, 0.03, 426.0) is None  # above the top pixel
 
 
-def fraction_of(fig: Figure, panel: int, t_s: float, f_hz: float) -> tuple[float, float]:
-    """Where ``(t_s, f_hz)`` of a panel lies in the saved image: fractions from the left and from the top."""
-    ax = ex.panels(fig)[panel]
-    x, y = fig.transFigure.inverted().transform(ax.transData.transform((t_s, f_hz)))
-    return float(x), 1.0 - float(y)
-
-
 def test_a_click_on_the_mask_picks_that_bin_and_hover_shows_its_values(store):
     folder, tensors = store
     explorer = ex.Explorer(folder, method="saliency", f_hz=100.0, t_s=0.03)
@@ -219,12 +212,8 @@ def test_fixed_scale_is_shared_by_every_bin_and_stated_on_the_colour_bar(store):
 
 def test_sliders_clicks_and_hover_are_in_seconds_in_the_file(tmp_path):
     """A segment starting 0.5 s into its file: every time the explorer shows or takes is file time."""
-    import h5py
-
     a = causal_tensor(3)
-    path = write_bins(tmp_path / h5_name("a"), a)
-    with h5py.File(path, "r+") as file:
-        file.attrs.update({"segment_first_frame": 50, "stft_hop_length": 160, "sample_rate": 16000})
+    path = write_bins(tmp_path / h5_name("a"), a, segment_first_frame=50)
     explorer = ex.Explorer(tmp_path, method="saliency", f_hz=100.0, t_s=0.53)  # 0.03 s into the segment
     assert explorer.current == (path, 2, 2)
     assert (explorer.t_slider.min, explorer.t_slider.max) == (pytest.approx(0.5 + TIMES[0]), pytest.approx(0.5 + TIMES[-1]))

@@ -5,7 +5,7 @@ exit non-zero.
 Cases (issue #15's numbering): 5 ``dB_amplification 1000``; 6 notebook 01's ``output_dir`` equal to or
 inside ``input_path``; 7 a manifest column with a typo; 8 ``--workers -2``; 10 notebook 04 with nothing
 perturbed (and notebook 03 with a method notebook 02 did not compute, #14); and the unclear ones:
-``output_dir`` an existing file (notebooks 01, 03, 04), ``babble_snr`` with one input file, ``device``
+``output_dir`` an existing file (notebooks 01, 02, 03, 04), ``babble_snr`` with one input file, ``device``
 ``cuda`` / ``gpu`` without a GPU, ``output_regions`` as a bare string (now accepted), reverberance 50
 (seconds expected). Package functions are called where the notebooks call them; two cases run the
 notebooks themselves through papermill's command line.
@@ -23,6 +23,7 @@ import pytest
 import torch
 
 from xai_helpers.analysis.inventory import NothingDoneError
+from xai_helpers.attribution.explain import explain_file
 from xai_helpers.attribution.explain_config import ExplainConfig
 from xai_helpers.dsp.noise.registry import inject_noise
 from xai_helpers.experiments.perturbation import MAX_GAIN_DB, PerturbationSettings, perturb_files
@@ -128,6 +129,10 @@ def case_output_dir_is_a_file_01(tmp_path, clean_dir):
     run_notebook_01(clean_dir, _a_file(tmp_path))
 
 
+def case_output_dir_is_a_file_02(tmp_path, clean_dir):
+    explain_file(clean_dir / "a.wav", _a_file(tmp_path), ExplainConfig(method="saliency"), progress=False)
+
+
 def case_output_dir_is_a_file_03(tmp_path, clean_dir):
     attributions = fake_attributions(tmp_path / "attr", "a__deepliftshap_mask.h5")
     plot_batch(clean_dir, attributions, "deepliftshap", 1000.0, "abs_sum", _a_file(tmp_path))
@@ -188,6 +193,7 @@ CASES = [
      r"for the 2 input files \(a.wav, b.wav\); the folder holds 1 .h5 file of other audio files \(other__deepliftshap_mask.h5\)"),
     (case_10_every_file_to_plot_damaged, NothingDoneError, r"nothing plotted: .*a__deepliftshap_broken.h5"),
     (case_output_dir_is_a_file_01, ValueError, r"output_dir: .*taken is an existing file, not a folder"),
+    (case_output_dir_is_a_file_02, ValueError, r"output_dir: .*taken is an existing file, not a folder"),
     (case_output_dir_is_a_file_03, ValueError, r"output_dir \(figures_dir\): .*taken is an existing file, not a folder"),
     (case_output_dir_is_a_file_04, ValueError, r"output_dir: .*taken is an existing file, not a folder"),
     (case_babble_with_one_input_file, ValueError, r"'babble_snr' makes its babble from the other input files, so input_path "

@@ -21,6 +21,7 @@ from xai_helpers.experiments.feature_metrics import concentration, kernel_shap_a
 from xai_helpers.experiments.shapley import coalition_values, exact_shapley, shapley_from_values
 from xai_helpers.models.base import MaskFromLogPower
 from xai_helpers.models.nsnet2 import load_nsnet2, stft_config
+from xai_helpers.plots.explorer import panels as plot_panels
 
 CONFIG = stft_config(16000)
 GRID = {"name": "1kHz x 50ms", "band_hz": 1000, "span_s": 0.05, "max_hz": 2000}
@@ -172,7 +173,7 @@ def test_segment_start_and_the_definitions_figure_in_seconds_in_the_file(segment
     study = Study([score], [], {}, {}, segment, [Output("out", weights)], 0.0, "none")
     fig = plot_definitions(study, "out", "bins")
     hop = CONFIG.hop_s
-    panels = [ax for ax in fig.axes if getattr(ax, "_colorbar", None) is None]
+    panels = plot_panels(fig)
     assert len(panels) == 2  # the map and the spectrogram beneath it, on one time axis
     for ax in panels:
         assert ax.get_xlim() == pytest.approx((0.8 - hop / 2, 0.8 + (n_frames - 0.5) * hop))

@@ -8,7 +8,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
@@ -21,6 +20,7 @@ from xai_helpers.dsp.mel import hz_to_mel  # noqa: E402
 from xai_helpers.plots import influence as influence_plots  # noqa: E402
 from xai_helpers.plots import style  # noqa: E402
 from xai_helpers.plots.bands import plot_band_attribution  # noqa: E402
+from xai_helpers.plots.explorer import panels as plot_panels  # noqa: E402
 from xai_helpers.plots.files import MapOptions, plot_batch, plot_file  # noqa: E402
 from xai_helpers.plots.gallery import gallery_sections  # noqa: E402
 from xai_helpers.plots.perturbation import plot_selection  # noqa: E402
@@ -82,7 +82,7 @@ def test_global_panels_log_scale_colour_bars_and_underlay():
     maps = {name: influence.global_map(maps_of(cancelling_tensor()), name) for name in ("abs_sum", "net_abs", "net_positive", "net_negative")}
     underlay = np.random.default_rng(0).normal(size=(F, T))
     fig = influence_plots.plot_global_maps(maps, FREQS, TIMES, log_floor=0.01, underlay=underlay)
-    panels = [ax for ax in fig.axes if getattr(ax, "_colorbar", None) is None]
+    panels = plot_panels(fig)
     bars = [ax for ax in fig.axes if getattr(ax, "_colorbar", None) is not None]
     assert len(panels) == 4 and len(bars) == 4
     for ax, name in zip(panels, maps):
@@ -99,7 +99,7 @@ def test_global_panels_log_scale_colour_bars_and_underlay():
     assert "|Σa| / max |Σa|" in bars[1].get_ylabel() and "Σ|a| / max Σ|a|" in bars[0].get_ylabel()
 
     linear = influence_plots.plot_global_maps({"signed_sum": maps["abs_sum"], "net_abs": maps["net_abs"]}, FREQS, TIMES, log_floor=None)
-    (signed_image,), (net_image,) = [ax.get_images() for ax in linear.axes if getattr(ax, "_colorbar", None) is None]
+    (signed_image,), (net_image,) = [ax.get_images() for ax in plot_panels(linear)]
     assert signed_image.get_clim() == (-1.0, 1.0) and net_image.get_clim() == (0.0, 1.0)
     assert not any(isinstance(im.norm, LogNorm) for im in (signed_image, net_image))
     with pytest.raises(ValueError, match="global map"):
@@ -229,9 +229,7 @@ def test_file_times_offset_by_the_segment_start(tmp_path):
     np.testing.assert_allclose(style.file_times(TIMES, 0.5), TIMES + 0.5)
     with pytest.raises(ValueError, match="segment_start_s"):
         style.file_times(TIMES, -1.0)
-    path = write_bins(tmp_path / h5_name("x"), causal_tensor(16))
-    with h5py.File(path, "r+") as file:
-        file.attrs.update({"segment_first_frame": 50, "stft_hop_length": 160, "sample_rate": 16000})
+    path = write_bins(tmp_path / h5_name("x"), causal_tensor(16), segment_first_frame=50)
     with AttributionFile(path) as stored:
         assert stored.start_s == pytest.approx(0.5)
     figures = plot_file(path, 100.0, "abs_sum")
@@ -272,7 +270,7 @@ def test_map_options_reach_the_figures_and_are_checked(tmp_path):
     assert len(raw["global_influence"].axes) == 2  # one panel and its colour bar
     original = plot_file(path, 100.0, "abs_sum")
     assert "each output frame sums to 1" in original["time_influence"].axes[1].get_ylabel()
-    assert sum(getattr(ax, "_colorbar", None) is None for ax in original["global_influence"].axes) == 4
+    assert len(plot_panels(original["global_influence"])) == 4
     with pytest.raises(ValueError, match="normalisation"):
         MapOptions(normalisation="max")
     with pytest.raises(ValueError, match="global map"):

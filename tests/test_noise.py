@@ -18,13 +18,10 @@ from xai_helpers.dsp.noise.parsing import parse_range, parse_ranges
 from xai_helpers.dsp.noise.registry import NOISE_TYPES, inject_noise
 from xai_helpers.dsp.noise.reverb import estimate_rt60, reverberate, room_impulse_response
 from xai_helpers.dsp.noise.tones import sinusoidal_noise
+from xai_helpers.dsp.wave import rms as _rms  # "rms" is a test parameter below
 from xai_helpers.io.noisy_corpus import save_noisy_example
 
 SR = 16000
-
-
-def _rms(wave: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(wave))))
 
 
 def _band_energy_fraction(wave: np.ndarray, lo: float, hi: float) -> float:

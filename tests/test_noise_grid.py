@@ -11,6 +11,7 @@ import pytest
 from xai_helpers.dsp.noise.examples import derive_seed
 from xai_helpers.dsp.noise.registry import NOISE_SPECS, inject_noise, options_for
 from xai_helpers.dsp.noise.tones import TONE_SPACING_HZ
+from xai_helpers.dsp.wave import rms
 from xai_helpers.io.audio import load_audio, write_audio
 from xai_helpers.io.noisy_corpus import make_noisy_corpus, read_record
 
@@ -19,10 +20,6 @@ CLEAN = 0.1 * np.sin(2 * np.pi * 220 * np.arange(SR) / SR)  # 1 s, a 220 Hz tone
 FREQ_RANGES = ["1000-2000", "3000-3500"]
 TIME_RANGES = ["0.1-0.3", "0.5-0.9"]
 AMPLITUDES = [0.01, 0.02, 0.05]
-
-
-def rms(x: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(x))))
 
 
 def test_grid_of_2_frequency_ranges_by_3_amplitudes_gives_6_tone_files():

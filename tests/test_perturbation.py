@@ -38,15 +38,6 @@ def model():
     return cached_model(16000)
 
 
-@pytest.fixture(scope="module")
-def explained(tmp_path_factory, sample_paths):
-    """A 5-frame deepliftshap .h5 of the first bundled utterance, and its folder."""
-    folder = tmp_path_factory.mktemp("attributions")
-    config = ExplainConfig(method="deepliftshap", segment_start_s=0.5, segment_duration_s=0.05)
-    result = explain_file(sample_paths[0], folder, config, progress=False)
-    return sample_paths[0], folder, result.path
-
-
 # ------------------------------------------------------------------ ranking and selection
 
 

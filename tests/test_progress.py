@@ -60,17 +60,10 @@ def test_book_kernels_get_the_terminal_variable_and_batch_kernels_do_not():
     assert kernel_environment(3)["OMP_NUM_THREADS"] == "3"
 
 
-def test_setup_notebook_mirrors_warnings_to_the_terminal(terminal):
-    import pandas as pd
+def test_setup_notebook_mirrors_warnings_to_the_terminal(terminal, notebook_setup_undone):
+    from xai_helpers.run.notebook import setup_notebook
 
-    from xai_helpers.run.notebook import PANDAS_DISPLAY, setup_notebook
-
-    current = [item for option in PANDAS_DISPLAY for item in (option, pd.get_option(option))]
-    with pd.option_context(*current):  # setup_notebook's display options are restored afterwards
-        setup_notebook()
-        try:
-            logging.getLogger("xai_helpers.test").warning("a 5.16 GB write is coming")
-            assert "WARNING xai_helpers.test: a 5.16 GB write is coming" in terminal.getvalue()
-        finally:
-            logging.basicConfig(force=True)
+    setup_notebook()
+    logging.getLogger("xai_helpers.test").warning("a 5.16 GB write is coming")
+    assert "WARNING xai_helpers.test: a 5.16 GB write is coming" in terminal.getvalue()
 

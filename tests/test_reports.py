@@ -265,14 +265,10 @@ def decoded_players(page: str) -> list[np.ndarray]:
             for data in re.findall(r'src="data:audio/wav;base64,([^"]+)"', page)]
 
 
-def rms(wave: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
-
-
-def test_players_cut_the_segment_keep_loudness_and_play_nsnet2_on_each_input(tmp_path, sample_paths):
+def test_players_cut_the_segment_keep_loudness_and_play_nsnet2_on_each_input(tmp_path, explained):
     """Notebook 04's players: the explained segment with 0.25 s either side, for the original, top, flop and
     first random inputs and NSNet2's output of each; amplified clips stay louder (no per-clip normalisation)."""
-    from xai_helpers.attribution.explain import ExplainConfig, explain_file
+    from xai_helpers.dsp.wave import rms
     from xai_helpers.experiments.perturbation import PerturbationSettings, amplified_name, enhanced_name, perturb_file
     from xai_helpers.experiments.ranking import derived_seeds
     from xai_helpers.io.audio import load_audio
@@ -281,11 +277,9 @@ def test_players_cut_the_segment_keep_loudness_and_play_nsnet2_on_each_input(tmp
     from xai_helpers.reports.audio import audio_grid
     from xai_helpers.reports.perturbation import PLAYER_COLUMNS, player_clips, segment_span_s
 
-    source = sample_paths[0]
-    explain_file(source, tmp_path / "h5", ExplainConfig(method="deepliftshap", segment_start_s=0.5, segment_duration_s=0.05),
-                 progress=False)
+    source, folder, _ = explained  # deepliftshap of 0.5 to 0.55 s of the first bundled utterance
     settings = PerturbationSettings(top_percent=20.0, gain_db=12.0, n_random=2, seed=1, fractions=(0.0, 1.0))
-    result = perturb_file(source, tmp_path / "h5", tmp_path / "out", settings, cached_model(16000))
+    result = perturb_file(source, folder, tmp_path / "out", settings, cached_model(16000))
     assert result.status == "perturbed", result.message
 
     # frames 50..54 (hop 160, window 320 samples) cover samples 8000..8959: 0.5 to 0.56 s
@@ -458,16 +452,14 @@ def test_headings_in_outputs_are_listed_in_the_contents(tmp_path):
     assert all(link in ids for link in re.findall(r'href="#([^"]+)"', nav))
 
 
-def test_setup_notebook_shows_every_column_and_whole_cells():
-    from xai_helpers.run.notebook import PANDAS_DISPLAY, setup_notebook
+def test_setup_notebook_shows_every_column_and_whole_cells(notebook_setup_undone):
+    from xai_helpers.run.notebook import setup_notebook
 
     wide = pd.DataFrame([[f"{'x' * 80}{i}" for i in range(30)]])
-    current = [item for option in PANDAS_DISPLAY for item in (option, pd.get_option(option))]
-    with pd.option_context(*current):  # restored afterwards
-        assert "..." in wide._repr_html_()  # pandas' defaults cut columns and cell text
-        setup_notebook()
-        page = wide._repr_html_()
-        styled = pd.DataFrame({"a": [np.nan]}).style.to_html()
+    assert "..." in wide._repr_html_()  # pandas' defaults cut columns and cell text
+    setup_notebook()
+    page = wide._repr_html_()
+    styled = pd.DataFrame({"a": [np.nan]}).style.to_html()
     assert "..." not in page and page.count("x" * 80) == 30
     assert "n/a" in styled
 

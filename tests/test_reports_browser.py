@@ -255,11 +255,11 @@ def show_widget(page, image, attempts: int = 3) -> None:
 
 
 def test_explorer_slider_click_and_hover_in_jupyterlab(browser, jupyter_lab):
-    from test_batch_plots import FREQS, TIMES, h5_name, write_bins
+    from test_batch_plots import FREQS, TIMES, fraction_of, h5_name, write_bins
 
     from playwright.sync_api import expect
 
-    from xai_helpers.plots.explorer import Explorer, panels
+    from xai_helpers.plots.explorer import Explorer
 
     url, work = jupyter_lab
     write_bins(work / "attributions" / h5_name("a"))
@@ -293,10 +293,9 @@ def test_explorer_slider_click_and_hover_in_jupyterlab(browser, jupyter_lab):
 
     # Click the mask panel where bin (f=6, t=2) is drawn (the same figure made here gives the place).
     local = Explorer(work / "attributions", f_hz=FREQS[1], t_s=TIMES[-1])
-    mask_panel = panels(local.figure)[2]
-    fx, fy = local.figure.transFigure.inverted().transform(mask_panel.transData.transform((TIMES[2], FREQS[6])))
+    fx, fy = fraction_of(local.figure, 2, TIMES[2], FREQS[6])  # the mask panel; fy from the top
     box = image.bounding_box()
-    point = (box["x"] + fx * box["width"], box["y"] + (1 - fy) * box["height"])
+    point = (box["x"] + fx * box["width"], box["y"] + fy * box["height"])
     page.mouse.move(*point)
     hover = page.locator(".widget-label", has_text="input bin")
     expect(hover).to_contain_text(f"{FREQS[6]:g} Hz, {TIMES[2]:.3f} s")

@@ -17,6 +17,7 @@ from xai_helpers.models.cache import cached_model  # noqa: E402
 from xai_helpers.models.enhance import enhance_details  # noqa: E402
 from xai_helpers.models.nsnet2 import stft_config  # noqa: E402
 from xai_helpers.models.zero_signal import zero_signal_mask  # noqa: E402
+from xai_helpers.plots.explorer import panels  # noqa: E402
 from xai_helpers.plots.overview import SEGMENT_GID, mark_segment, plot_enhancement_overview, plot_snr_overview  # noqa: E402
 from xai_helpers.reports.snr import explained_segment  # noqa: E402
 
@@ -91,7 +92,7 @@ def test_segment_marker_is_placed_at_its_seconds_in_the_file():
     overview = plot_enhancement_overview(enhance_details((tone + noise).astype(np.float32), RATE), clean=tone, segment_s=(0.5, 0.2))
     assert len(segment_spans(overview)) == 5  # waveforms, three spectrograms, mask
     for figure in (fig, overview):  # the bottom panel (colour bars left out) labels the shared time axis
-        bottom = [ax for ax in figure.axes if getattr(ax, "_colorbar", None) is None][-1]
+        bottom = panels(figure)[-1]
         assert bottom.get_xlabel() == "Time in the file (s)"
     assert segment_spans(plot_enhancement_overview(enhance_details((tone + noise).astype(np.float32), RATE))) == []
     ax = Figure().subplots()

@@ -18,11 +18,6 @@ from xai_helpers.store.writer import AttributionWriter, DatasetSpec
 SEGMENT = {"segment_start_s": 0.5, "segment_duration_s": 0.04}
 
 
-@pytest.fixture()
-def wav(sample_paths):
-    return sample_paths[1]
-
-
 def test_layout_and_attributes(tmp_path, wav):
     config = ExplainConfig(method="deepliftshap", baseline="shuffled", n_baselines=3, seed=7, **SEGMENT)
     result = explain_file(wav, tmp_path, config, progress=False)

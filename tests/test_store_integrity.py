@@ -229,13 +229,6 @@ def test_renamed_h5_is_noticed_by_check_source_and_the_readers(tmp_path, sample_
 # ----------------------------------------------------------------------------- case 6: unclear messages
 
 
-def test_output_dir_that_is_a_file(tmp_path, wav):
-    target = tmp_path / "attributions"
-    target.write_text("not a folder")
-    with pytest.raises(ValueError, match=r"output_dir: .*attributions is an existing file, not a folder"):
-        explain_file(wav, target, ExplainConfig(**FAST), progress=False)
-
-
 def test_latent_with_the_default_method_and_baseline(tmp_path, wav):
     with pytest.raises(ValueError, match="deeplift_rule='captum'"):
         ExplainConfig(features="latent", **SEGMENT)

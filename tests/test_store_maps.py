@@ -24,11 +24,6 @@ from xai_helpers.store.reader import AttributionFile
 SEGMENT = {"segment_start_s": 0.5, "segment_duration_s": 0.1}
 
 
-@pytest.fixture()
-def wav(sample_paths):
-    return sample_paths[1]
-
-
 def explain(wav, directory, **fields):
     return explain_file(wav, directory, ExplainConfig(**{**SEGMENT, **fields}), progress=False).path
 
