@@ -199,36 +199,37 @@ def jupyter_lab(tmp_path):
         log.close()
 
 
-# The code cell's execution count: a number, -1 while it runs ("[*]"), null before its first run.
-PROMPT_COUNT_JS = """() => {
-  const prompt = document.querySelector('.jp-CodeCell .jp-InputPrompt');
-  const found = prompt && prompt.textContent.match(/\\[(\\*|\\d+)\\]/);
-  return found ? (found[1] === '*' ? -1 : Number(found[1])) : null;
-}"""
+def count_above(finished: int) -> str:
+    """A pattern for an input prompt ``[n]`` with ``n > finished`` (an execution count)."""
+    done = "|".join(str(n) for n in range(finished + 1))
+    return rf"\[(?!(?:{done})\])\d+\]"
 
 
 def run_all_cells(page, finished: int) -> int:
     """Run every cell of the open notebook from the menu and wait until the code cell's execution count
     exceeds ``finished`` and the kernel is idle; returns that count. The menu is used again if a kernel
-    dialog dropped the run (a queued extra run only raises the count)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    dialog dropped the run (a queued extra run only raises the count).
+
+    Every wait is a web-first assertion (``expect``): Playwright runs the page's locator handlers (the
+    kernel dialog's) only during actions and assertions, never during ``page.wait_for_function``."""
     from playwright.sync_api import expect
 
     idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+    prompt = page.locator(".jp-CodeCell .jp-InputPrompt")
+    above = count_above(finished)
     expect(idle).to_be_visible()
-    started = f"() => {{ const n = ({PROMPT_COUNT_JS})(); return n === -1 || n > {finished}; }}"
     for _ in range(3):
         page.locator(".lm-MenuBar-itemLabel").get_by_text("Run", exact=True).click()
         page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
         try:
-            page.wait_for_function(started, timeout=8_000)
+            expect(prompt).to_contain_text(re.compile(rf"\[\*\]|{above}"), timeout=8_000)
             break
-        except PlaywrightTimeout:
+        except AssertionError:
             continue
     # The kernel imports torch first: slow on a loaded machine.
-    page.wait_for_function(f"() => ({PROMPT_COUNT_JS})() > {finished}", timeout=180_000)
+    expect(prompt).to_contain_text(re.compile(above), timeout=180_000)
     expect(idle).to_be_visible(timeout=180_000)
-    return page.evaluate(PROMPT_COUNT_JS)
+    return int(re.search(r"\[(\d+)\]", prompt.inner_text()).group(1))
 
 
 def show_widget(page, image, attempts: int = 3) -> None:
