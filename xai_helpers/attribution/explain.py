@@ -241,8 +241,8 @@ def _attrs(config: ExplainConfig, segment: Segment, model: MaskModel, plan: Plan
         "source_sample_rate": segment.source_sample_rate,
         "source_sha256": source_sha256,
         "noise_record": json.dumps(segment.record, default=str) if segment.record else "",
-        "model_file": str(model.source_path),
-        "model_sha256": model_sha256(model.source_path),
+        "model_file": ";".join(str(path) for path in model.source_paths),
+        "model_sha256": ";".join(model_sha256(path) for path in model.source_paths),
         "versions": _versions(),
         "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }

