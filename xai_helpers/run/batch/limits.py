@@ -5,9 +5,15 @@ seconds it sums the resident memory (RSS) of the processes the worker started si
 (the notebook's kernel and its children) and, less often, the bytes under the task folder. Past a
 bound it kills those processes, so the notebook fails at once instead of filling the machine, and
 :attr:`TaskWatch.exceeded` names the bound and the size reached. The peak RSS it saw goes to
-``summary.csv`` (``peak_memory_mb``). Sampling can miss a spike shorter than ``interval`` and a fast
-writer can pass the disk bound by what it writes in ``disk_interval``; :func:`disk_excess` checks the
-folder again after each notebook.
+``summary.csv`` (``peak_memory_mb``).
+
+Which processes belong to the notebook is decided without comparing clocks: the watch notes the worker's
+descendants present when it starts (each by pid and its own start time, so a reused pid is a new process),
+and every descendant not in that set is the notebook's. ``psutil``'s ``create_time()`` is derived from the
+boot time, which Linux reports in whole seconds, so it can sit up to a second before the wall clock:
+comparing it with ``time.time()`` missed the kernel on some machines and left the bound unenforced.
+Sampling can miss a spike shorter than ``interval`` and a fast writer can pass the disk bound by what it
+writes in ``disk_interval``; :func:`disk_excess` checks the folder again after each notebook.
 """
 
 from __future__ import annotations
@@ -54,6 +60,26 @@ def disk_excess(task_dir: str | os.PathLike, max_disk_gb: float | None, when: st
     return disk_message(size, max_disk_gb, task_dir, when) if size > max_disk_gb * GB else ""
 
 
+def _descendants(me) -> list[tuple[object, tuple[int, float]]]:
+    """``(process, (pid, create_time))`` of every descendant of the ``psutil.Process`` ``me`` still alive.
+
+    The pair identifies a process: a pid reused by a later process has another start time (both read from
+    the same clock, so they compare exactly)."""
+    import psutil
+
+    try:
+        children = me.children(recursive=True)
+    except psutil.Error:
+        return []
+    found = []
+    for process in children:
+        try:
+            found.append((process, (process.pid, process.create_time())))
+        except psutil.Error:  # ended while we looked
+            pass
+    return found
+
+
 class TaskWatch:
     """Watches one notebook run (a context manager); see the module docstring.
 
@@ -72,21 +98,9 @@ class TaskWatch:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def _processes(self, me, started: float) -> list:
-        import psutil
-
-        found = []
-        try:
-            children = me.children(recursive=True)
-        except psutil.Error:
-            return found
-        for process in children:
-            try:
-                if process.create_time() >= started:
-                    found.append(process)
-            except psutil.Error:
-                pass
-        return found
+    def _processes(self, me, before: set[tuple[int, float]]) -> list:
+        """The worker's descendants that were not there when the watch started (``before``)."""
+        return [process for process, key in _descendants(me) if key not in before]
 
     def _rss(self, processes: list) -> int:
         import psutil
@@ -109,13 +123,10 @@ class TaskWatch:
             except psutil.Error:
                 pass
 
-    def _run(self, started: float) -> None:
-        import psutil
-
-        me = psutil.Process()
+    def _run(self, me, before: set[tuple[int, float]]) -> None:
         last_disk = 0.0
         while not self._stop.wait(self.interval):
-            processes = self._processes(me, started)
+            processes = self._processes(me, before)
             rss = self._rss(processes)
             self.peak_rss = max(self.peak_rss, rss)
             if self.max_memory_gb is not None and rss > self.max_memory_gb * GB:
@@ -131,8 +142,11 @@ class TaskWatch:
                     return
 
     def __enter__(self) -> TaskWatch:
-        # create_time has a resolution of about 10 ms on Linux: a small margin before now.
-        self._thread = threading.Thread(target=self._run, args=(time.time() - 0.05,), daemon=True, name=f"watch {self.label}")
+        import psutil
+
+        me = psutil.Process()
+        before = {key for _, key in _descendants(me)}  # taken before the notebook starts its kernel
+        self._thread = threading.Thread(target=self._run, args=(me, before), daemon=True, name=f"watch {self.label}")
         self._thread.start()
         return self
 
