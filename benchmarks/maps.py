@@ -42,7 +42,7 @@ from all_bins import captum_frames, clip_features, make_benchmark_baselines, syn
 
 from xai_helpers.attribution.engine import all_bins_attributions, all_bins_maps, concatenate_chunks  # noqa: E402
 from xai_helpers.attribution.explain import ExplainConfig, explain_file, load_segment  # noqa: E402
-from xai_helpers.models.nsnet2 import load_nsnet2  # noqa: E402
+from xai_helpers.models.nsnet2 import NSNet2, load_nsnet2  # noqa: E402
 
 SAMPLE = REPO / "data" / "samples" / "harvard_01.wav"
 
@@ -60,7 +60,7 @@ def _since(start: tuple[float, float]) -> tuple[float, float]:
 def whole_file(args, device: torch.device) -> None:
     config = ExplainConfig(method="deepliftshap", baseline="zero", segment_start_s=0.0, segment_duration_s=None,
                            store="maps", frames_per_chunk=args.frames_per_chunk)
-    segment = load_segment(SAMPLE, config)
+    segment = load_segment(SAMPLE, config, NSNet2)
     n_frames = segment.features.shape[1]
     with tempfile.TemporaryDirectory() as folder:
         start = _clock()
@@ -90,7 +90,7 @@ def chunk_sizes(args, device: torch.device) -> None:
     are the figure to compare on a shared machine)."""
     model = load_nsnet2(16000, device)
     config = ExplainConfig(method="deepliftshap", baseline="zero", segment_start_s=0.0, segment_duration_s=args.chunk_seconds)
-    segment = load_segment(SAMPLE, config)
+    segment = load_segment(SAMPLE, config, NSNet2)
     x = torch.tensor(segment.features, device=device)
     b = torch.tensor(segment.baselines, device=device)
     for n in args.chunk_sizes:

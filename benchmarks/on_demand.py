@@ -37,6 +37,7 @@ from xai_helpers.attribution.engine import weighted_output_attributions  # noqa:
 from xai_helpers.attribution.engine.single import BinSweeper  # noqa: E402
 from xai_helpers.attribution.explain import ExplainConfig, load_segment  # noqa: E402
 from xai_helpers.models.cache import cached_model  # noqa: E402
+from xai_helpers.models.nsnet2 import NSNet2  # noqa: E402
 
 SAMPLE = REPO / "data" / "samples" / "harvard_01.wav"
 CASES = [("deeplift", "zero", 1), ("deepliftshap", "shuffled", 2), ("saliency", "zero", 1)]
@@ -63,7 +64,7 @@ def main() -> None:
     print(f"{'method':<22} {'bin (f, t)':>12} {'one-off s':>10} {'first s':>9} {'next s':>8} {'max rel diff':>13}")
     for method, baseline, k in CASES:
         config = ExplainConfig(method=method, baseline=baseline, n_baselines=k, segment_start_s=0.0, segment_duration_s=None)
-        segment = load_segment(SAMPLE, config)
+        segment = load_segment(SAMPLE, config, NSNet2)
         x = segment.features
         b = segment.baselines if method != "saliency" else None
         n_bins, n_frames = x.shape

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -14,12 +14,13 @@
 # ---
 
 # %% [markdown]
-# # 01 · Data and noise: what NSNet2 hears and what it does
+# # 01 · Data and noise: what the enhancer hears and what it does
 #
 # Clean speech is corrupted with a controlled noise (the original project's `--noise_type`
 # choices: `not_added`, `sinusoidal`, `white` bursts, `reverberation`, plus white / pink /
 # babble noise at a requested SNR and `room_reverberation`, a simulated shoebox room), and
-# Microsoft's NSNet2 (the official 16 kHz weights, ported to PyTorch) denoises it. For each file
+# an enhancer denoises it: `model` is Microsoft's NSNet2 (default), DTLN or GTCRN, each from its
+# official weights ported to PyTorch (`xai_helpers.models.registry`). For each file
 # the book shows the waveforms, the log-power spectrograms the model reads, the gain mask it
 # predicts, the enhanced result, and how much it improves PESQ, STOI and SI-SDR. The noisy
 # files, the noise alone (and a room's impulse response) and a JSON record of every parameter
@@ -41,7 +42,8 @@ source_mic_distance_m = 1.5  # room_reverberation: source-microphone distance, m
 snr_db = [5.0]  # *_snr: dB, one file per value
 seed = 0
 output_dir = "../data/noisy"
-sample_rate = 16000  # model rate: 16000 or 48000 Hz
+model = "nsnet2"  # nsnet2 | dtln | gtcrn, or an import path "package.module:function" returning a MaskModel
+sample_rate = 16000  # model rate: nsnet2 16000 or 48000 Hz; dtln and gtcrn 16000 Hz (others are resampled to it)
 segment_start_s = 0.5  # notebook 02's explained segment, marked on the figures: start, s in the file
 segment_duration_s = 0.2  # its duration in s (None: whole files, nothing marked)
 snr_threshold_db = 0.0  # speech-dominant mask: the bins whose SNR exceeds this, dB
@@ -59,10 +61,12 @@ from xai_helpers.reports.noise import (
     summary,
     write_quality_table,
 )
+from xai_helpers.models.registry import model_sample_rate
 from xai_helpers.reports.snr import explained_segment, show_snr_maps
 from xai_helpers.run.notebook import setup_notebook
 
 setup_notebook()
+sample_rate = model_sample_rate(model, sample_rate)
 noise_options = options_for(
     noise_type, freq_ranges=freq_ranges, rms_amplitudes=rms_amplitudes, time_ranges=time_ranges,
     reverberances=reverberances, snr_db=snr_db, room_dim_m=room_dim_m, source_mic_distance_m=source_mic_distance_m,
@@ -83,14 +87,14 @@ corpus_table(corpus)
 # ## Each file: input, mask, output
 #
 # Top: waveforms. Then the log10 power spectrograms on one shared colour scale (clean,
-# noisy = the model's input features, enhanced), and the gain mask NSNet2 predicts
-# (1 passes a bin, 0 removes it). The players play clean, noisy and enhanced at their true
+# noisy = the model's input features, enhanced), and the gain mask the model (`model`) predicts
+# (1 passes a bin, 0 removes it; for GTCRN the modulus of its complex mask, which can exceed 1). The players play clean, noisy and enhanced at their true
 # relative loudness. The dashed box is the segment notebook 02 explains (`segment_start_s`,
 # `segment_duration_s`; time is in seconds from the start of the file).
 
 # %%
 segment = explained_segment(segment_start_s, segment_duration_s)
-scores = show_enhancements(corpus, sample_rate, segment)
+scores = show_enhancements(corpus, sample_rate, segment, model)
 
 # %% [markdown]
 # ## SNR of every bin, speech-dominant bins and the mask for the zero signal
@@ -98,17 +102,17 @@ scores = show_enhancements(corpus, sample_rate, segment)
 # From each file's clean speech and its noise alone (the files its JSON record names): the SNR of
 # every time-frequency bin, `10 log10 |S|^2 / |N|^2` in dB (red: speech stronger); the
 # speech-dominant binary mask, the bins whose SNR exceeds `snr_threshold_db` (the ideal binary
-# mask a perfect suppressor would approach); and the mask NSNet2 predicts for the zero signal
+# mask a perfect suppressor would approach); and the mask the model predicts for the zero signal
 # (every bin at the log-power floor), the `zero` baseline that DeepLift and DeepLiftShap explain
 # the mask's change from in notebook 02. The explained segment is marked.
 
 # %%
-show_snr_maps(corpus, sample_rate, segment, snr_threshold_db)
+show_snr_maps(corpus, sample_rate, segment, snr_threshold_db, model)
 
 # %% [markdown]
 # ## PESQ, STOI and SI-SDR against the clean speech
 #
-# The speech-enhancement field's scores of the noisy input and of NSNet2's output, each with the
+# The speech-enhancement field's scores of the noisy input and of the model's output, each with the
 # improvement the model brings (enhanced - noisy): **PESQ** (ITU-T P.862.2 wide band, MOS-LQO
 # from about 1.04 to 4.64; at 48 kHz both signals are resampled to 16 kHz first, since P.862
 # hears only up to 8 kHz), **STOI** (intelligibility, 0 to 1) and **SI-SDR** (scale-invariant

@@ -56,14 +56,14 @@ def test_a_score_that_cannot_apply_is_nan_with_the_reason_logged(speech_and_nois
 
 def test_quality_table_improvements_na_and_csv(tmp_path):
     rows = [
-        {"file": "a_pink", "condition": "pink_snr5dB", "PESQ noisy": 1.5, "PESQ enhanced": 2.25, "STOI noisy": 0.8,
+        {"file": "a_pink", "model": "nsnet2", "condition": "pink_snr5dB", "PESQ noisy": 1.5, "PESQ enhanced": 2.25, "STOI noisy": 0.8,
          "STOI enhanced": 0.85, "SI-SDR noisy (dB)": 5.0, "SI-SDR enhanced (dB)": 12.5},
-        {"file": "b_pink", "condition": "pink_snr5dB", "PESQ noisy": float("nan"), "PESQ enhanced": float("nan"),
+        {"file": "b_pink", "model": "nsnet2", "condition": "pink_snr5dB", "PESQ noisy": float("nan"), "PESQ enhanced": float("nan"),
          "STOI noisy": 0.7, "STOI enhanced": 0.6, "SI-SDR noisy (dB)": 4.0, "SI-SDR enhanced (dB)": 3.0},
     ]
     table = quality_table(rows)
     assert list(table.columns) == [
-        "condition", "PESQ noisy", "PESQ enhanced", "PESQ improvement", "STOI noisy", "STOI enhanced", "STOI improvement",
+        "model", "condition", "PESQ noisy", "PESQ enhanced", "PESQ improvement", "STOI noisy", "STOI enhanced", "STOI improvement",
         "SI-SDR noisy (dB)", "SI-SDR enhanced (dB)", "SI-SDR improvement (dB)",
     ]
     assert table.loc["a_pink", "PESQ improvement"] == pytest.approx(0.75)
@@ -72,7 +72,7 @@ def test_quality_table_improvements_na_and_csv(tmp_path):
     assert math.isnan(table.loc["b_pink", "PESQ improvement"])
     html = style_quality_table(table).to_html()
     assert "n/a" in html and "0.750" not in html and "0.75" in html and "-0.100" in html
-    assert re.search(r"<caption>PESQ, STOI and SI-SDR of the noisy input and of NSNet2's output[^<]*</caption>", html)
+    assert re.search(r"<caption>PESQ, STOI and SI-SDR of the noisy input and of nsnet2's output[^<]*</caption>", html)
     path = write_quality_table(table, tmp_path / "noisy")
     assert path == tmp_path / "noisy" / QUALITY_FILE
     back = pd.read_csv(path, index_col="file")

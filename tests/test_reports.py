@@ -296,10 +296,10 @@ def test_players_cut_the_segment_keep_loudness_and_play_nsnet2_on_each_input(tmp
         np.testing.assert_array_equal(amplified, result.waves[key])
         np.testing.assert_array_equal(clips.clips[label]["input"], amplified[start:stop])
         expected = enhance(amplified, 16000)[start:stop]
-        np.testing.assert_allclose(clips.clips[label]["NSNet2 output"], expected, atol=1e-6)
+        np.testing.assert_allclose(clips.clips[label]["enhanced output"], expected, atol=1e-6)
         written = load_audio(tmp_path / "out" / enhanced_name(source.stem, key, 20.0, 12.0))
         np.testing.assert_allclose(written, result.enhanced[key], atol=1e-7)
-    np.testing.assert_allclose(clips.clips["original"]["NSNet2 output"], enhance(load_audio(source), 16000)[start:stop], atol=1e-6)
+    np.testing.assert_allclose(clips.clips["original"]["enhanced output"], enhance(load_audio(source), 16000)[start:stop], atol=1e-6)
     sidecar = json.loads((tmp_path / "out" / amplified_name(source.stem, "random", 20.0, 12.0)).with_suffix(".json").read_text())
     assert sidecar["random_seed"] == derived_seeds(1, 2)[0] and sidecar["enhanced_file"].endswith("_enhanced.wav")
 

@@ -42,9 +42,8 @@ from ..io.hashing import file_sha256
 from ..io.locks import remove_stale_partials
 from ..io.paths import check_output_dir
 from ..io.progress import track
-from ..models.base import MaskModel, predict_mask
-from ..models.cache import cached_model, model_sha256
-from ..models.nsnet2 import onnx_model_path
+from ..models.base import MaskModel
+from ..models.cache import cached_model, weights_sha256
 from ..store.reader import AttributionFile, AttributionFileError, check_complete
 from ..store.writer import STORE_VERSION, AttributionWriter, DatasetSpec, output_lock, warn_if_large
 from .explain_compute import Plan, compute_blocks, engine_maps, output_bin_indices, plan_outputs
@@ -145,7 +144,7 @@ def explain_file(
         status, reason = "computed", ""
         source_sha256 = file_sha256(source)
         if destination.exists():
-            reason = reuse_problem(destination, source, config, source_sha256)
+            reason = reuse_problem(destination, source, config, source_sha256, device)
             if not reason:
                 with AttributionFile(destination) as stored:
                     shape = stored.shape(stored.datasets[0]) if stored.has_full else stored.maps_shape
@@ -161,20 +160,21 @@ def explain_file(
                            destination, ", ".join(path.name for path in removed))
             status, reason = "recomputed", reason or "an interrupted run left a temporary file"
         started = time.perf_counter()
-        model = cached_model(config.sample_rate, str(device))
-        segment = load_segment(source, config)
+        model = cached_model(config.sample_rate, str(device), config.model)
+        segment = load_segment(source, config, model)
         shape, deltas = _write(destination, segment, config, model, source_sha256, progress)
     return ExplainResult(Path(source), destination, status, time.perf_counter() - started, shape, deltas,
                          config.applied_deeplift_rule, reason)
 
 
-def reuse_problem(path: str | os.PathLike, source: str | os.PathLike, config: ExplainConfig, source_sha256: str) -> str:
+def reuse_problem(path: str | os.PathLike, source: str | os.PathLike, config: ExplainConfig, source_sha256: str,
+                  device: str = "cpu") -> str:
     """Why the stored file ``path`` cannot stand for explaining ``source`` (whose SHA-256 is ``source_sha256``)
     with ``config`` now, or ``""`` if it can.
 
     Checked in order: every chunk reads back (checksums), ``store_version``, each field of
     :meth:`ExplainConfig.request` (files without that record: recomputed), the source's SHA-256, the model's
-    SHA-256 (:func:`~xai_helpers.models.cache.model_sha256`), and :data:`MATCHING_VERSIONS`. The first
+    SHA-256 (:func:`~xai_helpers.models.cache.weights_sha256`), and :data:`MATCHING_VERSIONS`. The first
     difference is named."""
     try:
         check_complete(path, verify=True)
@@ -193,7 +193,7 @@ def reuse_problem(path: str | os.PathLike, source: str | os.PathLike, config: Ex
             return f"{name} differs (stored {stored_request.get(name)!r}, requested {request.get(name)!r})"
     if str(attrs.get("source_sha256", "")) != source_sha256:
         return f"source_sha256 differs: the content of {source} changed since the file was written"
-    if str(attrs.get("model_sha256", "")) != model_sha256(onnx_model_path(config.sample_rate)):
+    if str(attrs.get("model_sha256", "")) != weights_sha256(cached_model(config.sample_rate, str(device), config.model)):
         return "model_sha256 differs: the model's weights changed since the file was written"
     stored_versions, current = json.loads(str(attrs.get("versions", "{}")) or "{}"), json.loads(_versions())
     for name, parts in MATCHING_VERSIONS.items():
@@ -223,7 +223,7 @@ def _attrs(config: ExplainConfig, segment: Segment, model: MaskModel, plan: Plan
     fields["request"] = json.dumps(config.request(), sort_keys=True)
     fields["output_bin"] = json.dumps(config.output_bin)
     fields["output_regions"] = json.dumps([list(r) for r in config.output_regions])
-    fields["latent_layers"] = json.dumps(list(config.latent_layers))
+    fields["latent_layers"] = json.dumps(list(config.latent_layers or model.latent_layers))
     fields["fgsm_eps"] = np.asarray(config.fgsm_eps, dtype=np.float64)
     fields["segment_duration_s"] = segment.features.shape[1] * segment.stft.hop_s
     fields["backend"] = "engine" if config.uses_engine() else "captum"
@@ -242,7 +242,7 @@ def _attrs(config: ExplainConfig, segment: Segment, model: MaskModel, plan: Plan
         "source_sha256": source_sha256,
         "noise_record": json.dumps(segment.record, default=str) if segment.record else "",
         "model_file": ";".join(str(path) for path in model.source_paths),
-        "model_sha256": ";".join(model_sha256(path) for path in model.source_paths),
+        "model_sha256": weights_sha256(model),
         "versions": _versions(),
         "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
@@ -265,9 +265,11 @@ def _write(destination: Path, segment: Segment, config: ExplainConfig, model: Ma
     with AttributionWriter(destination, _attrs(config, segment, model, plan, source_sha256), len(plan.target_shape), config.dtype) as writer:
         writer.put("input_features", segment.features, ("f", "t"))
         writer.put("baselines", segment.baselines, ("k", "f", "t"))
-        mask = predict_mask(segment.features, model)
+        if segment.phase is not None:
+            writer.put("input_phase", segment.phase, ("f", "t"))
+        mask = model.predict(segment.features, "mask", segment.phase)
         writer.put("mask", mask, ("f", "t"))
-        explained = mask if config.target == "mask" else predict_mask(segment.features, model, "logit")
+        explained = mask if config.target == "mask" else model.predict(segment.features, config.target, segment.phase)
         writer.put("explained_output", explained, ("f", "t"))
         writer.put("freqs_hz", freqs, ("f",))
         writer.put("times_s", times, ("t",))

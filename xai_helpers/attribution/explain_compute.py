@@ -119,7 +119,7 @@ def compute_blocks(
         yield from _engine_blocks(plan, segment, config, model, labels, features, baselines, progress)
         return
     regions = None if plan.region_masks is None else torch.as_tensor(plan.region_masks, device=device)
-    module = ExplainedOutputs(model, config.target, regions)
+    module = ExplainedOutputs(model, config.target, regions, segment.phase)
     mask = None if labels is None else torch.as_tensor(labels, device=device)
     options = config.method_options()
     description = f"{config.method} (captum, one output frame per step)" if config.outputs == "all_bins" else config.method

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ..models.base import check_target
-from ..models.nsnet2 import NSNet2
+from ..models.registry import DEFAULT_MODEL, check_model_name, model_class, model_sample_rate, model_tag
 from .engine import DEEPLIFT_RULES
 from .methods import DEFAULT_FGSM_EPS, MethodOptions
 from .registry import method_spec, names
@@ -24,6 +24,8 @@ DEEPLIFT_METHODS = ("deeplift", "deepliftshap")
 """The methods that ``deeplift_rule`` applies to."""
 SAMPLED_METHODS = ("gradientshap", "integratedgradients", "kernelshap", "lime")
 """The methods that ``n_samples`` applies to (samples, steps or perturbations)."""
+ENGINE_MODELS = ("nsnet2",)
+"""The models the exact all-bins engine (:mod:`.engine`, hand-derived Jacobians) covers."""
 RESULT_NEUTRAL = ("frames_per_chunk",)
 """Fields that change only how the result is computed (memory per step), never the result."""
 
@@ -34,7 +36,8 @@ class ExplainConfig:
 
     method: str = "deepliftshap"
     target: str = "mask"
-    """Explained quantity: ``"mask"`` (after the sigmoid) or ``"logit"`` (before it)."""
+    """Explained quantity: ``"mask"`` (the gain on the magnitude), ``"logit"`` (before the sigmoid, where the model
+    has one) or ``"output"`` (log10 power of the enhanced spectrum); see :mod:`xai_helpers.models.base`."""
     outputs: str = "all_bins"
     """``"all_bins"`` (the 4-D case), ``"bin"`` (``output_bin``) or ``"regions"`` (``output_regions``)."""
     output_bin: tuple[float, float] | None = None
@@ -45,7 +48,8 @@ class ExplainConfig:
     """Input features: ``"bins"``, ``"regions"`` (grid of ``feature_band_hz`` x ``feature_span_s``) or ``"latent"``."""
     feature_band_hz: float = 1000.0
     feature_span_s: float = 0.1
-    latent_layers: Sequence[str] = tuple(NSNet2.latent_layers)
+    latent_layers: Sequence[str] | None = None
+    """Latent layers explained with ``features="latent"`` (``None``: all of the model's)."""
     baseline: str = "zero"
     n_baselines: int = 1
     segment_start_s: float = 0.0
@@ -63,12 +67,27 @@ class ExplainConfig:
     frames_per_chunk: int = 8
     dtype: str = "float32"
     sample_rate: int = 16000
+    """The model's sample rate, Hz (a rate the model does not run at becomes its default, with a warning)."""
+    model: str = DEFAULT_MODEL
+    """A registered model (``"nsnet2"``, ``"dtln"``, ``"gtcrn"``) or an import path ``"module:function"``."""
     store: str = "auto"
     """``"maps"``: only the influence maps of all output bins (group ``maps/``, size linear in duration),
     ``"full"``: the attribution tensor (with the maps too for all bins), ``"auto"``: maps for a whole file
     (``segment_duration_s=None``) explained on all bins over input bins, full otherwise."""
 
     def __post_init__(self) -> None:
+        check_model_name(self.model)
+        self.sample_rate = model_sample_rate(self.model, self.sample_rate)
+        cls = model_class(self.model)
+        if self.latent_layers is None and cls is not None:
+            self.latent_layers = tuple(cls.latent_layers)
+        elif self.latent_layers is not None:
+            self.latent_layers = tuple(self.latent_layers)
+            if cls is not None:
+                unknown = sorted(set(self.latent_layers) - set(cls.latent_layers))
+                if unknown:
+                    raise ValueError(f"latent_layers: {unknown} are not layers of {self.model}; "
+                                     f"choose from {', '.join(cls.latent_layers)}")
         if self.outputs not in OUTPUTS:
             raise ValueError(f"outputs: unknown {self.outputs!r}; choose one of {', '.join(OUTPUTS)}")
         if self.features not in FEATURES:
@@ -78,6 +97,8 @@ class ExplainConfig:
         if self.deeplift_rule not in DEEPLIFT_RULES:
             raise ValueError(f"deeplift_rule: unknown {self.deeplift_rule!r}; choose one of {', '.join(DEEPLIFT_RULES)}")
         check_target(self.target)
+        if cls is not None and self.target not in cls.targets:
+            raise ValueError(f"target: {self.model} has no {self.target!r}; it has {', '.join(cls.targets)}")
         if self.store not in STORES:
             raise ValueError(f"store: unknown {self.store!r}; choose one of {', '.join(STORES)}")
         if self.store == "maps" and not self.has_maps():
@@ -94,8 +115,13 @@ class ExplainConfig:
             method_spec(self.method, grouped=self.features == "regions")
         if self.backend == "engine" and not self.engine_applies():
             raise ValueError(
-                f"backend='engine' covers methods {names(engine=True)} on features='bins' or 'regions'; "
-                f"this is {self.method}, features={self.features}"
+                f"backend='engine' covers methods {names(engine=True)} on features='bins' or 'regions' of "
+                f"{', '.join(ENGINE_MODELS)}; this is {self.method}, features={self.features}, model={self.model}"
+            )
+        if self.complete_rule() and self.model not in ENGINE_MODELS:
+            raise ValueError(
+                f"deeplift_rule='complete' is computed by the all-bins engine, which exists for {', '.join(ENGINE_MODELS)} "
+                f"only, not for model {self.model!r} yet: set deeplift_rule='captum' (Captum's DeepLift) or use another method"
             )
         if self.complete_rule():
             if self.features == "latent":
@@ -119,8 +145,9 @@ class ExplainConfig:
         return self.applied_deeplift_rule == "complete"
 
     def engine_applies(self) -> bool:
-        """True when the engine can compute this configuration (its methods over input bins or regions)."""
-        return self.method in names(engine=True) and self.features in ("bins", "regions")
+        """True when the engine can compute this configuration (its methods over input bins or regions of a model
+        it has, :data:`ENGINE_MODELS`)."""
+        return self.method in names(engine=True) and self.features in ("bins", "regions") and self.model in ENGINE_MODELS
 
     def uses_engine(self) -> bool:
         """True when the engine computes this configuration (``backend`` ``"auto"`` or ``"engine"`` where it applies)."""
@@ -146,6 +173,8 @@ class ExplainConfig:
             parts.append(f"seed{self.seed}")
         if self.sample_rate != 16000:
             parts.append(f"{self.sample_rate // 1000}kHz")
+        if self.model != DEFAULT_MODEL:
+            parts.append(model_tag(self.model))
         if self.store_mode() == "maps":
             parts.append("maps")
         return "_".join(parts)

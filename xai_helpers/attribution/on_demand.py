@@ -21,9 +21,15 @@ from ..models.cache import cached_model
 from ..store.reader import AttributionFile, AttributionFileError
 from .engine import ENGINE_METHODS
 from .engine.single import BinSweeper, check_output_bin
+from .explain_config import ENGINE_MODELS
 
 
 def _check_engine_method(stored: AttributionFile) -> None:
+    if stored.model not in ENGINE_MODELS:
+        raise AttributionFileError(
+            f"{stored.path}: single bins are recomputed by the engine, which exists for {', '.join(ENGINE_MODELS)} "
+            f"only, not for model {stored.model!r}; store its attributions with store='full'"
+        )
     if stored.method not in ENGINE_METHODS:
         raise AttributionFileError(
             f"{stored.path}: method {stored.method!r} has no engine to recompute single bins (engine methods: {ENGINE_METHODS}); "
@@ -38,7 +44,7 @@ def _bin_sweeper(stored: AttributionFile, device: str = "cpu", frames: int | Non
     cut = slice(None, frames)
     baselines = stored.baselines[:, :, cut] if stored.method in ("deeplift", "deepliftshap") else None
     return BinSweeper(
-        cached_model(stored.sample_rate, device), stored.input_features[:, cut], baselines, stored.method, stored.target,
+        cached_model(stored.sample_rate, device, stored.model), stored.input_features[:, cut], baselines, stored.method, stored.target,
         stored.deeplift_rule or "captum",  # files written before the rule was stored used Captum's
     )
 

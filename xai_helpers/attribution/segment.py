@@ -1,5 +1,6 @@
-"""The explained segment of one audio file: its log-power features (what the model sees, its
-recurrent state starting at the segment's first frame) and its baselines (:func:`load_segment`)."""
+"""The explained segment of one audio file: its log-power features in the model's own STFT (what the model
+sees, its recurrent state starting at the segment's first frame), the input's phase (held fixed for models
+that read it) and its baselines (:func:`load_segment`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 from ..dsp.stft import StftConfig, log_power, stft
 from ..io.audio import load_audio, load_audio_with_rate
 from ..io.noisy_corpus import read_record
-from ..models.nsnet2 import stft_config
+from ..models.base import MaskModel
 from .baselines import make_baselines
 from .explain_config import ExplainConfig
 
@@ -31,6 +32,8 @@ class Segment:
     """[F, T] log10 power: exactly what the model sees."""
     baselines: np.ndarray
     """[K, F, T] log10 power."""
+    phase: np.ndarray | None = None
+    """[F, T] phase of the input's spectrum, radians (the baselines share it)."""
     record: dict | None = None
     """The noise record of the file (notebook 01), if any."""
     source_sample_rate: int = 0
@@ -47,20 +50,22 @@ class Segment:
         return self.first_frame * self.stft.hop_s
 
 
-def load_segment(path: str | os.PathLike, config: ExplainConfig) -> Segment:
-    """Features and baselines of ``config``'s segment of the audio file ``path``.
+def load_segment(path: str | os.PathLike, config: ExplainConfig, model: MaskModel | type[MaskModel]) -> Segment:
+    """Features, phase and baselines of ``config``'s segment of the audio file ``path``, in the STFT of ``model``
+    (a model or its class).
 
     Raises ``ValueError`` naming the file if the segment lies outside it or a baseline needs a
     clean or noise reference that the file has no record of. A file at another sample rate than the
     model's is resampled with a logged warning (its rate is kept as ``source_sample_rate``).
     """
     path = Path(path)
-    stft_settings = stft_config(config.sample_rate)
+    stft_settings = model.stft_config(config.sample_rate)
     wave, source_rate = load_audio_with_rate(path, config.sample_rate)
     if source_rate != config.sample_rate:
         logger.warning("%s: recorded at %d Hz, resampled to the model's %d Hz (stored as source_sample_rate)",
                        path, source_rate, config.sample_rate)
-    all_features = log_power(stft(wave, stft_settings)).astype(np.float32)
+    spectrum = stft(wave, stft_settings)
+    all_features = log_power(spectrum).astype(np.float32)
     first = int(round(config.segment_start_s / stft_settings.hop_s))
     count = all_features.shape[1] - first if config.segment_duration_s is None else int(round(config.segment_duration_s / stft_settings.hop_s))
     if first < 0 or count < 1 or first + count > all_features.shape[1]:
@@ -81,4 +86,5 @@ def load_segment(path: str | os.PathLike, config: ExplainConfig) -> Segment:
         )
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from error
-    return Segment(path, stft_settings, first, all_features[:, frames], baselines, record, source_rate)
+    return Segment(path, stft_settings, first, all_features[:, frames], baselines,
+                   np.angle(spectrum[:, frames]).astype(np.float32), record, source_rate)

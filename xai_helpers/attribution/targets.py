@@ -7,6 +7,7 @@ logit) over each region's bins (``M = R``). Captum explains one of the M outputs
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -18,12 +19,14 @@ OUTPUTS = ("all_bins", "bin", "regions")
 class ExplainedOutputs(nn.Module):
     """A mask model with flattened scalar outputs: log-power ``[B, F, T]`` -> ``[B, M]``.
 
-    ``region_masks`` ``[R, F, T]`` (0/1 float) selects region sums; ``None`` gives every bin.
+    ``region_masks`` ``[R, F, T]`` (0/1 float) selects region sums; ``None`` gives every bin. ``phase`` ``[F, T]``
+    (radians) is the explained input's, for models that read it (:class:`~xai_helpers.models.base.MaskFromLogPower`).
     """
 
-    def __init__(self, model: MaskModel, target: Target = "mask", region_masks: torch.Tensor | None = None) -> None:
+    def __init__(self, model: MaskModel, target: Target = "mask", region_masks: torch.Tensor | None = None,
+                 phase: np.ndarray | None = None) -> None:
         super().__init__()
-        self.explained = MaskFromLogPower(model, target)
+        self.explained = MaskFromLogPower(model, target, phase)
         self.register_buffer("region_masks", region_masks, persistent=False)
 
     def forward(self, log_power: torch.Tensor) -> torch.Tensor:

@@ -43,6 +43,7 @@ def deletion_insertion_curves(
     region: np.ndarray | None = None,
     removal: str = "baseline",
     noise_std: float = DEFAULT_NOISE_STD,
+    phase: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Deletion and insertion curves of ``features`` ``[F, T]`` against ``baseline`` ``[F, T]`` (log10 power).
 
@@ -53,7 +54,8 @@ def deletion_insertion_curves(
     is ``mean |mask(x') - mask(x)|`` over the segment (gain units) or, with a boolean ``region``
     ``[F, T]`` (an explained output region), ``|mean over the region of mask(x') - mask(x)|``; the model running on each
     ``x'`` as a sequence of its own (batched forward passes). Deletion at 0 and insertion at 1
-    are 0 exactly (``x' = x``). The input is perturbed directly, no resynthesis: exact and fast.
+    are 0 exactly (``x' = x``). The input is perturbed directly, no resynthesis: exact and fast. ``phase``
+    ``[F, T]`` (radians) is the input's, held fixed, for models that read it.
 
     ``removal="road"`` fills the removed bins (deletion: the chosen ones; insertion: the others) by
     :func:`~.road.road_impute` from the bins kept, with noise ``noise_std`` (log10 power) seeded from
@@ -103,7 +105,7 @@ def deletion_insertion_curves(
     unique: dict[bytes, int] = {}
     slots = np.array([unique.setdefault(v.tobytes(), len(unique)) for v in variants])
     first_of = {slot: index for index, slot in reversed(list(enumerate(slots)))}
-    masks = predict_masks(np.stack([variants[first_of[slot]] for slot in range(len(unique))]), model)
+    masks = predict_masks(np.stack([variants[first_of[slot]] for slot in range(len(unique))]), model, phase=phase)
     differences = masks[slots[1:]] - masks[0]
     if region is None:
         changes = np.mean(np.abs(differences), axis=(1, 2))

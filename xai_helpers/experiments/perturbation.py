@@ -19,7 +19,7 @@ amplified file, and PESQ (wide band), STOI and SI-SDR of the enhanced outputs ar
 reference (:func:`quality_reference`: the clean speech named by notebook 01's JSON record, else
 the enhanced original); ``FilePerturbation.quality`` holds the scores after amplification and
 their changes (:mod:`.quality`; NaN where a score cannot apply). For the players, the original,
-the top, the flop and the first random selection's amplified input and NSNet2's enhanced output of
+the top, the flop and the first random selection's amplified input and the model's enhanced output of
 each are kept (``FilePerturbation.waves`` and ``.enhanced``) and written as WAVs.
 
 Rankings and selections: :mod:`.ranking`; the curves: :mod:`.curves`; the figures: :mod:`xai_helpers.plots.perturbation`.
@@ -47,9 +47,9 @@ from ..io.audio import load_audio, write_audio
 from ..io.noisy_corpus import read_record
 from ..io.paths import check_output_dir
 from ..models.enhance import enhance_details
-from ..models.base import MaskModel, predict_mask
+from ..models.base import MaskModel
 from ..models.cache import cached_model
-from ..models.nsnet2 import stft_config
+from ..models.registry import DEFAULT_MODEL, check_model_name
 from ..store.reader import AttributionFile, AttributionFileError
 from .curves import DEFAULT_FRACTIONS, check_fractions, curve_areas, deletion_insertion_curves
 from .quality import PERTURBATION_SUMMARY_FILE, QUALITY_METRICS, QUALITY_UNITS, quality_scores, summary_metric_name
@@ -94,21 +94,27 @@ def resynthesise(
     return istft(amplified, config, len(wave)).astype(np.float32)
 
 
+def segment_spectrum(wave: np.ndarray, config: StftConfig, first_frame: int, n_frames: int) -> np.ndarray:
+    """Complex spectrum ``[F, n_frames]`` of frames ``first_frame ...`` of ``wave`` ``[N]``."""
+    spectrum = stft(wave, config)
+    if first_frame < 0 or first_frame + n_frames > spectrum.shape[1]:
+        raise ValueError(f"segment frames {first_frame}..{first_frame + n_frames - 1} lie outside the wave's {spectrum.shape[1]} frames")
+    return spectrum[:, first_frame : first_frame + n_frames]
+
+
 def segment_features(wave: np.ndarray, config: StftConfig, first_frame: int, n_frames: int) -> np.ndarray:
     """Re-analysed features ``[F, n_frames]`` (log10 power, float32) of frames ``first_frame ...`` of ``wave``."""
-    features = log_power(stft(wave, config))
-    if first_frame < 0 or first_frame + n_frames > features.shape[1]:
-        raise ValueError(f"segment frames {first_frame}..{first_frame + n_frames - 1} lie outside the wave's {features.shape[1]} frames")
-    return features[:, first_frame : first_frame + n_frames].astype(np.float32)
+    return log_power(segment_spectrum(wave, config, first_frame, n_frames)).astype(np.float32)
 
 
 def mask_change(
     wave: np.ndarray, original_mask: np.ndarray, model: MaskModel, config: StftConfig, first_frame: int
 ) -> np.ndarray:
-    """New mask minus ``original_mask`` ``[F, T]`` for the segment of ``wave`` ``[N]``, model on the segment alone."""
+    """New mask minus ``original_mask`` ``[F, T]`` for the segment of ``wave`` ``[N]``, model on the segment alone
+    (with the re-analysed segment's own phase, for models that read it)."""
     original_mask = np.asarray(original_mask, dtype=np.float64)
-    features = segment_features(wave, config, first_frame, original_mask.shape[1])
-    return predict_mask(features, model) - original_mask
+    spectrum = segment_spectrum(wave, config, first_frame, original_mask.shape[1])
+    return model.predict(log_power(spectrum).astype(np.float32), "mask", np.angle(spectrum)) - original_mask
 
 
 def realised_gain_db(
@@ -170,7 +176,7 @@ def amplified_name(basename: str, which: str, percent: float, gain_db: float) ->
 
 
 def enhanced_name(basename: str, which: str, percent: float, gain_db: float) -> str:
-    """NSNet2's output on the original file (``{basename}_original_enhanced.wav``) or on an amplified
+    """The model's output on the original file (``{basename}_original_enhanced.wav``) or on an amplified
     one (:func:`amplified_name` with ``_enhanced`` before ``.wav``)."""
     if which == "original":
         return f"{basename}_original_enhanced.wav"
@@ -197,8 +203,11 @@ class PerturbationSettings:
     n_random: int = 5
     seed: int = 0
     fractions: tuple[float, ...] = DEFAULT_FRACTIONS
+    model: str = DEFAULT_MODEL
+    """The model whose attribution files are perturbed and which enhances the perturbed audio."""
 
     def __post_init__(self) -> None:
+        check_model_name(self.model)
         check_ranking(self.ranking)
         if not 0.0 < self.top_percent <= 50.0:
             raise ValueError(f"top_percent must lie in (0, 50] so top and flop do not overlap, got {self.top_percent}")
@@ -223,6 +232,8 @@ class FilePerturbation:
     attribution_path: Path | None = None
     settings: PerturbationSettings | None = None
     sample_rate: int = 16000
+    stft: StftConfig | None = None
+    """The explained model's STFT."""
     first_frame: int = 0
     freqs_hz: np.ndarray | None = None
     """``[F]`` bin centre frequencies, Hz."""
@@ -254,7 +265,7 @@ class FilePerturbation:
     waves: dict[str, np.ndarray] = field(default_factory=dict)
     """``original``, then ``top``, ``flop`` and ``random`` (first seed) amplified: float32 ``[N]``."""
     enhanced: dict[str, np.ndarray] = field(default_factory=dict)
-    """Same keys: NSNet2's enhanced output of each wave (:func:`~xai_helpers.models.enhance.enhance`), ``[N]``."""
+    """Same keys: the model's enhanced output of each wave (:func:`~xai_helpers.models.enhance.enhance`), ``[N]``."""
     written: list[Path] = field(default_factory=list)
 
     @property
@@ -268,13 +279,15 @@ class FilePerturbation:
                 "message": self.message}
 
 
-def _usable_attribution_file(source: Path, attributions_dir: Path, method: str) -> tuple[Path | None, list[str]]:
-    """The first complete .h5 of ``source`` for ``method`` with input-bin attributions, and why others were passed over."""
+def _usable_attribution_file(source: Path, attributions_dir: Path, method: str, model: str) -> tuple[Path | None, list[str]]:
+    """The first complete .h5 of ``source`` for ``method`` and ``model`` with input-bin attributions, and why others
+    were passed over."""
     problems = []
     candidates = attribution_paths(source, attributions_dir, method)
     for path in candidates:
         try:
             with AttributionFile(path) as stored:
+                stored.check_model(model)
                 stored.check_source(source)  # an .h5 renamed to another input's name
                 if stored.has_maps or ("attributions" in stored and stored.dims()[-2:] == ("f_in", "t_in")):
                     if len(candidates) > 1:
@@ -296,7 +309,7 @@ def perturb_file(
 ) -> FilePerturbation:
     """Both experiments of the module docstring on one audio file; writes the amplified WAVs and JSON sidecars.
 
-    ``model`` defaults to the NSNet2 of the sample rate the attributions were computed at.
+    ``model`` defaults to ``settings.model`` loaded at the sample rate the attributions were computed at.
 
     A file without a ``.h5`` for ``settings.method`` is ``"skipped"``; one whose files are all
     damaged, incomplete or not over input bins, or whose audio no longer gives the stored
@@ -307,7 +320,7 @@ def perturb_file(
     candidates = attribution_paths(source, attributions_dir, settings.method)
     if not candidates:
         return FilePerturbation(source, "skipped", f"no {settings.method} attribution file in {attributions_dir}", settings=settings)
-    path, problems = _usable_attribution_file(source, Path(attributions_dir), settings.method)
+    path, problems = _usable_attribution_file(source, Path(attributions_dir), settings.method, settings.model)
     if path is None:
         return FilePerturbation(source, "failed", "; ".join(problems), settings=settings)
     for problem in problems:
@@ -315,17 +328,18 @@ def perturb_file(
     try:
         with AttributionFile(path) as stored:
             sample_rate, first_frame = stored.sample_rate, stored.first_frame
-            model = model if model is not None else cached_model(sample_rate)
+            model = model if model is not None else cached_model(sample_rate, "cpu", settings.model)
+            phase = stored.input_phase
             signed, absolute = global_sums(stored)
             n_targets = int(np.prod(stored.maps_shape[:2] if stored.has_maps else stored.shape()[:-2]))
             features = stored.input_features.astype(np.float32)
             baseline = stored.baselines.astype(np.float32).mean(axis=0)
-            original_mask = predict_mask(features, model)
+            original_mask = model.predict(features, "mask", phase)
             freqs = stored.freqs_hz
             segment_times = stored.times_s
     except (AttributionFileError, OSError, KeyError) as error:
         return FilePerturbation(source, "failed", str(error), path, settings)
-    config = stft_config(sample_rate)
+    config = model.stft_config(sample_rate)
     try:
         wave = load_audio(source, sample_rate)
         current = segment_features(wave, config, first_frame, features.shape[1])
@@ -335,9 +349,9 @@ def perturb_file(
         return FilePerturbation(source, "failed", f"{source}: the audio no longer gives the features stored in {path.name} (changed since notebook 02?)", path, settings)
 
     scores = signed if settings.ranking == "signed" else absolute
-    result = FilePerturbation(source, "perturbed", "", path, settings, sample_rate, first_frame, freqs,
+    result = FilePerturbation(source, "perturbed", "", path, settings, sample_rate, config, first_frame, freqs,
                               segment_times + first_frame * config.hop_s, scores, features)
-    baseline_mask = predict_mask(baseline, model)
+    baseline_mask = model.predict(baseline, "mask", phase)
     result.reference = {
         "mean mask (input)": float(original_mask.mean()), "mean mask (baseline)": float(baseline_mask.mean()),
         "mean mask(input) - mask(baseline)": float((original_mask - baseline_mask).mean()),
@@ -386,7 +400,7 @@ def perturb_file(
     result.amplification = pd.DataFrame(rows)
     result.quality = pd.DataFrame(quality_rows)
     result.curves = deletion_insertion_curves(model, features, baseline, scores, settings.fractions, ORDERS,
-                                              settings.n_random, settings.seed)
+                                              settings.n_random, settings.seed, phase=phase)
     result.areas = curve_areas(result.curves, settings.method)
     return result
 

@@ -182,7 +182,8 @@ class MaskFromLogPower(nn.Module):
         self.phase = None if phase is None else torch.as_tensor(np.asarray(phase).T[None].copy(), dtype=torch.float32)
 
     def forward(self, log_power: torch.Tensor) -> torch.Tensor:
-        phase = None if self.phase is None else self.phase.to(log_power.device)
+        # A segment cut short (causal truncation) keeps the phase of its first frames.
+        phase = None if self.phase is None else self.phase[:, : log_power.shape[2]].to(log_power.device)
         return self.mask_model.explained(log_power.transpose(1, 2), self.target, phase).transpose(1, 2)
 
 

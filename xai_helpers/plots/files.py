@@ -422,7 +422,7 @@ _CAPTIONS = {
         "time (s in the file) across, frequency (Hz) up. Bright = loud."
     ),
     "mask": (
-        "**Gain mask.** The gain NSNet2 applies to each bin (1 keeps it, 0 removes it). The attributions "
+        "**Gain mask.** The gain the model applies to each bin's magnitude (1 keeps it, 0 removes it). The attributions "
         "below explain these values."
     ),
     "output_bin_map": (

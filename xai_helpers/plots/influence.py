@@ -442,7 +442,7 @@ _CAPTIONS = {
         "**Time influence.** Row `t_out`, column `t_in`: how much input frame `t_in` contributes to output "
         "frame `t_out` (summed over both frequency axes with `{aggregation}`). Row-normalised (the original's), "
         "each row is the share of that output frame's attribution coming from each input frame; raw, the sums "
-        "themselves, in units of the explained output. NSNet2 is causal: input after "
+        "themselves, in units of the explained output. The models here (NSNet2, DTLN, GTCRN) are causal: input after "
         "the output (`t_in > t_out`, the upper triangle of the matrix `[t_out, t_in]`) has no effect, so with "
         "output time drawn upwards everything right of and below the dashed diagonal is zero. How far left "
         "of the diagonal the colour reaches shows how much past context the model uses."

@@ -91,7 +91,7 @@ def plot_mask(
     mask,
     freqs_hz,
     times_s,
-    title: str = "NSNet2 gain mask (1 = keep, 0 = suppress)",
+    title: str = "gain mask (1 = keep, 0 = suppress)",
     value_label: str = "gain (linear, 0-1)",
     ax=None,
 ) -> Figure:

@@ -1,6 +1,6 @@
-"""Notebook 01's per-file views: what goes into NSNet2, what it predicts, and what comes out
+"""Notebook 01's per-file views: what goes into the model, what it predicts, and what comes out
 (:func:`plot_enhancement_overview`); the SNR of every bin, the speech-dominant binary mask and the mask
-NSNet2 predicts for the zero signal (:func:`plot_snr_overview`); the explained segment of notebook 02
+the model predicts for the zero signal (:func:`plot_snr_overview`); the explained segment of notebook 02
 marked on both (:func:`mark_segment`)."""
 
 from __future__ import annotations
@@ -91,11 +91,12 @@ def plot_snr_overview(
     threshold_db: float = 0.0,
     segment_s: tuple[float, float] | None = None,
     title: str = "",
+    model: str = "NSNet2",
 ) -> Figure:
     """Three panels of one file on the time axis of the file (s) and Hz: the SNR of every bin
     ``snr_db`` ``[F, T]`` (dB, diverging scale of ±:data:`SNR_RANGE_DB` centred on 0 dB), the
     speech-dominant binary mask (SNR > ``threshold_db``, on the mask's 0..1 scale) and ``zero_mask``
-    ``[F, T]``, the mask NSNet2 predicts for the zero signal (the ``zero`` baseline). ``segment_s``
+    ``[F, T]``, the mask ``model`` predicts for the zero signal (the ``zero`` baseline). ``segment_s``
     ``(start_s, duration_s)``: notebook 02's explained segment, marked on each."""
     snr_db, zero_mask = np.asarray(snr_db, dtype=np.float64), np.asarray(zero_mask, dtype=np.float64)
     if zero_mask.shape != snr_db.shape or snr_db.ndim != 2:
@@ -107,7 +108,7 @@ def plot_snr_overview(
          f"SNR (dB, clipped at ±{SNR_RANGE_DB:g})"),
         (dominant, MASK_CMAP, Normalize(0.0, 1.0), f"speech-dominant bins: SNR > {threshold_db:g} dB "
          f"({100 * dominant.mean():.0f} % of bins)", "1 = speech dominates"),
-        (zero_mask, MASK_CMAP, Normalize(0.0, 1.0), "NSNet2's mask for the zero signal (the `zero` baseline: "
+        (zero_mask, MASK_CMAP, Normalize(0.0, 1.0), f"{model}'s mask for the zero signal (the `zero` baseline: "
          "log-power floor in every bin)", "gain (linear, 0..1)"),
     ]
     for ax, (values, cmap, norm, name, label) in zip(axes, panels):

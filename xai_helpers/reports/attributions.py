@@ -38,7 +38,7 @@ def summary(results: Sequence[ExplainResult], whole_results: Sequence[ExplainRes
                else "whole files")
     rule = f" (DeepLIFT rule `{config.applied_deeplift_rule}`)" if config.applied_deeplift_rule else ""
     whole = f", and {len(whole_results)} whole file(s) as influence maps" if whole_results else ""
-    shows = (f"**What this shows.** `{config.method}`{rule} attributions of NSNet2's {config.target} ({config.outputs}) over "
+    shows = (f"**What this shows.** `{config.method}`{rule} attributions of {config.model}'s {config.target} ({config.outputs}) over "
              f"input {config.features}, `{config.baseline}` baseline, on {segment} of {len(results)} file(s){whole}.")
     every = [*results, *whole_results]
     statuses = pd.Series([result.status for result in every]).value_counts()

@@ -15,6 +15,7 @@ from ..experiments.quality import QUALITY_FILE, QUALITY_METRICS, QUALITY_UNITS, 
 from ..io.atomic import write_atomically
 from ..io.noisy_corpus import NoisyFile
 from ..models.enhance import enhance_details
+from ..models.registry import DEFAULT_MODEL
 from ..plots.overview import plot_enhancement_overview
 from .audio import audio_players
 from .html import section
@@ -22,23 +23,23 @@ from .tables import NA, captioned
 
 
 def show_enhancements(
-    corpus: Sequence[NoisyFile], sample_rate: int, segment_s: tuple[float, float] | None = None
+    corpus: Sequence[NoisyFile], sample_rate: int, segment_s: tuple[float, float] | None = None, model: str = DEFAULT_MODEL
 ) -> list[dict[str, object]]:
-    """Run the denoiser on every noisy file, display its overview figure and players (clean, noisy,
+    """Run the enhancer ``model`` (a registered name or an import path) on every noisy file, display its overview figure and players (clean, noisy,
     enhanced) in a section of its own (the report folds all but the first), and return one row per file: its condition and every score of
     :func:`~xai_helpers.experiments.quality.quality_scores` for the noisy input and the enhanced
     output against the clean speech (NaN where a score cannot apply; the reason is logged).
     ``segment_s`` ``(start_s, duration_s)``: notebook 02's explained segment, marked on each figure."""
     scores = []
     for index, item in enumerate(corpus):
-        result = enhance_details(item.noisy, sample_rate)
+        result = enhance_details(item.noisy, sample_rate, model)
         folded = section(item.name, opened=index == 0)
         display(plot_enhancement_overview(result, clean=item.clean, title=item.name, segment_s=segment_s), metadata=folded)
         display(HTML(audio_players({"clean": item.clean, "noisy": item.noisy, "enhanced": result.enhanced}, sample_rate)),
                 metadata=folded)
         noisy = quality_scores(item.clean, item.noisy, sample_rate, source=item.noisy_path.name)
         enhanced = quality_scores(item.clean, result.enhanced, sample_rate, source=f"{item.noisy_path.name} (enhanced)")
-        row = {"file": item.name, "condition": item.params.get("condition", "")}
+        row = {"file": item.name, "model": result.model, "condition": item.params.get("condition", "")}
         for metric in QUALITY_METRICS:
             row[score_column(metric, "noisy")] = noisy[metric]
             row[score_column(metric, "enhanced")] = enhanced[metric]
@@ -47,10 +48,10 @@ def show_enhancements(
 
 
 def quality_table(scores: list[dict[str, object]]) -> pd.DataFrame:
-    """The rows of :func:`show_enhancements` by file: condition, then for PESQ, STOI and SI-SDR (dB) the
+    """The rows of :func:`show_enhancements` by file: model, condition, then for PESQ, STOI and SI-SDR (dB) the
     noisy score, the enhanced score and the improvement (enhanced - noisy); NaN where n/a."""
     table = pd.DataFrame(scores).set_index("file")
-    columns = ["condition"]
+    columns = ["model", "condition"]
     for metric in QUALITY_METRICS:
         noisy, enhanced, improvement = (score_column(metric, stage) for stage in STAGES)
         table[improvement] = table[enhanced] - table[noisy]
@@ -60,7 +61,8 @@ def quality_table(scores: list[dict[str, object]]) -> pd.DataFrame:
 
 def style_quality_table(table: pd.DataFrame) -> Styler:
     """``table`` for display, captioned: 2 decimals (3 for STOI), ``n/a`` where a score could not apply."""
-    return captioned(table, "PESQ, STOI and SI-SDR of the noisy input and of NSNet2's output against the clean speech, "
+    models = ", ".join(sorted(set(table["model"]))) if "model" in table else "the model"
+    return captioned(table, f"PESQ, STOI and SI-SDR of the noisy input and of {models}'s output against the clean speech, "
                             "and the improvement (enhanced - noisy), per file.", precision=2,
                      formats={score_column("STOI", stage): "{:.3f}" for stage in STAGES})
 
@@ -94,14 +96,14 @@ def _mean_change(table: pd.DataFrame, metric: str) -> str:
 def summary(corpus: Sequence[NoisyFile], quality: pd.DataFrame, noise_type: str, noise_options: dict[str, object]) -> Markdown:
     """What notebook 01 shows and what it found, read off the run's numbers (Markdown): the files and
     the noise, the achieved SNRs, and the mean PESQ, STOI and SI-SDR of noisy and enhanced speech with
-    the number of files NSNet2 improved (``quality`` as :func:`quality_table` gives it)."""
+    the number of files the model improved (``quality`` as :func:`quality_table` gives it)."""
     options = "; ".join(f"{name} {value}" for name, value in noise_options.items())
     snrs = np.array([float(item.params["achieved_snr_db"]) for item in corpus
                      if item.params.get("achieved_snr_db") is not None], dtype=float)
     snrs = snrs[np.isfinite(snrs)]
     snr = f", achieved SNR {snrs.min():.1f} to {snrs.max():.1f} dB" if snrs.size else ""
     shows = (f"**What this shows.** {len(corpus)} noisy file(s): clean speech with `{noise_type}` noise ({options}{snr}), "
-             "denoised by NSNet2. Per file: waveforms, spectrograms, the gain mask and players; then PESQ, STOI and "
+             f"denoised by {', '.join(sorted(set(quality['model']))) if 'model' in quality else 'the model'}. Per file: waveforms, spectrograms, the gain mask and players; then PESQ, STOI and "
              "SI-SDR of the noisy input and of the enhanced output against the clean speech.")
     if quality.empty:
         return Markdown(shows + "\n\n**What we found.** No file was processed.")

@@ -16,7 +16,6 @@ from pandas.io.formats.style import Styler
 
 from ..experiments.perturbation import FilePerturbation, PerturbationSettings, quality_column
 from ..experiments.quality import QUALITY_METRICS
-from ..models.nsnet2 import stft_config
 from ..plots.perturbation import plot_curves, plot_mask_change, plot_selection
 from ..plots.style import save_png
 from .audio import audio_grid
@@ -29,7 +28,7 @@ PANELS = {"top": "top", "flop": "flop", "random": "random (first seed)"}
 
 PLAYER_ROWS = {"original": "original", "top": "top amplified", "flop": "flop amplified", "random": "random amplified (first seed)"}
 """Wave key -> row label of the players."""
-PLAYER_COLUMNS = ("input", "NSNet2 output")
+PLAYER_COLUMNS = ("input", "enhanced output")
 CONTEXT_S = 0.25
 """Seconds of the file kept on each side of the explained segment in the players."""
 
@@ -41,10 +40,9 @@ def _panels(values: dict) -> dict:
 def segment_span_s(result: FilePerturbation) -> tuple[float, float]:
     """Start and end (s, in the file) of the samples the explained segment's frames cover: from the first
     frame's first sample to the last frame's last (the bins amplified live there and nowhere else)."""
-    config = stft_config(result.sample_rate)
-    n_frames = result.scores.shape[1]
-    end = (result.first_frame + n_frames - 1) * config.hop_length + config.win_length
-    return result.first_frame * config.hop_length / result.sample_rate, end / result.sample_rate
+    starts = result.stft.frame_starts(result.first_frame + result.scores.shape[1])
+    start, end = max(int(starts[result.first_frame]), 0), int(starts[-1]) + result.stft.win_length
+    return start / result.sample_rate, end / result.sample_rate
 
 
 @dataclass(frozen=True)
@@ -56,7 +54,7 @@ class PlayerClips:
     clip_s: tuple[float, float]
     """What the clips hold: the segment widened by the context and kept inside the file, s."""
     clips: dict[str, dict[str, np.ndarray]]
-    """Row label (:data:`PLAYER_ROWS`) -> {``"input"``, ``"NSNet2 output"``} -> clip ``[n]``, unscaled."""
+    """Row label (:data:`PLAYER_ROWS`) -> {``"input"``, ``"enhanced output"``} -> clip ``[n]``, unscaled."""
 
     def describe(self, name: str) -> str:
         """Where the clips sit in the file, in words."""
@@ -67,7 +65,7 @@ class PlayerClips:
 
 def player_clips(result: FilePerturbation, context_s: float = CONTEXT_S) -> PlayerClips:
     """The explained segment (with ``context_s`` s either side, inside the file) of the original and of the
-    top, flop and first random amplified inputs, and of NSNet2's enhanced output of each; samples as they
+    top, flop and first random amplified inputs, and of the model's enhanced output of each; samples as they
     are (no normalisation, :func:`~xai_helpers.reports.audio.audio_grid` scales the set alike)."""
     if context_s < 0:
         raise ValueError(f"context_s must be 0 or more seconds, got {context_s}")
@@ -98,7 +96,7 @@ def show_mask_changes(done: Sequence[FilePerturbation], gain_db: float, output_d
                       context_s: float = CONTEXT_S) -> None:
     """Per file (a section of its own; the report folds all but the first): the mask change of each selection
     (``{file}_mask_change.png``), its amplification table and the players of :func:`player_clips` (inputs
-    and NSNet2's outputs, cut to the segment)."""
+    and the model's outputs, cut to the segment)."""
     for index, result in enumerate(done):
         folded = section(result.basename, opened=index == 0)
         fig = plot_mask_change(_panels(result.changes), result.freqs_hz, result.times_s,
@@ -219,7 +217,7 @@ def summary(results: Sequence[FilePerturbation], settings: PerturbationSettings)
     done = [result for result in results if result.status == "perturbed"]
     shows = (f"**What this shows.** In each file's explained segment, the top and the flop {settings.top_percent:g} % of the "
              f"bins by `{settings.method}` attribution ({settings.ranking} ranking) are amplified by {settings.gain_db:g} dB, "
-             f"against {settings.n_random} random selections of the same size: how NSNet2's mask moves, what its output "
+             f"against {settings.n_random} random selections of the same size: how {settings.model}'s mask moves, what its output "
              "sounds like (players) and scores (PESQ, STOI, SI-SDR), and deletion / insertion curves.")
     left = len(results) - len(done)
     left_text = f" {left} file(s) skipped or failed (first table)." if left else ""

@@ -284,8 +284,25 @@ class AttributionFile:
 
     @property
     def target(self) -> str:
-        """The explained quantity: ``"mask"`` or ``"logit"``."""
+        """The explained quantity: ``"mask"``, ``"logit"`` or ``"output"``."""
         return str(self.attrs.get("target", "mask"))
+
+    @property
+    def model(self) -> str:
+        """The explained model's name (files written before models were recorded are NSNet2's)."""
+        return str(self.attrs.get("model", "nsnet2"))
+
+    def check_model(self, model: str) -> None:
+        """:class:`AttributionFileError` naming the file and both models unless the file explains ``model``."""
+        if self.model != model:
+            raise AttributionFileError(f"{self.path}: explains model {self.model!r}, not {model!r}; "
+                                       f"read it with model={self.model!r} or compute {model!r}'s attributions")
+
+    @property
+    def input_phase(self) -> np.ndarray | None:
+        """``[F, T]`` phase of the explained input, radians (held fixed by models that read it); ``None`` in files
+        written before it was stored."""
+        return self["input_phase"] if "input_phase" in self else None
 
     @property
     def deeplift_rule(self) -> str | None:
