@@ -56,6 +56,9 @@ class MaskModel(nn.Module, ABC):
     """The explained quantities this model has."""
     lookahead_frames: ClassVar[int] = 0
     """Input frames after ``t`` that output frame ``t`` may depend on (0: causal)."""
+    latency_samples: ClassVar[int] = 0
+    """Samples by which the upstream streaming enhancer's output lags its input (DTLN: 384); :meth:`enhance_wave`
+    returns its output advanced by them, aligned with the input."""
     phase_targets: ClassVar[tuple[str, ...]] = ()
     """The targets that depend on the input's phase (for them :meth:`explained` needs ``phase``)."""
     latent_layers: ClassVar[dict[str, str]] = {}
