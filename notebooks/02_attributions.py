@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -16,9 +16,12 @@
 # %% [markdown]
 # # 02 · Attributions on every time-frequency bin
 #
-# For each explained output of NSNet2 — every bin `(f_out, t_out)` of the gain mask in a
+# For each explained output of the enhancer (`model`: NSNet2 by default, DTLN or GTCRN) — every bin
+# `(f_out, t_out)` of its gain mask (or of its logit, or of the log power of its enhanced output) in a
 # segment (the 4-D case of the original project), one bin, or the sum over output regions —
-# the attribution over every input bin `(f_in, t_in)` of the log-power spectrogram, over
+# the attribution over every input bin `(f_in, t_in)` of the log-power spectrogram in the model's
+# own STFT (DTLN and GTCRN read magnitudes or complex spectra: they get them from it with the
+# input's phase held fixed, so the baselines mean the same for every model), over
 # grouped input regions, or over the hidden units of a layer. One `.h5` file per input file
 # and configuration is written to `output_dir` (layout in `xai_helpers/store/writer.py`).
 #
@@ -36,7 +39,8 @@
 # %% tags=["parameters"]
 input_path = "../data/noisy"  # an audio file or a folder (notebook 01's noisy files by default)
 method = "deepliftshap"  # deepliftshap deeplift gradientshap integratedgradients saliency inputxgradient occlusion kernelshap lime fgsm
-target = "mask"  # mask (after the sigmoid) | logit (before it)
+model = "nsnet2"  # nsnet2 | dtln | gtcrn, or an import path "package.module:function" returning a MaskModel
+target = "mask"  # mask (the gain on the magnitude) | logit (before the sigmoid; nsnet2, dtln) | output (log10 power of the enhanced spectrum)
 outputs = "all_bins"  # all_bins | bin | regions
 output_bin = [1000.0, 0.1]  # for outputs bin: [frequency Hz, time s from the segment start]
 output_regions = ["0-1000Hz@0.05-0.15s"]  # for outputs regions: "LO-HIHz@START-ENDs" or [f_lo, f_hi, t_lo, t_hi]
@@ -70,11 +74,11 @@ config = ExplainConfig(
     features=features, feature_band_hz=feature_band_hz, feature_span_s=feature_span_s, baseline=baseline,
     n_baselines=n_baselines, n_samples=n_samples, segment_start_s=segment_start_s,
     segment_duration_s=segment_duration_s, dtype=dtype, deeplift_rule=deeplift_rule, backend=backend, seed=seed,
-    sample_rate=sample_rate, store=store,
+    sample_rate=sample_rate, store=store, model=model,
 )
 files = list_audio_files(input_path)
 rule = f"DeepLIFT rule {config.applied_deeplift_rule}, " if config.applied_deeplift_rule else ""
-print(f"{len(files)} file(s); {config.method} on {config.outputs} / {config.features}, target {config.target}, "
+print(f"{len(files)} file(s); model {config.model}; {config.method} on {config.outputs} / {config.features}, target {config.target}, "
       f"baseline {config.baseline} (K={config.n_baselines}), segment {segment_start_s} s + {segment_duration_s} s, {rule}"
       f"backend {'engine' if config.uses_engine() else 'captum'}, store {config.store_mode()}, seed {seed}, device {device}")
 
@@ -111,7 +115,8 @@ if whole and config.uses_engine() and config.has_maps():
 #
 # DeepLift and DeepLiftShap follow `deeplift_rule`:
 #
-# * `complete` (default): DeepLIFT's rules are carried inside NSNet2's GRUs — the rescale rule
+# * `complete` (default; computed by the engine, NSNet2 only for now: DTLN and GTCRN need
+#   `deeplift_rule="captum"` or another method): DeepLIFT's rules are carried inside NSNet2's GRUs — the rescale rule
 #   on every gate's sigmoid and tanh, products such as `z * h_prev` split between their two
 #   factors the Shapley way — so every local step adds up and so does the whole map: the
 #   deltas are float32 rounding. With this notebook's defaults (notebook 01's eight files with

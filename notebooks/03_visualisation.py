@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -17,7 +17,7 @@
 # # 03 · Visualising the attributions
 #
 # **What this shows.** Notebook 02 stored, for each input file, the attribution `a` of every output bin
-# `(f_out, t_out)` of NSNet2's gain mask to every input bin `(f_in, t_in)` of the log-power spectrogram: a 4-D
+# `(f_out, t_out)` of the model's gain mask (NSNet2 by default; `model`) to every input bin `(f_in, t_in)` of the log-power spectrogram: a 4-D
 # tensor `[f_out, t_out, f_in, t_in]`, or, for whole files, its sums (the `.h5` group `maps/`). Here those sums
 # become maps: which input bins matter overall (global influence), which input frames feed which output frames
 # (time), which input frequencies feed which output frequencies (frequency, and its low-frequency views), which
@@ -53,6 +53,7 @@
 input_path = "../data/noisy"  # an audio file or a folder: the files explained by notebook 02
 attributions_dir = "../data/attributions"  # notebook 02's output_dir
 method = "deepliftshap"  # the attribution method whose files are plotted
+model = "nsnet2"  # the model whose files are plotted (nsnet2 | dtln | gtcrn | an import path; None: any)
 aggregation = "abs_sum"  # abs_sum (magnitudes) | signed_sum (net, signs cancel)
 global_maps = ["abs_sum", "net_abs", "net_positive", "net_negative"]  # panels: abs_sum, signed_sum, net_abs, net_positive, net_negative
 log_floor = 0.01  # log colour scale from this fraction of the peak (the original's); None for linear
@@ -76,7 +77,7 @@ from xai_helpers.run.notebook import setup_notebook
 
 setup_notebook()
 options = MapOptions(global_maps=tuple(global_maps), log_floor=log_floor, normalisation=normalisation, underlay=underlay)
-print(f"{method} attributions of {input_path} from {attributions_dir}; aggregation {aggregation}; {options}; "
+print(f"{model or 'any model'}'s {method} attributions of {input_path} from {attributions_dir}; aggregation {aggregation}; {options}; "
       f"low-frequency views <= {low_freq_hz:g} Hz; figures -> {output_dir}")
 
 # %% [markdown]
@@ -87,7 +88,7 @@ print(f"{method} attributions of {input_path} from {attributions_dir}; aggregati
 # are listed at the end.
 
 # %%
-report = plot_batch(input_path, attributions_dir, method, low_freq_hz, aggregation, output_dir, options=options)
+report = plot_batch(input_path, attributions_dir, method, low_freq_hz, aggregation, output_dir, options=options, model=model)
 print(report.summary())
 
 # %% [markdown]
@@ -141,7 +142,7 @@ pd.DataFrame(left_out, columns=["file", "status", "detail"]) if left_out else pr
 # report shows that first view as a picture.
 
 # %%
-explore(attributions_dir, method)
+explore(attributions_dir, method, model=model)
 
 # %% tags=["summary"]
 summary(report, bands, influence_reach(report.h5_paths(), low_freq_hz, maps=report.maps()), options, low_freq_hz)

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -23,7 +23,7 @@
 #    attribution (summed over every output bin of the mask); the top `top_percent` % and the
 #    bottom ("flop") `top_percent` % are amplified by `dB_amplification` dB in the file's STFT
 #    (complex spectrum times 10^(dB/20), phases kept), the whole file is resynthesised, and
-#    NSNet2 runs again on the re-analysed segment alone, as in notebook 02. Random selections
+#    The model runs again on the re-analysed segment alone, as in notebook 02. Random selections
 #    of the same size are the control.
 # 2. **Deletion / insertion curves** directly on the model input (exact, no resynthesis):
 #    replace the first *k* ranked bins by the stored baseline, or start from the baseline and
@@ -41,6 +41,7 @@
 input_path = "../data/noisy"  # an audio file or a folder (notebook 01's noisy files by default)
 attributions_dir = "../data/attributions"  # notebook 02's .h5 files
 method = "deepliftshap"  # the attribution method whose .h5 files are tested
+model = "nsnet2"  # the model whose .h5 files are tested and which enhances the amplified audio (nsnet2 | dtln | gtcrn)
 ranking = "signed"  # signed (top: most positive, flop: most negative) | abs (sum of |attribution|)
 top_percent = 10.0  # percent of the segment's bins in each of top / flop / random
 dB_amplification = 6.0  # gain applied to the selected bins, dB
@@ -70,10 +71,11 @@ from xai_helpers.run.notebook import setup_notebook
 
 setup_notebook()
 settings = PerturbationSettings(
-    method=method, ranking=ranking, top_percent=top_percent, gain_db=dB_amplification, n_random=n_random, seed=seed
+    method=method, ranking=ranking, top_percent=top_percent, gain_db=dB_amplification, n_random=n_random, seed=seed,
+    model=model,
 )
 output = Path(output_dir)
-files = list_audio_files(input_path)
+print(f"{len(files)} file(s) from {input_path}; {model}'s {method} attributions from {attributions_dir}; ranking {ranking}; "
 print(f"{len(files)} file(s) from {input_path}; {method} attributions from {attributions_dir}; ranking {ranking}; "
       f"top/flop {top_percent:g} % amplified by {dB_amplification:g} dB; {n_random} random seeds "
       f"{derived_seeds(seed, n_random)} (from seed {seed}); output {output_dir}")
@@ -118,7 +120,7 @@ show_selections(done, dB_amplification, ranking, output, underlay)
 #
 # Players: the explained segment with 0.25 s either side (the text above them says where in the
 # file), for the original file and the top, flop and first random amplified versions, each as the
-# model's input and as NSNet2's enhanced output, all at their true relative loudness (one common
+# model's input and as the model's enhanced output, all at their true relative loudness (one common
 # scale for the set, never per clip). The whole files are in `output_dir` (`*_enhanced.wav`: the outputs).
 
 # %%
@@ -192,7 +194,7 @@ show_areas(done)
 # (file, order, metric, value; the enhanced output's scores as `enhanced_pesq`,
 # `enhanced_pesq_change`, `enhanced_stoi[_change]`, `enhanced_si_sdr_db[_change]`), next to the amplified WAVs of top,
 # flop and the first random selection (with a JSON sidecar each: the parameters, the seed, the number of bins and the
-# source `.h5`), NSNet2's enhanced output of each and of the original (`*_enhanced.wav`), and the PNG figures.
+# source `.h5`), the model's enhanced output of each and of the original (`*_enhanced.wav`), and the PNG figures.
 
 # %%
 show_amplification(done)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..attribution.explain import attribution_paths
+from ..store.reader import stored_model
 
 SHOWN = 3
 """How many file names an error message lists before saying how many more there are."""
@@ -47,9 +48,11 @@ def methods_found(sources: Sequence[str | os.PathLike], attributions_dir: str | 
 
 
 def check_attributions_found(
-    sources: Sequence[str | os.PathLike], attributions_dir: str | os.PathLike, method: str | None
+    sources: Sequence[str | os.PathLike], attributions_dir: str | os.PathLike, method: str | None,
+    model: str | None = None,
 ) -> None:
-    """Raise ``FileNotFoundError`` unless some file of ``sources`` has an ``.h5`` of ``method`` (``None``: any).
+    """Raise ``FileNotFoundError`` unless some file of ``sources`` has an ``.h5`` of ``method`` (``None``: any)
+    explaining ``model`` (``None``: any).
 
     The message names the folder, the method, the input files and what the folder holds instead:
     the methods found for these files with their counts, else how many ``.h5`` files of other
@@ -58,10 +61,14 @@ def check_attributions_found(
     folder = Path(attributions_dir)
     if not folder.is_dir():
         raise FileNotFoundError(f"attributions_dir: {folder} is not a folder of attribution files (run notebook 02 first)")
-    if any(attribution_paths(source, folder, method) for source in sources):
+    if any(attribution_paths(source, folder, method, model) for source in sources):
         return
     inputs = f"the {_count(len(sources), 'input file')} ({_names([Path(s).name for s in sources])})"
-    wanted = f"of method {method!r} " if method else ""
+    wanted = (f"of method {method!r} " if method else "") + (f"explaining model {model!r} " if model else "")
+    if model and any(attribution_paths(source, folder, method) for source in sources):
+        others = sorted({stored_model(path) or "unreadable" for source in sources for path in attribution_paths(source, folder, method)})
+        raise FileNotFoundError(f"no attribution file {wanted}in {folder} for {inputs}; its files explain "
+                                f"{', '.join(others)}: run notebook 02 with model={model!r}, or set model to one of these")
     found = methods_found(sources, folder)
     if found:
         holds = "found methods: " + ", ".join(f"{name} ({_count(n, 'file')})" for name, n in sorted(found.items()))

@@ -44,7 +44,7 @@ from ..io.paths import check_output_dir
 from ..io.progress import track
 from ..models.base import MaskModel
 from ..models.cache import cached_model, weights_sha256
-from ..store.reader import AttributionFile, AttributionFileError, check_complete
+from ..store.reader import AttributionFile, AttributionFileError, check_complete, stored_model
 from ..store.writer import STORE_VERSION, AttributionWriter, DatasetSpec, output_lock, warn_if_large
 from .explain_compute import Plan, compute_blocks, engine_maps, output_bin_indices, plan_outputs
 from .explain_config import ExplainConfig
@@ -115,10 +115,14 @@ def output_path(source: str | os.PathLike, output_dir: str | os.PathLike, config
     return Path(output_dir) / f"{Path(source).stem}__{config.file_tag()}.h5"
 
 
-def attribution_paths(source: str | os.PathLike, attributions_dir: str | os.PathLike, method: str | None = None) -> list[Path]:
-    """The ``.h5`` files of ``source`` in ``attributions_dir`` (any configuration, or only ``method``'s), sorted."""
+def attribution_paths(source: str | os.PathLike, attributions_dir: str | os.PathLike, method: str | None = None,
+                      model: str | None = None) -> list[Path]:
+    """The ``.h5`` files of ``source`` in ``attributions_dir`` (any configuration, or only ``method``'s; any model,
+    or only those that explain ``model``, read from each file's ``model`` attribute), sorted. A file whose
+    attributes cannot be read is kept, so that its reader reports the damage."""
     pattern = f"{Path(source).stem}__{method + '_' if method else ''}*.h5"
-    return sorted(Path(attributions_dir).glob(pattern))
+    paths = sorted(Path(attributions_dir).glob(pattern))
+    return paths if model is None else [path for path in paths if stored_model(path) in (model, None)]
 
 
 def explain_file(

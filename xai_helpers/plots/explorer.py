@@ -36,6 +36,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from ..analysis.influence import file_maps
+from ..attribution.explain_config import ENGINE_MODELS
 from ..attribution.on_demand import BinMaps
 from ..store.reader import AttributionFile, AttributionFileError, check_complete
 from .maps import MAP_GID, attribution_map_figure
@@ -64,18 +65,23 @@ class ExplorableFile:
     """The file name without ``.h5`` (source stem and configuration)."""
 
 
-def find_explorable(attributions_dir: str | os.PathLike) -> list[ExplorableFile]:
-    """The explorable ``.h5`` files of ``attributions_dir``, sorted by name.
+def find_explorable(attributions_dir: str | os.PathLike, model: str | None = None) -> list[ExplorableFile]:
+    """The explorable ``.h5`` files of ``attributions_dir`` (of ``model`` only, unless ``None``), sorted by name.
 
     Incomplete or damaged files (any chunk failing its checksum) are left out with a warning; files of other layouts (one bin,
-    regions, grouped or latent features) are left out silently.
+    regions, grouped or latent features) and of other models are left out silently, and maps-only files of a model the
+    engine cannot recompute single bins of (:data:`~xai_helpers.attribution.explain_config.ENGINE_MODELS`) with a log line.
     """
     found = []
     for path in sorted(Path(attributions_dir).glob("*.h5")):
         try:
             check_complete(path, verify=True)  # every chunk: a damaged one would fail the explorer later
             with AttributionFile(path) as stored:
-                if stored.layout != "all_bins":
+                if stored.layout != "all_bins" or model not in (None, stored.model):
+                    continue
+                if not stored.has_full and stored.model not in ENGINE_MODELS:
+                    logger.info("%s: maps only, and %s's single bins cannot be recomputed yet; not offered in the "
+                                "explorer (store='full' keeps them)", path, stored.model)
                     continue
                 method = stored.method
         except AttributionFileError as error:
@@ -235,10 +241,11 @@ class Explorer:
         t_s: float | None = None,
         dpi: int = 80,
         fixed_scale: bool = False,
+        model: str | None = None,
     ) -> None:
         import ipywidgets as widgets
 
-        self.files = find_explorable(attributions_dir)
+        self.files = find_explorable(attributions_dir, model)
         if not self.files:
             raise FileNotFoundError(
                 f"{attributions_dir}: no complete attribution file with a map for every output bin "
@@ -401,11 +408,12 @@ def explore(
     f_hz: float | None = None,
     t_s: float | None = None,
     fixed_scale: bool = False,
+    model: str | None = None,
 ) -> Explorer:
     """Build the explorer over ``attributions_dir`` and return it (display it as a cell's value).
 
     It starts at ``(f_hz, t_s)`` (Hz, s in the file), or at the first file's bin with the largest total ``|attribution|``;
-    ``fixed_scale`` starts with one colour scale for every bin. A live kernel shows the widget only;
+    ``fixed_scale`` starts with one colour scale for every bin; ``model`` keeps that model's files only. A live kernel shows the widget only;
     an exported HTML report shows the PNG of that first view (see the module docstring).
     """
-    return Explorer(attributions_dir, method, f_hz, t_s, fixed_scale=fixed_scale)
+    return Explorer(attributions_dir, method, f_hz, t_s, fixed_scale=fixed_scale, model=model)

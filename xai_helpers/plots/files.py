@@ -370,8 +370,10 @@ def plot_batch(
     dpi: int = PNG_DPI,
     max_in_memory_bytes: float = MAX_IN_MEMORY_BYTES,
     options: MapOptions | None = None,
+    model: str | None = None,
 ) -> BatchPlotReport:
-    """:func:`plot_file` for every ``.h5`` of ``method`` (``None``: any) of each audio file of ``input_path``.
+    """:func:`plot_file` for every ``.h5`` of ``method`` (``None``: any) explaining ``model`` (``None``: any) of each
+    audio file of ``input_path``.
 
     ``input_path`` is an audio file or a folder (:func:`~xai_helpers.io.datasets.list_audio_files`);
     each file's attribution files are found in ``attributions_dir`` by
@@ -390,10 +392,10 @@ def plot_batch(
     attributions_dir = Path(attributions_dir)
     figures_dir = check_output_dir(figures_dir, name="output_dir (figures_dir)")
     sources = list_audio_files(input_path)
-    check_attributions_found(sources, attributions_dir, method)
+    check_attributions_found(sources, attributions_dir, method, model)
     report = BatchPlotReport(method, aggregation, figures_dir)
     for source in sources:
-        found = attribution_paths(source, attributions_dir, method)
+        found = attribution_paths(source, attributions_dir, method, model)
         if not found:
             logger.info("%s: no %s attribution file in %s, skipped", source, method or "", attributions_dir)
             report.skipped.append(source)

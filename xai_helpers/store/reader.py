@@ -352,3 +352,13 @@ class AttributionFile:
             scale = self._read(f"scale/{name}", index if isinstance(index, tuple) else (index,))
             values = values * np.asarray(scale).reshape(np.shape(scale) + (1,) * (values.ndim - np.ndim(scale)))
         return values
+
+
+def stored_model(path: str | os.PathLike) -> str | None:
+    """The model the ``.h5`` at ``path`` explains (``"nsnet2"`` for files written before models were recorded), or
+    ``None`` if its attributes cannot be read."""
+    try:
+        with h5py.File(path, "r") as handle:
+            return str(handle.attrs.get("model", "nsnet2"))
+    except OSError:
+        return None
