@@ -53,7 +53,7 @@ def main() -> None:
     net = load_nsnet2(16000)
     model = MaskFromLogPower(net)
     lesioned = lesioned_model(net)
-    lesion = band_bins(16000)
+    lesion = band_bins(net.stft_config(16000))
     rows = []
     for path in sorted((REPO / "data" / "samples").glob("*.wav"))[: args.files]:
         clean = load_audio(path, 16000)

@@ -75,8 +75,8 @@ settings = PerturbationSettings(
     model=model,
 )
 output = Path(output_dir)
+files = list_audio_files(input_path)
 print(f"{len(files)} file(s) from {input_path}; {model}'s {method} attributions from {attributions_dir}; ranking {ranking}; "
-print(f"{len(files)} file(s) from {input_path}; {method} attributions from {attributions_dir}; ranking {ranking}; "
       f"top/flop {top_percent:g} % amplified by {dB_amplification:g} dB; {n_random} random seeds "
       f"{derived_seeds(seed, n_random)} (from seed {seed}); output {output_dir}")
 

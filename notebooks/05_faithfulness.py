@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -25,9 +25,10 @@
 #    baseline the methods use. All 2^k coalitions are run (exactly, with shared time prefixes), and
 #    each map's tile sums are compared with the exact values: `shapley_spearman`, `shapley_pearson`,
 #    `shapley_sign_agreement`, `shapley_l1`, `shapley_top3`.
-# 2. **A lesioned model.** NSNet2 with the input weights of one band (`lesion_band_hz`) set to zero:
-#    its output provably does not depend on that band, so every bit of attribution there is a false
-#    positive (`lesion_false_positive_share`).
+# 2. **A lesioned model.** The model made blind to one band (`lesion_band_hz`): NSNet2's input weights
+#    of that band set to zero, DTLN's first LSTM's input weights of it, GTCRN's network input zeroed there
+#    (`MaskModel.lesioned`): its mask provably does not depend on that band, so every bit of attribution
+#    there is a false positive (`lesion_false_positive_share`).
 # 3. **A burst whose effect is measured.** With every condition, the burst's causal effect on the
 #    explained output (`burst_effect`, also as a share of the explained change) and its exact
 #    Shapley value (`burst_shapley`); `burst_material` = 1 where the effect is at least 10 % of the
@@ -57,6 +58,7 @@ shapley_spans = 3  # time spans of the burst, plus the context span: 3 bands x 4
 lesion_band_hz = [2500.0, 3500.0]  # the band the lesioned model is blind to
 removal = "baseline"  # deletion/insertion: "baseline" replacement or "road" imputation
 full_run = False  # all files, three placements, three levels, two seeds, more samples
+model = "nsnet2"  # nsnet2 | dtln | gtcrn (DeepLIFT's complete rule, "deeplift", needs the engine: nsnet2 only for now)
 sample_rate = 16000  # model rate: 16000 or 48000 Hz
 output_dir = "../reports"
 
@@ -82,7 +84,7 @@ from xai_helpers.run.notebook import setup_notebook
 setup_notebook()
 benchmark = benchmark_setup(
     input_path, n_files, methods, levels_db, placements, explained_offset_hz, snr_db, baseline, n_samples, seeds, full_run,
-    sample_rate, shapley_band_edges_hz, shapley_spans, lesion_band_hz, removal,
+    sample_rate, shapley_band_edges_hz, shapley_spans, lesion_band_hz, removal, model,
 )
 settings, clean_waves, model, stft_settings = benchmark.settings, benchmark.clean_waves, benchmark.model, benchmark.stft
 print(benchmark.describe())
@@ -146,7 +148,8 @@ display(condition_table(rows, "insertion_area", f"Insertion area ({removal} remo
 # %% [markdown]
 # ## Cascading model randomisation
 #
-# Layers are re-initialised from the top (`fc_out3`) down to the input layer (`fc_in`); each
+# Layers are re-initialised from the top down to the input layer (the model's `randomisation_order`:
+# for NSNet2 from `fc_out3` down to `fc_in`); each
 # column is the Spearman correlation between the original map and the map of the randomised
 # model, on |maps| and on signed maps (first file; every file in the full run).
 

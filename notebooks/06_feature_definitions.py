@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 06 · Bins, regions or latent units: how the choice of features changes the explanation
 #
-# The same outputs of NSNet2 (an output region's mask sum and a single output bin, at the end of a
+# The same outputs of the model (`model`: NSNet2 by default; an output region's mask sum and a single output bin, at the end of a
 # short segment of speech in pink noise) are explained three ways:
 #
 # - **bins**: a map over every input bin (complete DeepLIFT from the exact engine, Captum's DeepLiftShap,
@@ -54,10 +54,11 @@ unit_group_grid = "mel x 100ms"  # the grid whose bands group the latent units
 bin_methods = ["deeplift", "deepliftshap", "integratedgradients", "gradientshap", "saliency"]
 region_methods = ["kernelshap", "lime", "occlusion", "shapley"]
 latent_methods = ["deeplift", "integratedgradients"]
-latent_layers = ["fc_in", "gru1", "gru2"]
+latent_layers = None  # the latent layers whose units are explained (None: those the target depends on; NSNet2: fc_in, gru1, gru2)
 target = "mask"  # "mask" or "logit"
 n_samples = 16  # GradientShap samples, IG steps, KernelShap / Lime perturbations
 seed = 0  # sampling seed of the methods
+model = "nsnet2"  # nsnet2 | dtln | gtcrn (bin methods deeplift / deepliftshap need the engine: nsnet2 only for now)
 sample_rate = 16000
 output_dir = "../reports"
 
@@ -75,13 +76,15 @@ from xai_helpers.io.atomic import write_text_atomically
 from xai_helpers.io.audio import load_audio
 from xai_helpers.io.datasets import list_audio_files
 from xai_helpers.models.cache import cached_model
+from xai_helpers.models.registry import model_sample_rate
 from xai_helpers.plots.feature_definitions import plot_definitions, plot_summary, plot_unit_profiles
 from xai_helpers.reports.feature_definitions import summary
 from xai_helpers.reports.tables import captioned
 from xai_helpers.run.notebook import setup_notebook
 
 setup_notebook()
-model = cached_model(sample_rate)
+sample_rate = model_sample_rate(model, sample_rate)
+model = cached_model(sample_rate, "cpu", model)
 config = model.stft_config(sample_rate)
 clean_waves = {path.stem: load_audio(path, sample_rate) for path in list_audio_files(input_path)[:n_files]}
 settings = Settings(bin_methods, region_methods, latent_methods, latent_layers, unit_group_grid, target, n_samples, seed)
@@ -89,7 +92,7 @@ started = time.perf_counter()
 study = run_study(model, clean_waves, config, grids, output_regions, output_bins, noise_seeds, snr_db,
                   segment_start_s, segment_duration_s, baseline, settings)
 rows = study_rows(study)
-print(f"{len(clean_waves)} file(s) x {len(noise_seeds)} noise seed(s) x {len(study.outputs)} output(s), "
+print(f"{model.name}: {len(clean_waves)} file(s) x {len(noise_seeds)} noise seed(s) x {len(study.outputs)} output(s), "
       f"grids: " + ", ".join(f"{g.name} ({g.tiles.count} players)" for g in study.grids)
       + f"; computed in {time.perf_counter() - started:.0f} s")
 
@@ -140,7 +143,7 @@ display(captioned(stability_table(rows), "Spread of the normalised region scores
 display(captioned(table(rows, ("concentration",)), "Concentration: share of |mass| in the top 10 % of the features.",
                   precision=2))
 display(captioned(cost_table(rows), "Cost: seconds per explained output."))
-print(f"unit profiles: {study.profile_seconds:.1f} s per segment for {len(latent_layers)} layer(s)")
+print(f"unit profiles: {study.profile_seconds:.1f} s per segment for {len(study.profiles)} layer(s)")
 
 # %% [markdown]
 # ## What a latent unit stands for

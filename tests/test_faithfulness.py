@@ -17,7 +17,6 @@ from xai_helpers.experiments.faithfulness import (
     method_map,
     randomised_model,
     rank_correlation,
-    RANDOMISATION_ORDER,
 )
 from xai_helpers.experiments.agreement import control_map
 from xai_helpers.models.nsnet2 import load_nsnet2
@@ -102,7 +101,7 @@ def test_randomisation_destroys_signed_gradient_maps(clean):
         original, _ = method_map(model, problem, method, settings.options(0))
         same, _ = method_map(randomised_model(model, (), 0), problem, method, settings.options(0))
         assert rank_correlation(original, same) == pytest.approx(1.0)
-        destroyed, _ = method_map(randomised_model(model, RANDOMISATION_ORDER, 0), problem, method, settings.options(0))
+        destroyed, _ = method_map(randomised_model(model, model.randomisation_order, 0), problem, method, settings.options(0))
         correlation = rank_correlation(original, destroyed)
         print(f"{method}: Spearman(original, all layers randomised) = {correlation:.3f}")
         assert abs(correlation) < 0.15
@@ -194,7 +193,7 @@ def test_complete_deeplift_gives_the_lesioned_band_zero(clean):
     burst, region = burst_conditions(settings)[0]
     problem = burst_problem(clean, burst, region, CONFIG, settings, seed=0)
     lesioned = lesioned_model(load_nsnet2(16000))
-    band = band_bins(16000)
+    band = band_bins(CONFIG)
     assert lesion_change(lesioned, problem.features, band) < 1e-5
     values, delta = method_map(lesioned, problem, "deeplift", settings.options(0))
     assert np.abs(values[band]).max() < 1e-7

@@ -115,6 +115,31 @@ def case_10_no_attribution_of_these_inputs(tmp_path, clean_dir):
     plot_batch(clean_dir, attributions, "deepliftshap", 1000.0, "abs_sum", tmp_path / "figures")
 
 
+def _nsnet2_file(folder: Path, name: str) -> Path:
+    """A readable ``.h5`` named as notebook 02 names NSNet2's, with no ``model`` attribute (as files written before
+    models were recorded): read as NSNet2's."""
+    import h5py
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with h5py.File(folder / name, "w") as handle:
+        handle.attrs["method"] = "deepliftshap"
+    return folder
+
+
+def case_wrong_model_to_plot(tmp_path, clean_dir):
+    attributions = _nsnet2_file(tmp_path / "attr", "a__deepliftshap_complete_mask.h5")
+    plot_batch(clean_dir / "a.wav", attributions, "deepliftshap", 1000.0, "abs_sum", tmp_path / "figures", model="dtln")
+
+
+def case_wrong_model_to_perturb(tmp_path, clean_dir):
+    attributions = _nsnet2_file(tmp_path / "attr", "a__deepliftshap_complete_mask.h5")
+    perturb_files(list_audio_files(clean_dir), attributions, tmp_path / "out", PerturbationSettings(model="gtcrn"))
+
+
+def case_unknown_model(tmp_path, clean_dir):
+    ExplainConfig(model="dtln2")
+
+
 def case_10_every_file_to_plot_damaged(tmp_path, clean_dir):
     attributions = fake_attributions(tmp_path / "attr", "a__deepliftshap_broken.h5")
     plot_batch(clean_dir, attributions, "deepliftshap", 1000.0, "abs_sum", tmp_path / "figures")
@@ -184,8 +209,13 @@ CASES = [
     (case_7_manifest_column_typo, ValueError, r"m.csv: task 'a' has the column\(s\) \['metod'\].*valid manifest columns: .*'method'"),
     (case_8_workers_minus_2, ValueError, r"workers must be a whole number of at least 1 .*not -2"),
     (case_10_nothing_of_the_method_to_perturb, FileNotFoundError,
-     r"no attribution file of method 'deepliftshap' in .*attr for the 2 input files \(a.wav, b.wav\); "
-     r"found methods: deeplift \(2 files\)"),
+     r"no attribution file of method 'deepliftshap' explaining model 'nsnet2' in .*attr for the 2 input files "
+     r"\(a.wav, b.wav\); found methods: deeplift \(2 files\)"),
+    (case_wrong_model_to_plot, FileNotFoundError,
+     r"no attribution file of method 'deepliftshap' explaining model 'dtln' in .*attr for the 1 input file \(a.wav\); "
+     r"its files explain nsnet2: run notebook 02 with model='dtln', or set model to one of these"),
+    (case_wrong_model_to_perturb, FileNotFoundError, r"explaining model 'gtcrn' .*its files explain nsnet2"),
+    (case_unknown_model, ValueError, r"model: unknown 'dtln2'; choose one of nsnet2, dtln, gtcrn, or give an import path"),
     (case_10_every_file_failed, NothingDoneError, r"nothing perturbed: .*a.wav: failed, .*a__deepliftshap_broken.h5.*b.wav: skipped"),
     (case_10_nothing_of_the_method_to_plot, FileNotFoundError,
      r"no attribution file of method 'deepliftshap' in .*attr .*found methods: saliency \(2 files\)"),
@@ -298,7 +328,8 @@ def test_a_notebook_with_nothing_of_its_method_exits_non_zero_naming_what_exists
     done = _papermill(notebook, executed, input_path=str(clean_dir / "a.wav"), attributions_dir=str(attributions),
                       method="deepliftshap", output_dir=str(tmp_path / output))
     assert done.returncode != 0
-    message = f"no attribution file of method 'deepliftshap' in {attributions} for the 1 input file (a.wav); found methods: deeplift (1 file)"
+    message = (f"no attribution file of method 'deepliftshap' explaining model 'nsnet2' in {attributions} for the 1 input "
+               "file (a.wav); found methods: deeplift (1 file)")
     assert message in done.stderr
     assert message in executed.read_text()  # the executed notebook, the run's log, shows the error too
     assert not (tmp_path / output).exists()

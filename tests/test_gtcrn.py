@@ -3,7 +3,6 @@ onnxruntime (:mod:`xai_helpers.models.gtcrn_reference`), on 2 s of noisy speech.
 
 from __future__ import annotations
 
-import copy
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from xai_helpers.dsp.stft import log_power
+from xai_helpers.experiments.faithfulness import randomised_model
 from xai_helpers.models.gtcrn import DILATIONS, GTCRN, load_gtcrn
 from xai_helpers.models.gtcrn_onnx import load_onnx_weights
 from xai_helpers.models.gtcrn_reference import reference_frames, reference_gtcrn
@@ -170,11 +170,8 @@ def test_latent_layers_and_randomisation(model, inputs):
     for handle in handles:
         handle.remove()
     for layer, output in outputs.items():
-        assert output.shape == (1, 20, model.latent_units(layer), 33)
-    randomised = copy.deepcopy(model)
-    torch.manual_seed(0)
-    for name in GTCRN.randomisation_order:
-        randomised.get_submodule(name).reset_parameters()
+        assert output.shape == (1, 20, model.latent_units(layer)) and model.latent_units(layer) == 16 * 33
+    randomised = randomised_model(model, GTCRN.randomisation_order, 0)
     with torch.no_grad():
         assert (randomised.explained(features, "mask", phase) - mask).abs().max() > 1e-2
 

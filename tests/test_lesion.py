@@ -1,4 +1,5 @@
-"""The lesioned NSNet2: blind to its band (checked by perturbation), gradient maps give the band nothing."""
+"""The lesioned models: blind to their band (checked by perturbation, for each model), gradient maps of the lesioned
+NSNet2 give the band nothing."""
 
 from __future__ import annotations
 
@@ -25,19 +26,35 @@ def features(noisy_speech) -> np.ndarray:
 
 def test_band_bins_and_weights(models):
     model, lesioned = models
-    bins = band_bins(16000)
+    bins = band_bins(stft_config(16000))
     freqs = stft_config(16000).frequencies_hz()
     assert freqs[bins].min() >= 2500 and freqs[bins].max() < 3500 and bins.sum() == 20  # 50 Hz bins
     assert (lesioned.fc_in.weight[:, torch.as_tensor(bins)] == 0).all()
     assert torch.equal(lesioned.fc_in.weight[:, torch.as_tensor(~bins)], model.fc_in.weight[:, torch.as_tensor(~bins)])
     assert (model.fc_in.weight[:, torch.as_tensor(bins)] != 0).any()  # the original is untouched
     with pytest.raises(ValueError, match="band_hz"):
-        band_bins(16000, (3000.0, 2000.0))
+        band_bins(stft_config(16000), (3000.0, 2000.0))
+
+
+@pytest.mark.parametrize("name", ["dtln", "gtcrn"])
+def test_each_models_lesion_makes_its_mask_blind_to_the_band(name, noisy_speech):
+    from xai_helpers.models.registry import load_model
+
+    model = load_model(name)
+    spectrum = stft(noisy_speech[8000:8000 + 4800], model.stft_config(16000))
+    features, phase = log_power(spectrum).astype(np.float32), np.angle(spectrum)
+    bins = band_bins(model.stft_config(16000))
+    lesioned = lesioned_model(model)
+    assert lesioned.lesioned_band_hz == (2500.0, 3500.0) and bins.sum() == 32  # 31.25 Hz bins
+    assert lesion_change(lesioned, features, bins, phase=phase) < 1e-5
+    assert lesion_change(model, features, bins, phase=phase) > 1e-3  # the intact model reacts: the check can fail
+    with pytest.raises(ValueError, match="boolean"):
+        model.lesioned(np.zeros(model.n_bins, dtype=bool))
 
 
 def test_lesioned_output_does_not_change_when_the_band_changes(models, features):
     model, lesioned = models
-    bins = band_bins(16000)
+    bins = band_bins(stft_config(16000))
     assert lesion_change(lesioned, features, bins, seed=0) < 1e-6  # float round-off of the batched products only
     assert lesion_change(model, features, bins, seed=0) > 1e-3  # the check can fail: the intact model reacts
 
@@ -51,7 +68,7 @@ def test_gradient_maps_of_the_lesioned_model_give_the_band_nothing(models, featu
     region[0, 15:50, 20:] = 1.0
     module = ExplainedOutputs(lesioned, "mask", torch.as_tensor(region))
     baseline = torch.full((1, *features.shape), -12.0)
-    bins = band_bins(16000)
+    bins = band_bins(stft_config(16000))
     for method in ("deeplift", "integratedgradients"):
         values = attribute_targets(module, torch.as_tensor(features), baseline, method, [0]).values[0]
         assert np.abs(values).sum() > 0

@@ -330,7 +330,7 @@ def header_texts(page: str) -> list[str]:
 
 
 def test_faithfulness_tables_order_levels_by_number_and_layers_as_the_model():
-    from xai_helpers.experiments.faithfulness import RANDOMISATION_ORDER
+    from xai_helpers.models.nsnet2 import NSNet2
     from xai_helpers.reports.faithfulness import condition_table, randomisation_table
 
     levels = ["level 0 dB", "level -10 dB", "level 20 dB", "level -20 dB"]
@@ -341,11 +341,13 @@ def test_faithfulness_tables_order_levels_by_number_and_layers_as_the_model():
     assert shown == ["level -20 dB", "level -10 dB", "level 0 dB", "level 20 dB"] * 2  # mean, then std
     assert "<caption>Enrichment per level.</caption>" in page  # two samples: std has values, nothing left out
 
-    assert RANDOMISATION_ORDER == ("fc_out3", "fc_out2", "fc_out1", "gru2", "gru1", "fc_in")
+    order = NSNet2.randomisation_order
+    assert order == ("fc_out3", "fc_out2", "fc_out1", "gru2", "gru1", "fc_in")
     rows = [{"method": "a", "metric": "randomisation_spearman_signed", "condition": f"randomised down to {layer}",
-             "value": 0.9 - 0.1 * depth, "sample": "x"} for depth, layer in enumerate(sorted(RANDOMISATION_ORDER))]
+             "layer": layer, "depth": order.index(layer) + 1, "value": 0.9 - 0.1 * index, "sample": "x"}
+            for index, layer in enumerate(sorted(order))]
     page = randomisation_table(rows).to_html()
-    assert [h for h in header_texts(page) if h in RANDOMISATION_ORDER] == list(RANDOMISATION_ORDER)  # not alphabetical
+    assert [h for h in header_texts(page) if h in order] == list(order)  # by depth, not alphabetical
     assert "randomised down to" not in page.split("</caption>")[1]  # the layer alone heads its column
     assert "std" not in header_texts(page)  # one file: no spread to show
 
@@ -465,13 +467,15 @@ def test_setup_notebook_shows_every_column_and_whole_cells(notebook_setup_undone
 
 
 def test_faithfulness_summary_opens_with_the_best_method_the_controls_and_a_control_that_ranks_as_well(agreement_rows):
+    from types import SimpleNamespace
+
     from xai_helpers.experiments.faithfulness import BenchmarkSettings
     from xai_helpers.reports.faithfulness import Benchmark, summary
 
     rows = agreement_rows
-    benchmark = Benchmark(BenchmarkSettings(methods=("good", "poor")), {"a": np.zeros(4)}, None, None)
+    benchmark = Benchmark(BenchmarkSettings(methods=("good", "poor")), {"a": np.zeros(4)}, SimpleNamespace(name="dtln"), None)
     text = summary(benchmark, rows).data
     found = text.split("**What we found.**")[1]
-    assert "(`good`, `poor`)" in text and "1 file(s)" in text
+    assert "(`good`, `poor`)" in text and "1 file(s)" in text and "model dtln" in text
     assert found.index("**good** agrees best") < found.index("Controls on Spearman") < found.index("Control(s) at or above good")
     assert "enrichment" not in found.lower() and "The full reading closes the report." in found

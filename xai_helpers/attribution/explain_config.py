@@ -80,7 +80,7 @@ class ExplainConfig:
         self.sample_rate = model_sample_rate(self.model, self.sample_rate)
         cls = model_class(self.model)
         if self.latent_layers is None and cls is not None:
-            self.latent_layers = tuple(cls.latent_layers)
+            self.latent_layers = cls.latent_layers_of(self.target)
         elif self.latent_layers is not None:
             self.latent_layers = tuple(self.latent_layers)
             if cls is not None:

@@ -29,10 +29,11 @@ class _Reached(Exception):
         self.output = output
 
 
-def layer_activations(model: MaskModel, layer: str) -> Activations:
+def layer_activations(model: MaskModel, layer: str, phase: np.ndarray | None = None) -> Activations:
     """The activations ``[B, units, T]`` of the latent ``layer`` of ``model`` (e.g. NSNet2's ``fc_in``,
-    ``gru1``, ``gru2``) for log-power ``[B, F, T]``, captured with a forward hook that stops the
-    forward pass there."""
+    ``gru1``, ``gru2``) for log-power ``[B, F, T]`` (with the input's ``phase`` ``[F, T]`` for models that read
+    it), captured with a forward hook that stops the forward pass there."""
+    angle = None if phase is None else torch.as_tensor(np.asarray(phase).T[None].copy(), dtype=torch.float32)
     module = model.latent_module(layer)
 
     def stop(_module, _inputs, output):
@@ -41,7 +42,9 @@ def layer_activations(model: MaskModel, layer: str) -> Activations:
     def activations(log_power: torch.Tensor) -> torch.Tensor:
         handle = module.register_forward_hook(stop)
         try:
-            model.logit(log_power.transpose(1, 2))
+            # the target that runs every layer ("output" where the model has it: DTLN's stage 2 runs only there)
+            target = "output" if "output" in model.targets else "mask"
+            model.explained(log_power.transpose(1, 2), target, None if angle is None else angle.to(log_power.device))
         except _Reached as reached:
             return reached.output.transpose(1, 2)
         finally:

@@ -44,9 +44,9 @@ from ..attribution.methods import MethodOptions
 from ..attribution.captum_backend import attribute_targets
 from ..attribution.baselines import make_baselines
 from ..attribution.engine import weighted_output_attributions
-from ..models.base import MaskFromLogPower
+from ..attribution.explain_config import ENGINE_MODELS
+from ..models.base import MaskFromLogPower, MaskModel
 from ..models.lesion import DEFAULT_BAND_HZ, band_bins, lesioned_model
-from ..models.nsnet2 import NSNet2
 from ..attribution.regions import Region, feature_mask, region_bins, region_grid
 from ..dsp.noise.broadband import pink_noise
 from ..dsp.noise.bursts import gaussian_burst
@@ -61,11 +61,6 @@ from ..attribution.targets import ExplainedOutputs
 DEEPLIFT_RULES = {"deeplift": ("deeplift", "complete"), "deepliftshap": ("deepliftshap", "complete"),
                   "deeplift_captum": ("deeplift", "captum"), "deepliftshap_captum": ("deepliftshap", "captum")}
 """Benchmark method name -> (engine method, DeepLIFT rule inside the GRUs)."""
-RANDOMISATION_ORDER = NSNet2.randomisation_order
-"""Cascading randomisation, top layer first."""
-RANDOMISED_CONDITIONS = {layer: f"randomised down to {layer}" for layer in RANDOMISATION_ORDER}
-"""Layer -> ``condition`` of the cascading randomisation's rows with every layer from the top down to it
-re-initialised (in :data:`RANDOMISATION_ORDER`)."""
 GROUPS_ONLY = names(groups_only=True)
 
 
@@ -118,11 +113,18 @@ class RegionProblem:
     target_bins: np.ndarray
     freqs_hz: np.ndarray
     times_s: np.ndarray
+    phase: np.ndarray | None = None
+    """``[F, T]`` the input's phase (radians), held fixed for models that read it."""
 
-    def module(self, model: NSNet2, target: str = "mask") -> ExplainedOutputs:
+    def module(self, model: MaskModel, target: str = "mask") -> ExplainedOutputs:
         """The model explaining the sum of its output over the region."""
         masks = torch.as_tensor(self.target_bins[None].astype(np.float32))
-        return ExplainedOutputs(model, target, masks)
+        return ExplainedOutputs(model, target, masks, self.phase)
+
+    def game(self, model: MaskModel, target: str = "mask") -> MaskFromLogPower:
+        """The model as the exact Shapley game reads it: log power ``[B, F, T]`` in, ``target`` out, this
+        problem's phase held."""
+        return MaskFromLogPower(model, target, self.phase)
 
 
 def region_problem(
@@ -131,37 +133,46 @@ def region_problem(
     """The segment from ``context_s`` before ``region`` to its end (later frames cannot matter: causality),
     as in notebook 02 (the model runs on the segment alone), with its baselines. Times (``times_s``,
     ``region``) count from the file start."""
-    features = log_power(stft(wave, config)).astype(np.float32)
+    spectrum = stft(wave, config)
+    features = log_power(spectrum).astype(np.float32)
     times = config.frame_times_s(features.shape[1])
     first = int(np.searchsorted(times, max(region[2] - context_s, 0.0)))
     last = int(np.searchsorted(times, region[3]))
     features = features[:, first:last]
     freqs, times = config.frequencies_hz(), times[first:last]
     baselines = make_baselines(baseline, features, seed=seed)
-    return RegionProblem(features, baselines, region_bins(region, freqs, times), freqs, times)
+    phase = np.angle(spectrum[:, first:last]).astype(np.float32)
+    return RegionProblem(features, baselines, region_bins(region, freqs, times), freqs, times, phase)
 
 
 def method_map(
-    model: NSNet2, problem: RegionProblem, method: str, options: MethodOptions, group_hz: float = 500.0, group_s: float = 0.1
+    model: MaskModel, problem: RegionProblem, method: str, options: MethodOptions, group_hz: float = 500.0, group_s: float = 0.1
 ) -> tuple[np.ndarray, float | None]:
     """``(signed attribution map [F, T], relative convergence delta or None)`` of ``method`` for the region.
 
     Groups-only methods (KernelShap, Lime) work on a ``group_hz`` x ``group_s`` grid; each group's
     value is spread evenly over its bins so maps compare bin for bin. The names of
-    :data:`DEEPLIFT_RULES` run on the exact engine for NSNet2 (on any other model, whose rules
-    cannot differ inside GRUs it does not have, on Captum's DeepLift), the rest through Captum.
+    :data:`DEEPLIFT_RULES` run on the exact engine for the models it covers
+    (:data:`~xai_helpers.attribution.explain_config.ENGINE_MODELS`); another registered model is refused for
+    the complete rule by name (its ``_captum`` twin runs through Captum); a plain ``nn.Module`` (no recurrent
+    gates, activations as modules: both rules agree) runs on Captum's DeepLift. The rest run through Captum.
     """
     device = next((parameter.device for parameter in model.parameters()), torch.device("cpu"))
     module = problem.module(model).to(device)
     features = torch.as_tensor(problem.features, device=device)
     baselines = torch.as_tensor(problem.baselines, device=device)
-    if method in DEEPLIFT_RULES and not isinstance(model, NSNet2):
-        method = DEEPLIFT_RULES[method][0]  # no GRU, no rule to choose: Captum's DeepLift
+    name = getattr(model, "name", None) if isinstance(model, MaskModel) else None
+    if method in DEEPLIFT_RULES and name not in ENGINE_MODELS:
+        engine_method, rule = DEEPLIFT_RULES[method]
+        if rule == "complete" and name is not None:
+            raise ValueError(f"{method!r} (DeepLIFT's complete rule) needs the engine, which covers "
+                             f"{', '.join(ENGINE_MODELS)}, not {name}: use {method + '_captum'!r}")
+        method = engine_method
     elif method in DEEPLIFT_RULES:
         engine_method, rule = DEEPLIFT_RULES[method]
         values, deltas = weighted_output_attributions(
             model, problem.features, problem.baselines, engine_method, problem.target_bins[None].astype(np.float32), rule=rule,
-        )
+        )  # NSNet2 reads no phase
         with torch.no_grad():
             change = float(module(features[None])[0, 0] - module(baselines).mean())
         return values[0].astype(np.float64), float(abs(deltas[0]) / max(abs(change), 1e-12))
@@ -182,13 +193,22 @@ def method_map(
     return values, relative_delta
 
 
-def randomised_model(model: NSNet2, layers: Sequence[str], seed: int) -> NSNet2:
-    """A copy of ``model`` whose ``layers`` are re-initialised (PyTorch's default initialisation)."""
+def randomised_model(model: MaskModel, layers: Sequence[str], seed: int) -> MaskModel:
+    """A copy of ``model`` whose modules ``layers`` (names as ``get_submodule`` takes them) are re-initialised:
+    every module inside each that has ``reset_parameters`` (PyTorch's default initialisation), seeded."""
     copied = copy.deepcopy(model)
     torch.manual_seed(seed)
     for name in layers:
-        getattr(copied, name).reset_parameters()
+        for module in copied.get_submodule(name).modules():
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
     return copied
+
+
+def randomised_condition(layer: str) -> str:
+    """``condition`` of the cascading randomisation's rows with every module from the top down to ``layer``
+    re-initialised."""
+    return f"randomised down to {layer}"
 
 
 def rank_correlation(first: np.ndarray, second: np.ndarray) -> float:
@@ -288,7 +308,7 @@ def _maps(model, problem, settings, seed, methods) -> tuple[dict[str, np.ndarray
 
 
 def localisation_rows(
-    clean_waves: dict[str, np.ndarray], model: NSNet2, config: StftConfig, settings: BenchmarkSettings, progress=None
+    clean_waves: dict[str, np.ndarray], model: MaskModel, config: StftConfig, settings: BenchmarkSettings, progress=None
 ) -> list[dict]:
     """Long-form rows (method, metric, condition, value, sample, placement, seed) of every condition:
     the ground truth (``shapley_*`` per method and control, the burst's ``burst_effect``,
@@ -296,8 +316,7 @@ def localisation_rows(
     each file's first condition), enrichment, relative convergence delta, Spearman agreement with
     occlusion, deletion and insertion areas. Every row of a condition carries ``burst_material``."""
     rows = []
-    lesioned, lesion_band = lesioned_model(model, settings.lesion_band_hz), band_bins(config.sample_rate, settings.lesion_band_hz)
-    game = MaskFromLogPower(model)
+    lesioned, lesion_band = lesioned_model(model, settings.lesion_band_hz), band_bins(config, settings.lesion_band_hz)
     tasks = [(name, wave, seed, index, burst, region) for name, wave in clean_waves.items() for seed in settings.seeds
              for index, (burst, region) in enumerate(burst_conditions(settings))]
     for name, clean, seed, index, burst, region in progress(tasks) if progress else tasks:
@@ -307,8 +326,9 @@ def localisation_rows(
         inside = region_bins(burst.region, problem.freqs_hz, problem.times_s)
         weights_out = problem.target_bins.astype(np.float64)
         tiles = burst_tiles(problem.freqs_hz, problem.times_s, burst.region, settings.shapley_band_edges_hz, settings.shapley_spans)
+        game = problem.game(model)
         exact = exact_shapley(game, problem.features, problem.baselines, tiles, weights_out)
-        effect = burst_effect(game, problem.features, quiet, weights_out)
+        effect = burst_effect(game, problem.features, quiet, weights_out)  # the burst's phase held in both
         context = {"condition": f"level {burst.level_db:g} dB", "sample": name,
                    "placement": f"{burst.center_hz:g} Hz @ {burst.start_s:g} s", "seed": seed}
         described = burst_rows(effect, exact, settings.material_share, context)
@@ -341,7 +361,7 @@ def _deletion_rows(
     (the ``random`` control is the method named ``random``, whose map is random)."""
     curves = deletion_insertion_curves(
         model, problem.features, problem.baselines.mean(axis=0), np.abs(weights), orders=("top",), seed=seed,
-        region=problem.target_bins, removal=removal,
+        region=problem.target_bins, removal=removal, phase=problem.phase,
     )
     areas = curve_areas(curves).iloc[0]
     return [{"method": method, "metric": f"{kind}_area", "value": float(areas[f"{kind}_area"]), **context}
@@ -349,10 +369,11 @@ def _deletion_rows(
 
 
 def randomisation_rows(
-    clean_waves: dict[str, np.ndarray], model: NSNet2, config: StftConfig, settings: BenchmarkSettings
+    clean_waves: dict[str, np.ndarray], model: MaskModel, config: StftConfig, settings: BenchmarkSettings
 ) -> list[dict]:
     """Cascading randomisation: Spearman correlation between each method's original map and its map
-    with the layers re-initialised from the top down to each layer, at the first condition."""
+    with the model's modules re-initialised from the top down to each (``model.randomisation_order``), at the
+    first condition. Rows carry ``layer`` and ``depth`` (1: the top module only)."""
     burst, region = burst_conditions(settings)[0]
     seed = settings.seeds[0]
     methods = [m for m in settings.methods if m not in GROUPS_ONLY]
@@ -360,11 +381,12 @@ def randomisation_rows(
     for name, clean in list(clean_waves.items())[: settings.randomisation_files]:
         problem = burst_problem(clean, burst, region, config, settings, seed)
         original, _ = _maps(model, problem, settings, seed, methods)
-        for depth in range(1, len(RANDOMISATION_ORDER) + 1):
-            randomised = randomised_model(model, RANDOMISATION_ORDER[:depth], seed)
+        order = model.randomisation_order
+        for depth in range(1, len(order) + 1):
+            randomised = randomised_model(model, order[:depth], seed)
             maps, _ = _maps(randomised, problem, settings, seed, methods)
-            context = {"condition": RANDOMISED_CONDITIONS[RANDOMISATION_ORDER[depth - 1]], "sample": name,
-                       "placement": f"{burst.center_hz:g} Hz @ {burst.start_s:g} s", "seed": seed}
+            context = {"condition": randomised_condition(order[depth - 1]), "layer": order[depth - 1], "depth": depth,
+                       "sample": name, "placement": f"{burst.center_hz:g} Hz @ {burst.start_s:g} s", "seed": seed}
             for method in methods:
                 rows.append({"method": method, "metric": "randomisation_spearman_abs",
                              "value": rank_correlation(np.abs(original[method]), np.abs(maps[method])), **context})
@@ -491,7 +513,7 @@ def reading(rows: list[dict]) -> str:
     lines.append(f"- Enrichment rises (by more than 0.01 at each step) with the burst level for: {', '.join(trend) or 'no method'}.")
     randomised = frame[(frame["metric"] == "randomisation_spearman_signed")]
     if not randomised.empty:
-        last = randomised[randomised["condition"] == RANDOMISED_CONDITIONS[RANDOMISATION_ORDER[-1]]]
+        last = randomised[randomised["depth"] == randomised["depth"].max()]
         kept = last.groupby("method")["value"].mean().sort_values()
         lines.append(
             "- With every layer re-initialised, the signed maps' rank correlation with the original falls to "

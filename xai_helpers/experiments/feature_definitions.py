@@ -12,7 +12,7 @@ over the output bins of a short segment of speech in pink noise) are explained w
   and ``occlusion`` (ablation of one whole tile) with the tiles as feature groups, and ``shapley``,
   the exact Shapley values of the tiles (:func:`xai_helpers.experiments.shapley.exact_shapley`), the
   reference every other score is compared with;
-* **latent units** (``"latent"``): Captum's layer methods on NSNet2's ``fc_in``, ``gru1`` and ``gru2``
+* **latent units** (``"latent"``): Captum's layer methods on the model's latent layers (NSNet2's ``fc_in``, ``gru1`` and ``gru2``)
   units (``[units, T]`` per output), summed into groups of units that share an input band
   (:mod:`xai_helpers.attribution.unit_profiles`).
 
@@ -46,8 +46,8 @@ from ..dsp import mel
 from ..dsp.noise.broadband import pink_noise
 from ..dsp.noise.mixing import mix_at_snr
 from ..dsp.stft import StftConfig, log_power, stft
-from ..models.base import MaskFromLogPower
-from ..models.nsnet2 import NSNet2
+from ..models.base import MaskFromLogPower, MaskModel
+from ..attribution.explain_config import ENGINE_MODELS
 from .shapley import Tiles, complete_tiles, exact_shapley
 
 MAX_PLAYERS = 12
@@ -96,7 +96,8 @@ def mel_edges_hz(n_bands: int, top_hz: float) -> np.ndarray:
 def make_grid(spec: dict, freqs_hz: np.ndarray, n_frames: int, hop_s: float) -> Grid:
     """The :class:`Grid` of ``spec`` over a segment of ``n_frames`` frames (bins ``freqs_hz`` ``[F]``).
 
-    ``spec``: ``{"name", "span_s"}`` plus ``"band_hz"`` (and optionally ``"max_hz"``; bins above
+    ``spec``: ``{"name", "span_s"}`` (the segment is cut into the whole number of spans nearest to ``span_s``
+    s each) plus ``"band_hz"`` (and optionally ``"max_hz"``; bins above
     it become ``rest``) or ``"mel_bands"`` (mel-spaced over the whole range). ``ValueError`` for a
     missing key, or more than :data:`MAX_PLAYERS` players.
     """
@@ -110,16 +111,19 @@ def make_grid(spec: dict, freqs_hz: np.ndarray, n_frames: int, hop_s: float) -> 
         band, limit = float(spec["band_hz"]), min(float(spec.get("max_hz", top)), top)
         edges = np.arange(0.0, limit + band / 2, band)
         edges = np.append(edges[edges < limit], limit)
-    span = max(1, int(round(float(spec["span_s"]) / hop_s)))
+    # The segment cut into the whole number of spans nearest to span_s each, as equal as frames allow (a model's
+    # hop need not divide span_s: 100 ms of DTLN's 8 ms hops is 12.5 frames).
+    n_spans = max(1, int(round(n_frames * hop_s / float(spec["span_s"]))))
+    bounds = np.round(np.linspace(0, n_frames, n_spans + 1)).astype(int)
     masks, names, bands = [], [], []
     for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
         in_band = (freqs_hz >= lo) & (freqs_hz < hi)
-        for start in range(0, n_frames, span):
+        for start, stop in zip(bounds[:-1], bounds[1:]):
             mask = np.zeros((len(freqs_hz), n_frames), dtype=bool)
-            mask[in_band, start : start + span] = True
+            mask[in_band, start:stop] = True
             if mask.any():
                 masks.append(mask)
-                names.append(f"{lo:.0f}-{hi:.0f}Hz@{start * hop_s:.2f}-{min(start + span, n_frames) * hop_s:.2f}s")
+                names.append(f"{lo:.0f}-{hi:.0f}Hz@{start * hop_s:.2f}-{stop * hop_s:.2f}s")
                 bands.append(b)
     tiles = complete_tiles(Tiles(np.stack(masks), tuple(names)), (len(freqs_hz), n_frames))
     if tiles.count > MAX_PLAYERS:
@@ -138,11 +142,12 @@ class Output:
 
 def make_outputs(regions: Sequence[str], bins: Sequence[Sequence[float]], freqs_hz: np.ndarray, times_s: np.ndarray) -> list[Output]:
     """Explained outputs: ``regions`` (``"LO-HIHz@START-ENDs"``, times from the segment start) and
-    ``bins`` (``[Hz, s]``: the nearest output bin, which must lie inside the segment)."""
+    ``bins`` (``[Hz, s]``: the nearest output bin; ``s`` must lie inside the segment's frames, ``[-hop / 2,
+    T * hop)``, so a time in the last frame's hop counts on any model's grid)."""
     outputs = [Output(str(r), region_bins(parse_region(r), freqs_hz, times_s).astype(float)) for r in regions]
     hop = times_s[1] - times_s[0] if len(times_s) > 1 else 1.0
     for hz, s in bins:
-        if not (0 <= hz <= freqs_hz[-1] and -hop / 2 <= s < times_s[-1] + hop / 2):
+        if not (0 <= hz <= freqs_hz[-1] and -hop / 2 <= s < times_s[-1] + hop):
             raise ValueError(f"output bin [{hz} Hz, {s} s] lies outside the segment (0-{freqs_hz[-1]:g} Hz, 0-{times_s[-1] + hop:.2f} s)")
         weights = np.zeros((len(freqs_hz), len(times_s)))
         f, t = int(np.argmin(np.abs(freqs_hz - hz))), int(np.argmin(np.abs(times_s - s)))
@@ -166,6 +171,8 @@ class Segment:
     freqs_hz: np.ndarray
     times_s: np.ndarray
     start_s: float = 0.0
+    phase: np.ndarray | None = None
+    """``[F, T]`` the input's phase (radians), held fixed for models that read it."""
 
 
 def noisy_segment(
@@ -176,13 +183,14 @@ def noisy_segment(
     if baseline not in SINGLE_BASELINES:
         raise ValueError(f"baseline {baseline!r}: use one of {SINGLE_BASELINES} (one reference shared by every feature definition)")
     noisy = mix_at_snr(clean, pink_noise(len(clean), seed), snr_db)[0]
-    features = log_power(stft(noisy, config)).astype(np.float32)
+    spectrum = stft(noisy, config)
+    features = log_power(spectrum).astype(np.float32)
     first, count = int(round(start_s / config.hop_s)), int(round(duration_s / config.hop_s))
     if count < 1 or first + count > features.shape[1]:
         raise ValueError(f"segment {start_s}+{duration_s} s does not fit {name!r} ({features.shape[1] * config.hop_s:.2f} s)")
     features = features[:, first : first + count]
     return Segment(name, seed, features, make_baselines(baseline, features), config.frequencies_hz(), np.arange(count) * config.hop_s,
-                   first * config.hop_s)
+                   first * config.hop_s, np.angle(spectrum[:, first : first + count]).astype(np.float32))
 
 
 @dataclass
@@ -209,7 +217,8 @@ class Settings:
     bin_methods: Sequence[str] = BIN_METHODS
     region_methods: Sequence[str] = REGION_METHODS
     latent_methods: Sequence[str] = LATENT_METHODS
-    latent_layers: Sequence[str] = ("fc_in", "gru1", "gru2")
+    latent_layers: Sequence[str] | None = None
+    """Latent layers whose units are explained (``None``: all of the model's)."""
     unit_group_grid: str = "mel x 100ms"
     """Name of the grid whose bands group the latent units (its bands must cover every bin)."""
     target: str = "mask"
@@ -227,15 +236,21 @@ def _timed(run: Callable[[], object]) -> tuple[object, float]:
     return result, time.perf_counter() - start
 
 
-def bin_scores(model: NSNet2, segment: Segment, outputs: Sequence[Output], grids: Sequence[Grid], settings: Settings) -> list[Score]:
+def bin_scores(model: MaskModel, segment: Segment, outputs: Sequence[Output], grids: Sequence[Grid], settings: Settings) -> list[Score]:
     """Bin-level maps ``[F, T]`` of every output for each of ``settings.bin_methods``, summed over each
-    grid's tiles (one :class:`Score` per method, grid and output; ``grid="bins"`` holds the map)."""
+    grid's tiles (one :class:`Score` per method, grid and output; ``grid="bins"`` holds the map). DeepLift (the
+    complete rule) and Saliency come from the engine where it covers the model (DeepLift is refused by name
+    elsewhere; Saliency then runs through Captum)."""
     weights = np.stack([o.weights for o in outputs])
-    module = ExplainedOutputs(model, settings.target, torch.as_tensor(weights, dtype=torch.float32))
+    module = ExplainedOutputs(model, settings.target, torch.as_tensor(weights, dtype=torch.float32), segment.phase)
     features, baselines = torch.as_tensor(segment.features), torch.as_tensor(segment.baselines)
     scores = []
     for method in settings.bin_methods:
-        if method in ENGINE_BIN_METHODS:
+        on_engine = method in ENGINE_BIN_METHODS and model.name in ENGINE_MODELS
+        if method == "deeplift" and not on_engine:
+            raise ValueError(f"bin method 'deeplift' (DeepLIFT's complete rule) needs the engine, which covers "
+                             f"{', '.join(ENGINE_MODELS)}, not {model.name}; leave it out of bin_methods")
+        if on_engine:
             (maps, _), seconds = _timed(lambda: weighted_output_attributions(
                 model, segment.features, segment.baselines, ENGINE_BIN_METHODS[method], weights, settings.target, rule="complete"))
         else:
@@ -248,12 +263,12 @@ def bin_scores(model: NSNet2, segment: Segment, outputs: Sequence[Output], grids
     return scores
 
 
-def region_scores(model: NSNet2, segment: Segment, outputs: Sequence[Output], grids: Sequence[Grid], settings: Settings) -> list[Score]:
+def region_scores(model: MaskModel, segment: Segment, outputs: Sequence[Output], grids: Sequence[Grid], settings: Settings) -> list[Score]:
     """Scores of each grid's tiles as players for ``settings.region_methods`` (``shapley``: exact values)."""
     weights = np.stack([o.weights for o in outputs])
-    module = ExplainedOutputs(model, settings.target, torch.as_tensor(weights, dtype=torch.float32))
+    module = ExplainedOutputs(model, settings.target, torch.as_tensor(weights, dtype=torch.float32), segment.phase)
     features, baselines = torch.as_tensor(segment.features), torch.as_tensor(segment.baselines)
-    game = MaskFromLogPower(model, settings.target)
+    game = MaskFromLogPower(model, settings.target, segment.phase)
     scores = []
     for grid in grids:
         labels = torch.as_tensor(grid.labels)
@@ -270,23 +285,25 @@ def region_scores(model: NSNet2, segment: Segment, outputs: Sequence[Output], gr
     return scores
 
 
-def segment_profiles(model: NSNet2, segment: Segment, layers: Sequence[str]) -> dict[str, np.ndarray]:
+def segment_profiles(model: MaskModel, segment: Segment, layers: Sequence[str]) -> dict[str, np.ndarray]:
     """Unit input profiles ``{layer: [units, F]}`` on one segment
     (:func:`xai_helpers.attribution.unit_profiles.unit_profiles`)."""
-    return {layer: unit_profiles(layer_activations(model, layer), segment.features, segment.baselines) for layer in layers}
+    return {layer: unit_profiles(layer_activations(model, layer, segment.phase), segment.features, segment.baselines)
+            for layer in layers}
 
 
 def latent_scores(
-    model: NSNet2, segment: Segment, outputs: Sequence[Output], unit_groups: dict[str, np.ndarray], n_groups: int, settings: Settings,
+    model: MaskModel, segment: Segment, outputs: Sequence[Output], unit_groups: dict[str, np.ndarray], n_groups: int,
+    settings: Settings,
 ) -> list[Score]:
     """Attributions ``[units, T]`` of every output to each layer's units, summed into the unit groups
     ``unit_groups`` (``{layer: [units]}`` group index ``0..n_groups-1``); ``grid`` is the layer name."""
     weights = torch.as_tensor(np.stack([o.weights for o in outputs]), dtype=torch.float32)
-    module = ExplainedOutputs(model, settings.target, weights)
+    module = ExplainedOutputs(model, settings.target, weights, segment.phase)
     features, baselines = torch.as_tensor(segment.features), torch.as_tensor(segment.baselines)
     scores = []
     for method in settings.latent_methods:
-        for layer in settings.latent_layers:
+        for layer in latent_layers(model, settings):
             result, seconds = _timed(lambda: layer_attributions(
                 module, features, baselines, method, range(len(outputs)), [layer], settings.options())[layer])
             summing = (unit_groups[layer][None, :] == np.arange(n_groups)[:, None]).astype(float)  # [groups, units]
@@ -311,10 +328,17 @@ class Study:
     profile_seconds: float
     unit_group_grid: str
     """Name of the grid whose bands group the latent units."""
+    model: str = "nsnet2"
+    """Name of the explained model."""
+
+
+def latent_layers(model: MaskModel, settings: Settings) -> tuple[str, ...]:
+    """``settings.latent_layers``, or, when ``None``, all of ``model``'s that ``settings.target`` depends on."""
+    return model.latent_layers_of(settings.target) if settings.latent_layers is None else tuple(settings.latent_layers)
 
 
 def run_study(
-    model: NSNet2, clean_waves: dict[str, np.ndarray], config: StftConfig, grid_specs: Sequence[dict],
+    model: MaskModel, clean_waves: dict[str, np.ndarray], config: StftConfig, grid_specs: Sequence[dict],
     output_regions: Sequence[str], output_bins: Sequence[Sequence[float]], noise_seeds: Sequence[int], snr_db: float,
     segment_start_s: float, segment_duration_s: float, baseline: str, settings: Settings,
     progress: Callable[[Iterable], Iterable] = lambda items: items,
@@ -338,7 +362,7 @@ def run_study(
         scores += bin_scores(model, segment, outputs, grids, settings)
         scores += region_scores(model, segment, outputs, grids, settings)
         if settings.latent_methods:
-            profiles, seconds = _timed(lambda: segment_profiles(model, segment, settings.latent_layers))
+            profiles, seconds = _timed(lambda: segment_profiles(model, segment, latent_layers(model, settings)))
             profile_seconds += seconds / len(segments)
             for layer, profile in profiles.items():
                 profile_sums[layer] = profile_sums.get(layer, 0.0) + profile / len(segments)
@@ -348,4 +372,5 @@ def run_study(
         unit_groups = {layer: group_by_band(p, first.freqs_hz, group_grid.band_edges_hz) for layer, p in profile_sums.items()}
         for segment in segments:
             scores += latent_scores(model, segment, outputs, unit_groups, len(group_grid.band_edges_hz) - 1, settings)
-    return Study(scores, grids, profile_sums, unit_groups, first, outputs, profile_seconds, settings.unit_group_grid)
+    return Study(scores, grids, profile_sums, unit_groups, first, outputs, profile_seconds, settings.unit_group_grid,
+                 model.name)

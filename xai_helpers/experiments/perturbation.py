@@ -421,7 +421,7 @@ def perturb_files(
     with each file's reason.
     """
     check_output_dir(output_dir)
-    check_attributions_found(sources, attributions_dir, settings.method)
+    check_attributions_found(sources, attributions_dir, settings.method, settings.model)
     results = [perturb_file(source, attributions_dir, output_dir, settings, model) for source in sources]
     left_out = [(result.source.name, f"{result.status}, {result.message}") for result in results if result.status != "perturbed"]
     check_something_done(len(results) - len(left_out), left_out, "perturbed")

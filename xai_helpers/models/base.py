@@ -27,6 +27,7 @@ entry in :data:`xai_helpers.models.registry.MODELS`.
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 
 from collections.abc import Sequence
@@ -107,6 +108,13 @@ class MaskModel(nn.Module, ABC):
             angle = None if phase is None else torch.as_tensor(np.ascontiguousarray(phase.T[None]), dtype=torch.float32, device=device)
             return self.explained(frames, target, angle)[0].T.cpu().numpy().astype(np.float64)
 
+    def lesioned(self, bins: np.ndarray) -> MaskModel:
+        """A copy of the model blind to the input bins ``bins`` (boolean ``[F]``) in every frame: its ``"mask"``
+        target provably does not depend on them (notebook 05's lesion check). Each model says how; a model
+        without a lesion raises ``ValueError`` naming it."""
+        raise ValueError(f"{self.name or type(self).__name__} has no lesion: notebook 05's lesion check needs "
+                         "MaskModel.lesioned(bins)")
+
     def check_target(self, target: str) -> str:
         """``target`` if this model has it, else ``ValueError`` naming the model and its targets."""
         check_target(target)
@@ -114,6 +122,11 @@ class MaskModel(nn.Module, ABC):
             raise ValueError(f"target {target!r} does not exist for {self.name or type(self).__name__}; "
                              f"it has {', '.join(self.targets)}")
         return target
+
+    @classmethod
+    def latent_layers_of(cls, target: str) -> tuple[str, ...]:
+        """The latent layers that ``target`` depends on (all of them, unless a model says otherwise)."""
+        return tuple(cls.latent_layers)
 
     def check_latent_layers(self, layers: Sequence[str]) -> None:
         """``ValueError`` naming the unknown layers and the valid ones."""
@@ -125,6 +138,17 @@ class MaskModel(nn.Module, ABC):
         """The registered module whose output is latent ``layer``."""
         self.check_latent_layers([layer])
         return self.get_submodule(self.latent_layers[layer])
+
+
+def blind_copy(model: MaskModel, bins: np.ndarray) -> MaskModel:
+    """A deep copy of ``model`` to lesion, after checking ``bins`` (boolean ``[n_bins]``, at least one set); records
+    them as ``lesioned_bins``."""
+    bins = np.asarray(bins)
+    if bins.dtype != bool or bins.shape != (model.n_bins,) or not bins.any():
+        raise ValueError(f"bins must be a boolean [{model.n_bins}] array with at least one True, got {bins.dtype} {bins.shape}")
+    lesioned = copy.deepcopy(model)
+    lesioned.lesioned_bins = bins.copy()
+    return lesioned
 
 
 def output_log_power(features: torch.Tensor, gain_power: torch.Tensor) -> torch.Tensor:

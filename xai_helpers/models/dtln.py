@@ -26,7 +26,7 @@ from onnx import helper, numpy_helper
 from torch import nn
 
 from ..dsp.stft import LOG_POWER_FLOOR, StftConfig, stft
-from .base import MaskModel, check_device, model_device
+from .base import MaskModel, blind_copy, check_device, model_device
 from .weights import weights_path
 
 SAMPLE_RATE = 16000
@@ -330,10 +330,24 @@ class DTLN(MaskModel):
             raise ValueError(f"DTLN runs at {SAMPLE_RATE} Hz only, not {sample_rate} Hz")
         return StftConfig(SAMPLE_RATE, BLOCK_LEN, BLOCK_SHIFT, BLOCK_LEN, window_type="rect", padding="causal")
 
+    @classmethod
+    def latent_layers_of(cls, target: str) -> tuple[str, ...]:
+        """Stage 1's LSTMs for ``"mask"`` and ``"logit"``; all four for ``"output"``."""
+        return tuple(cls.latent_layers) if target == "output" else ("lstm1", "lstm2")
+
     def latent_units(self, layer: str) -> int:
         """Every latent layer (an LSTM's output) has 128 units."""
         self.check_latent_layers([layer])
         return UNITS
+
+    def lesioned(self, bins: np.ndarray) -> DTLN:
+        """A copy whose first LSTM's input weights of ``bins`` (boolean ``[257]``) are zero: stage 1 reads the
+        magnitudes only there, so ``"mask"`` and ``"logit"`` are independent of those bins (``"output"`` is not:
+        stage 2 reads the masked spectrum of every bin)."""
+        lesioned = blind_copy(self, bins)
+        with torch.no_grad():
+            lesioned.lstm1.weight_ih_l0[:, torch.as_tensor(bins, device=lesioned.lstm1.weight_ih_l0.device)] = 0.0
+        return lesioned
 
     def stage1(self, magnitude: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Stage 1 on block magnitudes ``|rfft|`` ``[B, T, 257]`` (linear, not log): the mask's logit

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..dsp.stft import StftConfig, istft, stft
-from .base import MaskModel, check_device, model_device, output_log_power
+from .base import MaskModel, blind_copy, check_device, model_device, output_log_power
 from .gtcrn_onnx import load_onnx_weights
 from .weights import weights_path
 
@@ -212,9 +212,9 @@ class GTCRN(MaskModel):
     Modules: ``erb`` (fixed filterbank), ``encoder.0``-``encoder.4``, ``encoder_out``, ``dpgrnn1``,
     ``dpgrnn1_out``, ``dpgrnn2``, ``dpgrnn2_out``, ``decoder.0``-``decoder.4`` and ``decoder_out`` (run after
     ``decoder.2``); each kind of layer is registered in forward order (:mod:`.gtcrn_onnx` relies on it). The
-    ``*_out`` modules are identities whose output is a latent layer ``[B, T, 16, 33]`` (frame, channel, band;
-    frame-major like the model's input): the encoder's output, each dual-path GRNN's, and the decoder's last
-    33-band block (before upsampling); a unit is a channel.
+    ``*_out`` modules are identities whose output is a latent layer ``[B, T, 528]`` (frame-major like the model's
+    input; unit ``channel * 33 + band`` of 16 channels over 33 bands): the encoder's output, each dual-path
+    GRNN's, and the decoder's last 33-band block (before upsampling).
     """
 
     name = "gtcrn"
@@ -242,6 +242,7 @@ class GTCRN(MaskModel):
         upsampling = [DeconvBlock(CHANNELS, groups=2, last=False), DeconvBlock(2, groups=1, last=True)]
         self.decoder = nn.ModuleList([GTConvBlock(d, transposed=True) for d in reversed(DILATIONS)] + upsampling)
         self.decoder_out = nn.Identity()
+        self.register_buffer("input_gain", torch.ones(N_BINS))  # 0 on the bins a lesioned copy is blind to
 
     @classmethod
     def stft_config(cls, sample_rate: int) -> StftConfig:
@@ -251,20 +252,24 @@ class GTCRN(MaskModel):
         return StftConfig(SAMPLE_RATE, 512, 256, 512, window_type="sqrt-hann", padding="center")
 
     def latent_units(self, layer: str) -> int:
-        """Every latent layer of GTCRN has 16 units (channels), each over 33 bands: ``[B, T, 16, 33]``."""
+        """Every latent layer of GTCRN has 16 channels over 33 bands: 528 units, unit ``c * 33 + band``."""
         self.check_latent_layers([layer])
-        return CHANNELS
+        return CHANNELS * BANDS
 
     @staticmethod
     def _latent(identity: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """``x`` ``[B, C, T, F]`` through a latent identity module in the layout ``[B, T, C, F]``."""
-        return identity(x.transpose(1, 2)).transpose(1, 2)
+        """``x`` ``[B, C, T, F]`` through a latent identity module in the layout ``[B, T, C * F]`` (frame-major units,
+        as every latent layer's output)."""
+        batch, channels, frames, bands = x.shape
+        flat = identity(x.permute(0, 2, 1, 3).reshape(batch, frames, channels * bands))
+        return flat.reshape(batch, frames, channels, bands).permute(0, 2, 1, 3)
 
     def complex_mask(self, real: torch.Tensor, imag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The complex ratio mask ``(M_r, M_i)``, each ``[B, T, 257]``, for the noisy STFT's real and imaginary
         parts ``[B, T, 257]`` (all frames at once; frame ``t`` of the mask reads input frames ``<= t``)."""
         magnitude = torch.sqrt(real**2 + imag**2 + MAGNITUDE_EPS)
-        x = unfold_subbands(self.erb.compress(torch.stack([magnitude, real, imag], dim=1)))  # [B, 9, T, 129]
+        features = torch.stack([magnitude, real, imag], dim=1) * self.input_gain  # [B, 3, T, 257]
+        x = unfold_subbands(self.erb.compress(features))  # [B, 9, T, 129]
         skips = []
         for block in self.encoder:
             x = block(x)
@@ -278,6 +283,14 @@ class GTCRN(MaskModel):
                 x = self._latent(self.decoder_out, x)
         mask = self.erb.expand(x)  # [B, 2, T, 257]
         return mask[:, 0], mask[:, 1]
+
+    def lesioned(self, bins: np.ndarray) -> GTCRN:
+        """A copy whose network input (``|X|``, ``Re X``, ``Im X`` before the ERB compression) is zero in ``bins``
+        (boolean ``[257]``): ``"mask"`` is independent of those bins (``"output"`` is not: the mask multiplies
+        the spectrum of every bin)."""
+        lesioned = blind_copy(self, bins)
+        lesioned.input_gain[torch.as_tensor(bins, device=lesioned.input_gain.device)] = 0.0
+        return lesioned
 
     def explained(self, features: torch.Tensor, target: str = "mask",
                   phase: torch.Tensor | None = None) -> torch.Tensor:

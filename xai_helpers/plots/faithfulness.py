@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..experiments.faithfulness import CONTROLS, RANDOMISATION_ORDER, RANDOMISED_CONDITIONS
+from ..experiments.faithfulness import CONTROLS
 from .style import new_figure
 
 
@@ -31,15 +31,16 @@ def plot_randomisation(rows: list[dict]) -> Figure:
     """Spearman correlation of original and randomised maps as layers are re-initialised from the top;
     left |maps|, right signed maps."""
     frame = pd.DataFrame(rows)
-    order = list(RANDOMISED_CONDITIONS.values())
+    steps = frame[["depth", "layer", "condition"]].drop_duplicates().sort_values("depth")
+    order, layers = list(steps["condition"]), list(steps["layer"])
     fig, axes = new_figure((11, 4), ncols=2, sharey=True)
     for ax, metric, title in zip(axes, ("randomisation_spearman_abs", "randomisation_spearman_signed"), ("|map|", "signed map")):
         subset = frame[frame["metric"] == metric]
         means = subset.groupby(["method", "condition"])["value"].mean().unstack()[order]
         for method, values in means.iterrows():
             ax.plot(range(len(order)), values.to_numpy(), marker="o", label=method)
-        ax.set_xticks(range(len(order)), RANDOMISATION_ORDER, rotation=30)
-        ax.set_xlabel("re-initialised from fc_out3 down to")
+        ax.set_xticks(range(len(order)), layers, rotation=30)
+        ax.set_xlabel(f"re-initialised from {layers[0]} down to")
         ax.axhline(0.0, color="0.8", lw=1, zorder=0)
         ax.set_title(f"cascading randomisation: {title}")
     axes[0].set_ylabel("Spearman correlation with the original map")

@@ -17,8 +17,6 @@ from pandas.io.formats.style import Styler
 from ..dsp.stft import StftConfig
 from ..experiments.agreement import METRICS
 from ..experiments.faithfulness import (
-    RANDOMISATION_ORDER,
-    RANDOMISED_CONDITIONS,
     BenchmarkSettings,
     headline,
     method_table,
@@ -27,7 +25,8 @@ from ..experiments.faithfulness import (
 from ..io.audio import load_audio
 from ..io.datasets import list_audio_files
 from ..models.cache import cached_model
-from ..models.nsnet2 import NSNet2
+from ..models.base import MaskModel
+from ..models.registry import DEFAULT_MODEL, model_sample_rate
 from ..plots.faithfulness import plot_ground_truth
 from ..plots.style import save_png
 from .tables import captioned, numeric_key, order_key, sort_labels
@@ -44,21 +43,21 @@ class Benchmark:
 
     settings: BenchmarkSettings
     clean_waves: dict[str, np.ndarray]
-    model: NSNet2
+    model: MaskModel
     stft: StftConfig
 
     def describe(self) -> str:
         s = self.settings
         return (f"{len(self.clean_waves)} file(s), {len(s.placements)} placement(s), levels {list(s.levels_db)} dB, "
                 f"seeds {list(s.seeds)}, Shapley bands cut at {list(s.shapley_band_edges_hz)} Hz x {s.shapley_spans + 1} spans "
-                f"+ the burst tile, lesioned band {list(s.lesion_band_hz)} Hz, {s.removal} removal")
+                f"+ the burst tile, lesioned band {list(s.lesion_band_hz)} Hz, {s.removal} removal; model {self.model.name}")
 
 
 def benchmark_setup(
     input_path: str | os.PathLike, n_files: int | None, methods: Sequence[str], levels_db: Sequence[float],
     placements: Sequence[Sequence[float]], explained_offset_hz: Sequence[float], snr_db: float, baseline: str,
     n_samples: int, seeds: Sequence[int], full_run: bool, sample_rate: int, shapley_band_edges_hz: Sequence[float],
-    shapley_spans: int, lesion_band_hz: Sequence[float], removal: str,
+    shapley_spans: int, lesion_band_hz: Sequence[float], removal: str, model: str = DEFAULT_MODEL,
 ) -> Benchmark:
     """Notebook 05's parameters to a :class:`Benchmark`; ``full_run`` replaces ``n_files``, ``placements``,
     ``levels_db``, ``seeds``, ``n_samples`` and the randomisation's files by :data:`FULL_RUN`."""
@@ -73,7 +72,8 @@ def benchmark_setup(
         lesion_band_hz=tuple(lesion_band_hz), removal=removal, randomisation_files=randomisation_files,
     )
     files = list_audio_files(input_path)[:n_files]
-    model = cached_model(sample_rate)
+    model = cached_model(model_sample_rate(model, sample_rate), "cpu", model)
+    sample_rate = model.sample_rate
     return Benchmark(settings, {path.stem: load_audio(path, sample_rate) for path in files}, model, model.stft_config(sample_rate))
 
 
@@ -111,11 +111,13 @@ def randomisation_table(rows: list[dict], metric: str = "randomisation_spearman_
     """The cascading randomisation's ``metric`` per method (rows) and depth (columns: the last layer
     re-initialised, in the model's randomisation order, top layer first), mean and std, captioned."""
     table = summary_table(rows, metric)
-    layers = {condition: layer for layer, condition in RANDOMISED_CONDITIONS.items()}
-    table = sort_labels(table.rename(columns=layers, level=table.columns.nlevels - 1), order_key(RANDOMISATION_ORDER))
+    steps = pd.DataFrame(rows)[["depth", "layer", "condition"]].drop_duplicates().sort_values("depth")
+    order = tuple(steps["layer"])
+    layers = dict(zip(steps["condition"], steps["layer"]))
+    table = sort_labels(table.rename(columns=layers, level=table.columns.nlevels - 1), order_key(order))
     return captioned(table, f"Cascading randomisation ({metric.removeprefix('randomisation_')}): Spearman correlation between "
                             "each method's map and its map with every layer from the top down to the column's layer "
-                            f"re-initialised (order: {' → '.join(RANDOMISATION_ORDER)}); mean over files (and std, with several).",
+                            f"re-initialised (order: {' → '.join(order)}); mean over files (and std, with several).",
                      precision, drop_empty=True)
 
 

@@ -1,0 +1,1 @@
+"""Generic DeepLIFT (placeholder; filled in below)."""
