@@ -393,3 +393,31 @@ def test_a_task_over_the_disk_or_memory_bound_fails_alone(tmp_path, offset_clust
 def test_bounds_must_be_positive(tmp_path):
     with pytest.raises(ValueError, match="max_disk_gb must be a positive number of GB"):
         batch_cluster.run_batch(["01"], tmp_path, tmp_path / "run", max_disk_gb=0)
+
+
+def test_a_manifest_runs_each_row_on_its_own_model(tmp_path, nb0102, sample_paths):
+    """The ``model`` column reaches notebook 02 per row (and enters the hash); an unknown model is refused, naming
+    the manifest, the task and the valid models, before anything is written."""
+    from xai_helpers.store.reader import AttributionFile
+
+    notebooks, declared = nb0102
+    only02 = [notebooks[1]]
+    shutil.copy(sample_paths[0], tmp_path / "x.wav")
+    (tmp_path / "m.csv").write_text("path,id,model\nx.wav,default,\nx.wav,dtln,dtln\n")
+    run, given = tmp_path / "run", {**FAST, "device": "cpu"}
+    plans = {t.task_id: planning.plan_task(t, only02, declared, run, given) for t in batch_tasks.read_manifest(tmp_path / "m.csv")}
+    assert plans["dtln"].steps[0].parameters["model"] == "dtln" and "model" not in plans["default"].steps[0].parameters
+    assert plans["dtln"].steps[0].hash != plans["default"].steps[0].hash
+    result = runner.run_task(plans["dtln"])
+    assert result.status == "ok", result.error
+    (stored,) = (run / "files/dtln/attributions").glob("*.h5")
+    assert stored.stem.endswith("_dtln")
+    with AttributionFile(stored) as file:
+        assert file.model == "dtln" and file.input_features.shape[0] == 257
+
+    (tmp_path / "bad.csv").write_text("path,id,model\nx.wav,typo,dtln2\n")
+    with pytest.raises(ValueError, match=r"bad.csv: task 'typo': model: unknown 'dtln2'; choose one of nsnet2, dtln, gtcrn"):
+        batch_cluster.run_batch(["02"], tmp_path / "bad.csv", tmp_path / "run2")
+    assert not (tmp_path / "run2").exists()
+    with pytest.raises(ValueError, match=r"model: unknown 'x'"):
+        batch_cluster.run_batch(["02"], tmp_path / "x.wav", tmp_path / "run3", model="x")

@@ -64,6 +64,10 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
+SAMPLE_RATES = tuple(sorted({rate for spec in MODELS.values() for rate in spec.sample_rates}))
+"""Every sample rate some registered model runs at (Hz)."""
+
+
 def import_object(path: str, what: str) -> object:
     """The object named by ``"package.module:attribute"``; ``ValueError`` naming ``path`` if it does not resolve."""
     module_name, _, attribute = path.partition(":")

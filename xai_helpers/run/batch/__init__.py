@@ -33,8 +33,9 @@ each finished task, so they can be watched during a long run (tasks not finished
 Parameters: ``-p NAME VALUE`` (value parsed as YAML) goes to every chosen notebook that declares
 ``NAME``; a manifest's columns (any notebook parameter: noise_type, snr_db, method, baseline,
 segment_start_s, deeplift_rule, ...; YAML values, so ``[5, 10]`` is a list; empty cells keep the command-line
-value) override it for their row; ``--sample-rate`` sets ``sample_rate`` and ``--device`` sets
-``device`` where declared (a name goes to every chosen notebook declaring it: ``method`` reaches
+value) override it for their row; ``--model`` sets ``model`` (``nsnet2``, ``dtln``, ``gtcrn``; a manifest
+column ``model`` runs each row on its own model), ``--sample-rate`` sets ``sample_rate`` and ``--device`` sets
+``device`` where declared (a name goes to every chosen notebook declaring it: ``method`` and ``model`` reach
 02, 03 and 04 alike, so 03/04 read the files 02 wrote). ``input_path``, ``output_dir`` and ``attributions_dir`` are set by the
 wiring above and cannot be overridden. Names no chosen notebook declares are an error on the
 command line; a manifest column must be a parameter of some numbered notebook (those of notebooks

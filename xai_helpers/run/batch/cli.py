@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from ...io.locks import LockHeldError
-from ...models.nsnet2 import SAMPLE_RATES
+from ...models.registry import MODELS, SAMPLE_RATES
 from . import __doc__ as BATCH_DOC
 from .cluster import run_batch
 from .tasks import vctk_demand_manifest
@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scheduler", metavar="ADDRESS", help="use a running Dask scheduler (tcp://host:port) instead")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="notebook parameter for every file, value parsed as YAML (repeatable)")
+    parser.add_argument("--model", help=f"model parameter: {', '.join(MODELS)} or an import path module:function "
+                                        "(default: each notebook's own, nsnet2); a manifest column 'model' sets it per row")
     parser.add_argument("--sample-rate", type=int, choices=SAMPLE_RATES, help="model rate, for notebooks that declare sample_rate")
     parser.add_argument("--threads-per-worker", type=int, default=1, help="compute threads of each task's kernel (default 1)")
     parser.add_argument("--device", default="cpu", help="device parameter: cpu (default), cuda, cuda:1, ...")
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = run_batch(
             args.notebooks, args.input, args.output, workers=args.workers, scheduler=args.scheduler,
             parameters={name: yaml.safe_load(value) for name, value in args.parameter},
-            sample_rate=args.sample_rate, threads_per_worker=args.threads_per_worker, device=args.device,
+            sample_rate=args.sample_rate, model=args.model, threads_per_worker=args.threads_per_worker, device=args.device,
             force=args.force, max_memory_gb=args.max_memory_gb, max_disk_gb=args.max_disk_gb,
         )
     except (ValueError, FileNotFoundError, LockHeldError) as error:  # bad arguments, inputs or manifest, a busy run folder: nothing ran

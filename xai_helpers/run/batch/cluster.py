@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...io.locks import hold_lock, lock_path
-from ...models.nsnet2 import SAMPLE_RATES
+from ...models.registry import SAMPLE_RATES, check_model_name
 from ..book import NOTEBOOKS_DIR, notebook_parameters, numbered_notebooks
 from .limits import check_bound, folder_bytes
 from .planning import WIRED_PARAMETERS, TaskPlan, plan_task
@@ -76,6 +76,7 @@ def run_batch(
     scheduler: str | None = None,
     parameters: Mapping[str, object] | None = None,
     sample_rate: int | None = None,
+    model: str | None = None,
     threads_per_worker: int = 1,
     device: str = "cpu",
     force: bool = False,
@@ -90,7 +91,8 @@ def run_batch(
 
     ``workers`` local Dask worker processes (default: cores / ``threads_per_worker``), or the Dask
     scheduler at ``scheduler`` (``"tcp://host:8786"``). ``parameters`` go to every notebook that
-    declares them; ``sample_rate`` and ``device`` likewise. Complete tasks are skipped (``force``
+    declares them; ``sample_rate``, ``model`` (a registered name or an import path; a manifest column ``model``
+    sets it per row, each value checked before any work) and ``device`` likewise. Complete tasks are skipped (``force``
     reruns them). ``max_memory_gb`` and ``max_disk_gb`` bound each task (:mod:`.limits`): a task whose
     notebook kernel's resident memory or whose folder passes its bound fails with a message naming the
     bound and the size, and the others go on. Returns a :class:`BatchSummary`; ``summary.csv`` (with
@@ -124,10 +126,17 @@ def run_batch(
         raise ValueError(f"no chosen notebook declares the parameter(s) {unknown}; they declare {sorted(known)}")
     if sample_rate is not None:
         given["sample_rate"] = int(sample_rate)
+    if model is not None:
+        given["model"] = check_model_name(model)
     given["device"] = device
     tasks = read_tasks(input)
     valid_columns = set(MANIFEST_RESERVED + MANIFEST_INFORMATIVE).union(*(notebook_parameters(nb) for nb in numbered_notebooks(None, notebooks_dir)))
     for task in tasks:
+        if "model" in task.parameters:
+            try:
+                check_model_name(task.parameters["model"])
+            except ValueError as error:
+                raise ValueError(f"{input}: task {task.task_id!r}: {error}") from error
         columns = sorted(set(task.parameters) - valid_columns)
         if columns:
             raise ValueError(
