@@ -1,12 +1,12 @@
-"""PESQ (wide band), STOI and SI-SDR of noisy and NSNet2-enhanced speech over the bundled samples.
+"""PESQ (wide band), STOI and SI-SDR of noisy and enhanced speech over the bundled samples, for each model.
 
 Two conditions per file: pink noise mixed at ``--snr-db`` (``xai_helpers.dsp.noise.registry.inject_noise``) and a
 simulated room of ``--rt60-s`` (``xai_helpers.dsp.noise.room.reverberate_in_room``, default room and
-distance). Every score is against the clean file; prints one row per file and condition, then the
-means over files, and the wall time of each stage.
+distance). Every score is against the clean file; prints, per model (``--models``, default all registered), one
+row per file and condition, then the means over files, and the wall time of each stage.
 
     python benchmarks/quality_table.py
-    python benchmarks/quality_table.py --snr-db 0 --rt60-s 1.0 --seed 3
+    python benchmarks/quality_table.py --models dtln gtcrn --snr-db 0 --rt60-s 1.0 --seed 3
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from xai_helpers.io.audio import load_audio
+from xai_helpers.io.audio import load_audio  # noqa: E402
 from xai_helpers.models.enhance import enhance  # noqa: E402
+from xai_helpers.models.registry import MODELS  # noqa: E402
 from xai_helpers.dsp.metrics import pesq, si_sdr, stoi  # noqa: E402
 from xai_helpers.dsp.noise.registry import inject_noise  # noqa: E402
 from xai_helpers.dsp.noise.room import reverberate_in_room  # noqa: E402
@@ -37,8 +38,15 @@ def main() -> None:
     parser.add_argument("--snr-db", type=float, default=5.0)
     parser.add_argument("--rt60-s", type=float, default=0.6)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     args = parser.parse_args()
+    for model in args.models:
+        print(f"\n=== {model}")
+        table(args, model)
 
+
+def table(args: argparse.Namespace, model: str) -> None:
+    """Score every bundled file in both conditions with ``model`` and print the rows, the means and the timings."""
     timings = {"room": 0.0, "enhance": 0.0, "metrics": 0.0}
     rows = []  # (file, condition, {metric: (noisy, enhanced)})
     for path in sorted(args.samples.glob("*.wav")):
@@ -50,7 +58,7 @@ def main() -> None:
         conditions = {f"pink {args.snr_db:g} dB": pink, f"room {args.rt60_s:g} s (T20 {info['rt60_measured_s']:.2f})": room}
         for condition, noisy in conditions.items():
             start = time.perf_counter()
-            enhanced = enhance(noisy, RATE).astype(np.float64)
+            enhanced = enhance(noisy, RATE, model=model).astype(np.float64)
             timings["enhance"] += time.perf_counter() - start
             start = time.perf_counter()
             scores = {
