@@ -325,6 +325,8 @@ class BatchPlotReport:
     """Audio files with no ``.h5`` of the method in the attributions folder."""
     damaged: list[tuple[Path, str]] = field(default_factory=list)
     """``(.h5 path, message)`` of the files left out: incomplete or damaged."""
+    model: str | None = None
+    """The model whose files were plotted (``None``: any)."""
 
     def h5_paths(self) -> list[Path]:
         """The attribution files plotted, in order."""
@@ -393,7 +395,7 @@ def plot_batch(
     figures_dir = check_output_dir(figures_dir, name="output_dir (figures_dir)")
     sources = list_audio_files(input_path)
     check_attributions_found(sources, attributions_dir, method, model)
-    report = BatchPlotReport(method, aggregation, figures_dir)
+    report = BatchPlotReport(method, aggregation, figures_dir, model=model)
     for source in sources:
         found = attribution_paths(source, attributions_dir, method, model)
         if not found:

@@ -136,6 +136,11 @@ def _relation_sentence(table: pd.DataFrame) -> str:
             f"improvement across conditions and files (95 % bootstrap over files): {'; '.join(parts)}; {verdict}.")
 
 
+def _lead(means: pd.Series, most: str, only: str) -> str:
+    """``"**model** most ..."`` for the first of several models, ``"**model** (the only model compared) only ..."``."""
+    return f"**{means.index[0]}** " + (most if len(means) > 1 else f"(the only model compared) {only}")
+
+
 def headline(frame: pd.DataFrame, relation: pd.DataFrame) -> list[str]:
     """The reading's opening points: reliance on speech bins (relative to their energy), look-back, spread, and
     whether relevance tracks quality."""
@@ -144,20 +149,21 @@ def headline(frame: pd.DataFrame, relation: pd.DataFrame) -> list[str]:
     if not enrichment.empty:
         relevance, energy = _means(frame, "speech_relevance"), _means(frame, "speech_energy_share")
         best = enrichment.index[0]
-        lines.append(f"- **{best}** relies most on speech-dominant bins relative to their energy: enrichment "
-                     f"{enrichment[best]:.2f} ({relevance.get(best, np.nan):.2f} of its |attribution| on bins holding "
-                     f"{energy.get(best, np.nan):.2f} of the input's energy). All models: {_ranking(enrichment)} "
-                     "(1 = as much as the energy share).")
+        lines.append(f"- {_lead(enrichment, 'relies most on', 'relies on')} speech-dominant bins relative to their "
+                     f"energy: enrichment {enrichment[best]:.2f} ({relevance.get(best, np.nan):.2f} of its |attribution| "
+                     f"on bins holding {energy.get(best, np.nan):.2f} of the input's energy; 1 = as much as the energy "
+                     "share)" + (f". All models: {_ranking(enrichment)}." if len(enrichment) > 1 else "."))
     lookback = _means(frame, "lookback_90_ms")
     if not lookback.empty:
-        lines.append(f"- **{lookback.index[0]}** looks furthest back: 90 % of an output frame's |attribution| lies "
-                     f"within {lookback.iloc[0]:.0f} ms (all: {_ranking(lookback, ' ms', 0)}; 50 %: "
+        lines.append(f"- {_lead(lookback, 'looks furthest back', 'looks back')}: 90 % of an output frame's "
+                     f"|attribution| lies within {lookback.iloc[0]:.0f} ms (all: {_ranking(lookback, ' ms', 0)}; 50 %: "
                      f"{_ranking(_means(frame, 'lookback_50_ms'), ' ms', 0)}).")
     spread = _means(frame, "spread_90_erb")
     if not spread.empty:
         hz = _means(frame, "spread_90_hz")
-        lines.append(f"- **{spread.index[0]}** reaches widest across frequency: 90 % within {spread.iloc[0]:.1f} ERB "
-                     f"of the output frequency (all: {_ranking(spread, ' ERB', 1)}; in Hz: {_ranking(hz, ' Hz', 0)}).")
+        lines.append(f"- {_lead(spread, 'reaches widest', 'reaches')} across frequency: 90 % within "
+                     f"{spread.iloc[0]:.1f} ERB of the output frequency (all: {_ranking(spread, ' ERB', 1)}; in Hz: "
+                     f"{_ranking(hz, ' Hz', 0)}).")
     lines.append(_relation_sentence(relation))
     return lines
 
@@ -200,7 +206,7 @@ def reading(frame: pd.DataFrame, relation: pd.DataFrame, settings: ComparisonSet
 
 def summary(settings: ComparisonSettings, frame: pd.DataFrame, relation: pd.DataFrame) -> Markdown:
     """What notebook 07 shows and what it found (Markdown): the setting, then :func:`headline`."""
-    shows = (f"**What this shows.** {frame['model'].nunique()} speech enhancers explained on the same noisy files "
+    shows = (f"**What this shows.** {frame['model'].nunique()} speech enhancer(s) explained on the same noisy files "
              f"({frame['condition'].nunique()} noise condition(s), {frame['file'].nunique()} file(s)) with "
              f"{settings.method}: how much each relies on speech-dominant bins, how far back and across frequency it "
              "looks, how its mask reacts to its most attributed bins, how well its maps agree with exact Shapley "

@@ -110,7 +110,8 @@ def summary(report: BatchPlotReport, bands: BandAttribution, reach: pd.DataFrame
     low_hz = LOW_HZ if low_hz is None else low_hz
     method = report.method or "any method"
     scale = f"log scale from {options.log_floor:g} of the peak" if options.log_floor else "linear scale"
-    shows = (f"**What this shows.** Influence maps of the `{method}` attributions of {len(report.plotted)} file(s), "
+    of_model = f" of {report.model}" if report.model else ""
+    shows = (f"**What this shows.** Influence maps of the `{method}` attributions{of_model} of {len(report.plotted)} file(s), "
              f"aggregated with `{report.aggregation}`: global ({scale}), ")
     shows += (f"input time → output time and input frequency → output frequency "
               f"({'row-normalised' if options.normalisation == 'rows' else 'raw sums'}), one output bin's map, "

@@ -33,8 +33,11 @@ PRODUCT_RULES = ("shapley", "gate_as_weight", "gradient")
   also the derivative at the midpoint of any bilinear op);
 * ``"gate_as_weight"`` (LRP for LSTMs, Arras et al. 2017): in an elementwise product where exactly one factor is a
   gate (a sigmoid's output, a view of it or ``1 - gate``), the whole change ``g s - g0 s0`` goes to the signal ``s``:
-  ``m_s = (g s - g0 s0) / (s - s0)``, ``m_g = 0``; where ``|s - s0| <= eps ** (1/3)`` (the quotient is rounding) the
-  Shapley split is used instead, so it still adds up; other products keep the Shapley split;
+  ``m_s = (g s - g0 s0) / (s - s0)``, ``m_g = 0``, where that effective weight ``m_s`` is one a gate can take
+  (``0 <= m_s <= 1``) and ``|s - s0| > eps ** (1/3)``; elsewhere (the gate's own change dominates, or the quotient is
+  rounding) the Shapley split, so it always adds up and no multiplier exceeds 1 in size (an unbounded quotient
+  compounds through the recurrence: 1e5-sized cancelling attributions and float32 overflow); products without
+  exactly one gate keep the Shapley split;
 * ``"gradient"``: each factor gets the plain derivative at the input (``m_a = b``, ``m_b = a``): the attributions
   no longer add up (for comparison only)."""
 
@@ -140,11 +143,11 @@ def product_surrogate(
     mid_a, mid_b = (a.detach() + a_ref) / 2, (b.detach() + b_ref) / 2
     if rule == "shapley" or gate is None:
         return function(a, mid_b) + function(mid_a, b)
-    gate_x, gate_ref, signal, signal_ref = (a, a_ref, b, b_ref) if gate == "a" else (b, b_ref, a, a_ref)
-    mid_gate, mid_signal = (mid_a, mid_b) if gate == "a" else (mid_b, mid_a)
+    gate_x, signal = (a, b) if gate == "a" else (b, a)
+    mid_gate, mid_signal, signal_ref = (mid_a, mid_b, b_ref) if gate == "a" else (mid_b, mid_a, a_ref)
     change = (signal.detach() - signal_ref).expand(value.shape)
-    fallback = change.abs() <= smooth_threshold(change.dtype)
-    to_signal = torch.where(fallback, mid_gate.expand(value.shape),
-                            (value - ref_value) / torch.where(fallback, torch.ones_like(change), change))
-    to_gate = torch.where(fallback, mid_signal.expand(value.shape), torch.zeros_like(change))
+    weight = (value - ref_value) / torch.where(change == 0, torch.ones_like(change), change)
+    as_weight = (change.abs() > smooth_threshold(change.dtype)) & (weight >= 0) & (weight <= 1)
+    to_signal = torch.where(as_weight, weight, mid_gate.expand(value.shape))
+    to_gate = torch.where(as_weight, torch.zeros_like(change), mid_signal.expand(value.shape))
     return to_signal * signal + to_gate * gate_x
