@@ -53,7 +53,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         (noisy,) = make_conditions([args.sample], [{"noise_type": "pink_snr", "snr_db": 5.0}], work / "noisy")
-        print(f"{args.method} ({args.rule}), targets {args.targets}, segment {args.segment_s} s of {args.sample.name}, "
+        rule = f" ({args.rule})" if args.method in ("deeplift", "deepliftshap") else ""
+        print(f"{args.method}{rule}, targets {args.targets}, segment {args.segment_s} s of {args.sample.name}, "
               f"pink noise 5 dB, device {args.device}")
         missing = settings.unavailable()
         total = 0.0
@@ -65,7 +66,8 @@ def main() -> None:
             total += seconds["job"]
             print(f"{model:8s} " + "  ".join(f"{stage} {value:6.1f} s" for stage, value in seconds.items()))
         jobs = args.conditions * args.files
-        print(f"estimate for {args.conditions} condition(s) x {args.files} file(s): {total * jobs / 60:.1f} min of jobs")
+        print(f"estimate for {args.conditions} condition(s) x {args.files} file(s): "
+              f"{total * jobs / 60:.1f} min of jobs")
 
 
 def job_stages(job: Job, settings: ComparisonSettings, work: Path) -> dict[str, float]:
@@ -85,9 +87,11 @@ def job_stages(job: Job, settings: ComparisonSettings, work: Path) -> dict[str, 
         map_metrics(paths[target], model, clean, noise, settings, "" if target == "mask" else "_output")
         seconds[f"explain {target}"] = time.perf_counter() - start
     start = time.perf_counter()
-    perturbed = perturb_file(job.noisy_path, paths["mask"].parent, work / "perturbation" / job.model, PerturbationSettings(
-        method=settings.method, top_percent=settings.top_percent, gain_db=settings.gain_db, n_random=settings.n_random,
-        seed=settings.seed, model=job.model), model)
+    perturbation = PerturbationSettings(method=settings.method, top_percent=settings.top_percent,
+                                        gain_db=settings.gain_db, n_random=settings.n_random, seed=settings.seed,
+                                        model=job.model)
+    perturbed = perturb_file(job.noisy_path, paths["mask"].parent, work / "perturbation" / job.model, perturbation,
+                             model)
     seconds["perturbation"] = time.perf_counter() - start
     start = time.perf_counter()
     quality_metrics(clean, load_audio(job.noisy_path, SAMPLE_RATE), perturbed.enhanced["original"], job.noisy_path.name)

@@ -87,9 +87,10 @@ from xai_helpers.run.notebook import setup_notebook
 setup_notebook()
 settings = ComparisonSettings(
     models=tuple(models), method=method, deeplift_rule=deeplift_rule, baseline=baseline, targets=tuple(targets),
-    segment_start_s=segment_start_s, segment_duration_s=segment_duration_s, seed=seed, snr_threshold_db=snr_threshold_db,
-    top_percent=top_percent, gain_db=dB_amplification, n_random=n_random, shapley_spans=shapley_spans,
-    shapley_band_edges_hz=tuple(shapley_band_edges_hz), shapley_output_hz=tuple(shapley_output_hz), device=device,
+    segment_start_s=segment_start_s, segment_duration_s=segment_duration_s, seed=seed,
+    snr_threshold_db=snr_threshold_db, top_percent=top_percent, gain_db=dB_amplification, n_random=n_random,
+    shapley_spans=shapley_spans, shapley_band_edges_hz=tuple(shapley_band_edges_hz),
+    shapley_output_hz=tuple(shapley_output_hz), device=device,
 )
 comparison = run_comparison(input_path, n_files, noise_conditions, settings, output_dir, results_path, talkers_path)
 display(availability(comparison))

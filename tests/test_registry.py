@@ -102,3 +102,24 @@ def test_an_h5_of_one_model_is_not_read_as_another(tmp_path, wav):
     nsnet2 = explain_file(wav, tmp_path, ExplainConfig(method="saliency", segment_start_s=0.5, segment_duration_s=0.05),
                           progress=False)
     assert nsnet2.status == "computed" and nsnet2.path != result.path  # never reused across models
+
+
+@pytest.mark.parametrize("name", ["dtln", "gtcrn"])
+def test_every_captum_method_explains_the_other_models(name, tmp_path, wav):
+    """Each method of the registry (Captum's DeepLift rule), over grouped input regions to stay fast, and the latent
+    layers their target depends on; the stored map has the model's grid."""
+    from xai_helpers.attribution.registry import names
+
+    common = dict(model=name, deeplift_rule="captum", segment_start_s=0.5, segment_duration_s=0.05, n_samples=2,
+                  outputs="bin", output_bin=(1000.0, 0.03))
+    for method in names():
+        result = explain_file(wav, tmp_path, ExplainConfig(method=method, features="regions", **common), progress=False)
+        with AttributionFile(result.path) as stored:
+            values = stored.read_attributions((0, 0))
+            assert np.isfinite(values).all() and np.abs(values).sum() > 0, method
+    latent = explain_file(wav, tmp_path, ExplainConfig(method="integratedgradients", features="latent", **common),
+                          progress=False)
+    model = load_model(name)
+    with AttributionFile(latent.path) as stored:
+        assert sorted(stored.latent_layers) == sorted(model.latent_layers_of("mask"))
+        assert stored.shape(stored.datasets[0])[2] == model.latent_units(stored.latent_layers[0])

@@ -224,14 +224,15 @@ def compute_job(job: Job, settings: ComparisonSettings, work_dir: Path) -> JobRe
         result.maps[target] = explain_file(job.noisy_path, folder, config, settings.device, progress=False).path
     clean, noise = _stems(job.noisy_path)
     for target, path in result.maps.items():
-        result.rows += [_row(job, metric, value) for metric, value in
-                        map_metrics(path, model, clean, noise, settings, suffix="" if target == "mask" else "_output").items()]
+        metrics = map_metrics(path, model, clean, noise, settings, suffix="" if target == "mask" else "_output")
+        result.rows += [_row(job, metric, value) for metric, value in metrics.items()]
     with tempfile.TemporaryDirectory(prefix="comparison_perturbation_") as scratch:
         perturbed = perturb_file(job.noisy_path, result.maps["mask"].parent, scratch, PerturbationSettings(
             method=settings.method, top_percent=settings.top_percent, gain_db=settings.gain_db,
             n_random=settings.n_random, seed=settings.seed, model=job.model), model)
     if perturbed.status != "perturbed":
-        raise RuntimeError(f"{job.noisy_path}: the perturbation test did not run ({perturbed.status}: {perturbed.message})")
+        raise RuntimeError(f"{job.noisy_path}: the perturbation test did not run "
+                           f"({perturbed.status}: {perturbed.message})")
     noisy = load_audio(job.noisy_path, SAMPLE_RATE)
     result.rows += [_row(job, m, v) for m, v in quality_metrics(clean, noisy, perturbed.enhanced["original"],
                                                                 job.noisy_path.name).items()]
@@ -316,8 +317,8 @@ def trust_metrics(job: Job, model: MaskModel, settings: ComparisonSettings, work
     stft_config = model.stft_config(SAMPLE_RATE)
     times = stft_config.frame_times_s(int(round(settings.segment_duration_s / stft_config.hop_s)))
     tiles, region = shapley_layout(stft_config.frequencies_hz(), times, settings)
-    config = dataclasses.replace(settings.explain_config(job.model, "mask"), outputs="regions", output_regions=(region,),
-                                 store="full")
+    config = dataclasses.replace(settings.explain_config(job.model, "mask"), outputs="regions",
+                                 output_regions=(region,), store="full")
     path = explain_file(job.noisy_path, work_dir / "attributions" / job.model / config.file_tag(), config,
                         settings.device, progress=False).path
     with AttributionFile(path) as stored:

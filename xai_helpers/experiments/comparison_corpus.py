@@ -61,8 +61,8 @@ def check_condition(condition: Mapping[str, object]) -> dict[str, object]:
     return {"noise_type": noise_type, **options}
 
 
-def make_conditions(clean_files: Sequence[Path], conditions: Sequence[Mapping[str, object]], noisy_dir: str | os.PathLike,
-                    seed: int = 0, talkers: Sequence[Path] = ()) -> list[NoisyInput]:
+def make_conditions(clean_files: Sequence[Path], conditions: Sequence[Mapping[str, object]],
+                    noisy_dir: str | os.PathLike, seed: int = 0, talkers: Sequence[Path] = ()) -> list[NoisyInput]:
     """Every clean file under every condition, written to ``noisy_dir`` (file ``i`` seeded ``seed + i``); babble's
     talkers are the other clean files and ``talkers``. ``ValueError`` for a condition that gives more or less than
     one noisy file per clean file, or two conditions of one name."""
@@ -109,7 +109,8 @@ def results_frame(results: Sequence[JobResult]) -> pd.DataFrame:
 
 def write_results(frame: pd.DataFrame, output_dir: str | os.PathLike) -> Path:
     """``output_dir/comparison.csv`` (columns :data:`COLUMNS`), written atomically."""
-    return write_atomically(Path(output_dir) / RESULTS_FILE, lambda temporary: frame[COLUMNS].to_csv(temporary, index=False))
+    return write_atomically(Path(output_dir) / RESULTS_FILE,
+                            lambda temporary: frame[COLUMNS].to_csv(temporary, index=False))
 
 
 def load_results(path: str | os.PathLike) -> pd.DataFrame:
@@ -130,8 +131,8 @@ def load_results(path: str | os.PathLike) -> pd.DataFrame:
     repeated = frame[frame.duplicated(COLUMNS[:4], keep=False)]
     if not repeated.empty:
         first = repeated.iloc[0]
-        raise ValueError(f"results_path: {first['model']}, {first['condition']}, {first['file']}, {first['metric']} is in "
-                         f"{', '.join(sorted(set(repeated['source'])))[:500]}: read one run at a time")
+        raise ValueError(f"results_path: {first['model']}, {first['condition']}, {first['file']}, {first['metric']} "
+                         f"is in {', '.join(sorted(set(repeated['source'])))[:500]}: read one run at a time")
     return frame[COLUMNS]
 
 
@@ -166,10 +167,11 @@ class Comparison:
         """One paragraph: models, conditions, files, method and segment, and where the numbers come from."""
         s, f = self.settings, self.frame
         rule = f" ({s.deeplift_rule} rule)" if s.method in ("deeplift", "deepliftshap") else ""
-        return (f"{f['model'].nunique()} model(s) ({', '.join(dict.fromkeys(f['model']))}) x {f['condition'].nunique()} "
-                f"condition(s) ({', '.join(dict.fromkeys(f['condition']))}) x {f['file'].nunique()} file(s); "
-                f"{s.method}{rule}, baseline {s.baseline}, segment {s.segment_start_s:g} s + {s.segment_duration_s:g} s "
-                f"of each file in each model's own STFT; speech-dominant bins: SNR > {s.snr_threshold_db:g} dB. "
+        return (f"{f['model'].nunique()} model(s) ({', '.join(dict.fromkeys(f['model']))}) x "
+                f"{f['condition'].nunique()} condition(s) ({', '.join(dict.fromkeys(f['condition']))}) x "
+                f"{f['file'].nunique()} file(s); {s.method}{rule}, baseline {s.baseline}, segment "
+                f"{s.segment_start_s:g} s + {s.segment_duration_s:g} s of each file in each model's own STFT; "
+                f"speech-dominant bins: SNR > {s.snr_threshold_db:g} dB. "
                 f"{self.source}; {len(f)} rows written to {self.csv_path}.")
 
 
@@ -199,5 +201,7 @@ def run_comparison(input_path: str | os.PathLike, n_files: int | None, noise_con
         items, "jobs", "job", progress, name=lambda job: f"{job.model} {job.condition} {job.file}"))
     frame = results_frame(results)
     reused = sum(result.reused for result in results)
-    source = f"Computed in {output_dir}" + (f" ({reused} of {len(results)} jobs reused from an earlier run)" if reused else "")
+    source = f"Computed in {output_dir}"
+    if reused:
+        source += f" ({reused} of {len(results)} jobs reused from an earlier run)"
     return Comparison(settings, frame, results, source, write_results(frame, output_dir))

@@ -24,6 +24,7 @@ MIN_FILES = 10
 MIN_POINTS = 3
 """A correlation needs at least this many points (NaN otherwise)."""
 POOLED = "pooled"
+RELATION_COLUMNS = ["model", "x", "y", "rho", "ci_low", "ci_high", "n_points", "n_files", "evidence"]
 """The ``model`` label of the rows computed over every model's points together."""
 
 
@@ -109,4 +110,4 @@ def relation_table(frame: pd.DataFrame, x_metric: str, y_metrics: Sequence[str],
             rows.append({"model": model, "x": x_metric, "y": y_metric, "rho": result.rho, "ci_low": result.ci_low,
                          "ci_high": result.ci_high, "n_points": result.n_points, "n_files": result.n_files,
                          "evidence": result.evidence})
-    return pd.DataFrame(rows, columns=["model", "x", "y", "rho", "ci_low", "ci_high", "n_points", "n_files", "evidence"])
+    return pd.DataFrame(rows, columns=RELATION_COLUMNS)

@@ -32,7 +32,8 @@ SHARES = ("relevance", "area_share", "energy_share", "enrichment")
 def dominance_masks(snr_db, threshold_db: float = 0.0) -> dict[str, np.ndarray]:
     """``{"speech": SNR > threshold, "noise": SNR < -threshold}`` (boolean ``[F, T]``) of ``snr_db`` ``[F, T]`` (dB)."""
     if threshold_db < 0:
-        raise ValueError(f"snr_threshold_db must be >= 0 dB (noise-dominant bins lie below its negative), got {threshold_db}")
+        raise ValueError(f"snr_threshold_db must be >= 0 dB (noise-dominant bins lie below its negative), "
+                         f"got {threshold_db}")
     snr = np.asarray(snr_db, dtype=np.float64)
     return {"speech": speech_dominant_mask(snr, threshold_db), "noise": speech_dominant_mask(-snr, threshold_db)}
 

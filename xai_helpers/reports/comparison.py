@@ -20,8 +20,8 @@ from ..experiments.relation import MIN_FILES, POOLED, relation_table
 from ..plots.comparison import plot_context_curves, plot_map_grid
 from .tables import NA, captioned
 
-QUALITY = ("pesq_noisy", "pesq_enhanced", "pesq_improvement", "stoi_noisy", "stoi_enhanced", "stoi_improvement",
-           "estoi_noisy", "estoi_enhanced", "estoi_improvement", "si_sdr_noisy", "si_sdr_enhanced", "si_sdr_improvement")
+QUALITY = tuple(f"{score}_{stage}" for score in ("pesq", "stoi", "estoi", "si_sdr")
+                for stage in ("noisy", "enhanced", "improvement"))
 RELEVANCE = ("speech_relevance", "speech_area_share", "speech_energy_share", "speech_enrichment", "noise_relevance",
              "noise_area_share", "noise_energy_share", "noise_enrichment", "speech_relevance_output",
              "speech_enrichment_output", "noise_relevance_output", "noise_enrichment_output")
@@ -41,7 +41,8 @@ def availability(comparison: Comparison) -> Styler | Markdown:
     """The (model, target) configurations of a computed comparison that could not be computed, and why (a table),
     or a line saying that all were, or where read numbers came from."""
     if not comparison.results:
-        return Markdown(f"{comparison.source}: the settings of that run apply (this notebook's parameters only label it).")
+        return Markdown(f"{comparison.source}: the settings of that run apply (this notebook's parameters only "
+                        "label it).")
     missing = comparison.settings.unavailable()
     if not missing:
         return Markdown("Every model and target was computed.")
@@ -61,7 +62,8 @@ def metric_table(frame: pd.DataFrame, metrics: Sequence[str], caption: str, prec
     present = [m for m in metrics if m in set(frame["metric"])]
     subset = frame[frame["metric"].isin(present)]
     stats = subset.groupby(["metric", "model"])["value"].agg(["mean", "std", "count"]).unstack("model")
-    stats = stats.swaplevel(axis=1).reindex(columns=[(m, s) for m in model_order(frame) for s in ("mean", "std", "count")])
+    columns = [(m, s) for m in model_order(frame) for s in ("mean", "std", "count")]
+    stats = stats.swaplevel(axis=1).reindex(columns=columns)
     return captioned(stats.reindex(present), caption, precision=precision)
 
 
@@ -93,7 +95,8 @@ def maps_figure(results: Sequence[JobResult], settings: ComparisonSettings, targ
     for result in results:
         if result.job.file == first_file and target in result.maps:
             views.setdefault(result.job.condition, []).append(map_view(result, settings, target))
-    return plot_map_grid(views, f"{first_file}: where each model's {target} attribution lies (white: speech-dominant bins)")
+    return plot_map_grid(views, f"{first_file}: where each model's {target} attribution lies "
+                                "(white: speech-dominant bins)")
 
 
 def context_figure(results: Sequence[JobResult], settings: ComparisonSettings) -> Figure:
@@ -150,9 +153,10 @@ def headline(frame: pd.DataFrame, relation: pd.DataFrame) -> list[str]:
         relevance, energy = _means(frame, "speech_relevance"), _means(frame, "speech_energy_share")
         best = enrichment.index[0]
         lines.append(f"- {_lead(enrichment, 'relies most on', 'relies on')} speech-dominant bins relative to their "
-                     f"energy: enrichment {enrichment[best]:.2f} ({relevance.get(best, np.nan):.2f} of its |attribution| "
-                     f"on bins holding {energy.get(best, np.nan):.2f} of the input's energy; 1 = as much as the energy "
-                     "share)" + (f". All models: {_ranking(enrichment)}." if len(enrichment) > 1 else "."))
+                     f"energy: enrichment {enrichment[best]:.2f} ({relevance.get(best, np.nan):.2f} of its "
+                     f"|attribution| on bins holding {energy.get(best, np.nan):.2f} of the input's energy; 1 = as "
+                     "much as the energy share)"
+                     + (f". All models: {_ranking(enrichment)}." if len(enrichment) > 1 else "."))
     lookback = _means(frame, "lookback_90_ms")
     if not lookback.empty:
         lines.append(f"- {_lead(lookback, 'looks furthest back', 'looks back')}: 90 % of an output frame's "
@@ -181,9 +185,10 @@ def reading(frame: pd.DataFrame, relation: pd.DataFrame, settings: ComparisonSet
         lines.append(f"- Explaining the enhanced output instead of the mask, speech enrichment: {_ranking(output)}.")
     effect = _means(frame, "top_amplification_effect")
     if not effect.empty:
-        lines.append(f"- Amplifying the top {settings.top_percent:g} % of bins by {settings.gain_db:g} dB moves the mask "
-                     f"by this multiple of a random selection's change: {_ranking(effect)} (above 1: the attributed "
-                     f"bins matter more than random ones); the flop bins: {_ranking(_means(frame, 'flop_amplification_effect'))}.")
+        flop = _ranking(_means(frame, "flop_amplification_effect"))
+        lines.append(f"- Amplifying the top {settings.top_percent:g} % of bins by {settings.gain_db:g} dB moves the "
+                     f"mask by this multiple of a random selection's change: {_ranking(effect)} (above 1: the "
+                     f"attributed bins matter more than random ones); the flop bins: {flop}.")
     trust = _means(frame, "shapley_spearman")
     if not trust.empty:
         lines.append(f"- Agreement of each model's map with the exact Shapley values of "

@@ -59,8 +59,10 @@ class _Setup:
         if max_lookback_frames is not None and int(max_lookback_frames) < 0:
             raise ValueError(f"max_lookback_frames must be >= 0 or None, not {max_lookback_frames}")
         parameter = next((p for p in model.parameters() if p.is_floating_point()), None)
-        self.device = parameter.device if parameter is not None else torch.device("cpu")
-        self.dtype = parameter.dtype if parameter is not None else torch.float32
+        if parameter is None:  # a model without parameters runs in the features' dtype and on their device
+            parameter = torch.as_tensor(features)
+            parameter = parameter if parameter.is_floating_point() else parameter.float()
+        self.device, self.dtype = parameter.device, parameter.dtype
         self.x = _as_tensor(features, self.device, self.dtype)
         n_bins = getattr(model, "n_bins", None)
         if self.x.ndim != 2 or self.x.shape[1] < 1 or (n_bins is not None and self.x.shape[0] != n_bins):
@@ -198,8 +200,8 @@ def all_bins_attributions(
     (``attributions`` ``[F_out, n, F_in, T]``; ``deltas`` ``[F_out, n]`` for DeepLIFT). Output frames ``[t0, t1)``
     are computed from input frames ``[:t1 + model.lookahead_frames]`` (later ones are zero); a model without
     ``lookahead_frames`` runs on the whole clip once. ``max_lookback_frames`` zeroes input frames more than that
-    many frames before the output frame. Runs in the dtype and on the device of the model's parameters, on a copy of
-    the model (fused RNNs unrolled, eval mode); memory per chunk about ``F_out * n * K`` times the activations of a
+    many frames before the output frame. Runs in the dtype and on the device of the model's parameters (of
+    ``features`` for a model without any), on a copy of the model (fused RNNs unrolled, eval mode); memory per chunk about ``F_out * n * K`` times the activations of a
     forward pass. ``to_numpy=False`` leaves each chunk's attributions on the device.
     """
     setup = _Setup(model, features, baselines, method, target, rule, product_rule, frames_per_chunk,
