@@ -241,15 +241,18 @@ def test_each_op_rule_adds_up(name):
 @pytest.mark.parametrize("function, piecewise", [(torch.sigmoid, False), (torch.tanh, False), (torch.exp, False),
                                                   (torch.log, False), (F.softplus, False), (torch.relu, True)])
 def test_rescale_tends_to_the_derivative(function, piecewise):
+    """The rescale multiplier adds up exactly where it is a quotient and tends to the derivative as x - b -> 0."""
     x = torch.linspace(0.2, 3.0, 15, dtype=torch.float64)
     derivative = torch.func.vmap(torch.func.grad(function))(x)
     errors = []
     for step in (1e-1, 1e-2, 1e-3, 1e-5, 1e-8):
         b = x - step
         m = rescale_multiplier(x, b, function(x), function(b), function, piecewise)
-        assert torch.allclose(m * (x - b), function(x) - function(b), rtol=1e-12, atol=1e-15)
-        errors.append(float((m - derivative).abs().max()))
-    assert errors[-1] < 1e-7 and errors[2] < errors[0]
+        if step >= 1e-3:
+            assert torch.allclose(m * (x - b), function(x) - function(b), rtol=1e-12, atol=0)
+        errors.append(float(((m - derivative).abs() / derivative.abs()).max()))
+    print(function, errors)
+    assert errors[-1] < 1e-7 and all(later <= earlier for earlier, later in zip(errors, errors[1:]))
     assert smooth_threshold(torch.float64) == pytest.approx(torch.finfo(torch.float64).eps ** (1 / 3))
 
 

@@ -33,6 +33,7 @@ of every setting that changes them and the noisy file's SHA-256, so a rerun reus
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 import json
 import logging
 import os
@@ -54,7 +55,7 @@ from ..io.audio import load_audio
 from ..io.hashing import file_sha256
 from ..io.noisy_corpus import read_record
 from ..models.base import MaskFromLogPower, MaskModel
-from ..models.cache import cached_model
+from ..models.cache import cached_model, weights_sha256
 from ..models.registry import check_model_name, model_class
 from ..run.batch.tasks import digest
 from ..store.reader import AttributionFile
@@ -63,9 +64,9 @@ from .context import (
     LOW_BAND_HZ, QUANTILES, cumulative_profile, frequency_distances, lag_distances, low_band_share, lookback_quantiles,
     spread_quantiles,
 )
-from .perturbation import PerturbationSettings, perturb_file, quality_column
+from .perturbation import FilePerturbation, PerturbationSettings, perturb_file, quality_column
 from .quality import QUALITY_METRICS, quality_scores
-from .relevance import dominance_shares
+from .relevance import dominance_masks, dominance_shares
 from .shapley import exact_shapley, grid_tiles
 
 logger = logging.getLogger(__name__)
@@ -121,13 +122,12 @@ class ComparisonSettings:
         PerturbationSettings(method=self.method, top_percent=self.top_percent, gain_db=self.gain_db,
                              n_random=self.n_random, seed=self.seed)
 
-    def explain_config(self, model: str, target: str, **changes: object) -> ExplainConfig:
+    def explain_config(self, model: str, target: str) -> ExplainConfig:
         """The :class:`ExplainConfig` of ``model``'s ``target`` over the segment (maps of every output bin);
         ``ValueError`` where that configuration does not exist (e.g. DeepLIFT's complete rule without an engine)."""
         config = ExplainConfig(method=self.method, target=target, baseline=self.baseline, seed=self.seed,
                                segment_start_s=self.segment_start_s, segment_duration_s=self.segment_duration_s,
-                               deeplift_rule=self.deeplift_rule, model=model, sample_rate=SAMPLE_RATE, store="maps",
-                               **changes)
+                               deeplift_rule=self.deeplift_rule, model=model, sample_rate=SAMPLE_RATE, store="maps")
         if target not in ENGINE_TARGETS and config.uses_engine():
             try:
                 return dataclasses.replace(config, backend="captum")
@@ -190,11 +190,13 @@ def _row(job: Job, metric: str, value: float) -> dict:
 
 def run_job(job: Job, settings: ComparisonSettings, work_dir: str | os.PathLike) -> JobResult:
     """The rows of ``job`` (module docstring), from the job cache in ``work_dir/jobs/`` when its key matches and
-    its attribution files exist, else computed and cached."""
+    its attribution files exist, else computed and cached. The key holds :meth:`ComparisonSettings.key`, the job,
+    the noisy file's SHA-256, the model's weights' SHA-256 and this package's version."""
     work_dir = Path(work_dir)
     cache = work_dir / "jobs" / f"{job.model}__{job.condition}__{job.file}.json"
     key = digest({"settings": settings.key(), "model": job.model, "condition": job.condition, "file": job.file,
-                  "noisy_sha256": file_sha256(job.noisy_path)})
+                  "noisy_sha256": file_sha256(job.noisy_path), "package": _package_version(),
+                  "weights_sha256": weights_sha256(cached_model(SAMPLE_RATE, settings.device, job.model))})
     stored = _read_cache(cache)
     if stored.get("key") == key and all(Path(p).is_file() for p in stored.get("maps", {}).values()):
         return JobResult(job, stored["rows"], {t: Path(p) for t, p in stored["maps"].items()}, reused=True)
@@ -202,6 +204,13 @@ def run_job(job: Job, settings: ComparisonSettings, work_dir: str | os.PathLike)
     write_text_atomically(cache, json.dumps({"key": key, "rows": result.rows,
                                              "maps": {t: str(p) for t, p in result.maps.items()}}, indent=1))
     return result
+
+
+def _package_version() -> str | None:
+    try:
+        return importlib.metadata.version("nsnet2-xai")
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def _read_cache(path: Path) -> dict:
@@ -249,7 +258,7 @@ def map_metrics(path: Path, model: MaskModel, clean: np.ndarray, noise: np.ndarr
         maps, features, freqs = file_maps(stored), stored.input_features, stored.freqs_hz
         first = stored.first_frame
     config = model.stft_config(SAMPLE_RATE)
-    snr = snr_map_db(clean, noise, config)[:, first: first + features.shape[1]]
+    snr = snr_map_db(clean, noise, config)[:, first: first + features.shape[1]]  # the segment's frames of the file
     shares = dominance_shares(maps["global_abs"], snr, features, settings.snr_threshold_db)
     if suffix:  # the area and energy shares are the input's, the same for every target
         return {f"{name}{suffix}": value for name, value in shares.items() if name.endswith(TARGET_SHARES)}
@@ -284,7 +293,7 @@ def quality_metrics(clean: np.ndarray, noisy: np.ndarray, enhanced: np.ndarray, 
     return metrics
 
 
-def sensitivity_metrics(perturbed) -> dict[str, float]:
+def sensitivity_metrics(perturbed: FilePerturbation) -> dict[str, float]:
     """The sensitivity metrics (module docstring) of a :class:`~.perturbation.FilePerturbation`."""
     change = perturbed.amplification.set_index("order")["mean |mask change|"]
     quality = perturbed.quality.set_index("order")
@@ -375,7 +384,8 @@ def map_view(result: JobResult, settings: ComparisonSettings, target: str = "mas
     total = global_abs.sum()
     area_khz_s = config.sample_rate / config.n_fft / 1000.0 * config.hop_s
     density = global_abs / total / area_khz_s if total > 0 else np.zeros_like(global_abs)
-    return MapView(result.job.model, freqs, times + start_s, density, snr > settings.snr_threshold_db)
+    speech = dominance_masks(snr, settings.snr_threshold_db)["speech"]
+    return MapView(result.job.model, freqs, times + start_s, density, speech)
 
 
 def context_curves(result: JobResult, lag_grid_ms: np.ndarray, erb_grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,8 @@ are linear in the game, so they are the mean of the per-baseline values).
 ``sum phi = v(all) - v(none)``, is checked against plain forward passes of the model on ``x`` and ``b``.
 
 **Speed (NSNet2).** The model is causal, so frames after the last explained frame are never run.
-For :class:`~xai_helpers.models.base.MaskFromLogPower` around :class:`~xai_helpers.models.nsnet2.NSNet2`, the
+For :class:`~xai_helpers.models.base.MaskFromLogPower` around :class:`~xai_helpers.models.nsnet2.NSNet2` (targets
+``mask`` and ``logit``), the
 coalitions share their time prefix: tiles are ordered by their first frame, and before the first
 frame of tile ``j`` the inputs of coalitions that differ only in tiles ``j, j+1, ...`` are the same,
 so their GRU states are computed once and copied when a later tile starts (``2^a`` states while
@@ -184,7 +185,8 @@ def coalition_values(
     first = np.array([np.flatnonzero(m.any(axis=0))[0] if m.any() else n_frames for m in masks])
     order = np.argsort(first, kind="stable")
     n_active = int((first < n_frames).sum())  # tiles with no bin before the end are null players
-    run = _prefix_shared if isinstance(model, MaskFromLogPower) and isinstance(model.model, NSNet2) else _in_full
+    prefix_shared = isinstance(model, MaskFromLogPower) and isinstance(model.model, NSNet2) and model.target in ("mask", "logit")
+    run = _prefix_shared if prefix_shared else _in_full
     values = np.mean(
         [run(model, features, baseline, masks[order[:n_active]], first[order[:n_active]], weights, batch_size)
          for baseline in baselines], axis=0,
