@@ -331,5 +331,5 @@ def test_reading_states_caveats_and_missing_numbers():
     frame = pd.DataFrame(rows)
     text = reading(frame, relation_table(frame, "speech_relevance", ["pesq_improvement"], n_boot=5),
                    ComparisonSettings(method="saliency"))
-    assert "**nsnet2** relies most" in text and "no model has both" in text
+    assert "**nsnet2** (the only model compared) relies on" in text and "no model has both" in text
     assert f"fewer than {MIN_FILES} files" in text and "inside a 200 ms segment" in text
