@@ -7,7 +7,6 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 
 from xai_helpers.attribution.explain import ExplainConfig, explain_file
 from xai_helpers.models import weights

@@ -153,7 +153,6 @@ def istft(spectrum: np.ndarray, config: StftConfig, length: int) -> np.ndarray:
         raise ValueError(f"istft expects a spectrum [{config.n_bins}, T], got shape {spectrum.shape}")
     window = config.window()
     frames = np.fft.irfft(spectrum.T, n=config.n_fft, axis=1)[:, : config.win_length] * window
-    n_frames = frames.shape[0]
     out = _overlap_add(frames, config.hop_length)
     if config.padding != "end":
         envelope = _overlap_add(np.broadcast_to(window**2, frames.shape), config.hop_length)
