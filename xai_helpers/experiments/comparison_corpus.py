@@ -123,7 +123,7 @@ def load_results(path: str | os.PathLike) -> pd.DataFrame:
         raise FileNotFoundError(f"results_path: no {RESULTS_FILE} at {path}")
     frames = []
     for file in files:
-        frame = pd.read_csv(file)
+        frame = pd.read_csv(file, dtype={"model": str, "condition": str, "file": str})  # a stem such as 001 stays text
         if list(frame.columns) != COLUMNS:
             raise ValueError(f"{file}: columns {list(frame.columns)}, expected {COLUMNS}")
         frames.append(frame.assign(source=str(file)))

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from .tasks import Task, digest
 
-OUTPUT_FOLDERS = {"01": "noisy", "02": "attributions", "03": "figures", "04": "perturbation"}
+OUTPUT_FOLDERS = {"01": "noisy", "02": "attributions", "03": "figures", "04": "perturbation", "07": "comparison"}
 """Each notebook's ``output_dir`` inside a task folder (later notebooks: their name without the number)."""
-READS_INPUT_FILE = ("01", "05", "06")
+READS_INPUT_FILE = ("01", "05", "06", "07")
 """Notebooks whose ``input_path`` is the task's input file (clean speech) even when notebook 01 runs;
 the others read 01's noisy files when 01 has run for the task."""
 WIRED_PARAMETERS = ("input_path", "output_dir", "attributions_dir")
