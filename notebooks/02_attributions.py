@@ -54,6 +54,7 @@ segment_start_s = 0.5
 segment_duration_s = 0.2
 dtype = "float32"  # float32 | float16 (maps scaled per target, ~3 significant digits)
 deeplift_rule = "complete"  # complete (DeepLIFT rules inside the GRUs; attributions add up) | captum (Captum's DeepLift: plain gradients through the GRUs)
+product_rule = "shapley"  # complete rule's products: shapley | gate_as_weight (LRP convention) | gradient (does not add up)
 store = "auto"  # auto (maps for whole files, full for segments) | maps | full
 whole_files = 1  # also explain this many files whole in maps mode (-1: all; 0: none; engine methods on all bins over input bins)
 backend = "auto"  # auto (fast exact engine where it applies) | engine | captum
@@ -74,7 +75,7 @@ config = ExplainConfig(
     features=features, feature_band_hz=feature_band_hz, feature_span_s=feature_span_s, baseline=baseline,
     n_baselines=n_baselines, n_samples=n_samples, segment_start_s=segment_start_s,
     segment_duration_s=segment_duration_s, dtype=dtype, deeplift_rule=deeplift_rule, backend=backend, seed=seed,
-    sample_rate=sample_rate, store=store, model=model,
+    sample_rate=sample_rate, store=store, model=model, product_rule=product_rule,
 )
 files = list_audio_files(input_path)
 rule = f"DeepLIFT rule {config.applied_deeplift_rule}, " if config.applied_deeplift_rule else ""
@@ -115,13 +116,14 @@ if whole and config.uses_engine() and config.has_maps():
 #
 # DeepLift and DeepLiftShap follow `deeplift_rule`:
 #
-# * `complete` (default; computed by the engine, NSNet2 only for now: DTLN and GTCRN need
-#   `deeplift_rule="captum"` or another method): DeepLIFT's rules are carried inside NSNet2's GRUs — the rescale rule
-#   on every gate's sigmoid and tanh, products such as `z * h_prev` split between their two
-#   factors the Shapley way — so every local step adds up and so does the whole map: the
-#   deltas are float32 rounding. With this notebook's defaults (notebook 01's eight files with
-#   pink noise at 5 dB, zero baseline, 25,760 output bins) their median is 1.6e-7 and their
-#   largest 1.3e-6 mask units. Only the engine computes it.
+# * `complete` (default): DeepLIFT's rules are carried inside the recurrent layers (NSNet2's GRUs,
+#   DTLN's LSTMs, GTCRN's grouped GRUs and attention) — the rescale rule on every gate's sigmoid and
+#   tanh, products such as `z * h_prev` split between their two factors the Shapley way (`product_rule`
+#   chooses another split) — so every local step adds up and so does the whole map: the deltas are
+#   float32 rounding. With this notebook's defaults (notebook 01's eight files with pink noise at
+#   5 dB, zero baseline, 25,760 output bins) their median is 1.6e-7 and their largest 1.3e-6 mask
+#   units. Only the engine computes it: NSNet2's hand-derived one, or the generic rule engine for
+#   any other model (`xai_helpers.attribution.fast_engine`).
 # * `captum`: Captum's `DeepLift`, which applies the rescale rule to NSNet2's ReLUs and sigmoid
 #   but treats the inside of the GRUs with plain gradients. Its maps do not add up on this
 #   model: with the same defaults the median |delta| is 1.1 and the largest 4.0 mask units, more

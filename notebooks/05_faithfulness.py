@@ -58,7 +58,7 @@ shapley_spans = 3  # time spans of the burst, plus the context span: 3 bands x 4
 lesion_band_hz = [2500.0, 3500.0]  # the band the lesioned model is blind to
 removal = "baseline"  # deletion/insertion: "baseline" replacement or "road" imputation
 full_run = False  # all files, three placements, three levels, two seeds, more samples
-model = "nsnet2"  # nsnet2 | dtln | gtcrn (DeepLIFT's complete rule, "deeplift", needs the engine: nsnet2 only for now)
+model = "nsnet2"  # nsnet2 | dtln | gtcrn
 sample_rate = 16000  # model rate: 16000 or 48000 Hz
 output_dir = "../reports"
 

@@ -58,7 +58,7 @@ latent_layers = None  # the latent layers whose units are explained (None: those
 target = "mask"  # "mask" or "logit"
 n_samples = 16  # GradientShap samples, IG steps, KernelShap / Lime perturbations
 seed = 0  # sampling seed of the methods
-model = "nsnet2"  # nsnet2 | dtln | gtcrn (bin methods deeplift / deepliftshap need the engine: nsnet2 only for now)
+model = "nsnet2"  # nsnet2 | dtln | gtcrn
 sample_rate = 16000
 output_dir = "../reports"
 

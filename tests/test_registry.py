@@ -38,8 +38,12 @@ def test_unknown_names_and_rates_are_refused_naming_what_is_valid():
         load_model("no_such_package.module:load")
     with pytest.raises(ValueError, match=r"target: gtcrn has no 'logit'; it has mask, output"):
         ExplainConfig(model="gtcrn", target="logit")
-    with pytest.raises(ValueError, match=r"deeplift_rule='complete' .* not for model 'dtln' yet"):
-        ExplainConfig(model="dtln", method="deeplift")
+    with pytest.raises(ValueError, match=r"product_rule: unknown 'lrp'; choose one of shapley, gate_as_weight, gradient"):
+        ExplainConfig(model="dtln", method="deeplift", product_rule="lrp")
+    with pytest.raises(ValueError, match=r"product_rule='gradient' is a choice of DeepLIFT's complete rule"):
+        ExplainConfig(model="dtln", method="saliency", product_rule="gradient")
+    assert ExplainConfig(model="dtln", method="deeplift", product_rule="gate_as_weight").file_tag().startswith(
+        "deeplift_complete-gate_as_weight_mask")
     with pytest.raises(ValueError, match=r"latent_layers: \['gru1'\] are not layers of dtln; choose from lstm1"):
         ExplainConfig(model="dtln", features="latent", method="saliency", latent_layers=["gru1"])
 

@@ -18,7 +18,7 @@ import torch
 
 from ..models.base import MaskModel
 from .captum_backend import attribute_targets
-from .engine import all_bins_attributions, all_bins_maps, weighted_output_attributions
+from .fast_engine import all_bins_attributions, all_bins_maps, weighted_output_attributions
 from .explain_config import ExplainConfig
 from .latent import layer_attributions
 from .maps import InfluenceMaps
@@ -92,6 +92,7 @@ def engine_maps(segment: Segment, config: ExplainConfig, model: MaskModel, devic
         return all_bins_maps(
             model, features, baselines, config.method, config.target, config.frames_per_chunk, rule=config.deeplift_rule,
             on_chunk=None if bar is None else (lambda frames: bar.update(frames.stop - frames.start)),
+            phase=segment.phase, product_rule=config.product_rule,
         )
     finally:
         if bar is not None:
@@ -146,7 +147,8 @@ def _engine_blocks(plan, segment, config, model, labels, features, baselines, pr
     if config.outputs == "all_bins":
         # Chunks over input bins stay on the model's device (reduced there to the maps; copied only to be written).
         chunks = all_bins_attributions(
-            model, features, baselines, config.method, config.target, config.frames_per_chunk, rule=rule, to_numpy=labels is not None
+            model, features, baselines, config.method, config.target, config.frames_per_chunk, rule=rule,
+            to_numpy=labels is not None, phase=segment.phase, product_rule=config.product_rule,
         )
         n_chunks = -(-n_frames // config.frames_per_chunk)
         for chunk in _progress(chunks, n_chunks, progress, f"{config.method} (engine, {config.frames_per_chunk} frames per chunk)"):
@@ -159,9 +161,10 @@ def _engine_blocks(plan, segment, config, model, labels, features, baselines, pr
         weights[0, f_out, t_out] = 1.0
     else:
         weights = plan.region_masks
+    phase = None if segment.phase is None else segment.phase[:, :frames]
     values, deltas = weighted_output_attributions(
         model, features[:, :frames], baselines[:, :, :frames], config.method, weights[:, :, :frames], config.target, rule,
-        config.frames_per_chunk,
+        config.frames_per_chunk, phase, config.product_rule,
     )
     values = _group_sums(_pad_frames(values, n_frames), labels)
     yield index, {"attributions": _as_block(values, index)}, None if deltas is None else _as_block(deltas, index), {}

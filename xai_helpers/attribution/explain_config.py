@@ -11,6 +11,7 @@ from typing import Sequence
 
 from ..models.base import check_target
 from ..models.registry import DEFAULT_MODEL, check_model_name, model_class, model_sample_rate, model_tag
+from .deeplift import PRODUCT_RULES
 from .engine import DEEPLIFT_RULES
 from .methods import DEFAULT_FGSM_EPS, MethodOptions
 from .registry import method_spec, names
@@ -24,8 +25,6 @@ DEEPLIFT_METHODS = ("deeplift", "deepliftshap")
 """The methods that ``deeplift_rule`` applies to."""
 SAMPLED_METHODS = ("gradientshap", "integratedgradients", "kernelshap", "lime")
 """The methods that ``n_samples`` applies to (samples, steps or perturbations)."""
-ENGINE_MODELS = ("nsnet2",)
-"""The models the exact all-bins engine (:mod:`.engine`, hand-derived Jacobians) covers."""
 RESULT_NEUTRAL = ("frames_per_chunk",)
 """Fields that change only how the result is computed (memory per step), never the result."""
 
@@ -59,8 +58,13 @@ class ExplainConfig:
     fgsm_eps: Sequence[float] = DEFAULT_FGSM_EPS
     seed: int = 0
     deeplift_rule: str = "complete"
-    """DeepLift / DeepLiftShap only: ``"complete"`` (DeepLIFT's rules inside the GRUs; the attributions add
-    up to the output's change; engine only) or ``"captum"`` (Captum's DeepLift: plain gradients through the GRUs)."""
+    """DeepLift / DeepLiftShap only: ``"complete"`` (DeepLIFT's rules on every op, recurrent gates included; the
+    attributions add up to the output's change; engine only) or ``"captum"`` (Captum's DeepLift: plain gradients
+    through the GRUs and LSTMs)."""
+    product_rule: str = "shapley"
+    """The complete rule's treatment of a product of two varying tensors (:data:`~.deeplift.PRODUCT_RULES`):
+    ``"shapley"`` (split between both factors; adds up), ``"gate_as_weight"`` (a sigmoid gate's factor is a weight,
+    the whole change goes to the signal; adds up), ``"gradient"`` (plain gradient per factor; does not add up)."""
     backend: str = "auto"
     """``"engine"`` (fast, exact; deeplift, deepliftshap, saliency, inputxgradient on input bins or regions,
     every output layout), ``"captum"``, or ``"auto"`` (the engine where it applies)."""
@@ -96,6 +100,8 @@ class ExplainConfig:
             raise ValueError(f"backend: unknown {self.backend!r}; choose one of {', '.join(BACKENDS)}")
         if self.deeplift_rule not in DEEPLIFT_RULES:
             raise ValueError(f"deeplift_rule: unknown {self.deeplift_rule!r}; choose one of {', '.join(DEEPLIFT_RULES)}")
+        if self.product_rule not in PRODUCT_RULES:
+            raise ValueError(f"product_rule: unknown {self.product_rule!r}; choose one of {', '.join(PRODUCT_RULES)}")
         check_target(self.target)
         if cls is not None and self.target not in cls.targets:
             raise ValueError(f"target: {self.model} has no {self.target!r}; it has {', '.join(cls.targets)}")
@@ -115,14 +121,12 @@ class ExplainConfig:
             method_spec(self.method, grouped=self.features == "regions")
         if self.backend == "engine" and not self.engine_applies():
             raise ValueError(
-                f"backend='engine' covers methods {names(engine=True)} on features='bins' or 'regions' of "
-                f"{', '.join(ENGINE_MODELS)}; this is {self.method}, features={self.features}, model={self.model}"
+                f"backend='engine' covers methods {names(engine=True)} on features='bins' or 'regions'; "
+                f"this is {self.method}, features={self.features}"
             )
-        if self.complete_rule() and self.model not in ENGINE_MODELS:
-            raise ValueError(
-                f"deeplift_rule='complete' is computed by the all-bins engine, which exists for {', '.join(ENGINE_MODELS)} "
-                f"only, not for model {self.model!r} yet: set deeplift_rule='captum' (Captum's DeepLift) or use another method"
-            )
+        if self.product_rule != "shapley" and not self.complete_rule():
+            raise ValueError(f"product_rule={self.product_rule!r} is a choice of DeepLIFT's complete rule; it needs "
+                             "method deeplift or deepliftshap with deeplift_rule='complete'")
         if self.complete_rule():
             if self.features == "latent":
                 raise ValueError(
@@ -145,9 +149,9 @@ class ExplainConfig:
         return self.applied_deeplift_rule == "complete"
 
     def engine_applies(self) -> bool:
-        """True when the engine can compute this configuration (its methods over input bins or regions of a model
-        it has, :data:`ENGINE_MODELS`)."""
-        return self.method in names(engine=True) and self.features in ("bins", "regions") and self.model in ENGINE_MODELS
+        """True when the engine can compute this configuration (its methods over input bins or regions; any model:
+        :mod:`.fast_engine`)."""
+        return self.method in names(engine=True) and self.features in ("bins", "regions")
 
     def uses_engine(self) -> bool:
         """True when the engine computes this configuration (``backend`` ``"auto"`` or ``"engine"`` where it applies)."""
@@ -168,6 +172,8 @@ class ExplainConfig:
         after the method (``deeplift_complete_...``), so files of both rules can share a folder."""
         segment = f"{self.segment_start_s:g}s+{'all' if self.segment_duration_s is None else f'{self.segment_duration_s:g}s'}"
         rule = [self.applied_deeplift_rule] if self.applied_deeplift_rule else []
+        if self.product_rule != "shapley":
+            rule = [f"{rule[0]}-{self.product_rule}"]
         parts = [self.method, *rule, self.target, self.outputs, self.features, f"{self.baseline}{self.n_baselines}", segment]
         if self.seed:
             parts.append(f"seed{self.seed}")
@@ -195,6 +201,7 @@ class ExplainConfig:
             "feature_band_hz": self.features == "regions", "feature_span_s": self.features == "regions",
             "latent_layers": self.features == "latent", "n_samples": self.method in SAMPLED_METHODS,
             "fgsm_eps": self.method == "fgsm", "deeplift_rule": self.applied_deeplift_rule is not None,
+            "product_rule": self.product_rule != "shapley",
         }
         for name, used in applies.items():
             if not used:

@@ -21,15 +21,10 @@ from ..models.cache import cached_model
 from ..store.reader import AttributionFile, AttributionFileError
 from .engine import ENGINE_METHODS
 from .engine.single import BinSweeper, check_output_bin
-from .explain_config import ENGINE_MODELS
+from .fast_engine import uses_hand_engine, weighted_output_attributions
 
 
 def _check_engine_method(stored: AttributionFile) -> None:
-    if stored.model not in ENGINE_MODELS:
-        raise AttributionFileError(
-            f"{stored.path}: single bins are recomputed by the engine, which exists for {', '.join(ENGINE_MODELS)} "
-            f"only, not for model {stored.model!r}; store its attributions with store='full'"
-        )
     if stored.method not in ENGINE_METHODS:
         raise AttributionFileError(
             f"{stored.path}: method {stored.method!r} has no engine to recompute single bins (engine methods: {ENGINE_METHODS}); "
@@ -37,16 +32,44 @@ def _check_engine_method(stored: AttributionFile) -> None:
         )
 
 
-def _bin_sweeper(stored: AttributionFile, device: str = "cpu", frames: int | None = None) -> BinSweeper:
-    """The :class:`BinSweeper` of ``stored``'s input, baselines, method, target and DeepLIFT rule on
-    ``device`` (the forward pass and multipliers, computed here once) over the file's first ``frames`` frames
-    (``None``: all of them). Callers have checked the method (:func:`_check_engine_method`)."""
+class WeightedBins:
+    """Single bins' maps of any model from the generic engine: one weighted backward pass per request, every
+    requested bin a one-hot output weighting (:func:`~.fast_engine.weighted_output_attributions`); the same
+    ``bin_map`` / ``bin_maps`` as :class:`~.engine.single.BinSweeper`, which the hand-derived engine keeps for NSNet2."""
+
+    def __init__(self, model, features: np.ndarray, baselines: np.ndarray | None, method: str, target: str, rule: str,
+                 phase: np.ndarray | None, product_rule: str) -> None:
+        self.model, self.features, self.baselines, self.phase = model, features, baselines, phase
+        self.method, self.target, self.rule, self.product_rule = method, target, rule, product_rule
+
+    def bin_maps(self, bins: Sequence[tuple[int, int]]) -> np.ndarray:
+        """Maps ``[M, f_in, t_in]`` (float32) of the output bins ``bins``; input frames after each bin are zero."""
+        weights = np.zeros((len(bins), *self.features.shape), dtype=np.float32)
+        for index, (f_out, t_out) in enumerate(bins):
+            weights[index, f_out, t_out] = 1.0
+        values, _ = weighted_output_attributions(self.model, self.features, self.baselines, self.method, weights,
+                                                 self.target, self.rule, phase=self.phase, product_rule=self.product_rule)
+        return np.asarray(values, dtype=np.float32)
+
+    def bin_map(self, f_out: int, t_out: int) -> np.ndarray:
+        return self.bin_maps([(f_out, t_out)])[0]
+
+
+def _bin_sweeper(stored: AttributionFile, device: str = "cpu", frames: int | None = None) -> BinSweeper | WeightedBins:
+    """What recomputes ``stored``'s single bins from its input, baselines, phase, method, target and DeepLIFT rules
+    on ``device`` over the file's first ``frames`` frames (``None``: all of them): NSNet2's :class:`BinSweeper` (its
+    forward pass and multipliers computed here once) where the hand-derived engine applies, else
+    :class:`WeightedBins`. Callers have checked the method (:func:`_check_engine_method`)."""
     cut = slice(None, frames)
     baselines = stored.baselines[:, :, cut] if stored.method in ("deeplift", "deepliftshap") else None
-    return BinSweeper(
-        cached_model(stored.sample_rate, device, stored.model), stored.input_features[:, cut], baselines, stored.method, stored.target,
-        stored.deeplift_rule or "captum",  # files written before the rule was stored used Captum's
-    )
+    model = cached_model(stored.sample_rate, device, stored.model)
+    rule = stored.deeplift_rule or "captum"  # files written before the rule was stored used Captum's
+    product_rule = str(stored.attrs.get("product_rule", "shapley"))
+    if uses_hand_engine(model, stored.target, product_rule):
+        return BinSweeper(model, stored.input_features[:, cut], baselines, stored.method, stored.target, rule)
+    phase = None if stored.input_phase is None else stored.input_phase[:, cut]
+    return WeightedBins(model, stored.input_features[:, cut], baselines, stored.method, stored.target, rule, phase,
+                        product_rule)
 
 
 def recompute_bin_map(stored: AttributionFile, f_out: int, t_out: int, device: str = "cpu") -> np.ndarray:
@@ -60,7 +83,7 @@ def recompute_bin_map(stored: AttributionFile, f_out: int, t_out: int, device: s
     _check_engine_method(stored)
     n_bins, n_frames = stored.maps_shape[:2]
     check_output_bin(f_out, t_out, n_bins, n_frames, stored.path)
-    # NSNet2 is causal: the frames up to t_out give the bin's map; the later input frames' columns are zero.
+    # The models are causal: the frames up to t_out give the bin's map; the later input frames' columns are zero.
     out = np.zeros((n_bins, n_frames), dtype=np.float32)
     out[:, : t_out + 1] = _bin_sweeper(stored, device, t_out + 1).bin_map(f_out, t_out)
     return out
@@ -92,7 +115,7 @@ class BinMaps:
             self.input_features, self.mask = stored.input_features, stored.mask
             if not self.has_full:
                 _check_engine_method(stored)
-        self._sweeper: BinSweeper | None = None
+        self._sweeper: BinSweeper | WeightedBins | None = None
 
     def bin_maps(self, bins: Sequence[tuple[int, int]]) -> np.ndarray:
         """Maps ``[M, f_in, t_in]`` (float32) of the output bins ``bins`` (``M`` pairs ``(f_out, t_out)``);

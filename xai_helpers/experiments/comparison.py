@@ -73,9 +73,6 @@ logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 """Every registered model runs at 16 kHz (NSNet2 also at 48 kHz): the comparison runs there."""
-ENGINE_TARGETS = ("mask", "logit")
-"""Targets the all-bins engine computes (:mod:`xai_helpers.attribution.engine`); the ``"output"`` target of an
-engine model goes through Captum."""
 TARGETS = ("mask", "output")
 SCORES = {"PESQ": "pesq", "STOI": "stoi", "ESTOI": "estoi", "SI-SDR": "si_sdr"}
 """Quality score -> metric prefix."""
@@ -124,17 +121,10 @@ class ComparisonSettings:
 
     def explain_config(self, model: str, target: str) -> ExplainConfig:
         """The :class:`ExplainConfig` of ``model``'s ``target`` over the segment (maps of every output bin);
-        ``ValueError`` where that configuration does not exist (e.g. DeepLIFT's complete rule without an engine)."""
-        config = ExplainConfig(method=self.method, target=target, baseline=self.baseline, seed=self.seed,
-                               segment_start_s=self.segment_start_s, segment_duration_s=self.segment_duration_s,
-                               deeplift_rule=self.deeplift_rule, model=model, sample_rate=SAMPLE_RATE, store="maps")
-        if target not in ENGINE_TARGETS and config.uses_engine():
-            try:
-                return dataclasses.replace(config, backend="captum")
-            except ValueError as error:
-                raise ValueError(f"the all-bins engine has no {target!r} target and Captum's backend refuses this "
-                                 f"configuration: {error}") from error
-        return config
+        ``ValueError`` where that configuration does not exist (the message says why)."""
+        return ExplainConfig(method=self.method, target=target, baseline=self.baseline, seed=self.seed,
+                             segment_start_s=self.segment_start_s, segment_duration_s=self.segment_duration_s,
+                             deeplift_rule=self.deeplift_rule, model=model, sample_rate=SAMPLE_RATE, store="maps")
 
     def unavailable(self) -> dict[tuple[str, str], str]:
         """``{(model, target): why}`` for the configurations that cannot be computed (checked before any work)."""

@@ -31,6 +31,7 @@ Maps are ``[F, T]`` over the input bins of the explained segment, for one region
 from __future__ import annotations
 
 import copy
+import re
 import zlib
 from dataclasses import dataclass
 from typing import Sequence
@@ -43,9 +44,8 @@ from ..attribution.registry import names
 from ..attribution.methods import MethodOptions
 from ..attribution.captum_backend import attribute_targets
 from ..attribution.baselines import make_baselines
-from ..attribution.engine import weighted_output_attributions
-from ..attribution.explain_config import ENGINE_MODELS
-from ..models.base import MaskFromLogPower, MaskModel
+from ..attribution.fast_engine import weighted_output_attributions
+from ..models.base import MaskFromLogPower, MaskModel, model_device
 from ..models.lesion import DEFAULT_BAND_HZ, band_bins, lesioned_model
 from ..attribution.regions import Region, feature_mask, region_bins, region_grid
 from ..dsp.noise.broadband import pink_noise
@@ -58,9 +58,14 @@ from .ground_truth import burst_rows, burst_tiles, lesion_rows, shapley_rows, wi
 from .shapley import burst_effect, exact_shapley
 from ..attribution.targets import ExplainedOutputs
 
-DEEPLIFT_RULES = {"deeplift": ("deeplift", "complete"), "deepliftshap": ("deepliftshap", "complete"),
-                  "deeplift_captum": ("deeplift", "captum"), "deepliftshap_captum": ("deepliftshap", "captum")}
-"""Benchmark method name -> (engine method, DeepLIFT rule inside the GRUs)."""
+DEEPLIFT_RULES = {"deeplift": ("deeplift", "complete", "shapley"), "deepliftshap": ("deepliftshap", "complete", "shapley"),
+                  "deeplift_gate_as_weight": ("deeplift", "complete", "gate_as_weight"),
+                  "deeplift_gradient": ("deeplift", "complete", "gradient"),
+                  "deeplift_captum": ("deeplift", "captum", "shapley"),
+                  "deepliftshap_captum": ("deepliftshap", "captum", "shapley")}
+"""Benchmark method name -> (engine method, DeepLIFT rule, product rule of the complete rule)."""
+PRODUCT_RULE_METHODS = {"shapley": "deeplift", "gate_as_weight": "deeplift_gate_as_weight", "gradient": "deeplift_gradient"}
+"""The complete rule's product rules -> their benchmark method names (notebook 05's rule study)."""
 GROUPS_ONLY = names(groups_only=True)
 
 
@@ -152,27 +157,19 @@ def method_map(
 
     Groups-only methods (KernelShap, Lime) work on a ``group_hz`` x ``group_s`` grid; each group's
     value is spread evenly over its bins so maps compare bin for bin. The names of
-    :data:`DEEPLIFT_RULES` run on the exact engine for the models it covers
-    (:data:`~xai_helpers.attribution.explain_config.ENGINE_MODELS`); another registered model is refused for
-    the complete rule by name (its ``_captum`` twin runs through Captum); a plain ``nn.Module`` (no recurrent
-    gates, activations as modules: both rules agree) runs on Captum's DeepLift. The rest run through Captum.
+    :data:`DEEPLIFT_RULES` run on the engine (:mod:`~xai_helpers.attribution.fast_engine`: any model, each rule and
+    product rule), the rest through Captum.
     """
-    device = next((parameter.device for parameter in model.parameters()), torch.device("cpu"))
+    device = model_device(model)
     module = problem.module(model).to(device)
     features = torch.as_tensor(problem.features, device=device)
     baselines = torch.as_tensor(problem.baselines, device=device)
-    name = getattr(model, "name", None) if isinstance(model, MaskModel) else None
-    if method in DEEPLIFT_RULES and name not in ENGINE_MODELS:
-        engine_method, rule = DEEPLIFT_RULES[method]
-        if rule == "complete" and name is not None:
-            raise ValueError(f"{method!r} (DeepLIFT's complete rule) needs the engine, which covers "
-                             f"{', '.join(ENGINE_MODELS)}, not {name}: use {method + '_captum'!r}")
-        method = engine_method
-    elif method in DEEPLIFT_RULES:
-        engine_method, rule = DEEPLIFT_RULES[method]
+    if method in DEEPLIFT_RULES:
+        engine_method, rule, product_rule = DEEPLIFT_RULES[method]
         values, deltas = weighted_output_attributions(
-            model, problem.features, problem.baselines, engine_method, problem.target_bins[None].astype(np.float32), rule=rule,
-        )  # NSNet2 reads no phase
+            model, problem.features, problem.baselines, engine_method, problem.target_bins[None].astype(np.float32),
+            rule=rule, phase=problem.phase, product_rule=product_rule,
+        )
         with torch.no_grad():
             change = float(module(features[None])[0, 0] - module(baselines).mean())
         return values[0].astype(np.float64), float(abs(deltas[0]) / max(abs(change), 1e-12))
@@ -203,6 +200,24 @@ def randomised_model(model: MaskModel, layers: Sequence[str], seed: int) -> Mask
             if hasattr(module, "reset_parameters"):
                 module.reset_parameters()
     return copied
+
+
+def level_condition(level_db: float) -> str:
+    """``condition`` of the rows of a burst at ``level_db`` (dB): ``"level -20 dB"``; :func:`condition_level_db` reads
+    the number back."""
+    return f"level {level_db:g} dB"
+
+
+_NUMBER = re.compile(r"[-+\u2212]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def condition_level_db(condition: object) -> float | None:
+    """The number a condition label holds: the burst level (dB) of :func:`level_condition`'s ``"level -20 dB"``, read as
+    the label's first number (a sign, the minus sign ``−``, decimals and exponents read, so ``"level −20 dB"`` and
+    ``"level 2.5e1 dB"`` too); ``None`` for a label without a number. The one parser of such labels: the reports'
+    :func:`~xai_helpers.reports.tables.numeric_key` orders levels with it."""
+    match = _NUMBER.search(str(condition))
+    return None if match is None else float(match.group(0).replace("\u2212", "-"))
 
 
 def randomised_condition(layer: str) -> str:
@@ -329,7 +344,7 @@ def localisation_rows(
         game = problem.game(model)
         exact = exact_shapley(game, problem.features, problem.baselines, tiles, weights_out)
         effect = burst_effect(game, problem.features, quiet, weights_out)  # the burst's phase held in both
-        context = {"condition": f"level {burst.level_db:g} dB", "sample": name,
+        context = {"condition": level_condition(burst.level_db), "sample": name,
                    "placement": f"{burst.center_hz:g} Hz @ {burst.start_s:g} s", "seed": seed}
         described = burst_rows(effect, exact, settings.material_share, context)
         context["burst_material"] = int(described[-1]["value"])
@@ -497,7 +512,7 @@ def reading(rows: list[dict]) -> str:
     frame = pd.DataFrame(rows)
     lines = _shapley_reading(frame)
     enrich = frame[frame["metric"] == "enrichment"].groupby(["method", "condition"])["value"].mean().unstack()
-    loudest = max(enrich.columns, key=lambda c: float(c.split()[1]))
+    loudest = max(enrich.columns, key=condition_level_db)
     column = enrich[loudest].sort_values(ascending=False)
     methods = column.drop(list(CONTROLS), errors="ignore")
     energy, random = enrich.loc["energy", loudest], enrich.loc["random", loudest]
@@ -508,7 +523,7 @@ def reading(rows: list[dict]) -> str:
         f"the energy detector: {', '.join(f'{m} ({methods[m]:.2f})' for m in above) or 'none'}.",
         f"- Highest enrichment: {methods.index[0]} ({methods.iloc[0]:.2f}); lowest: {methods.index[-1]} ({methods.iloc[-1]:.2f}).",
     ]
-    by_level = sorted(enrich.columns, key=lambda c: float(c.split()[1]))
+    by_level = sorted(enrich.columns, key=condition_level_db)
     trend = [m for m in methods.index if (np.diff(enrich.loc[m, by_level].to_numpy()) > 0.01).all()]
     lines.append(f"- Enrichment rises (by more than 0.01 at each step) with the burst level for: {', '.join(trend) or 'no method'}.")
     randomised = frame[(frame["metric"] == "randomisation_spearman_signed")]

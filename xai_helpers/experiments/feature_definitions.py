@@ -36,7 +36,7 @@ import torch
 
 from ..attribution.baselines import make_baselines
 from ..attribution.captum_backend import attribute_targets
-from ..attribution.engine import weighted_output_attributions
+from ..attribution.fast_engine import weighted_output_attributions
 from ..attribution.latent import layer_attributions
 from ..attribution.methods import MethodOptions
 from ..attribution.regions import parse_region, region_bins
@@ -47,7 +47,6 @@ from ..dsp.noise.broadband import pink_noise
 from ..dsp.noise.mixing import mix_at_snr
 from ..dsp.stft import StftConfig, log_power, stft
 from ..models.base import MaskFromLogPower, MaskModel
-from ..attribution.explain_config import ENGINE_MODELS
 from .shapley import Tiles, complete_tiles, exact_shapley
 
 MAX_PLAYERS = 12
@@ -239,20 +238,16 @@ def _timed(run: Callable[[], object]) -> tuple[object, float]:
 def bin_scores(model: MaskModel, segment: Segment, outputs: Sequence[Output], grids: Sequence[Grid], settings: Settings) -> list[Score]:
     """Bin-level maps ``[F, T]`` of every output for each of ``settings.bin_methods``, summed over each
     grid's tiles (one :class:`Score` per method, grid and output; ``grid="bins"`` holds the map). DeepLift (the
-    complete rule) and Saliency come from the engine where it covers the model (DeepLift is refused by name
-    elsewhere; Saliency then runs through Captum)."""
+    complete rule) and Saliency come from the engine (:mod:`~xai_helpers.attribution.fast_engine`, any model)."""
     weights = np.stack([o.weights for o in outputs])
     module = ExplainedOutputs(model, settings.target, torch.as_tensor(weights, dtype=torch.float32), segment.phase)
     features, baselines = torch.as_tensor(segment.features), torch.as_tensor(segment.baselines)
     scores = []
     for method in settings.bin_methods:
-        on_engine = method in ENGINE_BIN_METHODS and model.name in ENGINE_MODELS
-        if method == "deeplift" and not on_engine:
-            raise ValueError(f"bin method 'deeplift' (DeepLIFT's complete rule) needs the engine, which covers "
-                             f"{', '.join(ENGINE_MODELS)}, not {model.name}; leave it out of bin_methods")
-        if on_engine:
+        if method in ENGINE_BIN_METHODS:
             (maps, _), seconds = _timed(lambda: weighted_output_attributions(
-                model, segment.features, segment.baselines, ENGINE_BIN_METHODS[method], weights, settings.target, rule="complete"))
+                model, segment.features, segment.baselines, ENGINE_BIN_METHODS[method], weights, settings.target,
+                rule="complete", phase=segment.phase))
         else:
             result, seconds = _timed(lambda: attribute_targets(module, features, baselines, method, range(len(outputs)), options=settings.options()))
             maps = result.values

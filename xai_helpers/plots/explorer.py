@@ -36,7 +36,6 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from ..analysis.influence import file_maps
-from ..attribution.explain_config import ENGINE_MODELS
 from ..attribution.on_demand import BinMaps
 from ..store.reader import AttributionFile, AttributionFileError, check_complete
 from .maps import MAP_GID, attribution_map_figure
@@ -69,8 +68,7 @@ def find_explorable(attributions_dir: str | os.PathLike, model: str | None = Non
     """The explorable ``.h5`` files of ``attributions_dir`` (of ``model`` only, unless ``None``), sorted by name.
 
     Incomplete or damaged files (any chunk failing its checksum) are left out with a warning; files of other layouts (one bin,
-    regions, grouped or latent features) and of other models are left out silently, and maps-only files of a model the
-    engine cannot recompute single bins of (:data:`~xai_helpers.attribution.explain_config.ENGINE_MODELS`) with a log line.
+    regions, grouped or latent features) and of other models are left out silently.
     """
     found = []
     for path in sorted(Path(attributions_dir).glob("*.h5")):
@@ -78,10 +76,6 @@ def find_explorable(attributions_dir: str | os.PathLike, model: str | None = Non
             check_complete(path, verify=True)  # every chunk: a damaged one would fail the explorer later
             with AttributionFile(path) as stored:
                 if stored.layout != "all_bins" or model not in (None, stored.model):
-                    continue
-                if not stored.has_full and stored.model not in ENGINE_MODELS:
-                    logger.info("%s: maps only, and %s's single bins cannot be recomputed yet; not offered in the "
-                                "explorer (store='full' keeps them)", path, stored.model)
                     continue
                 method = stored.method
         except AttributionFileError as error:
