@@ -45,7 +45,7 @@
 # %% tags=["parameters"]
 input_path = "../data/samples"  # clean speech: a file or a folder
 n_files = 2  # how many files of input_path to use (the full run uses all)
-methods = ["deeplift", "deeplift_captum", "integratedgradients", "gradientshap", "saliency", "inputxgradient", "occlusion"]
+methods = ["deeplift", "deeplift_gate_as_weight", "deeplift_gradient", "deeplift_captum", "integratedgradients", "gradientshap", "saliency", "inputxgradient", "occlusion"]
 levels_db = [20.0, 0.0]  # burst level relative to the speech, dB
 placements = [[3000.0, 0.8]]  # [burst centre Hz, burst start s]
 explained_offset_hz = [-650.0, -150.0]  # explained output band relative to the burst centre, over its span
@@ -70,6 +70,7 @@ from IPython.display import Markdown, display
 from tqdm.auto import tqdm
 
 from xai_helpers.experiments.faithfulness import localisation_rows, randomisation_rows, reading
+from xai_helpers.experiments.planted import planted_rows
 from xai_helpers.io.atomic import write_text_atomically
 from xai_helpers.plots.faithfulness import plot_enrichment, plot_randomisation
 from xai_helpers.reports.faithfulness import (
@@ -102,6 +103,22 @@ print(benchmark.describe())
 # %%
 rows = localisation_rows(clean_waves, model, stft_settings, settings, progress=lambda tasks: tqdm(tasks, desc="conditions"))
 show_ground_truth(rows, output_dir)
+
+# %% [markdown]
+# ## Planted mechanisms: a game where energy says nothing
+#
+# Three small recurrent models with hand-set weights (`xai_helpers.experiments.planted`: a GRU shift
+# register, an LSTM one, and a gate multiplying two factors of the same input) whose every output bin
+# depends exactly on one input bin, at 7 kHz (where speech barely puts energy) and 50 ms back. Each
+# method explains the sum of the mask over the last frame of a speech-in-noise segment; the table gives
+# the share of its |attribution| on that bin (1 is right; the `energy` control shows what loudness alone
+# would say). Every complete method must reach 0.99.
+
+# %%
+planted = planted_rows(clean_waves, settings, settings.methods)
+rows += planted
+display(condition_table(planted, "planted_share", "Share of |attribution| on the planted input bin, per method and "
+                        "mechanism (1 is right).", precision=3))
 
 # %% [markdown]
 # ## Localisation: enrichment of the burst region

@@ -55,6 +55,7 @@ from ..dsp.stft import StftConfig, log_power, stft
 from .agreement import CONTROLS
 from .curves import curve_areas, deletion_insertion_curves
 from .ground_truth import burst_rows, burst_tiles, lesion_rows, shapley_rows, with_controls
+from .planted import planted_reading
 from .shapley import burst_effect, exact_shapley
 from ..attribution.targets import ExplainedOutputs
 
@@ -460,6 +461,12 @@ def _headline(frame, spearman) -> list[str]:
                      + (f"; {flipped}" if flipped else "") + ". On sign agreement: "
                      + ", ".join(f"{c} {sign[c]:.2f}" for c in present if c in sign) + ".")
         l1 = frame[frame["metric"] == "shapley_l1"].groupby("method")["value"].mean()
+        if "energy" in present:
+            lines.append(
+                f"- Margin of {best} over the `energy` control (a map that follows tile energy): Spearman "
+                f"{methods.loc[best, 'mean'] - spearman.loc['energy', 'mean']:+.2f}, sign agreement "
+                f"{sign[best] - sign['energy']:+.2f}, L1 {l1[best] - l1['energy']:+.2f} (lower is better): where the "
+                "margin is small, the metric cannot tell a faithful map from the input's loudness.")
         rivals = [c for c in present if spearman.loc[c, "mean"] >= methods.loc[best, "mean"]]
         if rivals:
             lines.append(
@@ -489,6 +496,20 @@ def _shapley_reading(frame) -> list[str]:
         if method in spearman.index and f"{method}_captum" in spearman.index:
             lines.append(f"- {method}: the complete rule scores Spearman {spearman.loc[method, 'mean']:.2f}, Captum's rule "
                          f"{spearman.loc[f'{method}_captum', 'mean']:.2f}.")
+    rules = [(rule, method) for rule, method in PRODUCT_RULE_METHODS.items() if method in spearman.index]
+    if len(rules) > 1:
+        sign = frame[frame["metric"] == "shapley_sign_agreement"].groupby("method")["value"].mean()
+        l1 = frame[frame["metric"] == "shapley_l1"].groupby("method")["value"].mean()
+        delta = frame[frame["metric"] == "relative_delta"].groupby("method")["value"].median()
+        ranked = sorted(rules, key=lambda pair: -spearman.loc[pair[1], "mean"])
+        (winner, first), (runner_up, second) = ranked[0], ranked[1]
+        lines.append(
+            "- DeepLIFT's product rules against the exact Shapley values (Spearman / sign agreement / L1 / median "
+            "relative delta): " + "; ".join(
+                f"{rule} {spearman.loc[m, 'mean']:.3f} / {sign.get(m, np.nan):.3f} / {l1.get(m, np.nan):.3f} / "
+                f"{delta.get(m, np.nan):.1e}" for rule, m in ranked)
+            + f". **{winner}** agrees best, by {spearman.loc[first, 'mean'] - spearman.loc[second, 'mean']:.3f} in "
+            f"Spearman over {runner_up}; a relative delta far above rounding means the rule does not add up.")
     lesion = frame[frame["metric"] == "lesion_false_positive_share"].groupby("method")["value"].mean()
     if not lesion.empty:
         zero = [m for m, v in lesion.items() if v < 1e-6]
@@ -510,7 +531,7 @@ def reading(rows: list[dict]) -> str:
     import pandas as pd
 
     frame = pd.DataFrame(rows)
-    lines = _shapley_reading(frame)
+    lines = _shapley_reading(frame) + planted_reading(frame)
     enrich = frame[frame["metric"] == "enrichment"].groupby(["method", "condition"])["value"].mean().unstack()
     loudest = max(enrich.columns, key=condition_level_db)
     column = enrich[loudest].sort_values(ascending=False)
