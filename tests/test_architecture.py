@@ -1,13 +1,14 @@
-"""The package's layers: every module imports, and the package-internal import graph has no cycle."""
+"""The package's layers: every module imports and its public names exist, and the package-internal import graph
+has no cycle and points downwards."""
 
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import pkgutil
+import types
 from pathlib import Path
-
-import pytest
 
 import xai_helpers
 
@@ -16,8 +17,9 @@ LAYERS = ("dsp", "io", "store", "models", "attribution", "analysis", "experiment
 """Lowest first: a module may import its own layer's modules and those of the layers before it."""
 
 
-def module_names() -> list[str]:
-    return sorted(m.name for m in pkgutil.walk_packages(xai_helpers.__path__, "xai_helpers.") if not m.name.endswith("__main__"))
+@functools.cache
+def module_names() -> tuple[str, ...]:
+    return tuple(sorted(m.name for m in pkgutil.walk_packages(xai_helpers.__path__, "xai_helpers.") if not m.name.endswith("__main__")))
 
 
 def internal_imports(name: str) -> set[str]:
@@ -43,9 +45,28 @@ def internal_imports(name: str) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("name", module_names())
-def test_every_module_imports(name):
-    importlib.import_module(name)
+def import_failures(name: str) -> list[str]:
+    """What is wrong with module ``name``: it does not import, or a name of its ``__all__`` does not exist in it."""
+    try:
+        module = importlib.import_module(name)
+    except Exception as error:  # noqa: BLE001 - every failure is reported, with its type
+        return [f"{name}: does not import: {type(error).__name__}: {error}"]
+    return public_name_failures(module)
+
+
+def public_name_failures(module: types.ModuleType) -> list[str]:
+    """The entries of ``module.__all__`` (if it has one) that are not strings or not names of the module."""
+    public = getattr(module, "__all__", ())
+    return [f"{module.__name__}: __all__ names {entry!r}, which it does not define" for entry in public
+            if not isinstance(entry, str) or not hasattr(module, entry)]
+
+
+def test_every_module_imports_and_its_public_names_exist():
+    names = module_names()
+    assert len(names) > 100, f"the walk found only {len(names)} modules: {names}"
+    assert {"xai_helpers.dsp.stft", "xai_helpers.run.book", "xai_helpers.plots.files"} <= set(names)
+    failures = [failure for name in names for failure in import_failures(name)]
+    assert not failures, "\n".join(failures)
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -85,7 +106,14 @@ def test_import_graph_has_no_cycle_and_points_downwards():
 
 
 def test_the_checks_can_fail():
-    """A cycle hidden in a function-level import (as batch_plots <-> explorer was) is found, and so is an upward import."""
+    """A cycle hidden in a function-level import (as batch_plots <-> explorer was) is found, and so is an upward import;
+    a module that does not import, or names in ``__all__`` what it lacks, is reported."""
+    assert import_failures("xai_helpers.no_such_module") and "ModuleNotFoundError" in import_failures("xai_helpers.no_such_module")[0]
+    fake = types.ModuleType("fake")
+    fake.present, fake.__all__ = 1, ["present", "absent", 3]
+    assert public_name_failures(fake) == ["fake: __all__ names 'absent', which it does not define",
+                                          "fake: __all__ names 3, which it does not define"]
+    assert public_name_failures(types.ModuleType("no_all")) == []
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
     assert layer("xai_helpers.run.book") > layer("xai_helpers.dsp.stft")

@@ -165,7 +165,8 @@ def test_completeness_bookkeeping_and_integrated_gradients(tmp_path, noisy_file,
     result = explain_file(noisy_file, tmp_path, ig, progress=False)
     stored = _read(result.path)
     with AttributionFile(result.path) as file:
-        f_out, t_out = eval(file.attrs["output_bin_indices"])
+        f_out, t_out = file.output_bin
+    assert f_out == 20  # 1000 Hz in 50 Hz bins
     total = stored["attributions"].sum()
     assert abs(total - change[f_out, t_out]) <= 1e-3 * max(abs(change[f_out, t_out]), 1e-3)
 
@@ -196,7 +197,7 @@ def test_latent_features(tmp_path, noisy_file, method):
             values = stored.read_attributions(name=f"latent/{layer}")
             assert values.shape == (1, 1, 400, 5)
             assert stored.dims(f"latent/{layer}") == ("f_out", "t_out", "unit", "t_in")
-            t_out = eval(stored.attrs["output_bin_indices"])[1]
+            t_out = stored.output_bin[1]
             assert np.all(values[..., t_out + 1 :] == 0) and np.abs(values).max() > 0
 
 

@@ -20,10 +20,10 @@ from matplotlib.image import AxesImage  # noqa: E402
 
 from xai_helpers.analysis import influence  # noqa: E402
 from xai_helpers.plots import influence as influence_plots  # noqa: E402
-from xai_helpers.plots import maps, style  # noqa: E402
 from xai_helpers.plots.explorer import panels  # noqa: E402
 from xai_helpers.analysis.influence import frame_correlation, reduce_file  # noqa: E402
 from xai_helpers.plots.files import (  # noqa: E402
+    PlotKey,
     figure_basename,
     plot_batch,
     plot_caption,
@@ -133,7 +133,9 @@ def test_plot_batch_writes_pngs_skips_and_reports_damaged(corpus, tmp_path, capl
     assert sorted(p.name for p in figures_dir.iterdir()) == sorted(f"{base}_{name}.png" for name in BIN_PLOTS)
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in figures_dir.iterdir())  # PNG whatever the suffix handling
     assert set(report.plotted[0].figures) == BIN_PLOTS
-    assert all(isinstance(fig, Figure) for fig in report.plotted[0].figures.values())
+    with AttributionFile(store / h5_name("a")) as stored:  # the figures returned draw the file's own data
+        np.testing.assert_array_equal(images(report.plotted[0].figures["mask"])[0], stored.mask)
+        np.testing.assert_array_equal(images(report.plotted[0].figures["spectrogram"])[0], stored.input_features)
     assert report.plotted[0].png_paths["mask"] == figures_dir / f"{base}_mask.png"
 
     assert report.skipped == [audio / "b.wav"]
@@ -255,6 +257,7 @@ def test_region_group_and_latent_layouts(tmp_path):
                     extra={"output_regions": (np.asarray(regions), ("region", "bounds"))})
     figures = plot_file(path)
     assert set(figures) == {"spectrogram", "mask", "region_0_map", "region_1_map"}
+    assert [(key.kind, key.output) for key in figures] == [("spectrogram", None), ("mask", None), ("map", "region_0"), ("map", "region_1")]
     np.testing.assert_array_equal(images(figures["region_1_map"])[1], maps[1])
 
     groups = np.array([[0.0, 200.0, 0.0, 0.035], [200.0, 450.0, 0.0, 0.035], [0.0, 450.0, 0.035, 0.07]])
@@ -263,6 +266,7 @@ def test_region_group_and_latent_layouts(tmp_path):
                     features="regions", extra={"feature_groups": (groups, ("group", "bounds"))})
     figures = plot_file(path, aggregation="abs_sum")
     assert set(figures) == {"spectrogram", "mask", "group_influence", "output_bin_groups"}
+    assert [(key.kind, key.output) for key in figures][2:] == [("group_influence", None), ("groups", "output_bin")]
     shown = figures["group_influence"].axes[0].collections[0].get_array()
     np.testing.assert_allclose(shown, np.abs(values).sum(axis=(0, 1)), rtol=1e-6)
 
@@ -271,6 +275,7 @@ def test_region_group_and_latent_layouts(tmp_path):
     path = write_h5(tmp_path / h5_name("l", features="latent"), latent, features="latent")
     figures = plot_file(path, aggregation="signed_sum")
     assert set(figures) == {"spectrogram", "mask", "latent_influence", "output_bin_latent"}
+    assert [(key.kind, key.output) for key in figures][2:] == [("latent_influence", None), ("latent", "output_bin")]
     np.testing.assert_allclose(images(figures["latent_influence"])[1], latent["latent/gru1"][0].sum(axis=(0, 1)), rtol=1e-5)
 
 
@@ -278,7 +283,26 @@ def test_captions_name_the_aggregation_and_limit():
     assert "signed_sum" in plot_caption("global_influence", "signed_sum")
     assert "500 Hz" in plot_caption("low_frequency_influence", low_freq_hz=500.0)
     assert "upper triangle" in plot_caption("time_influence")
-    assert plot_caption("region_3_map") != plot_caption("output_bin_map")
+    # one caption per kind, whichever output the plot is drawn for
+    assert plot_caption(PlotKey("map", "region_3")).startswith("**Output-region map.**")
+    assert plot_caption(PlotKey("output_bin_map")).startswith("**Output-bin map.**")
+    assert plot_caption(PlotKey("groups", "region_3")) == plot_caption(PlotKey("groups", "output_bin"))
+    assert "`abs_sum`" in plot_caption(PlotKey("latent_influence"))
+    assert plot_caption("no_such_plot") == "**no_such_plot**"
+
+
+def test_plot_keys_are_their_names_built_from_typed_parts():
+    import copy
+    import pickle
+
+    key = PlotKey("groups", "region_3")
+    assert key == "region_3_groups" and hash(key) == hash("region_3_groups") and {key: 1}["region_3_groups"] == 1
+    assert (key.kind, key.output) == ("groups", "region_3") and repr(key) == "PlotKey('groups', 'region_3')"
+    assert (PlotKey("mask").kind, PlotKey("mask").output) == ("mask", None)
+    for back in (pickle.loads(pickle.dumps(key)), copy.deepcopy(key)):
+        assert type(back) is PlotKey and back == key and (back.kind, back.output) == ("groups", "region_3")
+    with pytest.raises(AttributeError, match="immutable"):
+        key.kind = "map"
 
 
 def test_real_file_from_explain_file(tmp_path):
@@ -299,10 +323,3 @@ def test_real_file_from_explain_file(tmp_path):
     (time_map,) = images(figures["time_influence"])
     assert np.all(np.triu(time_map, k=1) == 0) and np.any(np.tril(time_map) > 0)  # causal
 
-
-def test_uses_only_public_plots_functions():
-    import xai_helpers.plots.files as module
-
-    source = Path(module.__file__).read_text()
-    assert not re.search(r"\bplots\._", source)
-    assert "broadcast_to" not in source

@@ -237,8 +237,3 @@ def test_no_explorable_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="all_bins"):
         ex.Explorer(tmp_path)
 
-
-def test_uses_only_public_plots_functions():
-    from pathlib import Path
-
-    assert "plots._" not in Path(ex.__file__).read_text()

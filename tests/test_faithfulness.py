@@ -121,6 +121,15 @@ def test_reading_names_what_the_numbers_say():
     assert "burst level for: rising." in text
 
 
+def test_level_conditions_read_back_their_number():
+    from xai_helpers.experiments.faithfulness import condition_level_db, level_condition
+
+    assert level_condition(-20.0) == "level -20 dB" and level_condition(2.5) == "level 2.5 dB"
+    assert [condition_level_db(level_condition(v)) for v in (-20.0, 0.0, 2.5, 1e-3)] == [-20.0, 0.0, 2.5, 0.001]
+    assert condition_level_db("level \u221210 dB") == -10.0 and condition_level_db("level 2.5e1 dB") == 25.0
+    assert condition_level_db("no number") is None
+
+
 SMALL = dict(methods=("deeplift", "deeplift_captum", "inputxgradient"), levels_db=(20.0,), shapley_spans=2, n_samples=4)
 """A small real case: three methods, one loud burst, 3 bands x 3 spans + the burst tile (10 players)."""
 
@@ -244,10 +253,39 @@ def test_reading_names_the_best_agreement_and_the_controls(agreement_rows):
 
 
 def test_ground_truth_section_writes_its_figure(small_rows, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.image import imread
+
     from xai_helpers.reports.faithfulness import show_ground_truth
 
     show_ground_truth(small_rows.to_dict("records"), tmp_path)
-    from matplotlib.image import imread
-
     image = imread(tmp_path / "faithfulness_ground_truth.png")
-    assert image.shape[0] > 100 and image.shape[1] > 100
+    assert image.shape[:2] == (450, 1300)  # the 13 x 4.5 inch figure at 100 dpi
+    assert np.ptp(image[..., :3], axis=(0, 1)).min() > 0.5  # drawn, not a blank page
+
+
+def test_ground_truth_figure_shows_the_rows_means(agreement_rows):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from xai_helpers.plots.faithfulness import plot_ground_truth
+
+    rows = agreement_rows + [{"method": "good", "metric": "lesion_false_positive_share", "condition": "level 0 dB", "value": 0.25}]
+    fig = plot_ground_truth(rows)
+    panels = [ax for ax in fig.axes if ax.patches]
+    assert [ax.get_title() for ax in panels] == ["Spearman with exact Shapley values", "sign agreement (Shapley mass)",
+                                                 "mass on the lesioned band"]
+    # methods from the lowest mean Spearman up: flipped -0.7, random 0.05, poor 0.2, good 0.7, energy 0.9 (by hand)
+    order = ["flipped", "random", "poor", "good", "energy"]
+    assert [label.get_text() for label in panels[0].get_yticklabels()] == order
+    widths = [[bar.get_width() for bar in ax.patches] for ax in panels]
+    np.testing.assert_allclose(widths[0], [-0.7, 0.05, 0.2, 0.7, 0.9])
+    np.testing.assert_allclose(widths[1], 0.5)
+    np.testing.assert_allclose(widths[2], [0, 0, 0, 0.25, 0])  # only good has a lesion row
+    grey = matplotlib.colors.to_rgba("0.6")
+    assert [bar.get_facecolor() == grey for bar in panels[0].patches] == [True, True, False, False, True]  # controls
+    plt.close(fig)

@@ -1,5 +1,5 @@
-"""The lesioned models: blind to their band (checked by perturbation, for each model), gradient maps of the lesioned
-NSNet2 give the band nothing."""
+"""The lesioned models: blind to their band, checked by perturbation for each model (the intact model reacts to the
+same perturbation, so the check can fail), and the false-positive share of a map on hand-made values."""
 
 from __future__ import annotations
 
@@ -57,22 +57,6 @@ def test_lesioned_output_does_not_change_when_the_band_changes(models, features)
     bins = band_bins(stft_config(16000))
     assert lesion_change(lesioned, features, bins, seed=0) < 1e-6  # float round-off of the batched products only
     assert lesion_change(model, features, bins, seed=0) > 1e-3  # the check can fail: the intact model reacts
-
-
-def test_gradient_maps_of_the_lesioned_model_give_the_band_nothing(models, features):
-    from xai_helpers.attribution.captum_backend import attribute_targets
-    from xai_helpers.attribution.targets import ExplainedOutputs
-
-    _, lesioned = models
-    region = np.zeros((1, *features.shape), dtype=np.float32)
-    region[0, 15:50, 20:] = 1.0
-    module = ExplainedOutputs(lesioned, "mask", torch.as_tensor(region))
-    baseline = torch.full((1, *features.shape), -12.0)
-    bins = band_bins(stft_config(16000))
-    for method in ("deeplift", "integratedgradients"):
-        values = attribute_targets(module, torch.as_tensor(features), baseline, method, [0]).values[0]
-        assert np.abs(values).sum() > 0
-        assert lesion_false_positive_share(values, bins) == 0.0
 
 
 def test_false_positive_share():

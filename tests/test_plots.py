@@ -165,19 +165,20 @@ def test_time_correlation_constant_frames_are_nan_without_warnings():
 @pytest.mark.parametrize(
     "fn",
     [
-        lambda a: influence.aggregate(a, "mean"),
-        lambda a: influence.global_influence(a, "max"),
-        lambda a: influence.time_influence(a, "abs"),
-        lambda a: influence.frequency_influence(a, "sum"),
-        lambda a: influence.time_correlation(a, "l2"),
-        lambda a: influence_plots.plot_global_influence(a, FREQS, TIMES, "mean"),
-        lambda a: influence_plots.plot_time_influence(a, TIMES, "mean"),
-        lambda a: influence_plots.plot_frequency_influence(a, FREQS, "mean"),
+        lambda: influence.aggregate(random_causal(), "mean"),
+        lambda: influence.global_influence(random_causal(), "max"),
+        lambda: influence.time_influence(random_causal(), "abs"),
+        lambda: influence.frequency_influence(random_causal(), "sum"),
+        lambda: influence.time_correlation(random_causal(), "l2"),
+        lambda: influence_plots.plot_global_map(np.zeros((F, T)), FREQS, TIMES, "mean"),
+        lambda: influence_plots.plot_time_map(np.zeros((T, T)), TIMES, "mean"),
+        lambda: influence_plots.plot_frequency_map(np.zeros((F, F)), FREQS, "mean"),
+        lambda: influence_plots.plot_correlation_map(np.zeros((T, T)), TIMES, "mean"),
     ],
 )
 def test_bad_aggregation_raises(fn):
     with pytest.raises(ValueError, match="aggregation"):
-        fn(random_causal())
+        fn()
 
 
 @pytest.mark.parametrize(
@@ -187,13 +188,6 @@ def test_bad_aggregation_raises(fn):
         lambda a: influence.time_influence(a, "abs_sum"),
         lambda a: influence.frequency_influence(a, "abs_sum"),
         lambda a: influence.time_correlation(a),
-        lambda a: influence_plots.plot_global_influence(a, FREQS, TIMES),
-        lambda a: influence_plots.plot_time_influence(a, TIMES),
-        lambda a: influence_plots.plot_frequency_influence(a, FREQS, "abs_sum"),
-        lambda a: influence_plots.plot_time_correlation(a, TIMES),
-        lambda a: maps.plot_output_bin_map(
-            a, 0, 0, np.zeros((F, T)), FREQS, TIMES
-        ),
     ],
 )
 @pytest.mark.parametrize("shape", [(F, T, F), (F, T, F, T, 1), (F * T, F * T)])
@@ -202,12 +196,23 @@ def test_wrong_ndim_raises_with_expected_shape(fn, shape):
         fn(np.zeros(shape, np.float32))
 
 
-def test_axis_length_mismatch_raises():
-    a = random_causal()
+def test_map_shape_and_axis_length_mismatch_raise():
     with pytest.raises(ValueError, match="freqs_hz"):
-        influence_plots.plot_global_influence(a, FREQS[:-1], TIMES)
+        influence_plots.plot_global_map(np.zeros((F, T)), FREQS[:-1], TIMES)
     with pytest.raises(ValueError, match="times_s"):
-        influence_plots.plot_time_influence(a, TIMES[:-1])
+        influence_plots.plot_global_map(np.zeros((F, T)), FREQS, TIMES[:-1])
+    with pytest.raises(ValueError, match=r"\[f_in, t_in\]"):
+        influence_plots.plot_global_map(np.zeros(F), FREQS, TIMES)
+    with pytest.raises(ValueError, match=r"\[t_out, t_in\]"):
+        influence_plots.plot_time_map(np.zeros((T - 1, T)), TIMES)
+    with pytest.raises(ValueError, match=r"\[f_out, f_in\]"):
+        influence_plots.plot_frequency_map(np.zeros((F, F - 1)), FREQS[:-1])
+    with pytest.raises(ValueError, match=r"\[t_in, t_in\]"):
+        influence_plots.plot_correlation_map(np.zeros((T, T - 1)), TIMES[:-1])
+    with pytest.raises(ValueError, match="times_s"):
+        influence_plots.plot_correlation_map(np.zeros((T, T)), TIMES[:-1])
+    with pytest.raises(ValueError, match="max_output_hz"):
+        influence_plots.plot_frequency_map(np.zeros((F, F)), FREQS + 10, "abs_sum", 5.0)
 
 
 # ------------------------------------------------------------- figure checks
@@ -263,72 +268,88 @@ def check_figure(fig, *, signed, aggregation=None, unit_axes_ok=False):
         assert aggregation in all_text(fig)
 
 
-@pytest.mark.parametrize("aggregation", ["abs_sum", "signed_sum"])
-def test_plot_global_influence(aggregation, close_figs):
-    fig = influence_plots.plot_global_influence(random_causal(), FREQS, TIMES, aggregation)
-    close_figs.append(fig)
-    check_figure(fig, signed=aggregation == "signed_sum", aggregation=aggregation)
-    (im,) = fig.axes[0].images
-    # extents: half a step either side of the centres
-    np.testing.assert_allclose(
-        im.get_extent(), [0.0, TIMES[-1] + 0.005, -25.0, FREQS[-1] + 25.0], atol=1e-12
-    )
+def map_image(fig):
+    (m,) = mappables(fig)
+    return np.asarray(np.ma.filled(np.ma.asarray(m.get_array(), dtype=np.float64), np.nan)), m
+
+
+def hand_time_map(aggregation):
+    """``[t_out, t_in]``: 1, 2, ... row by row, zero above the diagonal (causal); every other row negated when signed."""
+    ti = np.tril(np.arange(1.0, T * T + 1).reshape(T, T))
+    if aggregation == "signed_sum":
+        ti[::2] *= -1
+    return ti
+
+
+def hand_frequency_map(aggregation):
+    """``[f_out, f_in]``: 1 on the diagonal, 0.5 (-0.5 when signed) beside it, 0 elsewhere."""
+    side = 0.5 if aggregation == "abs_sum" else -0.5
+    return np.eye(F) + side * (np.eye(F, k=1) + np.eye(F, k=-1))
 
 
 @pytest.mark.parametrize("aggregation", ["abs_sum", "signed_sum"])
-def test_plot_time_influence(aggregation, close_figs):
-    fig = influence_plots.plot_time_influence(random_causal(), TIMES, aggregation)
+def test_plot_time_map_shows_the_map_over_time_edges_with_the_causal_diagonal(aggregation, close_figs):
+    ti = hand_time_map(aggregation)
+    fig = influence_plots.plot_time_map(ti, TIMES, aggregation)
     close_figs.append(fig)
     check_figure(fig, signed=aggregation == "signed_sum", aggregation=aggregation)
+    shown, m = map_image(fig)
+    np.testing.assert_array_equal(shown, ti)
+    peak = T * T  # the largest |value|: the last row's diagonal entry
+    assert m.get_clim() == ((-peak, peak) if aggregation == "signed_sum" else (0.0, peak))
     ax = fig.axes[0]
     assert "input" in ax.get_xlabel().lower() and "output" in ax.get_ylabel().lower()
-    (line,) = ax.lines  # causal diagonal
+    # pixels: half a 10 ms hop either side of the first and last frame centres (0.005 s, 0.065 s), on both axes
+    np.testing.assert_allclose(m.get_extent(), [0.0, 0.07, 0.0, 0.07], atol=1e-12)
+    (line,) = ax.lines  # the causal diagonal t_in = t_out, corner to corner
+    np.testing.assert_allclose(line.get_xydata(), [[0.0, 0.0], [0.07, 0.07]], atol=1e-12)
+
+
+def test_plot_time_map_row_normalisation(close_figs):
+    ti = hand_time_map("abs_sum")
+    fig = influence_plots.plot_time_map(ti, TIMES, "abs_sum", normalisation="rows")
+    close_figs.append(fig)
+    shown, _ = map_image(fig)
+    # row 0 = [1, 0, ...]; row 1 = [8, 9, 0, ...] (8 + 9 = 17)
+    np.testing.assert_allclose(shown[0], np.eye(T)[0])
+    np.testing.assert_allclose(shown[1, :3], [8 / 17, 9 / 17, 0.0])
+    np.testing.assert_allclose(shown.sum(axis=1), 1.0)
+    assert "each output frame sums to 1" in fig.axes[1].get_ylabel()
+
+
+@pytest.mark.parametrize("aggregation", ["abs_sum", "signed_sum"])
+@pytest.mark.parametrize("max_hz", [None, 200.0])
+def test_plot_frequency_map_keeps_the_output_rows_up_to_the_limit(aggregation, max_hz, close_figs):
+    fi = hand_frequency_map(aggregation)
+    fig = influence_plots.plot_frequency_map(fi, FREQS, aggregation, max_output_hz=max_hz)
+    close_figs.append(fig)
+    check_figure(fig, signed=aggregation == "signed_sum", aggregation=aggregation)
+    shown, _ = map_image(fig)
+    n_rows = F if max_hz is None else 5  # outputs 0, 50, 100, 150, 200 Hz
+    np.testing.assert_array_equal(shown, fi[:n_rows])
+    ax = fig.axes[0]
+    assert ax.get_xlim() == pytest.approx((-25.0, 425.0))
+    assert ax.get_ylim() == pytest.approx((-25.0, 425.0 if max_hz is None else 225.0))
+    if max_hz is not None:
+        assert "output frequencies <= 200 Hz" in ax.get_title()
+    (line,) = ax.lines  # f_in = f_out over the rows drawn
     x, y = line.get_data()
     np.testing.assert_allclose(x, y)
 
 
 @pytest.mark.parametrize("aggregation", ["abs_sum", "signed_sum"])
-@pytest.mark.parametrize("max_hz", [None, 200.0])
-def test_plot_frequency_influence(aggregation, max_hz, close_figs):
-    fig = influence_plots.plot_frequency_influence(
-        random_causal(), FREQS, aggregation, max_output_hz=max_hz
-    )
-    close_figs.append(fig)
-    check_figure(fig, signed=aggregation == "signed_sum", aggregation=aggregation)
-    (im,) = fig.axes[0].images
-    n_rows = F if max_hz is None else int((FREQS <= max_hz).sum())
-    assert im.get_array().shape == (n_rows, F)
-    if max_hz is not None:
-        assert fig.axes[0].get_ylim()[1] == pytest.approx(max_hz + 25.0)
-
-
-@pytest.mark.parametrize("aggregation", ["abs_sum", "signed_sum"])
-def test_plot_time_correlation(aggregation, close_figs):
-    fig = influence_plots.plot_time_correlation(random_causal(), TIMES, aggregation)
+def test_plot_correlation_map_shows_undefined_entries_grey(aggregation, close_figs):
+    c = np.eye(T)
+    c[0, 1] = c[1, 0] = -0.5
+    c[3, :] = c[:, 3] = np.nan  # a constant frame
+    fig = influence_plots.plot_correlation_map(c, TIMES, aggregation)
     close_figs.append(fig)
     check_figure(fig, signed=True, aggregation=aggregation)
-    assert mappables(fig)[0].get_clim() == (-1.0, 1.0)
-
-
-def test_plot_output_bin_map(close_figs):
-    a = random_causal()
-    fig = maps.plot_output_bin_map(a, 4, 5, np.random.rand(F, T), FREQS, TIMES)
-    close_figs.append(fig)
-    ms = mappables(fig)
-    assert len(ms) == 2
-    spec, attr = ms  # order: left spectrogram, right attribution map
-    assert attr.get_cmap().name.startswith("RdBu_r")
-    vmin, vmax = attr.get_clim()
-    assert vmin == -vmax > -np.inf and vmax == pytest.approx(np.abs(a[4, 5]).max())
-    np.testing.assert_array_equal(attr.get_array(), a[4, 5])
-    for m in ms:
-        assert m.colorbar.ax.get_ylabel()
-    assert "aggregation" in all_text(fig)
-    assert "200 Hz" in all_text(fig) and "0.055 s" in all_text(fig)
-    for ax in fig.axes[:2]:
-        assert "(s)" in ax.get_xlabel() and "(Hz)" in ax.get_ylabel()
-    with pytest.raises(ValueError):
-        maps.plot_output_bin_map(a, F, 0, np.zeros((F, T)), FREQS, TIMES)
+    shown, m = map_image(fig)
+    np.testing.assert_array_equal(shown, c)  # NaN where NaN
+    assert m.get_clim() == (-1.0, 1.0)
+    assert m.get_cmap().get_bad() == pytest.approx((0.8, 0.8, 0.8, 1.0))
+    assert "grey = undefined" in fig.axes[0].get_title()
 
 
 def test_plot_region_attributions(close_figs):
@@ -390,21 +411,35 @@ def test_non_uniform_axis_uses_mesh_with_edges(close_figs):
     assert fig.axes[0].get_ylim() == pytest.approx((-25.0, 450.0))
 
 
-def test_module_does_not_select_backend():
-    import pathlib
-    import re
+def test_modules_leave_the_backend_alone_and_never_show():
+    """Imported and drawing under a backend the session chose (svg), with ``matplotlib.use``, ``plt.show`` and
+    ``plt.switch_backend`` made to fail: the plotting modules neither pick a backend nor pop up a window."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
 
-    src = "".join(pathlib.Path(module.__file__).read_text() for module in (maps, influence_plots, style))
-    assert not re.search(r"^\s*(matplotlib|mpl)\.use\(", src, re.M)
-    assert not re.search(r"^\s*plt\.(show|switch_backend)\(", src, re.M)
+    script = textwrap.dedent("""
+        import matplotlib, matplotlib.pyplot as plt, numpy as np
+
+        def refuse(*args, **kwargs):
+            raise AssertionError("a plotting module touched the backend or showed a figure")
+
+        matplotlib.use = plt.show = plt.switch_backend = refuse
+        from xai_helpers.plots import influence, maps, style
+        f, t = np.arange(4) * 50.0, 0.005 + np.arange(3) * 0.01
+        maps.plot_bin_map(np.ones((4, 3)), 1, 1, np.zeros((4, 3)), f, t)
+        influence.plot_global_map(np.ones((4, 3)), f, t)
+        influence.plot_time_map(np.tril(np.ones((3, 3))), t)
+        print(matplotlib.get_backend())
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "MPLBACKEND": "svg"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "svg"
 
 
 # ------------------------------------------------- map-level public functions
-
-
-def map_image(fig):
-    (m,) = mappables(fig)
-    return np.asarray(m.get_array(), dtype=np.float64), m
 
 
 @pytest.mark.parametrize("aggregation", ["abs_sum", "signed_sum"])
@@ -419,61 +454,29 @@ def test_plot_global_map_shows_exactly_the_map(aggregation, close_figs):
     np.testing.assert_array_equal(shown, g)
     # fixed range of a normalised map: [-1, 1] signed, [0, 1] sequential
     assert m.get_clim() == ((-1.0, 1.0) if aggregation == "signed_sum" else (0.0, 1.0))
-    # the 4-D entry point draws the same figure from the reduced map
-    a = random_causal(8)
-    whole = influence_plots.plot_global_influence(a, FREQS, TIMES, aggregation)
-    direct = influence_plots.plot_global_map(influence.global_influence(a, aggregation), FREQS, TIMES, aggregation)
-    close_figs.extend([whole, direct])
-    np.testing.assert_array_equal(map_image(whole)[0], map_image(direct)[0])
-    assert whole.axes[0].get_title() == direct.axes[0].get_title()
-    assert whole.axes[1].get_ylabel() == direct.axes[1].get_ylabel()
-    with pytest.raises(ValueError, match=r"\[f_in, t_in\]"):
-        influence_plots.plot_global_map(np.zeros(F), FREQS, TIMES, aggregation)
-    with pytest.raises(ValueError, match="times_s"):
-        influence_plots.plot_global_map(g, FREQS, TIMES[:-1], aggregation)
-    with pytest.raises(ValueError, match="aggregation"):
-        influence_plots.plot_global_map(g, FREQS, TIMES, "mean")
+    # extents: half a step either side of the centres
+    np.testing.assert_allclose(m.get_extent(), [0.0, TIMES[-1] + 0.005, -25.0, FREQS[-1] + 25.0], atol=1e-12)
 
 
-@pytest.mark.parametrize("aggregation", ["abs_sum", "signed_sum"])
-def test_time_and_frequency_maps_equal_their_4d_wrappers(aggregation, close_figs):
-    a = random_causal(9)
-    pairs = [
-        (influence_plots.plot_time_influence(a, TIMES, aggregation),
-         influence_plots.plot_time_map(influence.time_influence(a, aggregation), TIMES, aggregation)),
-        (influence_plots.plot_frequency_influence(a, FREQS, aggregation),
-         influence_plots.plot_frequency_map(influence.frequency_influence(a, aggregation), FREQS, aggregation)),
-        (influence_plots.plot_frequency_influence(a, FREQS, aggregation, max_output_hz=150.0),
-         influence_plots.plot_frequency_map(influence.frequency_influence(a, aggregation), FREQS, aggregation, 150.0)),
-        (influence_plots.plot_time_correlation(a, TIMES, aggregation),
-         influence_plots.plot_correlation_map(influence.time_correlation(a, aggregation), TIMES, aggregation)),
-    ]
-    for k, (whole, direct) in enumerate(pairs):
-        close_figs.extend([whole, direct])
-        correlation = k == len(pairs) - 1  # always signed
-        check_figure(direct, signed=aggregation == "signed_sum" or correlation, aggregation=aggregation)
-        (x, mx), (y, my) = map_image(whole), map_image(direct)
-        np.testing.assert_array_equal(x, y)
-        assert mx.get_clim() == my.get_clim()
-        assert whole.axes[0].get_title() == direct.axes[0].get_title()
-        assert whole.axes[0].get_ylim() == direct.axes[0].get_ylim()
-    low = map_image(pairs[2][1])[0]
-    np.testing.assert_array_equal(low, influence.frequency_influence(a, aggregation)[:4])
-    with pytest.raises(ValueError, match="max_output_hz"):
-        influence_plots.plot_frequency_map(np.zeros((F, F)), FREQS + 10, aggregation, 5.0)
-    with pytest.raises(ValueError, match=r"\[t_out, t_in\]"):
-        influence_plots.plot_time_map(np.zeros((T - 1, T)), TIMES, aggregation)
-    with pytest.raises(ValueError, match=r"\[f_out, f_in\]"):
-        influence_plots.plot_frequency_map(np.zeros((F, F - 1)), FREQS[:-1], aggregation)
-
-
-def test_frame_correlation_of_aggregated_vectors_is_time_correlation():
-    a = random_causal(10)
-    for aggregation in ("abs_sum", "signed_sum"):
-        np.testing.assert_array_equal(
-            influence.frame_correlation(influence.aggregate(a, aggregation, axis=2)),
-            influence.time_correlation(a, aggregation),
-        )
+def test_time_correlation_of_a_hand_made_tensor():
+    """``[f_out=1, t_out=3, f_in=2, t_in=3]``; each input frame's vector over the output bins, summed over f_in:
+    signed ``[1, 2, 3]``, ``[3, 2, 1]``, ``[1, 0, 2]``; of magnitudes ``[3, 2, 3]``, ``[3, 2, 1]``, ``[1, 0, 2]``."""
+    parts = {  # t_in -> the two f_in values per t_out
+        0: [(2.0, -1.0), (1.0, 1.0), (3.0, 0.0)],
+        1: [(3.0, 0.0), (2.0, 0.0), (1.0, 0.0)],
+        2: [(1.0, 0.0), (0.0, 0.0), (1.0, 1.0)],
+    }
+    a = np.zeros((1, 3, 2, 3))
+    for t_in, rows in parts.items():
+        for t_out, pair in enumerate(rows):
+            a[0, t_out, :, t_in] = pair
+    # Pearson r of the centred vectors, by hand: signed (-1, 0, 1), (1, 0, -1), (0, -1, 1);
+    # magnitudes (1, -2, 1) / 3, (1, 0, -1), (0, -1, 1).
+    signed = [[1.0, -1.0, 0.5], [-1.0, 1.0, -0.5], [0.5, -0.5, 1.0]]
+    magnitudes = [[1.0, 0.0, np.sqrt(3) / 2], [0.0, 1.0, -0.5], [np.sqrt(3) / 2, -0.5, 1.0]]
+    np.testing.assert_allclose(influence.time_correlation(a, "signed_sum"), signed, atol=1e-12)
+    np.testing.assert_allclose(influence.time_correlation(a, "abs_sum"), magnitudes, atol=1e-12)
+    np.testing.assert_allclose(influence.influence(a, "signed_sum").time_correlation(), signed, atol=1e-6)
 
 
 def test_plot_bin_map_shows_the_map_with_a_symmetric_range(close_figs):
@@ -487,12 +490,14 @@ def test_plot_bin_map_shows_the_map_with_a_symmetric_range(close_figs):
     vmin, vmax = attr.get_clim()
     assert vmin == -vmax and vmax == pytest.approx(np.abs(a[4, 5]).max())
     assert fig.get_suptitle() == "known"
-    whole = maps.plot_output_bin_map(a, 4, 5, feats, FREQS, TIMES, title="known")
-    close_figs.append(whole)
-    assert [ax.get_title() for ax in whole.axes] == [ax.get_title() for ax in fig.axes]
-    for ax, other in zip(whole.axes[:2], fig.axes[:2]):
-        for line, other_line in zip(ax.lines, other.lines):
-            np.testing.assert_array_equal(line.get_xydata(), other_line.get_xydata())
+    for ax in fig.axes[:2]:
+        assert "(s)" in ax.get_xlabel() and "(Hz)" in ax.get_ylabel()
+        # the output bin (200 Hz, 0.055 s) circled on both panels
+        assert any(np.array_equal(line.get_xydata(), [[TIMES[5], FREQS[4]]]) for line in ax.lines)
+    assert "f_out = 200 Hz, t_out = 0.055 s" in fig.axes[1].get_title()
+    assert "no aggregation" in fig.axes[1].get_title()
+    for m in (spec, attr):
+        assert m.colorbar.ax.get_ylabel()
     with pytest.raises(ValueError, match="outside"):
         maps.plot_bin_map(a[0, 0], 0, T, feats, FREQS, TIMES)
     with pytest.raises(ValueError, match="input_features"):
@@ -526,8 +531,8 @@ def test_check_aggregation_and_aggregation_line():
 
 
 @pytest.mark.parametrize("aggregation", ["abs_sum", "signed_sum"])
-def test_time_correlation_default_title_fits_its_figure(aggregation, close_figs):
-    fig = influence_plots.plot_time_correlation(random_causal(), TIMES, aggregation)
+def test_correlation_map_default_title_fits_its_figure(aggregation, close_figs):
+    fig = influence_plots.plot_correlation_map(influence.time_correlation(random_causal(), aggregation), TIMES, aggregation)
     close_figs.append(fig)
     fig.canvas.draw()
     box = fig.axes[0].title.get_window_extent()

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xai_helpers.dsp.metrics import pesq, si_sdr, stoi
 from xai_helpers.experiments.quality import quality_scores
 from xai_helpers.reports.noise import QUALITY_FILE, quality_table, style_quality_table, write_quality_table
 
@@ -29,15 +28,30 @@ def speech_and_noisy() -> tuple[np.ndarray, np.ndarray]:
     return speech, noisy
 
 
-def test_quality_scores_are_the_metrics(speech_and_noisy):
-    speech, noisy = speech_and_noisy
-    scores = quality_scores(speech, noisy, SR, source="x.wav")
-    assert scores == {
-        "PESQ": pytest.approx(pesq(speech, noisy, SR, "wb")),
-        "STOI": pytest.approx(stoi(speech, noisy, SR)),
-        "SI-SDR": pytest.approx(si_sdr(noisy, speech)),
-    }
-    assert scores["SI-SDR"] == pytest.approx(10.0, abs=0.5)
+def orthogonal_noise(speech: np.ndarray, snr_db: float) -> np.ndarray:
+    """Zero-mean white noise orthogonal to the zero-mean ``speech``, at ``snr_db`` below its power (seed 2)."""
+    centred = speech - speech.mean()
+    noise = np.random.default_rng(2).standard_normal(speech.size)
+    noise -= noise.mean()
+    noise -= (noise @ centred) / (centred @ centred) * centred
+    return noise * np.sqrt((centred @ centred) / (noise @ noise) * 10 ** (-snr_db / 10))
+
+
+def test_quality_scores_of_cases_with_known_answers(speech_and_noisy):
+    speech, _ = speech_and_noisy
+    # A scaled copy: wide-band PESQ's ceiling (P.862.2 maps a perfect score to 4.644), STOI 1, and SI-SDR
+    # unbounded (scale-invariant; the residual is float round-off).
+    copy = quality_scores(speech, 0.5 * speech, SR, source="copy")
+    assert copy["PESQ"] == pytest.approx(4.644, abs=1e-3)
+    assert copy["STOI"] == pytest.approx(1.0, abs=1e-9)
+    assert copy["SI-SDR"] > 200
+    # Noise orthogonal to the speech: the optimal scale of the reference is 1, so SI-SDR = 10 log10(P_speech / P_noise).
+    scores = {snr: quality_scores(speech, speech + orthogonal_noise(speech, snr), SR, source=f"{snr} dB") for snr in (30.0, 10.0, 0.0)}
+    for snr, noisy in scores.items():
+        assert noisy["SI-SDR"] == pytest.approx(snr, abs=1e-9)
+    # more noise, lower scores (PESQ sits at the floor of its wide-band scale, about 1.02, from 10 dB down)
+    assert copy["STOI"] > scores[30.0]["STOI"] > scores[10.0]["STOI"] > scores[0.0]["STOI"] > 0
+    assert copy["PESQ"] > scores[30.0]["PESQ"] > scores[10.0]["PESQ"] >= 1.0
 
 
 def test_a_score_that_cannot_apply_is_nan_with_the_reason_logged(speech_and_noisy, caplog):

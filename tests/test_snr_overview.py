@@ -8,12 +8,10 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from xai_helpers.dsp.snr import snr_map_db, speech_dominant_mask  # noqa: E402
 from xai_helpers.dsp.stft import LOG_POWER_FLOOR, log_power, stft  # noqa: E402
-from xai_helpers.models.cache import cached_model  # noqa: E402
 from xai_helpers.models.enhance import enhance_details  # noqa: E402
 from xai_helpers.models.nsnet2 import stft_config  # noqa: E402
 from xai_helpers.models.zero_signal import zero_signal_mask  # noqa: E402
@@ -59,16 +57,22 @@ def test_speech_dominant_mask_threshold():
         speech_dominant_mask(snr, np.nan)
 
 
-def test_zero_signal_mask_is_the_models_output_on_the_log_power_floor():
-    model = cached_model(RATE)
+def test_zero_signal_mask_matches_onnxruntime_on_an_all_floor_input():
+    """Independent reference: Microsoft's ONNX file of NSNet2 run by onnxruntime on every bin at log10(1e-12) = -12."""
+    import onnxruntime as ort
+
+    from xai_helpers.models.nsnet2 import onnx_model_path
+
     mask = zero_signal_mask(30, RATE)
-    floor = torch.full((1, 30, model.n_bins), float(np.log10(LOG_POWER_FLOOR)))
-    with torch.no_grad():
-        expected = model(floor)[0].T.numpy()
-    assert mask.shape == (model.n_bins, 30)
-    np.testing.assert_allclose(mask, expected, rtol=0, atol=1e-6)
+    session = ort.InferenceSession(str(onnx_model_path(RATE)), providers=["CPUExecutionProvider"])
+    floor = np.full((1, 30, CONFIG.n_bins), -12.0, dtype=np.float32)
+    reference = session.run(None, {session.get_inputs()[0].name: floor})[0][0].T
+    assert mask.shape == reference.shape == (CONFIG.n_bins, 30)
+    np.testing.assert_allclose(mask, reference, rtol=0, atol=1e-5)
+    assert np.all((mask >= 0) & (mask <= 1))
     # The zero signal's features are the floor of log_power: the same as enhancing true silence's STFT.
-    np.testing.assert_array_equal(log_power(stft(np.zeros(30 * 160 - 160), CONFIG)), np.log10(LOG_POWER_FLOOR))
+    assert LOG_POWER_FLOOR == 1e-12
+    np.testing.assert_array_equal(log_power(stft(np.zeros(30 * 160 - 160), CONFIG)), -12.0)
     with pytest.raises(ValueError, match="n_frames"):
         zero_signal_mask(0)
 

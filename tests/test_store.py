@@ -150,8 +150,19 @@ def test_float16_latent_file_keeps_scales_apart_and_plots(tmp_path, wav):
     with AttributionFile(path) as stored:
         assert sorted(stored.file["latent"]) == ["fc_in", "gru1", "gru2"]
         assert "scale/latent/gru1" in stored
+        layers = {layer: stored.read_attributions((0, 0), name=f"latent/{layer}") for layer in stored.latent_layers}
     figures = plot_file(path)
-    assert figures and all(hasattr(figure, "savefig") for figure in figures.values())
+    assert list(figures) == ["spectrogram", "mask", "output_bin_latent"]
+    panels = [ax for ax in figures["output_bin_latent"].axes if ax.images]  # colour bars hold no image
+    assert [ax.get_title() for ax in panels] == [f"{layer} ({values.shape[0]} units)" for layer, values in layers.items()]
+    peaks = []
+    for ax, values in zip(panels, layers.values()):
+        (image,) = ax.images
+        np.testing.assert_array_equal(image.get_array(), values)  # each layer's float16 values, scaled back
+        vmin, vmax = image.get_clim()
+        assert vmin == -vmax == -np.abs(values).max() < 0  # each panel on its own symmetric scale
+        peaks.append(vmax)
+    assert len(set(peaks)) == len(peaks)
 
 
 def test_logit_target_stores_the_logit(tmp_path, wav):

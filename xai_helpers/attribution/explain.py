@@ -42,7 +42,7 @@ from ..io.hashing import file_sha256
 from ..io.locks import remove_stale_partials
 from ..io.paths import check_output_dir
 from ..io.progress import track
-from ..models.base import MaskModel
+from ..models.base import MaskModel, model_device
 from ..models.cache import cached_model, weights_sha256
 from ..store.reader import AttributionFile, AttributionFileError, check_complete, stored_model
 from ..store.writer import STORE_VERSION, AttributionWriter, DatasetSpec, output_lock, warn_if_large
@@ -258,7 +258,7 @@ def _write(destination: Path, segment: Segment, config: ExplainConfig, model: Ma
     n_bins, n_frames = segment.features.shape
     groups = region_grid(freqs, times, config.feature_band_hz, config.feature_span_s) if config.features == "regions" else None
     labels = feature_mask(groups, freqs, times) if groups else None
-    device = next(model.parameters()).device
+    device = model_device(model)
     if config.features == "latent":
         input_shape, input_dims = (model.latent_units(config.latent_layers[0]), n_frames), ("unit", "t_in")
     elif groups:

@@ -5,7 +5,7 @@ that fit its layout; :func:`plot_batch` does it for every audio file of a folder
 writes the figures as PNG files and returns them, with the files that have no attributions and
 the damaged or incomplete ``.h5`` files listed apart.
 
-Plots by layout (the dictionary keys of :func:`plot_file`; times are seconds from the start of
+Plots by layout (the dictionary keys of :func:`plot_file`, :class:`PlotKey`; times are seconds from the start of
 the file (:func:`~xai_helpers.plots.style.file_times`), frequencies bin centres in Hz):
 
 * every layout: ``spectrogram`` (the input log-power ``[f, t]`` the model saw), ``mask`` (its
@@ -67,7 +67,36 @@ CHUNK_BYTES = 128 * 1024**2
 """Size (float32) of one chunk of output frames read at a time in the chunked path."""
 PNG_DPI = 100
 
-__all__ = ["BatchPlotReport", "FilePlots", "MapOptions", "figure_basename", "plot_batch", "plot_caption", "plot_file"]
+__all__ = ["BatchPlotReport", "FilePlots", "MapOptions", "PlotKey", "figure_basename", "plot_batch", "plot_caption", "plot_file"]
+
+
+class PlotKey(str):
+    """The key of one plot of :func:`plot_file`, built from typed parts that are never parsed back out of it:
+    ``kind``, what the plot shows (the caption of :func:`plot_caption`: ``"mask"``, ``"global_influence"``,
+    ``"output_bin_map"``, ``"map"``, ``"groups"``, ``"latent"``, ...), and ``output``, which of the explained outputs it
+    is drawn for when a file has one plot per output (``"output_bin"``, ``"region_3"``), else ``None``.
+
+    The key *is* its name, a ``str``: ``PlotKey("groups", "region_3") == "region_3_groups"``; the dictionary, the PNG
+    file ``{figure_basename}_{name}.png`` and the gallery's heading use it, and ``figures["mask"]`` finds
+    ``PlotKey("mask")``. Immutable."""
+
+    kind: str
+    output: str | None
+
+    def __new__(cls, kind: str, output: str | None = None) -> PlotKey:
+        key = super().__new__(cls, kind if output is None else f"{output}_{kind}")
+        object.__setattr__(key, "kind", kind)
+        object.__setattr__(key, "output", output)
+        return key
+
+    def __getnewargs__(self) -> tuple[str, str | None]:  # copy and pickle rebuild it from its parts
+        return self.kind, self.output
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError(f"PlotKey is immutable: cannot set {name!r}")
+
+    def __repr__(self) -> str:
+        return f"PlotKey({self.kind!r})" if self.output is None else f"PlotKey({self.kind!r}, {self.output!r})"
 
 
 @dataclass
@@ -114,7 +143,7 @@ def _gb(stored: AttributionFile, name: str = "attributions") -> str:
 
 def _all_bins_plots(
     ctx, stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes, options: MapOptions
-) -> tuple[dict[str, Figure], InfluenceMaps]:
+) -> tuple[dict[PlotKey, Figure], InfluenceMaps]:
     """The influence plots of an all-bins file (its stored maps, else reduced from the 4-D tensor),
     then the representative bin's map (the stored slice, else recomputed by the engine); and the maps."""
     chunk = float("inf")
@@ -125,11 +154,11 @@ def _all_bins_plots(
     result = influence_from_maps(maps, aggregation)
     inputs = PlotInputs(ctx.freqs, ctx.times, ctx.features, ctx.value_label, low_freq_hz, options)
     figures = {
-        name: plot.draw(result, inputs)
+        PlotKey(name): plot.draw(result, inputs)
         for name, plot in INFLUENCE_PLOTS.items() if low_freq_hz is not None or not plot.needs_low_freq
     }
     f_out, t_out = result.representative_bin()
-    figures["output_bin_map"] = _bin_map(ctx, bin_map(stored, f_out, t_out), f_out, t_out, representative=True)
+    figures[PlotKey("output_bin_map")] = _bin_map(ctx, bin_map(stored, f_out, t_out), f_out, t_out, representative=True)
     return figures, maps
 
 
@@ -146,10 +175,10 @@ def _region_label(region) -> str:
     return f"{f_lo:g}-{f_hi:g} Hz, {t_lo:.3g}-{t_hi:.3g} s in the file"
 
 
-def _region_map_plots(ctx: _Context, stored: AttributionFile) -> dict[str, Figure]:
+def _region_map_plots(ctx: _Context, stored: AttributionFile) -> dict[PlotKey, Figure]:
     figures = {}
     for r, region in enumerate(stored.output_regions):
-        figures[f"region_{r}_map"] = attribution_map_figure(
+        figures[PlotKey("map", f"region_{r}")] = attribution_map_figure(
             stored.read_attributions((r,)), ctx.features, ctx.mask, ctx.freqs, ctx.times, region=ctx.in_file(region),
             value_label=ctx.value_label,
             title=f"What the sum of the gain over region R{r} ({_region_label(ctx.in_file(region))}) looks at in the input",
@@ -158,7 +187,7 @@ def _region_map_plots(ctx: _Context, stored: AttributionFile) -> dict[str, Figur
 
 
 def _single_targets(stored: AttributionFile, ctx: _Context) -> list[tuple[str, tuple, str, tuple | None]] | None:
-    """``[(key prefix, index, title, output region or None)]`` of the explained outputs to draw one by one;
+    """``[(output of the :class:`PlotKey`, index, title, output region or None)]`` of the explained outputs to draw one by one;
     ``None`` for all output bins (drawn aggregated, then the representative bin)."""
     if stored.outputs == "regions":
         return [(f"region_{r}", (r,), f"output region R{r} ({_region_label(ctx.in_file(region))})", ctx.in_file(region))
@@ -174,7 +203,7 @@ def _representative_target(ctx: _Context, sums: OutputSums) -> list[tuple[str, t
     return [("output_bin", (f_out, t_out), f"representative output bin {ctx.bin_label(f_out, t_out)} (largest total |attribution|)", None)]
 
 
-def _group_plots(ctx, stored, aggregation, chunk_bytes) -> dict[str, Figure]:
+def _group_plots(ctx, stored, aggregation, chunk_bytes) -> dict[PlotKey, Figure]:
     groups = [ctx.in_file(group) for group in stored.feature_groups]
 
     def draw(values, title):
@@ -184,25 +213,25 @@ def _group_plots(ctx, stored, aggregation, chunk_bytes) -> dict[str, Figure]:
     figures = {}
     if targets is None:
         sums = output_sums(stored, "attributions", chunk_bytes)
-        figures["group_influence"] = draw(
+        figures[PlotKey("group_influence")] = draw(
             sums.summed(aggregation), f"Influence of each input region on the whole gain mask\n{aggregation_line(aggregation, 'all output bins')}"
         )
         targets = _representative_target(ctx, sums)
-    for key, index, what, region in targets:
+    for output, index, what, region in targets:
         fig = draw(stored.read_attributions(index), f"Signed attribution of each input region to the {what}")
         if region is not None:
             _outline(fig, region, "explained output region")
-        figures[f"{key}_groups"] = fig
+        figures[PlotKey("groups", output)] = fig
     return figures
 
 
-def _latent_plots(ctx, stored, aggregation, chunk_bytes) -> dict[str, Figure]:
+def _latent_plots(ctx, stored, aggregation, chunk_bytes) -> dict[PlotKey, Figure]:
     layers = stored.latent_layers
     targets = _single_targets(stored, ctx)
     figures = {}
     if targets is None:
         sums = {layer: output_sums(stored, f"latent/{layer}", chunk_bytes) for layer in layers}
-        figures["latent_influence"] = plot_layer_attributions(
+        figures[PlotKey("latent_influence")] = plot_layer_attributions(
             {layer: s.summed(aggregation) for layer, s in sums.items()}, ctx.times,
             value_label=f"{ctx.value_label}\n{aggregation} over all output bins",
             title="Influence of each latent unit over time on the whole gain mask\n" + aggregation_line(aggregation, "all output bins"),
@@ -210,9 +239,9 @@ def _latent_plots(ctx, stored, aggregation, chunk_bytes) -> dict[str, Figure]:
         combined = next(iter(sums.values()))
         combined.totals = sum(s.totals for s in sums.values())
         targets = _representative_target(ctx, combined)
-    for key, index, what, _ in targets:
+    for output, index, what, _ in targets:
         values = {layer: stored.read_attributions(index, name=f"latent/{layer}") for layer in layers}
-        figures[f"{key}_latent"] = plot_layer_attributions(
+        figures[PlotKey("latent", output)] = plot_layer_attributions(
             values, ctx.times, value_label=ctx.value_label, title=f"Signed attribution of latent units to the {what}"
         )
     return figures
@@ -220,15 +249,15 @@ def _latent_plots(ctx, stored, aggregation, chunk_bytes) -> dict[str, Figure]:
 
 def _file_plots(
     stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes, options: MapOptions
-) -> tuple[dict[str, Figure], InfluenceMaps | None]:
+) -> tuple[dict[PlotKey, Figure], InfluenceMaps | None]:
     """:func:`plot_file`'s figures of the open file ``stored``, and its influence maps (all-bins files, else ``None``)."""
     ctx = _context(stored)
     figures = {
-        "spectrogram": plot_spectrogram(
+        PlotKey("spectrogram"): plot_spectrogram(
             ctx.features, ctx.freqs, ctx.times,
             title="Input log-power spectrogram of the explained segment (what the model saw)",
         ),
-        "mask": plot_mask(ctx.mask, ctx.freqs, ctx.times),
+        PlotKey("mask"): plot_mask(ctx.mask, ctx.freqs, ctx.times),
     }
     layout, maps = stored.layout, None
     if layout == "latent":
@@ -242,7 +271,7 @@ def _file_plots(
         figures.update(influence_figures)
     else:
         f_out, t_out = stored.output_bin
-        figures["output_bin_map"] = _bin_map(ctx, stored.read_attributions((0, 0)), f_out, t_out, representative=False)
+        figures[PlotKey("output_bin_map")] = _bin_map(ctx, stored.read_attributions((0, 0)), f_out, t_out, representative=False)
     return figures, maps
 
 
@@ -258,8 +287,9 @@ def plot_file(
     chunk_bytes: float = CHUNK_BYTES,
     options: MapOptions | None = None,
     source: str | os.PathLike | None = None,
-) -> dict[str, Figure]:
-    """The plots that fit the layout of the attribution file ``h5_path``, by name (see the module docstring).
+) -> dict[PlotKey, Figure]:
+    """The plots that fit the layout of the attribution file ``h5_path``, by :class:`PlotKey` (a ``str``: its name;
+    see the module docstring).
 
     ``low_freq_hz``: the low-frequency variants keep input (the original's) or output frequencies
     ``<= low_freq_hz`` (Hz); ``None`` leaves them out. ``aggregation``: ``"abs_sum"`` or ``"signed_sum"``.
@@ -275,7 +305,7 @@ def plot_file(
 
 def _plot_file(
     h5_path, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes, options: MapOptions | None, source
-) -> tuple[dict[str, Figure], InfluenceMaps | None]:
+) -> tuple[dict[PlotKey, Figure], InfluenceMaps | None]:
     """:func:`plot_file`'s figures, and the file's influence maps (all-bins files, else ``None``)."""
     check_aggregation(aggregation)
     path = Path(h5_path)
@@ -304,10 +334,10 @@ class FilePlots:
     source: Path
     """The audio file."""
     h5_path: Path
-    figures: dict[str, Figure]
-    """Plot name -> figure (in display order)."""
-    png_paths: dict[str, Path]
-    """Plot name -> the PNG written."""
+    figures: dict[PlotKey, Figure]
+    """Plot -> figure (in display order)."""
+    png_paths: dict[PlotKey, Path]
+    """Plot -> the PNG written."""
     maps: InfluenceMaps | None = None
     """The influence maps of an all-bins file (stored, or reduced once for its plots; ``None`` for other layouts):
     the band analysis and notebook 03's summary read them instead of reducing the file again."""
@@ -420,7 +450,7 @@ def plot_batch(
 # captions
 # ---------------------------------------------------------------------------
 
-_CAPTIONS = {
+_CAPTIONS = {  # by PlotKey.kind
     "spectrogram": (
         "**Input spectrogram.** The log10 power of the explained segment, exactly what the model saw: "
         "time (s in the file) across, frequency (Hz) up. Bright = loud."
@@ -458,8 +488,9 @@ _CAPTIONS = {
 }
 
 
-def plot_caption(name: str, aggregation: str = "abs_sum", low_freq_hz: float | None = 1000.0) -> str:
-    """A few sentences (Markdown) saying what plot ``name`` of :func:`plot_file` shows and how to read it."""
-    key = name if name in _CAPTIONS else name.rsplit("_", 1)[-1]
-    text = _CAPTIONS.get(key, f"**{name}**")
+def plot_caption(key: PlotKey | str, aggregation: str = "abs_sum", low_freq_hz: float | None = 1000.0) -> str:
+    """A few sentences (Markdown) saying what plot ``key`` of :func:`plot_file` shows and how to read it (the caption of
+    its ``kind``; a plain ``str`` names a plot of the whole file, e.g. ``"mask"``)."""
+    key = key if isinstance(key, PlotKey) else PlotKey(key)
+    text = _CAPTIONS.get(key.kind, f"**{key}**")
     return text.format(aggregation=aggregation, low_freq_hz=low_freq_hz if low_freq_hz is not None else float("nan"))

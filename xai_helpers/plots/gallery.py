@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from .files import BatchPlotReport, FilePlots, plot_caption
+from .files import BatchPlotReport, FilePlots, PlotKey, plot_caption
 
 THUMB_WIDTH_PX = 360
 """Width of the thumbnails' pixels (the full figures are the PNG files, 100 dpi)."""
@@ -30,9 +30,9 @@ THUMB_MIN_PX = 230
 
 @dataclass
 class GallerySection:
-    """One plot kind: ``markdown`` (heading and caption) then ``html`` (the figures)."""
+    """One plot of the files: ``markdown`` (heading and caption) then ``html`` (the figures)."""
 
-    name: str
+    name: PlotKey
     markdown: str
     html: str
     n_files: int
@@ -69,7 +69,7 @@ def _figure_html(src: str, label: str, alt: str, full: bool) -> str:
             f'<figcaption style="font-size:{"small" if full else "x-small"};word-break:break-all">{label}</figcaption></figure>')
 
 
-def _section_html(name: str, items: list[FilePlots], thumb_width_px: int) -> str:
+def _section_html(name: PlotKey, items: list[FilePlots], thumb_width_px: int) -> str:
     first, rest = items[0], items[1:]
     parts = [_figure_html(data_uri(Path(first.png_paths[name]).read_bytes()), _label(first) + " (full size)",
                           f"{name} of {first.h5_path.name}", full=True)]
@@ -87,7 +87,7 @@ def gallery_sections(report: BatchPlotReport, low_freq_hz: float | None = 1000.0
                      heading_level: int = 3) -> list[GallerySection]:
     """One :class:`GallerySection` per plot name of ``report.plotted``, in the order the first files drew them;
     each holds the files that have that plot (a layout without it leaves it out). Empty when nothing was plotted."""
-    names: dict[str, list[FilePlots]] = {}
+    names: dict[PlotKey, list[FilePlots]] = {}
     for item in report.plotted:
         for name in item.figures:
             names.setdefault(name, []).append(item)

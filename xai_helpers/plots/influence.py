@@ -1,9 +1,9 @@
 """The influence maps of the 4-D attribution tensor ``[f_out, t_out, f_in, t_in]``: global, time,
 frequency (and its low-frequency variant), temporal correlation.
 
-Each map has a map-level function (``plot_*_map``: draws a reduced map, as :mod:`xai_helpers.analysis.influence`
-computes it, e.g. chunk by chunk) and a 4-D wrapper (reduces the tensor, then draws). The maps drawn for
-a stored file, with their captions: :data:`INFLUENCE_PLOTS`. To add an influence plot: its reduction in
+Each map has a function (``plot_*_map``) that draws the reduced map, as :mod:`xai_helpers.analysis.influence`
+computes it (e.g. chunk by chunk, from a stored file). The maps drawn for a stored file, with their captions:
+:data:`INFLUENCE_PLOTS`. To add an influence plot: its reduction in
 :mod:`xai_helpers.analysis.influence`, its function and an :data:`INFLUENCE_PLOTS` entry here.
 """
 
@@ -23,15 +23,10 @@ from ..analysis.influence import (
     ROW_NORMALISATIONS,
     Influence,
     check_aggregation,
-    check_attributions,
     check_choice,
-    frequency_influence,
-    global_influence,
     low_inputs,
     low_outputs,
     normalise_map,
-    time_correlation,
-    time_influence,
 )
 from .style import (
     ABS_CMAP,
@@ -41,7 +36,6 @@ from .style import (
     POSITIVE_CMAP,
     SIGNED_CMAP,
     aggregation_line,
-    check_attr_axes,
     check_plane,
     check_square_map,
     draw_image,
@@ -166,8 +160,8 @@ def plot_global_map(
     value_label: str = "relative influence (unitless, max |value| = 1)",
     title: str | None = None,
 ) -> Figure:
-    """Map ``[f_in, t_in]`` of each input bin's total influence on the whole mask, from the
-    normalised map (max ``|value|`` = 1, as :func:`global_influence` returns it).
+    """Map ``[f_in, t_in]`` of each input bin's total influence on the whole mask, from the normalised
+    map (max ``|value|`` = 1, as :func:`~xai_helpers.analysis.influence.global_influence` returns it).
 
     Fixed colour range: ``[-1, 1]`` diverging for ``"signed_sum"``, ``[0, 1]`` sequential
     for ``"abs_sum"``.
@@ -184,21 +178,6 @@ def plot_global_map(
                      f"{value_label}\n{aggregation} over all output bins")
 
 
-def plot_global_influence(
-    attributions,
-    freqs_hz,
-    times_s,
-    aggregation: str = "abs_sum",
-    value_label: str = "relative influence (unitless, max |value| = 1)",
-    title: str | None = None,
-) -> Figure:
-    """Map ``[f_in, t_in]`` of each input bin's total influence on the whole mask:
-    :func:`plot_global_map` of :func:`global_influence`."""
-    a = check_attributions(attributions)
-    f, t = check_attr_axes(a, freqs_hz, times_s)
-    return plot_global_map(global_influence(a, aggregation), f, t, aggregation, value_label, title)
-
-
 def plot_time_map(
     time_map,
     times_s,
@@ -208,7 +187,7 @@ def plot_time_map(
     normalisation: str = "none",
     log_floor: float | None = None,
 ) -> Figure:
-    """Map ``[t_out, t_in]`` (raw sums, as :func:`time_influence` returns it): x = input time,
+    """Map ``[t_out, t_in]`` (raw sums, as :func:`~xai_helpers.analysis.influence.time_influence` returns it): x = input time,
     y = output time, with the causal diagonal ``t_in = t_out`` drawn as a thin line.
 
     ``normalisation``: ``"none"`` draws the sums (``value_label``: their units), ``"rows"`` each output
@@ -227,19 +206,6 @@ def plot_time_map(
     return _annotate(fig, ax, im, title, "Time influence: input frame -> output frame\n", aggregation, "f_out, f_in", label)
 
 
-def plot_time_influence(
-    attributions,
-    times_s,
-    aggregation: str = "abs_sum",
-    value_label: str = DEFAULT_VALUE_LABEL,
-    title: str | None = None,
-) -> Figure:
-    """Map ``[t_out, t_in]``: :func:`plot_time_map` of :func:`time_influence`."""
-    a = check_attributions(attributions)
-    _, t = check_attr_axes(a, None, times_s)
-    return plot_time_map(time_influence(a, aggregation), t, aggregation, value_label, title)
-
-
 def plot_frequency_map(
     frequency_map,
     freqs_hz,
@@ -249,7 +215,7 @@ def plot_frequency_map(
     title: str | None = None,
     normalisation: str = "none",
 ) -> Figure:
-    """Map ``[f_out, f_in]`` over all output frequencies (as :func:`frequency_influence`
+    """Map ``[f_out, f_in]`` over all output frequencies (as :func:`~xai_helpers.analysis.influence.frequency_influence`
     returns it without ``max_output_hz``): x = input frequency, y = output frequency (only
     the rows of outputs <= ``max_output_hz`` when given: the output-restricted low-frequency view), with the
     diagonal ``f_in = f_out``. ``normalisation``: as :func:`plot_time_map` (``"rows"``: per output frequency)."""
@@ -302,22 +268,6 @@ def plot_low_frequency_map(
                      aggregation, "t_out, t_in", label)
 
 
-def plot_frequency_influence(
-    attributions,
-    freqs_hz,
-    aggregation: str = "abs_sum",
-    max_output_hz: float | None = None,
-    value_label: str = DEFAULT_VALUE_LABEL,
-    title: str | None = None,
-) -> Figure:
-    """Map ``[f_out, f_in]``: :func:`plot_frequency_map` of :func:`frequency_influence`
-    (only outputs <= ``max_output_hz`` when given)."""
-    a = check_attributions(attributions)
-    f, _ = check_attr_axes(a, freqs_hz, None)
-    fi = frequency_influence(a, aggregation)
-    return plot_frequency_map(fi, f, aggregation, max_output_hz, value_label, title)
-
-
 def plot_correlation_map(
     correlation,
     times_s,
@@ -325,8 +275,8 @@ def plot_correlation_map(
     title: str | None = None,
 ) -> Figure:
     """Pearson correlation ``[t_in, t_in]`` between input frames' attribution vectors (as
-    :func:`time_correlation` or :func:`frame_correlation` return it; ``aggregation`` is the
-    one the vectors were aggregated over ``f_in`` with); grey = undefined (NaN)."""
+    :func:`~xai_helpers.analysis.influence.time_correlation` or :func:`~xai_helpers.analysis.influence.frame_correlation`
+    return it; ``aggregation`` is the one the vectors were aggregated over ``f_in`` with); grey = undefined (NaN)."""
     check_aggregation(aggregation)
     c, t = check_square_map(correlation, "correlation", "[t_in, t_in]", times_s, "times_s")
     cmap = colormaps[SIGNED_CMAP].with_extremes(bad="0.8")
@@ -343,19 +293,6 @@ def plot_correlation_map(
     )
     fig.colorbar(im, ax=ax, label="Pearson r (unitless)")
     return fig
-
-
-def plot_time_correlation(
-    attributions,
-    times_s,
-    aggregation: str = "signed_sum",
-    title: str | None = None,
-) -> Figure:
-    """Pearson correlation ``[t_in, t_in]`` between input frames' attribution
-    vectors: :func:`plot_correlation_map` of :func:`time_correlation`."""
-    a = check_attributions(attributions)
-    _, t = check_attr_axes(a, None, times_s)
-    return plot_correlation_map(time_correlation(a, aggregation), t, aggregation, title)
 
 
 @dataclass(frozen=True)

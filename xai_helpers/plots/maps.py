@@ -16,13 +16,11 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from ..analysis.influence import check_attributions
 from .style import (
     DEFAULT_VALUE_LABEL,
     MASK_CMAP,
     SIGNED_CMAP,
     SPECTROGRAM_CMAP,
-    check_attr_axes,
     check_axis,
     check_output_bin,
     check_plane,
@@ -170,25 +168,6 @@ def plot_bin_map(
         or f"What the gain at {fx:g} Hz, {tx:.3f} s looks at in the input",
     )
     return fig
-
-
-def plot_output_bin_map(
-    attributions,
-    f_out: int,
-    t_out: int,
-    input_features,
-    freqs_hz,
-    times_s,
-    value_label: str = DEFAULT_VALUE_LABEL,
-    title: str | None = None,
-) -> Figure:
-    """Two panels: the input spectrogram with output bin ``(f_out, t_out)``
-    marked, and that bin's signed attribution map ``[f_in, t_in]``:
-    :func:`plot_bin_map` of ``attributions[f_out, t_out]``."""
-    a = check_attributions(attributions)
-    f, t = check_attr_axes(a, freqs_hz, times_s)
-    check_output_bin(f_out, t_out, a.shape[:2])
-    return plot_bin_map(a[f_out, t_out], f_out, t_out, input_features, f, t, value_label, title)
 
 
 def plot_region_attributions(

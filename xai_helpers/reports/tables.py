@@ -16,22 +16,21 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 from pandas.io.formats.style import Styler
 
+from ..experiments.faithfulness import condition_level_db
+
 __all__ = ["NA", "captioned", "numeric_key", "order_key", "sort_labels"]
 
 NA = "n/a"
 """What a missing value (NaN) shows in a report."""
 
-_NUMBER = re.compile(r"[-+\u2212]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
-
 
 def numeric_key(label: object) -> tuple:
-    """Sort key: labels holding a number first, in the order of their first number (a sign, the
-    minus sign ``−``, decimals and exponents read), then the others in text order."""
+    """Sort key: labels holding a number first, in the order of their first number (read by
+    :func:`~xai_helpers.experiments.faithfulness.condition_level_db`: a sign, the minus sign ``−``, decimals and
+    exponents), then the others in text order."""
     text = str(label)
-    match = _NUMBER.search(text)
-    if match is None:
-        return (1, 0.0, text)
-    return (0, float(match.group(0).replace("\u2212", "-")), text)
+    number = condition_level_db(text)
+    return (1, 0.0, text) if number is None else (0, number, text)
 
 
 def order_key(order: Sequence[str]) -> Callable[[object], tuple]:
