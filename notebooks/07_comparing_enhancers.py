@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -38,7 +38,7 @@
 #
 # With `results_path` the numbers are read from a finished run instead (a `comparison.csv`, or a batch run's
 # folder: `python -m xai_helpers.run.batch --notebooks 07 --input manifest.csv --output runs/compare`, with a
-# manifest from `xai_helpers.experiments.comparison_corpus.comparison_manifest`); the maps' figures then stay in
+# manifest from `xai_helpers.run.batch.tasks.comparison_manifest`); the maps' figures then stay in
 # that run's reports.
 
 # %% tags=["parameters"]

@@ -1,4 +1,7 @@
-"""Shared fixtures: the bundled speech samples, a noisy version of one and a short attribution file of it."""
+"""Shared fixtures (the bundled speech samples, a noisy version of one and a short attribution file of it) and the
+markers of the suite's parts: ``browser`` (Chromium and JupyterLab), ``notebooks`` (notebooks run by papermill or
+nbval), ``slow`` (a test module that runs for tens of seconds or more: Dask batches, every model's ports against
+onnxruntime, the engines on real clips). ``-m "not slow and not notebooks and not browser"`` is the fast subset."""
 
 from __future__ import annotations
 
@@ -9,6 +12,27 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "data" / "samples"
+
+
+MARKED_MODULES = {
+    "browser": ("test_reports_browser",),
+    "notebooks": ("test_model_notebooks", "test_faults", "test_execution", "test_readme"),
+    "slow": ("test_batch", "test_concurrency", "test_comparison", "test_generic_deeplift", "test_registry", "test_engine",
+             "test_dtln", "test_gtcrn", "test_faithfulness", "test_feature_definitions", "test_explain_deeplift_rule",
+             "test_store_maps", "test_on_demand", "test_explorer", "test_perturbation", "test_shapley"),
+}
+"""Marker -> the test modules it applies to (whole modules: a part is chosen by what it needs, not test by test)."""
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark each test by its module (:data:`MARKED_MODULES`); nbval's notebook items are ``notebooks``."""
+    for item in items:
+        module = Path(str(item.fspath)).stem
+        if item.fspath.ext == ".ipynb":
+            item.add_marker("notebooks")
+        for marker, modules in MARKED_MODULES.items():
+            if module in modules:
+                item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,9 @@ import pytest
 
 from xai_helpers.experiments import comparison as comparison_module
 from xai_helpers.experiments.comparison import ComparisonSettings, Job, run_job, shapley_layout
+from xai_helpers.run.batch.tasks import comparison_manifest
 from xai_helpers.experiments.comparison_corpus import (
-    COLUMNS, check_condition, comparison_manifest, load_results, make_conditions, write_results,
+    COLUMNS, check_condition, load_results, make_conditions, write_results,
 )
 from xai_helpers.experiments.context import (
     erb_number, low_band_share, lookback_quantiles, spread_quantiles,

@@ -57,7 +57,7 @@ from ..io.noisy_corpus import read_record
 from ..models.base import MaskFromLogPower, MaskModel
 from ..models.cache import cached_model, weights_sha256
 from ..models.registry import check_model_name, model_class
-from ..run.batch.tasks import digest
+from ..io.hashing import digest
 from ..store.reader import AttributionFile
 from .agreement import shapley_agreement
 from .context import (

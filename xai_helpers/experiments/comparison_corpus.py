@@ -10,7 +10,7 @@ files: a batch task holds one clean file, so it names where talkers come from).
 
 Results are long (:data:`COLUMNS`), one value per model, condition, file and metric;
 :func:`write_results` writes them atomically, :func:`load_results` reads one ``comparison.csv`` or every one
-under a folder (a finished batch run: one per task). :func:`comparison_manifest` writes the batch manifest
+under a folder (a finished batch run: one per task). :func:`xai_helpers.run.batch.tasks.comparison_manifest` writes the batch manifest
 of models x conditions x files (one task each) for ``python -m xai_helpers.run.batch --notebooks 07``.
 """
 
@@ -30,7 +30,6 @@ from ..io.datasets import list_audio_files
 from ..io.noisy_corpus import make_noisy_corpus
 from ..io.paths import check_output_dir
 from ..io.progress import track
-from ..run.batch.tasks import write_manifest
 from .comparison import SAMPLE_RATE, ComparisonSettings, Job, JobResult, job_rows, run_job
 
 COLUMNS = ["model", "condition", "file", "metric", "value"]
@@ -134,21 +133,6 @@ def load_results(path: str | os.PathLike) -> pd.DataFrame:
         raise ValueError(f"results_path: {first['model']}, {first['condition']}, {first['file']}, {first['metric']} "
                          f"is in {', '.join(sorted(set(repeated['source'])))[:500]}: read one run at a time")
     return frame[COLUMNS]
-
-
-def comparison_manifest(clean_files: Sequence[Path], models: Sequence[str], conditions: Sequence[Mapping[str, object]],
-                        out: str | os.PathLike, talkers_path: str | os.PathLike | None = None) -> Path:
-    """A batch manifest (``out``, CSV) with one task per model, condition and clean file: columns ``path``, ``id``
-    (``MODEL__cN__STEM``), ``models`` and ``noise_conditions`` (one each, as JSON, which YAML reads) and
-    ``talkers_path`` (where babble finds its talkers; default the clean file's folder)."""
-    rows = []
-    for index, condition in enumerate(check_condition(c) for c in conditions):
-        for path in clean_files:
-            for model in models:
-                rows.append({"path": Path(path), "id": f"{model}__c{index}__{Path(path).stem}",
-                             "models": json.dumps([model]), "noise_conditions": json.dumps([condition]),
-                             "talkers_path": str(Path(talkers_path or Path(path).parent).resolve())})
-    return write_manifest(rows, out)
 
 
 @dataclass

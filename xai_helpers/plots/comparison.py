@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from ..experiments.comparison import MapView
 from ..experiments.relation import spearman, wide
-from ..reports.tables import NA
+from .style import NA
 from .style import ABS_CMAP, TIME_IN_FILE, lowest_under, new_figure
 
 DENSITY_LABEL = "share of Σ|attribution| per kHz per s"

@@ -26,6 +26,8 @@ from matplotlib.figure import Figure
 from ..analysis.influence import check_aggregation
 from ..io.atomic import write_atomically
 
+NA = "n/a"
+"""What a missing value (NaN) shows in a figure or a report."""
 SIGNED_CMAP = "RdBu_r"
 ABS_CMAP = "viridis"
 SPECTROGRAM_CMAP = "magma"

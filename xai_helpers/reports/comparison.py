@@ -18,7 +18,8 @@ from ..experiments.comparison import ComparisonSettings, JobResult, context_curv
 from ..experiments.comparison_corpus import Comparison
 from ..experiments.relation import MIN_FILES, POOLED, relation_table
 from ..plots.comparison import plot_context_curves, plot_map_grid
-from .tables import NA, captioned
+from ..plots.style import NA
+from .tables import captioned
 
 QUALITY = tuple(f"{score}_{stage}" for score in ("pesq", "stoi", "estoi", "si_sdr")
                 for stage in ("noisy", "enhanced", "improvement"))

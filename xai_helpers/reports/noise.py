@@ -19,7 +19,8 @@ from ..models.registry import DEFAULT_MODEL
 from ..plots.overview import plot_enhancement_overview
 from .audio import audio_players
 from .html import section
-from .tables import NA, captioned
+from ..plots.style import NA
+from .tables import captioned
 
 
 def show_enhancements(

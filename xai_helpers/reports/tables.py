@@ -17,11 +17,10 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from ..experiments.faithfulness import condition_level_db
+from ..plots.style import NA
 
 __all__ = ["NA", "captioned", "numeric_key", "order_key", "sort_labels"]
 
-NA = "n/a"
-"""What a missing value (NaN) shows in a report."""
 
 
 def numeric_key(label: object) -> tuple:

@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .tasks import Task, digest
+from ...io.hashing import digest
+from .tasks import Task
 
 OUTPUT_FOLDERS = {"01": "noisy", "02": "attributions", "03": "figures", "04": "perturbation", "07": "comparison"}
 """Each notebook's ``output_dir`` inside a task folder (later notebooks: their name without the number)."""

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...io.atomic import write_text_atomically
 from ...io.datasets import list_audio_files, pair_vctk_demand
+from ...io.hashing import digest
 
 MANIFEST_RESERVED = ("path", "id")
 MANIFEST_INFORMATIVE = ("clean_path", "notes")
@@ -91,11 +91,6 @@ def _safe_id(text: str) -> str:
     return cleaned or "task"
 
 
-def digest(value: object) -> str:
-    """SHA-256 (hex) of ``value`` as sorted JSON."""
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def write_manifest(rows: Iterable[Mapping[str, object]], out: str | os.PathLike) -> Path:
     """Write manifest rows (dicts with at least ``path``) to the CSV ``out`` atomically; paths inside
     ``out``'s folder tree are written relative to it."""
@@ -125,3 +120,20 @@ def vctk_demand_manifest(root: str | os.PathLike, out: str | os.PathLike, split:
     return write_manifest(
         ({"id": pair.name, "path": pair.noisy, "clean_path": pair.clean, "noise_type": "not_added"} for pair in pairs), out
     )
+
+
+def comparison_manifest(clean_files: Sequence[Path], models: Sequence[str], conditions: Sequence[Mapping[str, object]],
+                        out: str | os.PathLike, talkers_path: str | os.PathLike | None = None) -> Path:
+    """A batch manifest (``out``, CSV) with one task per model, condition and clean file: columns ``path``, ``id``
+    (``MODEL__cN__STEM``), ``models`` and ``noise_conditions`` (one each, as JSON, which YAML reads) and
+    ``talkers_path`` (where babble finds its talkers; default the clean file's folder)."""
+    rows = []
+    from ...experiments.comparison_corpus import check_condition
+
+    for index, condition in enumerate(check_condition(c) for c in conditions):
+        for path in clean_files:
+            for model in models:
+                rows.append({"path": Path(path), "id": f"{model}__c{index}__{Path(path).stem}",
+                             "models": json.dumps([model]), "noise_conditions": json.dumps([condition]),
+                             "talkers_path": str(Path(talkers_path or Path(path).parent).resolve())})
+    return write_manifest(rows, out)
