@@ -70,7 +70,7 @@ from IPython.display import Markdown, display
 from tqdm.auto import tqdm
 
 from xai_helpers.experiments.faithfulness import localisation_rows, randomisation_rows, reading
-from xai_helpers.experiments.planted import planted_rows
+from xai_helpers.experiments.planted_games import planted_rows
 from xai_helpers.io.atomic import write_text_atomically
 from xai_helpers.plots.faithfulness import plot_enrichment, plot_randomisation
 from xai_helpers.reports.faithfulness import (

@@ -16,20 +16,19 @@ The mask is ``sigmoid(READOUT * r + bias_f)`` with ``r`` the register's last uni
 depends on the planted bin alone. A complete attribution method must put all of each bin's attribution on
 ``(band, t - lag)``; :func:`planted_share` measures the share it does, and the exact Shapley value of the tile holding
 that bin equals the whole change (every other tile is a null player). Tests and notebook 05 use them
-(:func:`planted_rows`: each method's share on the planted bin, a game where the ``energy`` control must fail).
+(:mod:`.planted_games`: each method's share on the planted bin, a game where the ``energy`` control must fail).
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..dsp.stft import StftConfig, log_power, stft
+from ..dsp.stft import StftConfig
 from ..models.base import MaskModel, output_log_power
 from ..models.nsnet2 import stft_config
 
@@ -181,46 +180,6 @@ def planted_share(attribution: np.ndarray, model: Planted, t_out: int) -> float:
     magnitude = np.abs(np.asarray(attribution, dtype=np.float64))
     total = magnitude.sum()
     return float(magnitude[planted_bins(model, magnitude.shape[1], t_out)].sum() / total) if total > 0 else float("nan")
-
-
-PLANTED_BAND_HZ = 7000.0
-"""Where the planted mechanisms read: a band that speech barely fills, so energy says nothing about the answer."""
-PLANTED_LAG = 5
-"""Their lag, frames (50 ms on NSNet2's grid)."""
-PLANTED_FRAMES = 20
-"""Frames of the explained segment; the explained output is every bin of its last frame."""
-
-
-def planted_rows(clean_waves: dict[str, np.ndarray], settings, methods: Sequence[str], seed: int = 0) -> list[dict]:
-    """Notebook 05's planted games: for each mechanism, the share of each method's (and each control's) ``|map|`` on
-    the planted bin (``metric="planted_share"``, ``condition="planted MECHANISM"``), explaining the sum of the mask
-    over the last frame of a speech-in-noise segment of the first file (``settings``: notebook 05's
-    :class:`~.faithfulness.BenchmarkSettings`). A complete method gives 1 (up to rounding); the ``energy`` control
-    gives the planted bin's share of the segment's energy."""
-    from .agreement import control_map
-    from .faithfulness import RegionProblem, _maps, speech_in_noise
-
-    config = stft_config(16000)
-    name, clean = next(iter(clean_waves.items()))
-    noisy = speech_in_noise(clean, settings.snr_db, seed)
-    spectrum = stft(noisy, config)
-    first = int(settings.placements[0][1] / config.hop_s)
-    features = log_power(spectrum[:, first : first + PLANTED_FRAMES]).astype(np.float32)
-    t_out = features.shape[1] - 1
-    target = np.zeros(features.shape, dtype=bool)
-    target[:, t_out] = True
-    freqs, times = config.frequencies_hz(), np.arange(features.shape[1]) * config.hop_s
-    problem = RegionProblem(features, np.full((1, *features.shape), -12.0, dtype=np.float32), target, freqs, times)
-    band = int(np.argmin(np.abs(freqs - PLANTED_BAND_HZ)))
-    rows = []
-    for mechanism in MECHANISMS:
-        model = planted_model(mechanism, band, PLANTED_LAG)
-        maps, _ = _maps(model, problem, settings, seed, methods)
-        maps.update({control: control_map(control, features, seed) for control in ("random", "energy")})
-        for method, weights in maps.items():
-            rows.append({"method": method, "metric": "planted_share", "value": planted_share(weights, model, t_out),
-                         "condition": f"planted {mechanism}", "sample": name, "seed": seed})
-    return rows
 
 
 def planted_reading(frame) -> list[str]:

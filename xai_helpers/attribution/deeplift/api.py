@@ -30,6 +30,11 @@ from .trace import DEEPLIFT_RULES, GRADIENT, PairedFunction
 
 DEEPLIFT_METHODS = ("deeplift", "deepliftshap")
 
+MEMORY_BUDGET = 2 * 2**30
+"""Default ``memory_budget`` (bytes) of each batched backward pass. A pass over ``M`` cotangents needs about ``M``
+times a quarter of the bytes of the forward pass's input-dependent intermediates (measured 0.07 to 0.25 on the
+three models), so the cotangents of a chunk are split into passes of at most ``budget / that`` each."""
+
 
 @dataclass
 class _Forward:
@@ -41,13 +46,16 @@ class _Forward:
     out: torch.Tensor
     vjp: Callable
     out_ref: torch.Tensor | None
+    nbytes: int
+    """Bytes of the input-dependent intermediates of the input's run (all K rows)."""
 
 
 class _Setup:
     """Checked arguments and the prepared model of one call."""
 
     def __init__(self, model: nn.Module, features, baselines, method: str, target: str, rule: str,
-                 product_rule: str, frames_per_chunk: int, max_lookback_frames: int | None, phase) -> None:
+                 product_rule: str, frames_per_chunk: int, max_lookback_frames: int | None, phase,
+                 memory_budget: int | None) -> None:
         if method not in ENGINE_METHODS:
             raise ValueError(f"method must be one of {ENGINE_METHODS}, not {method!r}")
         if rule not in DEEPLIFT_RULES:
@@ -72,22 +80,25 @@ class _Setup:
         self.b = _baselines(baselines, self.x, method) if self.deeplift else None
         self.K = 1 if self.b is None else self.b.shape[0]
         self.chunk = int(frames_per_chunk)
+        self.budget = MEMORY_BUDGET if memory_budget is None else int(memory_budget)
         self.lookback = None if max_lookback_frames is None else int(max_lookback_frames)
         lookahead = getattr(model, "lookahead_frames", None)
         self.lookahead = None if lookahead is None else int(lookahead)
         prepared = prepare(model)
         function = MaskFromLogPower(prepared, target, phase)
         self.paired = PairedFunction(function, prepared, rule if self.deeplift else GRADIENT, product_rule)
-        self._whole: _Forward | None = None
+        self._last: _Forward | None = None
 
     def stop(self, last: int) -> int:
         """Input frames that output frames ``[:last]`` read: ``last + lookahead``, all without a lookahead."""
         return self.T if self.lookahead is None else min(self.T, last + self.lookahead)
 
     def forward(self, stop: int) -> _Forward:
-        """The forward pass on input frames ``[:stop]`` (the whole clip's is kept for later chunks)."""
-        if stop == self.T and self._whole is not None:
-            return self._whole
+        """The forward pass on input frames ``[:stop]`` (the last one is kept: without a lookahead every chunk reuses
+        the whole clip's)."""
+        if self._last is not None and self._last.stop == stop:
+            return self._last
+        self._last = None
         leaf = self.x[None, :, :stop].expand(self.K, -1, -1).clone()
         refs = self.b[:, :, :stop] if self.deeplift else leaf
 
@@ -99,19 +110,26 @@ class _Setup:
             return out, out_ref
 
         out, vjp, out_ref = torch.func.vjp(run, leaf, has_aux=True)
-        result = _Forward(stop, out.detach(), vjp, out_ref if self.deeplift else None)
-        if stop == self.T and self.lookahead is None:
-            self._whole = result
-        return result
+        self._last = _Forward(stop, out.detach(), vjp, out_ref if self.deeplift else None, self.paired.nbytes)
+        return self._last
 
-    def attributions(self, forward: _Forward, cotangents: torch.Tensor) -> torch.Tensor:
-        """Attributions ``[M, F_in, stop]`` of ``M`` weighted sums of the outputs (``cotangents``
-        ``[M, F_out, stop]``): one batched vector-Jacobian product, then the method's product with the input."""
-        grads = torch.func.vmap(forward.vjp)(cotangents[:, None].expand(-1, self.K, -1, -1))[0]  # [M, K, F_in, stop]
+    def attributions(self, forward: _Forward, rows: int, cotangents: Callable[[slice], torch.Tensor],
+                     most: int) -> torch.Tensor:
+        """Attributions ``[rows, F_in, stop]`` of ``rows`` weighted sums of the outputs (``cotangents(rows slice)``
+        ``[m, F_out, stop]``): batched vector-Jacobian products of at most ``most`` rows (fewer if the memory budget
+        says so), each times the input's difference from the baselines (or as the method says)."""
         x = self.x[:, : forward.stop]
-        if self.deeplift:
-            return torch.einsum("mkft,kft->mft", grads, x[None] - self.b[:, :, : forward.stop]) / self.K
-        return grads[:, 0].abs() if self.method == "saliency" else grads[:, 0] * x
+        difference = x[None] - self.b[:, :, : forward.stop] if self.deeplift else None
+        out = torch.empty((rows,) + x.shape, dtype=self.dtype, device=self.device)
+        per_pass = max(1, min(most, int(self.budget // max(1, forward.nbytes // 4))))
+        for start in range(0, rows, per_pass):
+            part = slice(start, min(start + per_pass, rows))
+            grads = torch.func.vmap(forward.vjp)(cotangents(part)[:, None].expand(-1, self.K, -1, -1))[0]
+            if self.deeplift:  # grads [m, K, F_in, stop]
+                out[part] = torch.einsum("mkft,kft->mft", grads, difference) / self.K
+            else:
+                out[part] = grads[:, 0].abs() if self.method == "saliency" else grads[:, 0] * x
+        return out
 
     def change(self, forward: _Forward, frames: slice) -> torch.Tensor | None:
         """``out(input) - mean_k out(baseline_k)`` ``[F_out, n]`` of the output frames ``frames`` (DeepLIFT)."""
@@ -149,11 +167,18 @@ def _chunks(setup: _Setup) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor |
         n = frames.stop - frames.start
         forward = setup.forward(setup.stop(frames.stop))
         f_out = forward.out.shape[1]
-        one_hot = torch.eye(f_out * n, device=setup.device, dtype=setup.dtype).view(f_out * n, f_out, n)
-        cotangents = torch.nn.functional.pad(one_hot, (frames.start, forward.stop - frames.stop))
-        tile = setup.attributions(forward, cotangents).view(f_out, n, setup.F, forward.stop)
+
+        def one_hot(rows: slice) -> torch.Tensor:
+            """Cotangents of output bins ``rows`` of the chunk (bin ``f * n + j`` is ``(f, frames.start + j)``)."""
+            index = torch.arange(rows.start, rows.stop, device=setup.device)
+            out = torch.zeros((len(index), f_out, forward.stop), dtype=setup.dtype, device=setup.device)
+            out[torch.arange(len(index), device=setup.device), index // n, frames.start + index % n] = 1.0
+            return out
+
+        tile = setup.attributions(forward, f_out * n, one_hot, f_out * n).view(f_out, n, setup.F, forward.stop)
         if setup.lookback is not None:
-            lag = torch.arange(frames.start, frames.stop, device=setup.device)[:, None] - torch.arange(forward.stop, device=setup.device)
+            lag = (torch.arange(frames.start, frames.stop, device=setup.device)[:, None]
+                   - torch.arange(forward.stop, device=setup.device))
             tile.masked_fill_((lag > setup.lookback)[None, :, None, :], 0.0)
         yield frames, tile, setup.change(forward, frames)
 
@@ -183,6 +208,7 @@ def all_bins_attributions(
     to_numpy: bool = True,
     phase: np.ndarray | torch.Tensor | None = None,
     product_rule: str = "shapley",
+    memory_budget: int | None = None,
 ) -> Iterator[AttributionChunk]:
     """Attributions of every output bin of a clip to every input bin, chunk by chunk of output frames, for any model.
 
@@ -200,12 +226,16 @@ def all_bins_attributions(
     (``attributions`` ``[F_out, n, F_in, T]``; ``deltas`` ``[F_out, n]`` for DeepLIFT). Output frames ``[t0, t1)``
     are computed from input frames ``[:t1 + model.lookahead_frames]`` (later ones are zero); a model without
     ``lookahead_frames`` runs on the whole clip once. ``max_lookback_frames`` zeroes input frames more than that
-    many frames before the output frame. Runs in the dtype and on the device of the model's parameters (of
-    ``features`` for a model without any), on a copy of the model (fused RNNs unrolled, eval mode); memory per chunk about ``F_out * n * K`` times the activations of a
-    forward pass. ``to_numpy=False`` leaves each chunk's attributions on the device.
+    many frames before the output frame. Arguments are checked, and ops without a rule refused, before the first
+    chunk. Runs in the dtype and on the device of the model's parameters (of
+    ``features`` for a model without any), on a copy of the model (fused RNNs unrolled, eval mode). Memory: the
+    chunk ``[F_out, n, F_in, T]`` plus about ``memory_budget`` bytes (default :data:`MEMORY_BUDGET`) per batched
+    backward pass, into which the chunk's ``F_out * n`` cotangents are split. ``to_numpy=False`` leaves each chunk's
+    attributions on the device.
     """
     setup = _Setup(model, features, baselines, method, target, rule, product_rule, frames_per_chunk,
-                   max_lookback_frames, phase)
+                   max_lookback_frames, phase, memory_budget)
+    setup.forward(setup.stop(min(setup.chunk, setup.T)))  # the first chunk's, now: errors before the first chunk
     return _generate(setup, to_numpy)
 
 
@@ -221,12 +251,14 @@ def all_bins_maps(
     on_chunk: Callable[[slice], None] | None = None,
     phase: np.ndarray | torch.Tensor | None = None,
     product_rule: str = "shapley",
+    memory_budget: int | None = None,
 ) -> tuple[InfluenceMaps, np.ndarray | None]:
     """The influence maps (:mod:`~xai_helpers.attribution.maps`) of :func:`all_bins_attributions`, reduced chunk
     by chunk on the model's device (nothing dense goes to the host). Arguments as there (``on_chunk(t_out)`` after
-    each chunk). Returns the maps and the deltas ``[F_out, T]`` (``None`` for saliency and inputxgradient)."""
+    each chunk; ``frames_per_chunk`` sets the frames reduced at once, ``memory_budget`` the backward passes).
+    Returns the maps and the deltas ``[F_out, T]`` (``None`` for saliency and inputxgradient)."""
     setup = _Setup(model, features, baselines, method, target, rule, product_rule, frames_per_chunk,
-                   max_lookback_frames, phase)
+                   max_lookback_frames, phase, memory_budget)
     accumulator, deltas = None, []
     with torch.no_grad():
         for frames, tile, change in _chunks(setup):
@@ -253,29 +285,32 @@ def weighted_output_attributions(
     frames_per_chunk: int = 8,
     phase: np.ndarray | torch.Tensor | None = None,
     product_rule: str = "shapley",
+    memory_budget: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Attributions of ``M`` weighted sums of outputs ``sum_{f, t} weights[m, f, t] * out[f, t]`` (one-hot maps:
     single bins; 0/1 masks: regions), for any model.
 
     ``weights`` ``[M, F_out, T]``; other arguments as in :func:`all_bins_attributions`. One forward pass on the
-    input frames up to the last weighted frame (plus the lookahead) and batched backward passes of
-    ``frames_per_chunk * F_out`` weighted sums each (all baselines in every pass). Returns attributions
+    input frames up to the last weighted frame (plus the lookahead) and batched backward passes of at most
+    ``frames_per_chunk * F_out`` weighted sums each (fewer where ``memory_budget`` says so; all baselines in every
+    pass). Returns attributions
     ``[M, F_in, T]`` (model's dtype) and, for DeepLIFT, deltas ``[M]`` = sum of the attributions minus the weighted
     sum of ``out(input) - mean_k out(baseline_k)`` (else ``None``)."""
-    setup = _Setup(model, features, baselines, method, target, rule, product_rule, frames_per_chunk, None, phase)
+    setup = _Setup(model, features, baselines, method, target, rule, product_rule, frames_per_chunk, None, phase,
+                   memory_budget)
     w = _as_tensor(weights, setup.device, setup.dtype)
     if w.ndim != 3 or w.shape[2] != setup.T or w.shape[0] < 1:
-        raise ValueError(f"weights must be [M, F_out, {setup.T}] (M >= 1 weighted sums of outputs), got shape {tuple(w.shape)}")
+        raise ValueError(f"weights must be [M, F_out, {setup.T}] (M >= 1 weighted sums of outputs), got shape "
+                         f"{tuple(w.shape)}")
     weighted = torch.nonzero(w.abs().sum(dim=(0, 1)))
     last = int(weighted.max()) + 1 if len(weighted) else 1
     forward = setup.forward(setup.stop(last))
     if forward.out.shape[1] != w.shape[1]:
         raise ValueError(f"weights must be [M, F_out={forward.out.shape[1]}, T], got shape {tuple(w.shape)}")
-    batch = setup.chunk * w.shape[1]
     cotangents = w[:, :, : forward.stop]
     out = torch.zeros((w.shape[0], setup.F, setup.T), dtype=setup.dtype, device=setup.device)
-    for start in range(0, w.shape[0], batch):
-        out[start : start + batch, :, : forward.stop] = setup.attributions(forward, cotangents[start : start + batch])
+    most = setup.chunk * w.shape[1]
+    out[:, :, : forward.stop] = setup.attributions(forward, w.shape[0], cotangents.__getitem__, most)
     deltas = None
     change = setup.change(forward, slice(0, forward.stop))
     if change is not None:

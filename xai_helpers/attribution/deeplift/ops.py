@@ -6,13 +6,16 @@ on the baselines' run (each varying tensor replaced by its baseline value, ``mod
 the first's reference (``mode.register``) and returns the first, whose gradient is the rule's multiplier:
 
 * :func:`plain` (linear ops: affine in their varying arguments jointly, e.g. reshapes, slices, ``cat``, sums and
-  means, ``add``, products and convolutions with constant weights, ``F.linear``, ``conv*`` / ``conv_transpose*``,
-  eval-mode BatchNorm, padding, FFTs, ``torch.complex``): autograd's own gradient, exact; :func:`moves` (the ops
-  that only move values) also keeps the gate mark that ``"gate_as_weight"`` needs;
+  means, ``add``, products with constants, ``F.linear``, padding, FFTs, ``torch.complex``): autograd's own gradient,
+  exact; :func:`moves` (the ops that only move values) also keeps the gate mark that ``"gate_as_weight"`` needs;
+  :func:`convolution` (``conv*`` / ``conv_transpose*``, any stride, padding, dilation, groups) backpropagates as the
+  transposed convolution and :func:`batch_norm` (eval mode) as an affine map, both of which vectorise over batched
+  cotangents;
 * :func:`univariate` (elementwise nonlinearities of one varying argument): the rescale multiplier
   (:func:`.rules.rescale_multiplier`); :func:`power` and :func:`divide` reduce ``pow`` and ``div`` to it;
 * :func:`product` (two varying arguments of a bilinear op: ``mul``, ``matmul``, ``einsum``, ``F.linear`` or a
-  convolution with an input-dependent weight): the product rule (:func:`.rules.product_surrogate`);
+  convolution with an input-dependent weight): the product rule (:data:`.rules.PRODUCT_RULES`;
+  :class:`.rules.ElementwiseProduct` for ``mul``, :func:`.rules.bilinear_surrogate` otherwise);
 * :func:`layer_norm`, :func:`group_norm`: rewritten into the ops above (means, a square, ``rsqrt``, products);
 * :func:`meta`: queries with no values (``size``, ``dim``, ``shape``...).
 
@@ -24,18 +27,24 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
-from .rules import Multiplier, product_surrogate, rescale_multiplier, with_gradient_of
+from .rules import (
+    ElementwiseProduct,
+    Multiplier,
+    bilinear_surrogate,
+    elementwise_multipliers,
+    rescale_multiplier,
+    with_gradient_of,
+)
 
-if TYPE_CHECKING:
-    from .trace import PairedMode
-
-Handler = Callable[["PairedMode", Callable, tuple, dict], Any]
+PairedMode = Any
+"""The paired run a handler works in (:class:`.trace.PairedMode`, which imports this module: named here, not imported)."""
+Handler = Callable[[PairedMode, Callable, tuple, dict], Any]
 
 
 def plain(mode: PairedMode, func: Callable, args: tuple, kwargs: dict) -> Any:
@@ -171,12 +180,14 @@ def product(elementwise: bool) -> Handler:
         rule = mode.product_rule
         if rule == "gradient":
             out = function(a, b)
-        else:
+        elif elementwise and a.dtype == b.dtype == value.dtype and not value.is_complex():
             gate = None
-            if rule == "gate_as_weight" and elementwise and not value.is_complex() and mode.is_gate(a) != mode.is_gate(b):
+            if rule == "gate_as_weight" and mode.is_gate(a) != mode.is_gate(b):
                 gate = "a" if mode.is_gate(a) else "b"
-            surrogate = product_surrogate(function, a, a_ref, b, b_ref, rule, gate, value, ref_value)
-            out = with_gradient_of(value, surrogate)
+            to_a, to_b = elementwise_multipliers(a.detach(), a_ref, b.detach(), b_ref, rule, gate, value, ref_value)
+            out = ElementwiseProduct.apply(a, b, value, to_a, to_b)
+        else:
+            out = with_gradient_of(value, bilinear_surrogate(function, a, a_ref, b, b_ref))
         mode.register(out, ref_value)
         return out
 
@@ -242,8 +253,10 @@ def _conv_arguments(func: Callable, args: tuple, kwargs: dict) -> dict:
     return arguments
 
 
-_CONVOLUTIONS = {F.conv1d: (1, F.conv_transpose1d), F.conv2d: (2, F.conv_transpose2d), F.conv3d: (3, F.conv_transpose3d),
-                 F.conv_transpose1d: (1, F.conv1d), F.conv_transpose2d: (2, F.conv2d), F.conv_transpose3d: (3, F.conv3d)}
+_CONVOLUTIONS = {F.conv1d: (1, F.conv_transpose1d), F.conv2d: (2, F.conv_transpose2d),
+                 F.conv3d: (3, F.conv_transpose3d), F.conv_transpose1d: (1, F.conv1d),
+                 F.conv_transpose2d: (2, F.conv2d), F.conv_transpose3d: (3, F.conv3d)}
+"""Each convolution -> (spatial dims, its adjoint)."""
 
 
 def convolution(mode: PairedMode, func: Callable, args: tuple, kwargs: dict) -> torch.Tensor:
@@ -300,22 +313,24 @@ def iterate(mode: PairedMode, func: Callable, args: tuple, kwargs: dict) -> Any:
     return iter(moves(mode, torch.Tensor.unbind, args[:1], {}))
 
 
-_MOVES = """view view_as reshape reshape_as permute transpose t adjoint flatten unflatten squeeze unsqueeze expand expand_as
-broadcast_to contiguous clone chunk split split_with_sizes tensor_split hsplit vsplit unbind narrow select movedim moveaxis
-swapaxes swapdims flip fliplr flipud roll rot90 repeat tile repeat_interleave stack hstack vstack dstack column_stack cat
+_MOVES = """view view_as reshape reshape_as permute transpose t adjoint flatten unflatten squeeze unsqueeze expand
+expand_as broadcast_to contiguous clone chunk split split_with_sizes tensor_split hsplit vsplit unbind narrow select
+movedim moveaxis swapaxes swapdims flip fliplr flipud roll rot90 repeat tile repeat_interleave stack hstack vstack
+dstack column_stack cat
 concat concatenate __getitem__ index_select gather take_along_dim masked_select diagonal unfold fold pixel_shuffle
 pixel_unshuffle to type_as float double half bfloat16 cpu cuda real imag view_as_real view_as_complex complex conj
 conj_physical resolve_conj resolve_neg"""
-_LINEAR = """add __add__ __radd__ sub __sub__ subtract neg negative __neg__ positive __pos__ sum mean cumsum diff trace pad
+_LINEAR = """add __add__ __radd__ sub __sub__ subtract neg negative __neg__ positive __pos__ sum mean cumsum diff trace
+pad
 constant_pad_nd where masked_fill scatter scatter_add index_add index_put diag diag_embed tril triu zeros_like ones_like
 full_like empty_like new_zeros new_ones new_full new_empty avg_pool1d avg_pool2d avg_pool3d adaptive_avg_pool1d
 adaptive_avg_pool2d adaptive_avg_pool3d interpolate stft istft type"""
 _FFT = "fft ifft rfft irfft hfft ihfft fft2 ifft2 rfft2 irfft2 fftn ifftn rfftn irfftn fftshift ifftshift"
 _ELEMENTWISE_PRODUCTS = "mul multiply __mul__ __rmul__"
-_BILINEAR = """matmul __matmul__ __rmatmul__ mm bmm mv einsum linear bilinear outer ger dot vdot inner tensordot kron cross
-addmm addbmm baddbmm addmv addr"""
-_SMOOTH = """tanh exp expm1 exp2 sin cos sinh cosh atan arctan asinh arcsinh softplus elu selu celu gelu silu mish log_sigmoid
-logsigmoid hardswish"""
+_BILINEAR = """matmul __matmul__ __rmatmul__ mm bmm mv einsum linear bilinear outer ger dot vdot inner tensordot kron
+cross addmm addbmm baddbmm addmv addr"""
+_SMOOTH = """tanh exp expm1 exp2 sin cos sinh cosh atan arctan asinh arcsinh softplus elu selu celu gelu silu mish
+log_sigmoid logsigmoid hardswish"""
 _POWER_LAWS = "log log10 log2 sqrt rsqrt reciprocal square"
 _PIECEWISE = "relu relu6 prelu leaky_relu hardtanh hardsigmoid abs absolute clamp clip clamp_min clamp_max"
 _META = """size dim ndimension numel nelement stride is_contiguous is_complex is_floating_point is_signed element_size
@@ -338,7 +353,8 @@ def _table() -> dict[Callable, Handler]:
         ("sigmoid", univariate(gate=True)), (_SMOOTH, univariate()),
         (_POWER_LAWS, univariate(scale=relative_scale)), ("log1p", univariate(scale=log1p_scale)),
         (_PIECEWISE, univariate(piecewise=True)),
-        ("pow float_power __pow__ __rpow__", power), ("div divide true_divide __truediv__ __rdiv__ __rtruediv__", divide),
+        ("pow float_power __pow__ __rpow__", power),
+        ("div divide true_divide __truediv__ __rdiv__ __rtruediv__", divide),
         ("__rsub__ rsub", reverse_subtract), ("__iter__", iterate),
     ]
     table: dict[Callable, Handler] = {}
@@ -399,7 +415,9 @@ def op_name(func: Callable) -> str:
         return f"torch.nn.functional.{name}"
     if module == "torch._C._fft" or name.startswith("fft_"):
         return f"torch.fft.{name.removeprefix('fft_')}"
-    return f"torch.{name}" if module in (None, "torch") or qualified.startswith("_VariableFunctions") else f"{module}.{name}"
+    if module in (None, "torch") or qualified.startswith("_VariableFunctions"):
+        return f"torch.{name}"
+    return f"{module}.{name}"
 
 
 INPLACE_LINEAR = {"__setitem__", "copy_", "zero_", "fill_", "masked_fill_", "index_fill_", "index_copy_", "index_add_",

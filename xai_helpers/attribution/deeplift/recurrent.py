@@ -21,7 +21,8 @@ from torch.nn.utils.rnn import PackedSequence
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
-def _gru_step(projected: torch.Tensor, h: torch.Tensor, weight_hh: torch.Tensor, bias_hh: torch.Tensor | None) -> torch.Tensor:
+def _gru_step(projected: torch.Tensor, h: torch.Tensor, weight_hh: torch.Tensor,
+              bias_hh: torch.Tensor | None) -> torch.Tensor:
     """One GRU step: ``projected`` = ``W_i x + b_i`` ``[B, 3H]`` (gates r, z, n), ``h`` ``[B, H]`` -> new ``h``.
     (Splits, not slices: their backward is one ``cat``, a slice's a zero fill of the whole tensor.)"""
     hidden = h.shape[-1]
@@ -37,7 +38,8 @@ def _lstm_step(projected: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
     """One LSTM step: ``projected`` ``[B, 4H]`` (gates i, f, g, o), state ``(h, c)`` -> new ``(h, c)``."""
     h, c = state
     hidden = h.shape[-1]
-    input_forget, cell, output = (projected + F.linear(h, weight_hh, bias_hh)).split([2 * hidden, hidden, hidden], dim=-1)
+    gates = projected + F.linear(h, weight_hh, bias_hh)
+    input_forget, cell, output = gates.split([2 * hidden, hidden, hidden], dim=-1)
     i, f = torch.sigmoid(input_forget).chunk(2, dim=-1)
     c = f * c + i * torch.tanh(cell)
     return torch.sigmoid(output) * torch.tanh(c), c
@@ -73,7 +75,8 @@ class UnrolledRNN(nn.Module):
     def forward(self, input: torch.Tensor, hx: State | None = None):
         rnn = self.rnn
         if isinstance(input, PackedSequence):
-            raise ValueError(f"{type(rnn).__name__} on a PackedSequence is not supported by the generic DeepLIFT engine")
+            raise ValueError(f"{type(rnn).__name__} on a PackedSequence is not supported by the generic DeepLIFT "
+                             "engine")
         lstm = isinstance(rnn, nn.LSTM)
         unbatched = input.dim() == 2
         x = input.unsqueeze(0) if unbatched else (input if rnn.batch_first else input.transpose(0, 1))  # [B, T, I]
@@ -92,8 +95,8 @@ class UnrolledRNN(nn.Module):
                 index = layer * directions + direction
                 state = (hx[0][index], hx[1][index]) if lstm else hx[index]
                 weight_hh = getattr(rnn, f"weight_hh{suffix}")
-                bias_hh = getattr(rnn, f"bias_hh{suffix}") if rnn.bias else None
-                projected = F.linear(x, getattr(rnn, f"weight_ih{suffix}"), getattr(rnn, f"bias_ih{suffix}") if rnn.bias else None)
+                bias_ih, bias_hh = (getattr(rnn, f"bias_{kind}{suffix}") if rnn.bias else None for kind in ("ih", "hh"))
+                projected = F.linear(x, getattr(rnn, f"weight_ih{suffix}"), bias_ih)
                 outputs, frames = [None] * steps, projected.unbind(1)
                 for t in (reversed(range(steps)) if direction else range(steps)):
                     state = _step(rnn, frames[t], state, weight_hh, bias_hh)

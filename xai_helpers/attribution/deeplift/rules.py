@@ -10,12 +10,13 @@ of how ops are intercepted (:mod:`.trace` does that). Notation: ``x`` is an op's
   Piecewise-linear ops (ReLU, PReLU, clamp, abs) have an exact quotient and fall back only where ``x == b``.
 * :func:`captum_multiplier`: Captum 0.9's rescale rule for its registered activation modules (gradient where
   ``|x - b| < 1e-10``).
-* :func:`product_surrogate`: a product of two input-dependent tensors ``p = a * b`` (any bilinear op: elementwise,
-  matrix, convolution, complex), whose multipliers depend on :data:`PRODUCT_RULES`.
-* :class:`Multiplier` and :func:`with_gradient_of`: how a rule enters autograd. The op's value is the ordinary
-  forward value, exactly; backpropagating through it multiplies by the rule's multipliers instead of the local
-  derivative. Every rule (but ``"gradient"``) satisfies ``sum(m * d in) = d out`` exactly in real arithmetic, so
-  chaining them gives attributions that sum to the output's change (completeness).
+* :func:`elementwise_multipliers` (with :class:`ElementwiseProduct`) and :func:`bilinear_surrogate`: a product of
+  two input-dependent tensors ``p = a * b`` (elementwise, or any bilinear op: matrix, convolution, complex), whose
+  multipliers depend on :data:`PRODUCT_RULES`.
+* :class:`Multiplier`, :class:`ElementwiseProduct` and :func:`with_gradient_of`: how a rule enters autograd. The
+  op's value is the ordinary forward value, exactly; backpropagating through it multiplies by the rule's multipliers
+  instead of the local derivative. Every rule (but ``"gradient"``) satisfies ``sum(m * d in) = d out`` exactly in
+  real arithmetic, so chaining them gives attributions that sum to the output's change (completeness).
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ PRODUCT_RULES = ("shapley", "gate_as_weight", "gradient")
   gate (a sigmoid's output, a view of it or ``1 - gate``), the whole change ``g s - g0 s0`` goes to the signal ``s``:
   ``m_s = (g s - g0 s0) / (s - s0)``, ``m_g = 0``, where that effective weight ``m_s`` is one a gate can take
   (``0 <= m_s <= 1``) and ``|s - s0| > eps ** (1/3)``; elsewhere (the gate's own change dominates, or the quotient is
-  rounding) the Shapley split, so it always adds up and no multiplier exceeds 1 in size (an unbounded quotient
-  compounds through the recurrence: 1e5-sized cancelling attributions and float32 overflow); products without
-  exactly one gate keep the Shapley split;
+  rounding) the Shapley split, so it always adds up and the signal's multiplier stays in a gate's range (an
+  unbounded quotient compounds through the recurrence: 1e5-sized cancelling attributions, float32 overflow);
+  products without exactly one gate keep the Shapley split;
 * ``"gradient"``: each factor gets the plain derivative at the input (``m_a = b``, ``m_b = a``): the attributions
   no longer add up (for comparison only)."""
 
@@ -50,10 +51,9 @@ def smooth_threshold(dtype: torch.dtype) -> float:
 
 
 def derivative(function: Callable[[torch.Tensor], torch.Tensor], at: torch.Tensor) -> torch.Tensor:
-    """Elementwise derivative of the elementwise ``function`` at ``at`` (same shape), by forward-mode autodiff
-    (``torch.func.jvp``, which also runs inside the engine's ``torch.func.vjp``)."""
-    point = at.detach()
-    return torch.func.jvp(function, (point,), (torch.ones_like(point),))[1]
+    """Elementwise derivative of the elementwise ``function`` at ``at`` (same shape): ``torch.func.grad`` of its sum
+    (a functional transform, so it also runs inside the engine's ``torch.func.vjp``)."""
+    return torch.func.grad(lambda point: function(point).sum())(at.detach())
 
 
 def rescale_multiplier(
@@ -70,7 +70,8 @@ def rescale_multiplier(
     ``(fx - fb) / (x - b)``, except: for a ``piecewise``-linear function where ``x == b`` (its quotient is exact
     elsewhere), and for a smooth one where ``|x - b| <= eps ** (1/3) * scale`` (``scale`` 1 by default: ops that
     bend on a unit scale, e.g. sigmoid; ``|x|`` for power laws such as log or sqrt, whose curvature scale is the
-    argument itself), the derivative at the midpoint ``(x + b) / 2``. All tensors have the same shape."""
+    argument itself), the derivative at the midpoint ``(x + b) / 2`` (0 where that is infinite, e.g. sqrt at
+    ``x == b == 0``: nothing changes there). All tensors have the same shape."""
     dx = x - b
     if piecewise:
         fallback = dx == 0
@@ -80,11 +81,16 @@ def rescale_multiplier(
     quotient = (fx - fb) / torch.where(fallback, torch.ones_like(dx), dx)
     if not bool(fallback.any()):
         return quotient
-    return torch.where(fallback, derivative(function, (x + b) / 2), quotient)
+    slope = derivative(function, (x + b) / 2)
+    return torch.where(fallback, torch.where(slope.isfinite(), slope, torch.zeros_like(slope)), quotient)
 
 
 def captum_multiplier(
-    x: torch.Tensor, b: torch.Tensor, fx: torch.Tensor, fb: torch.Tensor, function: Callable[[torch.Tensor], torch.Tensor]
+    x: torch.Tensor,
+    b: torch.Tensor,
+    fx: torch.Tensor,
+    fb: torch.Tensor,
+    function: Callable[[torch.Tensor], torch.Tensor],
 ) -> torch.Tensor:
     """Captum 0.9's rescale multiplier for a registered activation module: ``(fx - fb) / (x - b)``, the plain
     derivative at ``x`` where ``|x - b| < 1e-10`` (Captum's ``eps``)."""
@@ -117,37 +123,63 @@ class Multiplier(torch.autograd.Function):
         return (grad * multiplier).to(ctx.x_dtype), None, None
 
 
+class ElementwiseProduct(torch.autograd.Function):
+    """``ElementwiseProduct.apply(a, b, value, m_a, m_b)``: returns ``value`` (``a * b``, computed without autograd);
+    its gradients are ``grad * m_a`` and ``grad * m_b``, summed over the dims each factor was broadcast along. One
+    backward node per product (a product's rule as a surrogate graph takes five)."""
+
+    @staticmethod
+    def forward(a: torch.Tensor, b: torch.Tensor, value: torch.Tensor, to_a: torch.Tensor,
+                to_b: torch.Tensor) -> torch.Tensor:
+        return value.clone()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        a, b, _, to_a, to_b = inputs
+        ctx.save_for_backward(to_a, to_b)
+        ctx.shapes = a.shape, b.shape
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        to_a, to_b = ctx.saved_tensors
+        a_shape, b_shape = ctx.shapes
+        return (grad * to_a).sum_to_size(a_shape), (grad * to_b).sum_to_size(b_shape), None, None, None
+
+
+def elementwise_multipliers(a: torch.Tensor, a_ref: torch.Tensor, b: torch.Tensor, b_ref: torch.Tensor, rule: str,
+                            gate: str | None, value: torch.Tensor,
+                            ref_value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(m_a, m_b)`` of the elementwise product ``value = a * b`` (``a``, ``b`` on the input's run, detached;
+    ``ref_value = a_ref * b_ref``) under ``rule`` (not ``"gradient"``): Shapley ``((b + b0) / 2, (a + a0) / 2)``, or
+    for ``"gate_as_weight"`` with ``gate`` (``"a"`` or ``"b"``) the gate-as-weight split of :data:`PRODUCT_RULES`."""
+    mid_a, mid_b = (a + a_ref) / 2, (b + b_ref) / 2
+    if rule == "shapley" or gate is None:
+        return mid_b, mid_a
+    signal, signal_ref = (b, b_ref) if gate == "a" else (a, a_ref)
+    mid_gate, mid_signal = (mid_a, mid_b) if gate == "a" else (mid_b, mid_a)
+    change = (signal - signal_ref).expand(value.shape)
+    weight = (value - ref_value) / torch.where(change == 0, torch.ones_like(change), change)
+    as_weight = (change.abs() > smooth_threshold(change.dtype)) & (weight >= 0) & (weight <= 1)
+    to_signal = torch.where(as_weight, weight, mid_gate.expand(value.shape))
+    to_gate = torch.where(as_weight, torch.zeros_like(change), mid_signal.expand(value.shape))
+    return (to_gate, to_signal) if gate == "a" else (to_signal, to_gate)
+
+
 def with_gradient_of(value: torch.Tensor, surrogate: torch.Tensor) -> torch.Tensor:
     """``value`` (exactly: ``surrogate - surrogate.detach()`` is zero) with the gradient of ``surrogate``."""
     return value.detach() + (surrogate - surrogate.detach())
 
 
-def product_surrogate(
+def bilinear_surrogate(
     function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     a: torch.Tensor,
     a_ref: torch.Tensor,
     b: torch.Tensor,
     b_ref: torch.Tensor,
-    rule: str,
-    gate: str | None = None,
-    value: torch.Tensor | None = None,
-    ref_value: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """A tensor whose gradient with respect to ``(a, b)`` is the product rule's multipliers for ``function(a, b)``
-    (bilinear, or affine in each argument; ``a``, ``b`` on the input's run, ``a_ref``, ``b_ref`` on the
-    baseline's). ``rule`` is one of :data:`PRODUCT_RULES`; ``gate`` (``"a"``, ``"b"`` or ``None``) names the
-    factor that is a gate for ``"gate_as_weight"``, which needs the product's ``value`` and ``ref_value`` and an
-    elementwise ``function``. Its value is not the product's: pass it to :func:`with_gradient_of`."""
-    if rule == "gradient":
-        return function(a, b)
+    """A tensor whose gradient with respect to ``(a, b)`` is the Shapley split of ``function(a, b)`` (bilinear, or
+    affine in each argument: a matrix product, a convolution with an input-dependent weight): ``function(a, mid_b) +
+    function(mid_a, b)``, the derivative at the midpoint of the two runs. Its value is not the product's: pass it to
+    :func:`with_gradient_of`."""
     mid_a, mid_b = (a.detach() + a_ref) / 2, (b.detach() + b_ref) / 2
-    if rule == "shapley" or gate is None:
-        return function(a, mid_b) + function(mid_a, b)
-    gate_x, signal = (a, b) if gate == "a" else (b, a)
-    mid_gate, mid_signal, signal_ref = (mid_a, mid_b, b_ref) if gate == "a" else (mid_b, mid_a, a_ref)
-    change = (signal.detach() - signal_ref).expand(value.shape)
-    weight = (value - ref_value) / torch.where(change == 0, torch.ones_like(change), change)
-    as_weight = (change.abs() > smooth_threshold(change.dtype)) & (weight >= 0) & (weight <= 1)
-    to_signal = torch.where(as_weight, weight, mid_gate.expand(value.shape))
-    to_gate = torch.where(as_weight, torch.zeros_like(change), mid_signal.expand(value.shape))
-    return to_signal * signal + to_gate * gate_x
+    return function(a, mid_b) + function(mid_a, b)

@@ -31,7 +31,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils.weak import WeakTensorKeyDictionary
 
-from . import ops
+from .ops import INPLACE_LINEAR, LINEAR_HANDLERS, handler, inplace_form, op_name, plain
 from .rules import PRODUCT_RULES, Multiplier, captum_multiplier
 
 DEEPLIFT_RULES = ("complete", "captum")
@@ -67,6 +67,7 @@ class PairedMode(TorchFunctionMode):
         super().__init__()
         self.rule, self.product_rule, self.paths = rule, product_rule, paths
         self.refs = WeakTensorKeyDictionary()
+        self.nbytes = 0  # of the input-dependent intermediates registered so far (the backward's working set)
         self.gates = WeakTensorKeyDictionary()
 
     def is_varying(self, value: Any) -> bool:
@@ -94,6 +95,7 @@ class PairedMode(TorchFunctionMode):
         """Record ``ref`` (same structure) as the reference of every tensor in ``out``."""
         for value, reference in zip(_tensors(out), _tensors(ref)):
             self.refs[value] = reference
+            self.nbytes += value.numel() * value.element_size()
 
     def is_gate(self, value: torch.Tensor) -> bool:
         """Whether ``value`` is a gate: a sigmoid's output, a view of one, or ``1 -`` one."""
@@ -107,8 +109,9 @@ class PairedMode(TorchFunctionMode):
         """The error for an op without a rule (or with arguments its rule does not cover), naming it and the module."""
         where = f" in module '{self.paths[-1]}'" if self.paths else " (outside any submodule)"
         detail = f" ({reason})" if reason else ""
-        return ValueError(f"DeepLIFT (rule={self.rule!r}): no rule for {ops.op_name(func)} on an input-dependent "
-                          f"tensor{where}{detail}; write it with supported ops (see xai_helpers.attribution.deeplift.ops)")
+        return ValueError(f"DeepLIFT (rule={self.rule!r}): no rule for {op_name(func)} on an input-dependent "
+                          f"tensor{where}{detail}; write it with supported ops "
+                          "(see xai_helpers.attribution.deeplift.ops)")
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -116,12 +119,12 @@ class PairedMode(TorchFunctionMode):
             return func(*args, **kwargs)
         if "out" in kwargs and kwargs["out"] is not None:
             raise self.refuse(func, "out= arguments are not supported")
-        form = ops.inplace_form(func, args, kwargs)
+        form = inplace_form(func, args, kwargs)
         if form is not None:
             return self._inplace(func, args, kwargs, form)
-        handle = ops.handler(func)
-        if self.rule != "complete" and handle not in ops.LINEAR_HANDLERS:
-            handle = ops.plain
+        handle = handler(func)
+        if self.rule != "complete" and handle not in LINEAR_HANDLERS:
+            handle = plain
         if handle is None:
             raise self.refuse(func)
         return handle(self, func, args, kwargs)
@@ -131,8 +134,8 @@ class PairedMode(TorchFunctionMode):
         through their rule and copied into the target (autograd records the copy)."""
         base, base_args, base_kwargs = form
         target = args[0]
-        affine = getattr(func, "__name__", "") in ops.INPLACE_LINEAR or (
-            base is not None and base is not func and ops.handler(base) in ops.LINEAR_HANDLERS)
+        affine = getattr(func, "__name__", "") in INPLACE_LINEAR or (
+            base is not None and base is not func and handler(base) in LINEAR_HANDLERS)
         if self.rule != "complete" or affine:
             ref_target = self.ref(target) if self.is_varying(target) else target.detach().clone()
             with torch.no_grad():
@@ -158,7 +161,8 @@ class PairedFunction:
     model inside it, whose module names the messages use. ``rule`` is one of :data:`DEEPLIFT_RULES`,
     ``product_rule`` one of :data:`.rules.PRODUCT_RULES` (``"complete"`` only)."""
 
-    def __init__(self, function: nn.Module, root: nn.Module, rule: str = "complete", product_rule: str = "shapley") -> None:
+    def __init__(self, function: nn.Module, root: nn.Module, rule: str = "complete",
+                 product_rule: str = "shapley") -> None:
         if rule not in DEEPLIFT_RULES + (GRADIENT,):
             raise ValueError(f"rule must be one of {DEEPLIFT_RULES}, not {rule!r}")
         if product_rule not in PRODUCT_RULES:
@@ -166,6 +170,7 @@ class PairedFunction:
         self.function, self.rule, self.product_rule = function, rule, product_rule
         self.paths: list[str] = []
         self.mode: PairedMode | None = None
+        self.nbytes = 0
         self.calls: dict[str, int] = {}
         for name, module in root.named_modules():
             if not name:
@@ -213,9 +218,9 @@ class PairedFunction:
         return hook
 
     def __call__(self, x: torch.Tensor, baselines: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(out, out_ref)``: the outputs on ``x`` ``[K, ...]`` (with the rule's multipliers as gradients; ``x`` a
-        leaf that requires grad) and, without gradients, on ``baselines`` (same shape, row ``k`` paired with
-        ``x[k]``)."""
+        """``(out, out_ref)``: the outputs on ``x`` ``[K, ...]`` (with the rule's multipliers as gradients) and,
+        without gradients, on ``baselines`` (same shape, row ``k`` paired with ``x[k]``). Afterwards ``nbytes`` holds
+        the bytes of the input-dependent intermediates of the input's run."""
         mode = PairedMode(self.rule, self.product_rule, self.paths)
         start = x.clone()
         mode.refs[start] = baselines.detach().clone()
@@ -226,4 +231,5 @@ class PairedFunction:
                 out = self.function(start)
         finally:
             self.mode = None
+        self.nbytes = mode.nbytes
         return out, mode.ref(out).detach()
