@@ -62,7 +62,9 @@ def clip_features(seconds: float) -> tuple[np.ndarray, np.ndarray, str]:
     return log_power(stft((clean + noise)[:n], config)), log_power(stft(noise[:n], config)), source
 
 
-def make_benchmark_baselines(noisy: np.ndarray, noise: np.ndarray, method: str, k: int) -> tuple[np.ndarray | None, str]:
+def make_benchmark_baselines(
+    noisy: np.ndarray, noise: np.ndarray, method: str, k: int
+) -> tuple[np.ndarray | None, str]:
     """(baselines [K, F, T] float32 or None, description): deeplift the floor -12; deepliftshap the floor,
     the noise's spectrum, then the noise's frames shuffled (seeded), K in all."""
     if method not in ("deeplift", "deepliftshap"):
@@ -136,9 +138,12 @@ def captum_frames(model, x, baselines, method, target, frames, device):
     """Captum's attributions [F_out, len(frames), F_in, T] and seconds per call."""
     from captum.attr import DeepLift, DeepLiftShap, InputXGradient, Saliency
 
-    algorithm = {"deeplift": DeepLift, "deepliftshap": DeepLiftShap, "saliency": Saliency, "inputxgradient": InputXGradient}[
-        method
-    ](MaskFromLogPower(model, target))
+    algorithm = {
+        "deeplift": DeepLift,
+        "deepliftshap": DeepLiftShap,
+        "saliency": Saliency,
+        "inputxgradient": InputXGradient,
+    }[method](MaskFromLogPower(model, target))
     n_bins = x.shape[0]
     inputs = x[None].repeat(n_bins, 1, 1)
     out, seconds = [], []
@@ -165,7 +170,9 @@ def main(argv=None) -> None:
     parser.add_argument("--seconds", type=float, default=1.0, help="clip length in seconds (default 1.0)")
     parser.add_argument("--method", choices=ENGINE_METHODS, default="deeplift")
     parser.add_argument("--target", choices=("mask", "logit"), default="mask")
-    parser.add_argument("--captum-frames", type=int, default=5, help="output frames Captum is timed on, extrapolated (default 5)")
+    parser.add_argument(
+        "--captum-frames", type=int, default=5, help="output frames Captum is timed on, extrapolated (default 5)"
+    )
     parser.add_argument("--skip-captum", action="store_true", help="time the engine only")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--frames-per-chunk", type=int, default=8)
@@ -186,14 +193,22 @@ def main(argv=None) -> None:
     x = torch.tensor(noisy, dtype=torch.float32, device=device)
     baselines, baseline_text = make_benchmark_baselines(noisy, noise, args.method, args.n_baselines)
     baselines = None if baselines is None else torch.tensor(baselines, device=device)
-    print(f"input: {source}; {args.seconds:g} s = {n_frames} frames x {n_bins} bins; device {device}, "
-          f"torch threads {torch.get_num_threads()}")
-    print(f"method {args.method}, target {args.target}, baseline: {baseline_text}, "
-          f"frames_per_chunk {args.frames_per_chunk}, max_lookback_frames {args.max_lookback_frames}")
+    print(
+        f"input: {source}; {args.seconds:g} s = {n_frames} frames x {n_bins} bins; device {device}, "
+        f"torch threads {torch.get_num_threads()}"
+    )
+    print(
+        f"method {args.method}, target {args.target}, baseline: {baseline_text}, "
+        f"frames_per_chunk {args.frames_per_chunk}, max_lookback_frames {args.max_lookback_frames}"
+    )
 
-    sample = sorted(set(np.linspace(0, n_frames - 1, max(1, min(args.captum_frames, n_frames))).round().astype(int).tolist()))
+    sample = sorted(
+        set(np.linspace(0, n_frames - 1, max(1, min(args.captum_frames, n_frames))).round().astype(int).tolist())
+    )
     # Warm-up (allocator, BLAS threads) on a short prefix.
-    for _ in all_bins_attributions(model, x[:, :4], None if baselines is None else baselines[:, :, :4], args.method, args.target):
+    for _ in all_bins_attributions(
+        model, x[:, :4], None if baselines is None else baselines[:, :, :4], args.method, args.target
+    ):
         pass
 
     def run_engine(rule: str) -> tuple[float, dict, float | None, PeakMemory]:
@@ -203,7 +218,14 @@ def main(argv=None) -> None:
             sync(device)
             start = time.perf_counter()
             for chunk in all_bins_attributions(
-                model, x, baselines, args.method, args.target, args.frames_per_chunk, args.max_lookback_frames, rule=rule
+                model,
+                x,
+                baselines,
+                args.method,
+                args.target,
+                args.frames_per_chunk,
+                args.max_lookback_frames,
+                rule=rule,
             ):
                 for t_out in sample:
                     if chunk.t_out.start <= t_out < chunk.t_out.stop:
@@ -223,31 +245,45 @@ def main(argv=None) -> None:
                 times[rule].append(seconds)
                 print(f"run {repeat + 1}, rule {rule}: {seconds:.2f} s, max |delta| {max_delta:.2e}; {memory.text()}")
         ratios = [b / a for a, b in zip(times["captum"], times["complete"])]
-        print(f"complete / captum time, per back-to-back pair: {', '.join(f'{r:.2f}' for r in ratios)}; "
-              f"median {np.median(ratios):.2f}; min-time ratio {min(times['complete']) / min(times['captum']):.2f}")
+        print(
+            f"complete / captum time, per back-to-back pair: {', '.join(f'{r:.2f}' for r in ratios)}; "
+            f"median {np.median(ratios):.2f}; min-time ratio {min(times['complete']) / min(times['captum']):.2f}"
+        )
         return
     engine_seconds, kept, max_delta, engine_memory = run_engine(args.rule)
-    print(f"engine (rule {args.rule}): {engine_seconds:.2f} s for all {n_frames} output frames ({out_bins} output bins, "
-          f"{out_bins / engine_seconds:.0f} bins/s, {engine_seconds / n_frames * 1e3:.1f} ms per output frame); "
-          f"{engine_memory.text()}" + ("" if max_delta is None else f"; max |delta| {max_delta:.2e}"))
+    print(
+        f"engine (rule {args.rule}): {engine_seconds:.2f} s for all {n_frames} output frames ({out_bins} output bins, "
+        f"{out_bins / engine_seconds:.0f} bins/s, {engine_seconds / n_frames * 1e3:.1f} ms per output frame); "
+        f"{engine_memory.text()}" + ("" if max_delta is None else f"; max |delta| {max_delta:.2e}")
+    )
     if args.skip_captum:
         return
 
     # Warm-up call (first-call allocations, oneDNN primitives) on a short prefix, not timed.
-    captum_frames(model, x[:, :4], None if baselines is None else baselines[:, :, :4], args.method, args.target, [3], device)
+    captum_frames(
+        model, x[:, :4], None if baselines is None else baselines[:, :, :4], args.method, args.target, [3], device
+    )
     with PeakMemory(device) as captum_memory:
         reference, seconds = captum_frames(model, x, baselines, args.method, args.target, sample, device)
     per_frame = float(np.mean(seconds))
     captum_seconds = per_frame * n_frames
-    print(f"captum: {per_frame:.2f} s per output frame (mean of {len(sample)} sampled frames {sample}: "
-          f"{', '.join(f'{s:.2f}' for s in seconds)} s), EXTRAPOLATED to {n_frames} frames: {captum_seconds:.0f} s "
-          f"({out_bins / captum_seconds:.1f} bins/s); {captum_memory.text()}")
+    print(
+        f"captum: {per_frame:.2f} s per output frame (mean of {len(sample)} sampled frames {sample}: "
+        f"{', '.join(f'{s:.2f}' for s in seconds)} s), EXTRAPOLATED to {n_frames} frames: {captum_seconds:.0f} s "
+        f"({out_bins / captum_seconds:.1f} bins/s); {captum_memory.text()}"
+    )
     engine_sampled = np.stack([kept[t] for t in sample], axis=1)
     error = np.abs(engine_sampled - reference).max() / np.abs(reference).max()
     print(f"speed-up: {captum_seconds / engine_seconds:.1f}x (Captum extrapolated / engine measured)")
-    differs = " (the complete rule differs from Captum's by design)" if args.rule == "complete" and baselines is not None else ""
-    print(f"max |engine - captum| / max |captum| on the {len(sample)} sampled output frames (all {n_bins} bins each): "
-          f"{error:.2e}{differs}")
+    differs = (
+        " (the complete rule differs from Captum's by design)"
+        if args.rule == "complete" and baselines is not None
+        else ""
+    )
+    print(
+        f"max |engine - captum| / max |captum| on the {len(sample)} sampled output frames (all {n_bins} bins each): "
+        f"{error:.2e}{differs}"
+    )
 
 
 if __name__ == "__main__":

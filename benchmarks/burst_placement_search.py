@@ -42,8 +42,11 @@ def main() -> None:
         [(3000.0, 0.8), (1000.0, 0.8), (2000.0, 1.0), (4500.0, 0.6)], [0.0, 10.0, 20.0], [0.3, 0.6]
     ):
         burst = Burst(center, 300.0, start, duration, level)
-        bands = {"beside below": (center - 650.0, center - 150.0), "beside above": (center + 150.0, center + 650.0),
-                 "500-1500": (500.0, 1500.0)}
+        bands = {
+            "beside below": (center - 650.0, center - 150.0),
+            "beside above": (center + 150.0, center + 650.0),
+            "500-1500": (500.0, 1500.0),
+        }
         for (band_name, band), span_name in itertools.product(bands.items(), ["during", "after"]):
             if band[0] < burst.region[1] and burst.region[0] < band[1]:
                 continue
@@ -56,11 +59,23 @@ def main() -> None:
                 loud = region_problem(loud_wave, config, region, start - 0.2 if t0 > start else 0.2)
                 quiet = region_problem(quiet_wave, config, region, start - 0.2 if t0 > start else 0.2)
                 weights = loud.target_bins.astype(np.float64)
-                change = explained_output(model, loud.features, weights)[0] - explained_output(model, loud.baselines, weights).mean()
+                change = (
+                    explained_output(model, loud.features, weights)[0]
+                    - explained_output(model, loud.baselines, weights).mean()
+                )
                 ratios.append(burst_effect(model, loud.features, quiet.features, weights) / change)
-            rows.append({"centre_hz": center, "start_s": start, "duration_s": duration, "level_db": level,
-                         "band": band_name, "span": span_name, "effect_share_mean": np.mean(ratios),
-                         "effect_share_min": np.min(np.abs(ratios))})
+            rows.append(
+                {
+                    "centre_hz": center,
+                    "start_s": start,
+                    "duration_s": duration,
+                    "level_db": level,
+                    "band": band_name,
+                    "span": span_name,
+                    "effect_share_mean": np.mean(ratios),
+                    "effect_share_min": np.min(np.abs(ratios)),
+                }
+            )
     frame = pd.DataFrame(rows).sort_values("effect_share_min", ascending=False)
     pd.set_option("display.width", 200)
     print(frame.round(3).to_string(index=False))

@@ -26,7 +26,12 @@ sys.path.insert(0, str(REPO))
 
 from xai_helpers.attribution.explain import explain_file  # noqa: E402
 from xai_helpers.experiments.comparison import (  # noqa: E402
-    SAMPLE_RATE, ComparisonSettings, Job, map_metrics, quality_metrics, trust_metrics,
+    SAMPLE_RATE,
+    ComparisonSettings,
+    Job,
+    map_metrics,
+    quality_metrics,
+    trust_metrics,
 )
 from xai_helpers.experiments.comparison_corpus import make_conditions  # noqa: E402
 from xai_helpers.experiments.perturbation import PerturbationSettings, perturb_file  # noqa: E402
@@ -48,14 +53,22 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2, help="files of the estimate")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    settings = ComparisonSettings(models=tuple(args.models), method=args.method, deeplift_rule=args.rule,
-                                  targets=tuple(args.targets), segment_duration_s=args.segment_s, device=args.device)
+    settings = ComparisonSettings(
+        models=tuple(args.models),
+        method=args.method,
+        deeplift_rule=args.rule,
+        targets=tuple(args.targets),
+        segment_duration_s=args.segment_s,
+        device=args.device,
+    )
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         (noisy,) = make_conditions([args.sample], [{"noise_type": "pink_snr", "snr_db": 5.0}], work / "noisy")
         rule = f" ({args.rule})" if args.method in ("deeplift", "deepliftshap") else ""
-        print(f"{args.method}{rule}, targets {args.targets}, segment {args.segment_s} s of {args.sample.name}, "
-              f"pink noise 5 dB, device {args.device}")
+        print(
+            f"{args.method}{rule}, targets {args.targets}, segment {args.segment_s} s of {args.sample.name}, "
+            f"pink noise 5 dB, device {args.device}"
+        )
         missing = settings.unavailable()
         total = 0.0
         for model in args.models:
@@ -66,8 +79,9 @@ def main() -> None:
             total += seconds["job"]
             print(f"{model:8s} " + "  ".join(f"{stage} {value:6.1f} s" for stage, value in seconds.items()))
         jobs = args.conditions * args.files
-        print(f"estimate for {args.conditions} condition(s) x {args.files} file(s): "
-              f"{total * jobs / 60:.1f} min of jobs")
+        print(
+            f"estimate for {args.conditions} condition(s) x {args.files} file(s): {total * jobs / 60:.1f} min of jobs"
+        )
 
 
 def job_stages(job: Job, settings: ComparisonSettings, work: Path) -> dict[str, float]:
@@ -82,16 +96,23 @@ def job_stages(job: Job, settings: ComparisonSettings, work: Path) -> dict[str, 
             continue
         config = settings.explain_config(job.model, target)
         start = time.perf_counter()
-        paths[target] = explain_file(job.noisy_path, work / job.model / config.file_tag(), config, settings.device,
-                                     progress=False).path
+        paths[target] = explain_file(
+            job.noisy_path, work / job.model / config.file_tag(), config, settings.device, progress=False
+        ).path
         map_metrics(paths[target], model, clean, noise, settings, "" if target == "mask" else "_output")
         seconds[f"explain {target}"] = time.perf_counter() - start
     start = time.perf_counter()
-    perturbation = PerturbationSettings(method=settings.method, top_percent=settings.top_percent,
-                                        gain_db=settings.gain_db, n_random=settings.n_random, seed=settings.seed,
-                                        model=job.model)
-    perturbed = perturb_file(job.noisy_path, paths["mask"].parent, work / "perturbation" / job.model, perturbation,
-                             model)
+    perturbation = PerturbationSettings(
+        method=settings.method,
+        top_percent=settings.top_percent,
+        gain_db=settings.gain_db,
+        n_random=settings.n_random,
+        seed=settings.seed,
+        model=job.model,
+    )
+    perturbed = perturb_file(
+        job.noisy_path, paths["mask"].parent, work / "perturbation" / job.model, perturbation, model
+    )
     seconds["perturbation"] = time.perf_counter() - start
     start = time.perf_counter()
     quality_metrics(clean, load_audio(job.noisy_path, SAMPLE_RATE), perturbed.enhanced["original"], job.noisy_path.name)

@@ -47,15 +47,23 @@ def main(argv=None) -> None:
             features = log_power(stft(wave, config))[:, first : first + count].astype(np.float32)
             baseline = make_baselines("zero", features)
             for rule in DEEPLIFT_RULES:
-                _, d = concatenate_chunks(all_bins_attributions(model, features, baseline, "deeplift", args.target, rule=rule))
+                _, d = concatenate_chunks(
+                    all_bins_attributions(model, features, baseline, "deeplift", args.target, rule=rule)
+                )
                 deltas[rule, kind].append(np.abs(d))
-                print(f"{path.name} {kind:5s} rule {rule:8s}: |delta| median {np.median(np.abs(d)):.2e}, max {np.abs(d).max():.2e}")
-    print(f"\nDeepLift, zero-signal baseline, target {args.target}, {args.files} files, segment {args.start:g} s + "
-          f"{args.duration:g} s ({count} frames), all {features.shape[0] * count} output bins per file:")
+                print(
+                    f"{path.name} {kind:5s} rule {rule:8s}: |delta| median {np.median(np.abs(d)):.2e}, max {np.abs(d).max():.2e}"
+                )
+    print(
+        f"\nDeepLift, zero-signal baseline, target {args.target}, {args.files} files, segment {args.start:g} s + "
+        f"{args.duration:g} s ({count} frames), all {features.shape[0] * count} output bins per file:"
+    )
     for (rule, kind), values in deltas.items():
         values = np.concatenate([v.ravel() for v in values])
-        print(f"  rule {rule:8s} {kind:5s}: |delta| median {np.median(values):.2e}, max {values.max():.2e} "
-              f"({args.target} units, {values.size} output bins)")
+        print(
+            f"  rule {rule:8s} {kind:5s}: |delta| median {np.median(values):.2e}, max {values.max():.2e} "
+            f"({args.target} units, {values.size} output bins)"
+        )
 
 
 if __name__ == "__main__":

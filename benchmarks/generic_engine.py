@@ -83,24 +83,43 @@ def maps_section(args, device: torch.device) -> None:
         model = load_model(name, device=device)
         x, b, phase = features(model, wave)
         (_, deltas), wall, cpu, memory = timed(lambda: generic_maps(model, x, b, phase, args), device)
-        print(f"[maps] {name}: {x.shape[1]} frames x {x.shape[0]} bins; generic complete DeepLift maps {wall:.1f} s "
-              f"wall ({cpu:.1f} s CPU), max |delta| {np.abs(deltas).max():.1e}, {memory.text()}", flush=True)
+        print(
+            f"[maps] {name}: {x.shape[1]} frames x {x.shape[0]} bins; generic complete DeepLift maps {wall:.1f} s "
+            f"wall ({cpu:.1f} s CPU), max |delta| {np.abs(deltas).max():.1e}, {memory.text()}",
+            flush=True,
+        )
         if name != "nsnet2":
             continue
-        (_, deltas), wall, cpu, memory = timed(lambda: engine.all_bins_maps(
-            model, x, b, "deeplift", frames_per_chunk=args.frames_per_chunk), device)
-        print(f"[maps] nsnet2: hand engine complete DeepLift maps {wall:.1f} s wall ({cpu:.1f} s CPU), max |delta| "
-              f"{np.abs(deltas).max():.1e}, {memory.text()}", flush=True)
+        (_, deltas), wall, cpu, memory = timed(
+            lambda: engine.all_bins_maps(model, x, b, "deeplift", frames_per_chunk=args.frames_per_chunk), device
+        )
+        print(
+            f"[maps] nsnet2: hand engine complete DeepLift maps {wall:.1f} s wall ({cpu:.1f} s CPU), max |delta| "
+            f"{np.abs(deltas).max():.1e}, {memory.text()}",
+            flush=True,
+        )
         _, wall, cpu, memory = timed(lambda: generic_maps(model, x, b, phase, args, rule="captum"), device)
-        print(f"[maps] nsnet2: generic rule='captum' DeepLift maps {wall:.1f} s wall ({cpu:.1f} s CPU), "
-              f"{memory.text()}", flush=True)
+        print(
+            f"[maps] nsnet2: generic rule='captum' DeepLift maps {wall:.1f} s wall ({cpu:.1f} s CPU), {memory.text()}",
+            flush=True,
+        )
         frames = np.linspace(0, x.shape[1] - 1, args.captum_frames).round().astype(int).tolist()
         with torch.backends.cudnn.flags(enabled=False):  # cuDNN's fused GRU has no backward in eval mode
-            _, seconds = captum_frames(model, torch.tensor(x, device=device), torch.tensor(b, device=device),
-                                       "deeplift", "mask", frames, device)
-        print(f"[maps] nsnet2: Captum DeepLift {np.mean(seconds):.2f} s per output frame ({x.shape[0]} targets per "
-              f"call, measured on {len(frames)} frames) -> {np.mean(seconds) * x.shape[1]:.0f} s extrapolated to all "
-              f"{x.shape[1]} frames", flush=True)
+            _, seconds = captum_frames(
+                model,
+                torch.tensor(x, device=device),
+                torch.tensor(b, device=device),
+                "deeplift",
+                "mask",
+                frames,
+                device,
+            )
+        print(
+            f"[maps] nsnet2: Captum DeepLift {np.mean(seconds):.2f} s per output frame ({x.shape[0]} targets per "
+            f"call, measured on {len(frames)} frames) -> {np.mean(seconds) * x.shape[1]:.0f} s extrapolated to all "
+            f"{x.shape[1]} frames",
+            flush=True,
+        )
 
 
 def saliency_section(args, device: torch.device) -> None:
@@ -110,8 +129,11 @@ def saliency_section(args, device: torch.device) -> None:
         x, _, phase = features(model, wave)
         n_bins, n_frames = x.shape
         _, wall, cpu, memory = timed(lambda: generic_maps(model, x, None, phase, args, method="saliency"), device)
-        print(f"[saliency] {name}: generic engine all {n_bins * n_frames} bins {wall:.1f} s wall ({cpu:.1f} s CPU), "
-              f"{memory.text()}", flush=True)
+        print(
+            f"[saliency] {name}: generic engine all {n_bins * n_frames} bins {wall:.1f} s wall ({cpu:.1f} s CPU), "
+            f"{memory.text()}",
+            flush=True,
+        )
         explained = MaskFromLogPower(model, "mask", phase)
         inputs = torch.tensor(x, device=device)[None]
         rows = args.func_frames * n_bins
@@ -125,9 +147,12 @@ def saliency_section(args, device: torch.device) -> None:
 
         with torch.backends.cudnn.flags(enabled=False):  # fused RNN backward under vmap: no cuDNN
             _, wall, cpu, memory = timed(func, device)
-        print(f"[saliency] {name}: torch.func vjp + vmap, whole clip, {rows} bins (last {args.func_frames} frames) "
-              f"{wall:.1f} s wall ({cpu:.1f} s CPU) -> {wall / rows * n_bins * n_frames:.0f} s extrapolated to all "
-              f"bins, {memory.text()}", flush=True)
+        print(
+            f"[saliency] {name}: torch.func vjp + vmap, whole clip, {rows} bins (last {args.func_frames} frames) "
+            f"{wall:.1f} s wall ({cpu:.1f} s CPU) -> {wall / rows * n_bins * n_frames:.0f} s extrapolated to all "
+            f"bins, {memory.text()}",
+            flush=True,
+        )
 
 
 def whole_section(args, device: torch.device) -> None:
@@ -136,9 +161,12 @@ def whole_section(args, device: torch.device) -> None:
         model = load_model(name, device=device)
         x, b, phase = features(model, wave)
         (maps, deltas), wall, cpu, memory = timed(lambda: generic_maps(model, x, b, phase, args), device)
-        print(f"[whole] {name}: {SAMPLE.name} {len(wave) / 16000:.2f} s = {x.shape[1]} frames x {x.shape[0]} bins; "
-              f"complete DeepLift maps {wall:.0f} s wall ({cpu:.0f} s CPU), max |delta| {np.abs(deltas).max():.1e}, "
-              f"{memory.text()}", flush=True)
+        print(
+            f"[whole] {name}: {SAMPLE.name} {len(wave) / 16000:.2f} s = {x.shape[1]} frames x {x.shape[0]} bins; "
+            f"complete DeepLift maps {wall:.0f} s wall ({cpu:.0f} s CPU), max |delta| {np.abs(deltas).max():.1e}, "
+            f"{memory.text()}",
+            flush=True,
+        )
 
 
 def main(argv=None) -> None:

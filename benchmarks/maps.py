@@ -58,8 +58,14 @@ def _since(start: tuple[float, float]) -> tuple[float, float]:
 
 
 def whole_file(args, device: torch.device) -> None:
-    config = ExplainConfig(method="deepliftshap", baseline="zero", segment_start_s=0.0, segment_duration_s=None,
-                           store="maps", frames_per_chunk=args.frames_per_chunk)
+    config = ExplainConfig(
+        method="deepliftshap",
+        baseline="zero",
+        segment_start_s=0.0,
+        segment_duration_s=None,
+        store="maps",
+        frames_per_chunk=args.frames_per_chunk,
+    )
     segment = load_segment(SAMPLE, config, NSNet2)
     n_frames = segment.features.shape[1]
     with tempfile.TemporaryDirectory() as folder:
@@ -75,21 +81,27 @@ def whole_file(args, device: torch.device) -> None:
     all_bins_maps(model, x, b, "deepliftshap", frames_per_chunk=args.frames_per_chunk, rule=config.deeplift_rule)
     sync(device)
     engine, engine_cpu = _since(start)
-    print(f"[whole] {SAMPLE.name}: {n_frames * segment.stft.hop_s:.2f} s = {n_frames} frames; explain_file store='maps' "
-          f"end to end {seconds:.1f} s wall ({cpu:.1f} s CPU) on {device}; engine maps alone (all_bins_maps) {engine:.1f} s wall "
-          f"({engine_cpu:.1f} s CPU); the rest (model load, features, mask, writing) {seconds - engine:.1f} s; .h5 {size / 1e6:.2f} MB")
+    print(
+        f"[whole] {SAMPLE.name}: {n_frames * segment.stft.hop_s:.2f} s = {n_frames} frames; explain_file store='maps' "
+        f"end to end {seconds:.1f} s wall ({cpu:.1f} s CPU) on {device}; engine maps alone (all_bins_maps) {engine:.1f} s wall "
+        f"({engine_cpu:.1f} s CPU); the rest (model load, features, mask, writing) {seconds - engine:.1f} s; .h5 {size / 1e6:.2f} MB"
+    )
     scale = (args.file_seconds / (n_frames * segment.stft.hop_s)) ** 2
     hours = args.n_files * seconds * scale / 3600
     disk = args.n_files * size * args.file_seconds / (n_frames * segment.stft.hop_s)
-    print(f"[whole] projected {args.n_files} files x {args.file_seconds:g} s: {hours:.1f} h on this device "
-          f"(time scaled by T^2 from this file), {disk / 1e9:.2f} GB of maps (linear in T)")
+    print(
+        f"[whole] projected {args.n_files} files x {args.file_seconds:g} s: {hours:.1f} h on this device "
+        f"(time scaled by T^2 from this file), {disk / 1e9:.2f} GB of maps (linear in T)"
+    )
 
 
 def chunk_sizes(args, device: torch.device) -> None:
     """``all_bins_maps`` on a ``--chunk-seconds`` clip for each of ``--chunk-sizes`` frames per chunk (CPU seconds
     are the figure to compare on a shared machine)."""
     model = load_nsnet2(16000, device)
-    config = ExplainConfig(method="deepliftshap", baseline="zero", segment_start_s=0.0, segment_duration_s=args.chunk_seconds)
+    config = ExplainConfig(
+        method="deepliftshap", baseline="zero", segment_start_s=0.0, segment_duration_s=args.chunk_seconds
+    )
     segment = load_segment(SAMPLE, config, NSNet2)
     x = torch.tensor(segment.features, device=device)
     b = torch.tensor(segment.baselines, device=device)
@@ -119,8 +131,10 @@ def versus_captum(args, device: torch.device) -> None:
         frames = sorted(set(np.linspace(0, n_frames - 1, args.captum_frames).round().astype(int).tolist()))
         _, per_call = captum_frames(model, x, b, "deeplift", "mask", frames, device)
         captum = float(np.mean(per_call)) * n_frames
-        print(f"[captum] deeplift, {seconds:g} s ({n_frames} frames), {device}, load {os.getloadavg()[0]:.1f}: engine maps {engine:.2f} s, "
-              f"Captum {captum:.1f} s (extrapolated from {len(frames)} frames), ratio {captum / engine:.0f}x")
+        print(
+            f"[captum] deeplift, {seconds:g} s ({n_frames} frames), {device}, load {os.getloadavg()[0]:.1f}: engine maps {engine:.2f} s, "
+            f"Captum {captum:.1f} s (extrapolated from {len(frames)} frames), ratio {captum / engine:.0f}x"
+        )
 
 
 def compression(args) -> None:
@@ -138,14 +152,18 @@ def compression(args) -> None:
         "LZ4": hdf5plugin.LZ4(),
         "Zstd 3": hdf5plugin.Zstd(clevel=3),
     }
-    print(f"[compression] 4-D tensor of {args.full_seconds:g} s: {a.shape}, {a.nbytes / 1e6:.0f} MB raw float32; "
-          f"chunks of one output frame ({f_out} x 1 x {f_in} x {t_in})")
+    print(
+        f"[compression] 4-D tensor of {args.full_seconds:g} s: {a.shape}, {a.nbytes / 1e6:.0f} MB raw float32; "
+        f"chunks of one output frame ({f_out} x 1 x {f_in} x {t_in})"
+    )
     with tempfile.TemporaryDirectory() as folder:
         for name, options in filters.items():
             path = Path(folder) / "x.h5"
             start = time.perf_counter()
             with h5py.File(path, "w") as file:
-                dataset = file.create_dataset("a", shape=a.shape, dtype=np.float32, chunks=(f_out, 1, f_in, t_in), **options)
+                dataset = file.create_dataset(
+                    "a", shape=a.shape, dtype=np.float32, chunks=(f_out, 1, f_in, t_in), **options
+                )
                 for t in range(t_out):
                     dataset[:, t : t + 1] = a[:, t : t + 1]
             write = time.perf_counter() - start
@@ -154,8 +172,10 @@ def compression(args) -> None:
                 back = file["a"][()]
             read = time.perf_counter() - start
             assert np.array_equal(back, a)
-            print(f"[compression] {name:24s} write {write:6.2f} s ({a.nbytes / 1e6 / write:6.0f} MB/s), read {read:5.2f} s, "
-                  f"{path.stat().st_size / 1e6:7.1f} MB ({a.nbytes / path.stat().st_size:.2f}x)")
+            print(
+                f"[compression] {name:24s} write {write:6.2f} s ({a.nbytes / 1e6 / write:6.0f} MB/s), read {read:5.2f} s, "
+                f"{path.stat().st_size / 1e6:7.1f} MB ({a.nbytes / path.stat().st_size:.2f}x)"
+            )
             path.unlink()
 
 

@@ -54,8 +54,9 @@ def all_bins_seconds(model, features: np.ndarray, phase: np.ndarray, method: str
     start = time.perf_counter()
     for t in range(n_frames):
         targets = [f * (t + 1) + t for f in range(n_bins)]
-        attribute_targets(module, x[:, : t + 1], baselines[:, :, : t + 1], method, targets,
-                          options=MethodOptions(n_samples=steps))
+        attribute_targets(
+            module, x[:, : t + 1], baselines[:, :, : t + 1], method, targets, options=MethodOptions(n_samples=steps)
+        )
     return time.perf_counter() - start
 
 
@@ -95,14 +96,20 @@ def main() -> None:
         clip = features[:, : config.n_frames(int(args.clip_s * RATE))]
         clip_phase = phase[:, : clip.shape[1]]
         print(f"{model_name}: {parameters:,} parameters; STFT {config.n_bins} bins x {config.hop_s * 1000:g} ms")
-        print(f"  enhance(): {enhance_s:.3f} s for {args.seconds:g} s of audio, real-time factor {enhance_s / args.seconds:.4f}")
-        print(f"  one forward pass (mask, {features.shape[1]} frames): {forward_s:.3f} s, "
-              f"real-time factor {forward_s / args.seconds:.4f}")
+        print(
+            f"  enhance(): {enhance_s:.3f} s for {args.seconds:g} s of audio, real-time factor {enhance_s / args.seconds:.4f}"
+        )
+        print(
+            f"  one forward pass (mask, {features.shape[1]} frames): {forward_s:.3f} s, "
+            f"real-time factor {forward_s / args.seconds:.4f}"
+        )
         for method in ("saliency", "integratedgradients"):
             seconds = all_bins_seconds(model, clip, clip_phase, method, args.ig_steps, device)
             extra = f", {args.ig_steps} steps" if method == "integratedgradients" else ""
-            print(f"  {method} on all {clip.size:,} bins of {args.clip_s:g} s ({clip.shape[0]} x {clip.shape[1]}{extra}): "
-                  f"{seconds:.1f} s")
+            print(
+                f"  {method} on all {clip.size:,} bins of {args.clip_s:g} s ({clip.shape[0]} x {clip.shape[1]}{extra}): "
+                f"{seconds:.1f} s"
+            )
 
 
 if __name__ == "__main__":

@@ -63,7 +63,9 @@ def main() -> None:
     print(f"{SAMPLE.name}, torch {torch.__version__}, {args.threads} threads, load average {os.getloadavg()[0]:.1f}")
     print(f"{'method':<22} {'bin (f, t)':>12} {'one-off s':>10} {'first s':>9} {'next s':>8} {'max rel diff':>13}")
     for method, baseline, k in CASES:
-        config = ExplainConfig(method=method, baseline=baseline, n_baselines=k, segment_start_s=0.0, segment_duration_s=None)
+        config = ExplainConfig(
+            method=method, baseline=baseline, n_baselines=k, segment_start_s=0.0, segment_duration_s=None
+        )
         segment = load_segment(SAMPLE, config, NSNet2)
         x = segment.features
         b = segment.baselines if method != "saliency" else None
@@ -74,7 +76,9 @@ def main() -> None:
 
             def one_off():
                 b_cut = None if b is None else b[:, :, : t_out + 1]
-                return weighted_output_attributions(model, x[:, : t_out + 1], b_cut, method, weights, "mask", "complete")[0][0]
+                return weighted_output_attributions(
+                    model, x[:, : t_out + 1], b_cut, method, weights, "mask", "complete"
+                )[0][0]
 
             def first():
                 return BinSweeper(model, x, b, method, "mask", "complete").bin_map(args.f_out, t_out)
@@ -87,7 +91,9 @@ def main() -> None:
             new = sweeper.bin_map(args.f_out, t_out)
             diff = np.abs(new[:, : t_out + 1] - reference).max() / max(np.abs(reference).max(), 1e-30)
             label = f"{method}{' K=%d' % k if method == 'deepliftshap' else ''}"
-            print(f"{label:<22} {f'({args.f_out}, {t_out})':>12} {old_s:>10.3f} {first_s:>9.3f} {next_s:>8.3f} {diff:>13.1e}")
+            print(
+                f"{label:<22} {f'({args.f_out}, {t_out})':>12} {old_s:>10.3f} {first_s:>9.3f} {next_s:>8.3f} {diff:>13.1e}"
+            )
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 

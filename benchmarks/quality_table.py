@@ -55,7 +55,10 @@ def table(args: argparse.Namespace, model: str) -> None:
         start = time.perf_counter()
         room, _, info = reverberate_in_room(clean, RATE, args.rt60_s, args.seed)
         timings["room"] += time.perf_counter() - start
-        conditions = {f"pink {args.snr_db:g} dB": pink, f"room {args.rt60_s:g} s (T20 {info['rt60_measured_s']:.2f})": room}
+        conditions = {
+            f"pink {args.snr_db:g} dB": pink,
+            f"room {args.rt60_s:g} s (T20 {info['rt60_measured_s']:.2f})": room,
+        }
         for condition, noisy in conditions.items():
             start = time.perf_counter()
             enhanced = enhance(noisy, RATE, model=model).astype(np.float64)
@@ -68,7 +71,9 @@ def table(args: argparse.Namespace, model: str) -> None:
             timings["metrics"] += time.perf_counter() - start
             rows.append((path.stem, condition, scores))
 
-    header = f"{'file':<12} {'condition':<26}" + "".join(f" {name + ' noisy':>13} {'enhanced':>9} {'gain':>7}" for name in METRICS)
+    header = f"{'file':<12} {'condition':<26}" + "".join(
+        f" {name + ' noisy':>13} {'enhanced':>9} {'gain':>7}" for name in METRICS
+    )
     print(header)
     for stem, condition, scores in rows:
         print(f"{stem:<12} {condition:<26}" + "".join(f" {n:13.3f} {e:9.3f} {e - n:+7.3f}" for n, e in scores.values()))
@@ -76,7 +81,10 @@ def table(args: argparse.Namespace, model: str) -> None:
     for condition_prefix in ("pink", "room"):
         selected = [scores for _, condition, scores in rows if condition.startswith(condition_prefix)]
         means = {name: np.mean([s[name] for s in selected], axis=0) for name in METRICS}
-        print(f"{'mean':<12} {condition_prefix:<26}" + "".join(f" {n:13.3f} {e:9.3f} {e - n:+7.3f}" for n, e in means.values()))
+        print(
+            f"{'mean':<12} {condition_prefix:<26}"
+            + "".join(f" {n:13.3f} {e:9.3f} {e - n:+7.3f}" for n, e in means.values())
+        )
     print("\nwall time (s): " + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in timings.items()))
 
 

@@ -47,8 +47,14 @@ def main() -> None:
         for path in pages:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             blocked: list[str] = []
-            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file:", "data:", "blob:"))
-                       else (blocked.append(r.request.url), r.abort()))
+            page.route(
+                "**/*",
+                lambda r: (
+                    r.continue_()
+                    if r.request.url.startswith(("file:", "data:", "blob:"))
+                    else (blocked.append(r.request.url), r.abort())
+                ),
+            )
             page.goto(path.resolve().as_uri(), wait_until="load")
             page.wait_for_timeout(300)
             height = page.evaluate("document.body.scrollHeight")
@@ -56,7 +62,9 @@ def main() -> None:
             cut = page.evaluate(CUT_TABLES_JS)
             page.close()
             shown = text[: args.chars] + (" …" if len(text) > args.chars else "")
-            print(f"| {path.name} | {path.stat().st_size / 1000:,.0f} | {height:,} | {len(blocked)} | {cut} | {shown} |")
+            print(
+                f"| {path.name} | {path.stat().st_size / 1000:,.0f} | {height:,} | {len(blocked)} | {cut} | {shown} |"
+            )
         browser.close()
 
 

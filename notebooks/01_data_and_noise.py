@@ -34,7 +34,9 @@ input_path = "../data/samples"  # a clean WAV/FLAC file or a folder of them
 noise_type = "pink_snr"  # not_added | sinusoidal | white | reverberation | white_snr | pink_snr | babble_snr | room_reverberation
 freq_ranges = ["1000-2000"]  # sinusoidal: Hz, "lo-hi" strings or [lo, hi] pairs
 rms_amplitudes = [0.01]  # sinusoidal / white: RMS (full scale), one per range or one for all (pairs)
-combine = "pairs"  # sinusoidal / white: pairs (one file, range i at amplitude i) | grid (one file per range and amplitude)
+combine = (
+    "pairs"  # sinusoidal / white: pairs (one file, range i at amplitude i) | grid (one file per range and amplitude)
+)
 time_ranges = ["0.5-1.2"]  # white: seconds
 reverberances = [0.5]  # reverberation / room_reverberation: RT60 in seconds, one file per value
 room_dim_m = [6.0, 5.0, 3.0]  # room_reverberation: length, width, height of the room, m
@@ -68,8 +70,14 @@ from xai_helpers.run.notebook import setup_notebook
 setup_notebook()
 sample_rate = model_sample_rate(model, sample_rate)
 noise_options = options_for(
-    noise_type, freq_ranges=freq_ranges, rms_amplitudes=rms_amplitudes, time_ranges=time_ranges,
-    reverberances=reverberances, snr_db=snr_db, room_dim_m=room_dim_m, source_mic_distance_m=source_mic_distance_m,
+    noise_type,
+    freq_ranges=freq_ranges,
+    rms_amplitudes=rms_amplitudes,
+    time_ranges=time_ranges,
+    reverberances=reverberances,
+    snr_db=snr_db,
+    room_dim_m=room_dim_m,
+    source_mic_distance_m=source_mic_distance_m,
     combine=combine,
 )
 check_output_dir(output_dir, input_path=input_path)

@@ -54,9 +54,13 @@ segment_start_s = 0.5
 segment_duration_s = 0.2
 dtype = "float32"  # float32 | float16 (maps scaled per target, ~3 significant digits)
 deeplift_rule = "complete"  # complete (DeepLIFT rules inside the GRUs; attributions add up) | captum (Captum's DeepLift: plain gradients through the GRUs)
-product_rule = "shapley"  # complete rule's products: shapley | gate_as_weight (LRP convention) | gradient (does not add up)
+product_rule = (
+    "shapley"  # complete rule's products: shapley | gate_as_weight (LRP convention) | gradient (does not add up)
+)
 store = "auto"  # auto (maps for whole files, full for segments) | maps | full
-whole_files = 1  # also explain this many files whole in maps mode (-1: all; 0: none; engine methods on all bins over input bins)
+whole_files = (
+    1  # also explain this many files whole in maps mode (-1: all; 0: none; engine methods on all bins over input bins)
+)
 backend = "auto"  # auto (fast exact engine where it applies) | engine | captum
 output_dir = "../data/attributions"
 seed = 0
@@ -71,17 +75,35 @@ from xai_helpers.run.notebook import setup_notebook
 
 setup_notebook()
 config = ExplainConfig(
-    method=method, target=target, outputs=outputs, output_bin=tuple(output_bin), output_regions=output_regions,
-    features=features, feature_band_hz=feature_band_hz, feature_span_s=feature_span_s, baseline=baseline,
-    n_baselines=n_baselines, n_samples=n_samples, segment_start_s=segment_start_s,
-    segment_duration_s=segment_duration_s, dtype=dtype, deeplift_rule=deeplift_rule, backend=backend, seed=seed,
-    sample_rate=sample_rate, store=store, model=model, product_rule=product_rule,
+    method=method,
+    target=target,
+    outputs=outputs,
+    output_bin=tuple(output_bin),
+    output_regions=output_regions,
+    features=features,
+    feature_band_hz=feature_band_hz,
+    feature_span_s=feature_span_s,
+    baseline=baseline,
+    n_baselines=n_baselines,
+    n_samples=n_samples,
+    segment_start_s=segment_start_s,
+    segment_duration_s=segment_duration_s,
+    dtype=dtype,
+    deeplift_rule=deeplift_rule,
+    backend=backend,
+    seed=seed,
+    sample_rate=sample_rate,
+    store=store,
+    model=model,
+    product_rule=product_rule,
 )
 files = list_audio_files(input_path)
 rule = f"DeepLIFT rule {config.applied_deeplift_rule}, " if config.applied_deeplift_rule else ""
-print(f"{len(files)} file(s); model {config.model}; {config.method} on {config.outputs} / {config.features}, target {config.target}, "
-      f"baseline {config.baseline} (K={config.n_baselines}), segment {segment_start_s} s + {segment_duration_s} s, {rule}"
-      f"backend {'engine' if config.uses_engine() else 'captum'}, store {config.store_mode()}, seed {seed}, device {device}")
+print(
+    f"{len(files)} file(s); model {config.model}; {config.method} on {config.outputs} / {config.features}, target {config.target}, "
+    f"baseline {config.baseline} (K={config.n_baselines}), segment {segment_start_s} s + {segment_duration_s} s, {rule}"
+    f"backend {'engine' if config.uses_engine() else 'captum'}, store {config.store_mode()}, seed {seed}, device {device}"
+)
 
 # %% [markdown]
 # ## Compute and store

@@ -55,7 +55,12 @@ attributions_dir = "../data/attributions"  # notebook 02's output_dir
 method = "deepliftshap"  # the attribution method whose files are plotted
 model = "nsnet2"  # the model whose files are plotted (nsnet2 | dtln | gtcrn | an import path; None: any)
 aggregation = "abs_sum"  # abs_sum (magnitudes) | signed_sum (net, signs cancel)
-global_maps = ["abs_sum", "net_abs", "net_positive", "net_negative"]  # panels: abs_sum, signed_sum, net_abs, net_positive, net_negative
+global_maps = [
+    "abs_sum",
+    "net_abs",
+    "net_positive",
+    "net_negative",
+]  # panels: abs_sum, signed_sum, net_abs, net_positive, net_negative
 log_floor = 0.01  # log colour scale from this fraction of the peak (the original's); None for linear
 normalisation = "rows"  # time and frequency maps: rows (shares per output row, the original's) | none (raw sums)
 low_freq_hz = 1000.0  # low-frequency views: input (the original's) or output frequencies up to this, Hz
@@ -76,9 +81,13 @@ from xai_helpers.reports.visualisation import influence_reach, show_bands, summa
 from xai_helpers.run.notebook import setup_notebook
 
 setup_notebook()
-options = MapOptions(global_maps=tuple(global_maps), log_floor=log_floor, normalisation=normalisation, underlay=underlay)
-print(f"{model or 'any model'}'s {method} attributions of {input_path} from {attributions_dir}; aggregation {aggregation}; {options}; "
-      f"low-frequency views <= {low_freq_hz:g} Hz; figures -> {output_dir}")
+options = MapOptions(
+    global_maps=tuple(global_maps), log_floor=log_floor, normalisation=normalisation, underlay=underlay
+)
+print(
+    f"{model or 'any model'}'s {method} attributions of {input_path} from {attributions_dir}; aggregation {aggregation}; {options}; "
+    f"low-frequency views <= {low_freq_hz:g} Hz; figures -> {output_dir}"
+)
 
 # %% [markdown]
 # ## Plot every file
@@ -88,7 +97,9 @@ print(f"{model or 'any model'}'s {method} attributions of {input_path} from {att
 # are listed at the end.
 
 # %%
-report = plot_batch(input_path, attributions_dir, method, low_freq_hz, aggregation, output_dir, options=options, model=model)
+report = plot_batch(
+    input_path, attributions_dir, method, low_freq_hz, aggregation, output_dir, options=options, model=model
+)
 print(report.summary())
 
 # %% [markdown]

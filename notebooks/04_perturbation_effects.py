@@ -71,14 +71,21 @@ from xai_helpers.run.notebook import setup_notebook
 
 setup_notebook()
 settings = PerturbationSettings(
-    method=method, ranking=ranking, top_percent=top_percent, gain_db=dB_amplification, n_random=n_random, seed=seed,
+    method=method,
+    ranking=ranking,
+    top_percent=top_percent,
+    gain_db=dB_amplification,
+    n_random=n_random,
+    seed=seed,
     model=model,
 )
 output = Path(output_dir)
 files = list_audio_files(input_path)
-print(f"{len(files)} file(s) from {input_path}; {model}'s {method} attributions from {attributions_dir}; ranking {ranking}; "
-      f"top/flop {top_percent:g} % amplified by {dB_amplification:g} dB; {n_random} random seeds "
-      f"{derived_seeds(seed, n_random)} (from seed {seed}); output {output_dir}")
+print(
+    f"{len(files)} file(s) from {input_path}; {model}'s {method} attributions from {attributions_dir}; ranking {ranking}; "
+    f"top/flop {top_percent:g} % amplified by {dB_amplification:g} dB; {n_random} random seeds "
+    f"{derived_seeds(seed, n_random)} (from seed {seed}); output {output_dir}"
+)
 
 # %% [markdown]
 # ## Perturb every file

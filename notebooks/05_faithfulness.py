@@ -45,7 +45,17 @@
 # %% tags=["parameters"]
 input_path = "../data/samples"  # clean speech: a file or a folder
 n_files = 2  # how many files of input_path to use (the full run uses all)
-methods = ["deeplift", "deeplift_gate_as_weight", "deeplift_gradient", "deeplift_captum", "integratedgradients", "gradientshap", "saliency", "inputxgradient", "occlusion"]
+methods = [
+    "deeplift",
+    "deeplift_gate_as_weight",
+    "deeplift_gradient",
+    "deeplift_captum",
+    "integratedgradients",
+    "gradientshap",
+    "saliency",
+    "inputxgradient",
+    "occlusion",
+]
 levels_db = [20.0, 0.0]  # burst level relative to the speech, dB
 placements = [[3000.0, 0.8]]  # [burst centre Hz, burst start s]
 explained_offset_hz = [-650.0, -150.0]  # explained output band relative to the burst centre, over its span
@@ -84,8 +94,23 @@ from xai_helpers.run.notebook import setup_notebook
 
 setup_notebook()
 benchmark = benchmark_setup(
-    input_path, n_files, methods, levels_db, placements, explained_offset_hz, snr_db, baseline, n_samples, seeds, full_run,
-    sample_rate, shapley_band_edges_hz, shapley_spans, lesion_band_hz, removal, model,
+    input_path,
+    n_files,
+    methods,
+    levels_db,
+    placements,
+    explained_offset_hz,
+    snr_db,
+    baseline,
+    n_samples,
+    seeds,
+    full_run,
+    sample_rate,
+    shapley_band_edges_hz,
+    shapley_spans,
+    lesion_band_hz,
+    removal,
+    model,
 )
 settings, clean_waves, model, stft_settings = benchmark.settings, benchmark.clean_waves, benchmark.model, benchmark.stft
 print(benchmark.describe())
@@ -101,7 +126,9 @@ print(benchmark.describe())
 # burst per condition.
 
 # %%
-rows = localisation_rows(clean_waves, model, stft_settings, settings, progress=lambda tasks: tqdm(tasks, desc="conditions"))
+rows = localisation_rows(
+    clean_waves, model, stft_settings, settings, progress=lambda tasks: tqdm(tasks, desc="conditions")
+)
 show_ground_truth(rows, output_dir)
 
 # %% [markdown]
@@ -117,8 +144,14 @@ show_ground_truth(rows, output_dir)
 # %%
 planted = planted_rows(clean_waves, settings, settings.methods)
 rows += planted
-display(condition_table(planted, "planted_share", "Share of |attribution| on the planted input bin, per method and "
-                        "mechanism (1 is right).", precision=3))
+display(
+    condition_table(
+        planted,
+        "planted_share",
+        "Share of |attribution| on the planted input bin, per method and mechanism (1 is right).",
+        precision=3,
+    )
+)
 
 # %% [markdown]
 # ## Localisation: enrichment of the burst region
@@ -128,8 +161,15 @@ display(condition_table(planted, "planted_share", "Share of |attribution| on the
 # mass on it is not evidence of a faithful map.
 
 # %%
-display(condition_table(rows, "enrichment", "Enrichment of the burst region per method and burst level: mean and std "
-                        "over files, placements and seeds (1 is chance).", precision=2))
+display(
+    condition_table(
+        rows,
+        "enrichment",
+        "Enrichment of the burst region per method and burst level: mean and std "
+        "over files, placements and seeds (1 is chance).",
+        precision=2,
+    )
+)
 display(plot_enrichment(rows))
 
 # %% [markdown]
@@ -141,10 +181,22 @@ display(plot_enrichment(rows))
 # map (patches of 8 bins × 4 frames) on the same target.
 
 # %%
-display(condition_table(rows, "relative_delta", "Relative delta per method and burst level: |sum of attributions − "
-                        "explained change| / |explained change| (0 is complete); mean and std."))
-display(condition_table(rows, "occlusion_spearman", "Spearman correlation of each method's |map| with the occlusion map "
-                        "per burst level; mean and std.", precision=2))
+display(
+    condition_table(
+        rows,
+        "relative_delta",
+        "Relative delta per method and burst level: |sum of attributions − "
+        "explained change| / |explained change| (0 is complete); mean and std.",
+    )
+)
+display(
+    condition_table(
+        rows,
+        "occlusion_spearman",
+        "Spearman correlation of each method's |map| with the occlusion map per burst level; mean and std.",
+        precision=2,
+    )
+)
 
 # %% [markdown]
 # ## Deletion and insertion
@@ -157,10 +209,21 @@ display(condition_table(rows, "occlusion_spearman", "Spearman correlation of eac
 # fraction of bins, 0 to 1.
 
 # %%
-display(condition_table(rows, "deletion_area", f"Deletion area ({removal} removal) per method and burst level: mean "
-                        "and std (larger than random is faithful)."))
-display(condition_table(rows, "insertion_area", f"Insertion area ({removal} removal) per method and burst level: mean "
-                        "and std (smaller than random is faithful)."))
+display(
+    condition_table(
+        rows,
+        "deletion_area",
+        f"Deletion area ({removal} removal) per method and burst level: mean and std (larger than random is faithful).",
+    )
+)
+display(
+    condition_table(
+        rows,
+        "insertion_area",
+        f"Insertion area ({removal} removal) per method and burst level: mean "
+        "and std (smaller than random is faithful).",
+    )
+)
 
 # %% [markdown]
 # ## Cascading model randomisation

@@ -54,7 +54,9 @@ unit_group_grid = "mel x 100ms"  # the grid whose bands group the latent units
 bin_methods = ["deeplift", "deepliftshap", "integratedgradients", "gradientshap", "saliency"]
 region_methods = ["kernelshap", "lime", "occlusion", "shapley"]
 latent_methods = ["deeplift", "integratedgradients"]
-latent_layers = None  # the latent layers whose units are explained (None: those the target depends on; NSNet2: fc_in, gru1, gru2)
+latent_layers = (
+    None  # the latent layers whose units are explained (None: those the target depends on; NSNet2: fc_in, gru1, gru2)
+)
 target = "mask"  # "mask" or "logit"
 n_samples = 16  # GradientShap samples, IG steps, KernelShap / Lime perturbations
 seed = 0  # sampling seed of the methods
@@ -70,7 +72,13 @@ from IPython.display import Markdown, display
 
 from xai_helpers.experiments.feature_definitions import Settings, run_study
 from xai_helpers.experiments.feature_metrics import (
-    agreement_table, between_table, cost_table, reading, stability_table, study_rows, table,
+    agreement_table,
+    between_table,
+    cost_table,
+    reading,
+    stability_table,
+    study_rows,
+    table,
 )
 from xai_helpers.io.atomic import write_text_atomically
 from xai_helpers.io.audio import load_audio
@@ -87,14 +95,31 @@ sample_rate = model_sample_rate(model, sample_rate)
 model = cached_model(sample_rate, "cpu", model)
 config = model.stft_config(sample_rate)
 clean_waves = {path.stem: load_audio(path, sample_rate) for path in list_audio_files(input_path)[:n_files]}
-settings = Settings(bin_methods, region_methods, latent_methods, latent_layers, unit_group_grid, target, n_samples, seed)
+settings = Settings(
+    bin_methods, region_methods, latent_methods, latent_layers, unit_group_grid, target, n_samples, seed
+)
 started = time.perf_counter()
-study = run_study(model, clean_waves, config, grids, output_regions, output_bins, noise_seeds, snr_db,
-                  segment_start_s, segment_duration_s, baseline, settings)
+study = run_study(
+    model,
+    clean_waves,
+    config,
+    grids,
+    output_regions,
+    output_bins,
+    noise_seeds,
+    snr_db,
+    segment_start_s,
+    segment_duration_s,
+    baseline,
+    settings,
+)
 rows = study_rows(study)
-print(f"{model.name}: {len(clean_waves)} file(s) x {len(noise_seeds)} noise seed(s) x {len(study.outputs)} output(s), "
-      f"grids: " + ", ".join(f"{g.name} ({g.tiles.count} players)" for g in study.grids)
-      + f"; computed in {time.perf_counter() - started:.0f} s")
+print(
+    f"{model.name}: {len(clean_waves)} file(s) x {len(noise_seeds)} noise seed(s) x {len(study.outputs)} output(s), "
+    f"grids: "
+    + ", ".join(f"{g.name} ({g.tiles.count} players)" for g in study.grids)
+    + f"; computed in {time.perf_counter() - started:.0f} s"
+)
 
 # %% [markdown]
 # ## One output under every definition
@@ -115,9 +140,14 @@ for output in study.outputs:
 # Latent rows compare unit groups with the Shapley values summed per band of the grouping grid.
 
 # %%
-display(captioned(agreement_table(rows), "Agreement with the exact Shapley values per definition, grid and method: "
-                  "Spearman, sign agreement and top-3 overlap (1 is best), means over files, noise seeds and outputs.",
-                  precision=2))
+display(
+    captioned(
+        agreement_table(rows),
+        "Agreement with the exact Shapley values per definition, grid and method: "
+        "Spearman, sign agreement and top-3 overlap (1 is best), means over files, noise seeds and outputs.",
+        precision=2,
+    )
+)
 display(plot_summary(rows))
 
 # %% [markdown]
@@ -127,8 +157,13 @@ display(plot_summary(rows))
 
 # %%
 for grid in grids:
-    display(captioned(between_table(rows, grid["name"]), f"Grid {grid['name']}: mean Spearman correlation between the "
-                      "scores of every pair of definition/method.", precision=2))
+    display(
+        captioned(
+            between_table(rows, grid["name"]),
+            f"Grid {grid['name']}: mean Spearman correlation between the scores of every pair of definition/method.",
+            precision=2,
+        )
+    )
 
 # %% [markdown]
 # ## Stability, concentration and cost
@@ -138,10 +173,18 @@ for grid in grids:
 # in the top 10 % of the features (bins, tiles, or units x frames). Cost: seconds per explained output.
 
 # %%
-display(captioned(stability_table(rows), "Spread of the normalised region scores across noise seeds of one file and "
-                  "across files at one seed (lower is steadier)."))
-display(captioned(table(rows, ("concentration",)), "Concentration: share of |mass| in the top 10 % of the features.",
-                  precision=2))
+display(
+    captioned(
+        stability_table(rows),
+        "Spread of the normalised region scores across noise seeds of one file and "
+        "across files at one seed (lower is steadier).",
+    )
+)
+display(
+    captioned(
+        table(rows, ("concentration",)), "Concentration: share of |mass| in the top 10 % of the features.", precision=2
+    )
+)
 display(captioned(cost_table(rows), "Cost: seconds per explained output."))
 print(f"unit profiles: {study.profile_seconds:.1f} s per segment for {len(study.profiles)} layer(s)")
 
@@ -155,7 +198,9 @@ print(f"unit profiles: {study.profile_seconds:.1f} s per segment for {len(study.
 band_edges = next(g.band_edges_hz for g in study.grids if g.name == unit_group_grid)
 band_names = [f"{lo:.0f}-{hi:.0f} Hz" for lo, hi in zip(band_edges[:-1], band_edges[1:])]
 for layer, groups in study.unit_groups.items():
-    print(f"{layer}: units per group " + ", ".join(f"{name}: {(groups == g).sum()}" for g, name in enumerate(band_names)))
+    print(
+        f"{layer}: units per group " + ", ".join(f"{name}: {(groups == g).sum()}" for g, name in enumerate(band_names))
+    )
 display(plot_unit_profiles(study))
 
 # %% [markdown]

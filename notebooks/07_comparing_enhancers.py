@@ -79,18 +79,41 @@ from xai_helpers.experiments.comparison import ComparisonSettings
 from xai_helpers.experiments.comparison_corpus import run_comparison
 from xai_helpers.plots.comparison import plot_metric_dots, plot_relation
 from xai_helpers.reports.comparison import (
-    CONTEXT, QUALITY, RELEVANCE, SENSITIVITY, TRUST, availability, condition_table, context_figure, maps_figure,
-    metric_table, reading, relation_display, relations, summary,
+    CONTEXT,
+    QUALITY,
+    RELEVANCE,
+    SENSITIVITY,
+    TRUST,
+    availability,
+    condition_table,
+    context_figure,
+    maps_figure,
+    metric_table,
+    reading,
+    relation_display,
+    relations,
+    summary,
 )
 from xai_helpers.run.notebook import setup_notebook
 
 setup_notebook()
 settings = ComparisonSettings(
-    models=tuple(models), method=method, deeplift_rule=deeplift_rule, baseline=baseline, targets=tuple(targets),
-    segment_start_s=segment_start_s, segment_duration_s=segment_duration_s, seed=seed,
-    snr_threshold_db=snr_threshold_db, top_percent=top_percent, gain_db=dB_amplification, n_random=n_random,
-    shapley_spans=shapley_spans, shapley_band_edges_hz=tuple(shapley_band_edges_hz),
-    shapley_output_hz=tuple(shapley_output_hz), device=device,
+    models=tuple(models),
+    method=method,
+    deeplift_rule=deeplift_rule,
+    baseline=baseline,
+    targets=tuple(targets),
+    segment_start_s=segment_start_s,
+    segment_duration_s=segment_duration_s,
+    seed=seed,
+    snr_threshold_db=snr_threshold_db,
+    top_percent=top_percent,
+    gain_db=dB_amplification,
+    n_random=n_random,
+    shapley_spans=shapley_spans,
+    shapley_band_edges_hz=tuple(shapley_band_edges_hz),
+    shapley_output_hz=tuple(shapley_output_hz),
+    device=device,
 )
 comparison = run_comparison(input_path, n_files, noise_conditions, settings, output_dir, results_path, talkers_path)
 display(availability(comparison))
@@ -120,9 +143,15 @@ else:
 # deviations over conditions and files.
 
 # %%
-display(metric_table(frame, QUALITY, "Enhancement quality per model: PESQ (MOS), STOI, ESTOI, SI-SDR (dB) of the "
-                     "noisy input and the enhanced output, and the improvement; mean, std and count over conditions "
-                     "and files."))
+display(
+    metric_table(
+        frame,
+        QUALITY,
+        "Enhancement quality per model: PESQ (MOS), STOI, ESTOI, SI-SDR (dB) of the "
+        "noisy input and the enhanced output, and the improvement; mean, std and count over conditions "
+        "and files.",
+    )
+)
 display(condition_table(frame, "pesq_improvement", "PESQ improvement per condition and model (mean over files)."))
 
 # %% [markdown]
@@ -133,12 +162,34 @@ display(condition_table(frame, "pesq_improvement", "PESQ improvement per conditi
 # energy alone would predict). Each dot is one file under one condition.
 
 # %%
-display(metric_table(frame, RELEVANCE, "Speech and noise relevance per model: shares of |attribution|, of the "
-                     "input's bins and of its energy on speech- and noise-dominant bins; mean, std and count."))
-display(condition_table(frame, "speech_enrichment", "Speech enrichment (relevance over energy share) per "
-                        "condition and model (mean over files)."))
-display(plot_metric_dots(frame, ["speech_relevance", "speech_energy_share", "speech_enrichment", "noise_relevance",
-                                 "speech_enrichment_output", "pesq_improvement"]))
+display(
+    metric_table(
+        frame,
+        RELEVANCE,
+        "Speech and noise relevance per model: shares of |attribution|, of the "
+        "input's bins and of its energy on speech- and noise-dominant bins; mean, std and count.",
+    )
+)
+display(
+    condition_table(
+        frame,
+        "speech_enrichment",
+        "Speech enrichment (relevance over energy share) per condition and model (mean over files).",
+    )
+)
+display(
+    plot_metric_dots(
+        frame,
+        [
+            "speech_relevance",
+            "speech_energy_share",
+            "speech_enrichment",
+            "noise_relevance",
+            "speech_enrichment_output",
+            "pesq_improvement",
+        ],
+    )
+)
 
 # %% [markdown]
 # ## Temporal and spectral context
@@ -148,10 +199,18 @@ display(plot_metric_dots(frame, ["speech_relevance", "speech_energy_share", "spe
 # the output frequency within which 50 % and 90 % lies, in Hz and in ERB (the ear's frequency scale).
 
 # %%
-display(metric_table(frame, CONTEXT, "Temporal and spectral context per model: look-back (ms), spread (Hz, ERB), "
-                     "share of |attribution| and of the input's energy below 1 kHz; mean, std and count.", precision=2))
-display(plot_metric_dots(frame, ["lookback_50_ms", "lookback_90_ms", "spread_50_erb", "spread_90_erb",
-                                 "low_band_share"]))
+display(
+    metric_table(
+        frame,
+        CONTEXT,
+        "Temporal and spectral context per model: look-back (ms), spread (Hz, ERB), "
+        "share of |attribution| and of the input's energy below 1 kHz; mean, std and count.",
+        precision=2,
+    )
+)
+display(
+    plot_metric_dots(frame, ["lookback_50_ms", "lookback_90_ms", "spread_50_erb", "spread_90_erb", "low_band_share"])
+)
 
 # %% [markdown]
 # ## Sensitivity: amplifying the attributed bins
@@ -161,9 +220,15 @@ display(plot_metric_dots(frame, ["lookback_50_ms", "lookback_90_ms", "spread_50_
 # the quality changes are those of the enhanced output.
 
 # %%
-display(metric_table(frame, SENSITIVITY, "Sensitivity per model: mask change after amplification relative to the "
-                     "random control, mean |mask change|, and the change of the enhanced output's PESQ, STOI and "
-                     "SI-SDR (dB); mean, std and count."))
+display(
+    metric_table(
+        frame,
+        SENSITIVITY,
+        "Sensitivity per model: mask change after amplification relative to the "
+        "random control, mean |mask change|, and the change of the enhanced output's PESQ, STOI and "
+        "SI-SDR (dB); mean, std and count.",
+    )
+)
 
 # %% [markdown]
 # ## Trust: agreement with exact Shapley values
@@ -173,8 +238,14 @@ display(metric_table(frame, SENSITIVITY, "Sensitivity per model: mask change aft
 # whose tiles get the right sign, and the overlap of the three most influential tiles.
 
 # %%
-display(metric_table(frame, TRUST, "Agreement of each model's map with the exact Shapley values of the tiles "
-                     "(1 is best); mean, std and count.", precision=2))
+display(
+    metric_table(
+        frame,
+        TRUST,
+        "Agreement of each model's map with the exact Shapley values of the tiles (1 is best); mean, std and count.",
+        precision=2,
+    )
+)
 
 # %% [markdown]
 # ## Does relevance track quality?

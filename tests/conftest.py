@@ -17,9 +17,24 @@ SAMPLES = REPO / "data" / "samples"
 MARKED_MODULES = {
     "browser": ("test_reports_browser",),
     "notebooks": ("test_model_notebooks", "test_faults", "test_execution", "test_readme"),
-    "slow": ("test_batch", "test_concurrency", "test_comparison", "test_generic_deeplift", "test_registry", "test_engine",
-             "test_dtln", "test_gtcrn", "test_faithfulness", "test_feature_definitions", "test_explain_deeplift_rule",
-             "test_store_maps", "test_on_demand", "test_explorer", "test_perturbation", "test_shapley"),
+    "slow": (
+        "test_batch",
+        "test_concurrency",
+        "test_comparison",
+        "test_generic_deeplift",
+        "test_registry",
+        "test_engine",
+        "test_dtln",
+        "test_gtcrn",
+        "test_faithfulness",
+        "test_feature_definitions",
+        "test_explain_deeplift_rule",
+        "test_store_maps",
+        "test_on_demand",
+        "test_explorer",
+        "test_perturbation",
+        "test_shapley",
+    ),
 }
 """Marker -> the test modules it applies to (whole modules: a part is chosen by what it needs, not test by test)."""
 
@@ -107,8 +122,21 @@ def agreement_rows() -> list[dict]:
     """Hand-made long-form faithfulness rows (notebook 05's layout) of two methods and the three controls at
     0 and 20 dB: Spearman with the exact Shapley values good 0.8 / 0.6, poor 0.3 / 0.1, random 0.0 / 0.1,
     energy 0.9 / 0.9 (a control above the best method), flipped -0.8 / -0.6; the other metrics constant."""
-    spearman = {"good": (0.8, 0.6), "poor": (0.3, 0.1), "random": (0.0, 0.1), "energy": (0.9, 0.9), "flipped": (-0.8, -0.6)}
-    return [{"method": m, "metric": metric, "condition": f"level {level} dB", "value": value}
-            for m, pair in spearman.items() for level, v in zip((0, 20), pair)
-            for metric, value in (("shapley_spearman", v), ("shapley_sign_agreement", 0.5), ("shapley_l1", 1.0),
-                                  ("enrichment", 1.0))]
+    spearman = {
+        "good": (0.8, 0.6),
+        "poor": (0.3, 0.1),
+        "random": (0.0, 0.1),
+        "energy": (0.9, 0.9),
+        "flipped": (-0.8, -0.6),
+    }
+    return [
+        {"method": m, "metric": metric, "condition": f"level {level} dB", "value": value}
+        for m, pair in spearman.items()
+        for level, v in zip((0, 20), pair)
+        for metric, value in (
+            ("shapley_spearman", v),
+            ("shapley_sign_agreement", 0.5),
+            ("shapley_l1", 1.0),
+            ("enrichment", 1.0),
+        )
+    ]

@@ -19,7 +19,13 @@ LAYERS = ("dsp", "io", "store", "models", "attribution", "analysis", "experiment
 
 @functools.cache
 def module_names() -> tuple[str, ...]:
-    return tuple(sorted(m.name for m in pkgutil.walk_packages(xai_helpers.__path__, "xai_helpers.") if not m.name.endswith("__main__")))
+    return tuple(
+        sorted(
+            m.name
+            for m in pkgutil.walk_packages(xai_helpers.__path__, "xai_helpers.")
+            if not m.name.endswith("__main__")
+        )
+    )
 
 
 def internal_imports(name: str) -> set[str]:
@@ -57,8 +63,11 @@ def import_failures(name: str) -> list[str]:
 def public_name_failures(module: types.ModuleType) -> list[str]:
     """The entries of ``module.__all__`` (if it has one) that are not strings or not names of the module."""
     public = getattr(module, "__all__", ())
-    return [f"{module.__name__}: __all__ names {entry!r}, which it does not define" for entry in public
-            if not isinstance(entry, str) or not hasattr(module, entry)]
+    return [
+        f"{module.__name__}: __all__ names {entry!r}, which it does not define"
+        for entry in public
+        if not isinstance(entry, str) or not hasattr(module, entry)
+    ]
 
 
 def test_every_module_imports_and_its_public_names_exist():
@@ -77,7 +86,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         state[node] = "open"
         for child in sorted(graph.get(node, ())):
             if state.get(child) == "open":
-                return path[path.index(child):] + [child]
+                return path[path.index(child) :] + [child]
             if child not in state:
                 cycle = visit(child, path + [child])
                 if cycle:
@@ -108,11 +117,16 @@ def test_import_graph_has_no_cycle_and_points_downwards():
 def test_the_checks_can_fail():
     """A cycle hidden in a function-level import (as batch_plots <-> explorer was) is found, and so is an upward import;
     a module that does not import, or names in ``__all__`` what it lacks, is reported."""
-    assert import_failures("xai_helpers.no_such_module") and "ModuleNotFoundError" in import_failures("xai_helpers.no_such_module")[0]
+    assert (
+        import_failures("xai_helpers.no_such_module")
+        and "ModuleNotFoundError" in import_failures("xai_helpers.no_such_module")[0]
+    )
     fake = types.ModuleType("fake")
     fake.present, fake.__all__ = 1, ["present", "absent", 3]
-    assert public_name_failures(fake) == ["fake: __all__ names 'absent', which it does not define",
-                                          "fake: __all__ names 3, which it does not define"]
+    assert public_name_failures(fake) == [
+        "fake: __all__ names 'absent', which it does not define",
+        "fake: __all__ names 3, which it does not define",
+    ]
     assert public_name_failures(types.ModuleType("no_all")) == []
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from captum.attr import DeepLift, IntegratedGradients
+from captum.attr import DeepLift
 from torch import nn
 
 from xai_helpers.attribution.registry import METHODS, method_spec
@@ -55,14 +55,19 @@ def _expected(model: LinearMask, difference: torch.Tensor, f_out: int, t_out: in
     return weights * difference
 
 
-@pytest.mark.parametrize("method", ["deeplift", "deepliftshap", "integratedgradients", "gradientshap", "inputxgradient", "saliency", "occlusion"])
+@pytest.mark.parametrize(
+    "method",
+    ["deeplift", "deepliftshap", "integratedgradients", "gradientshap", "inputxgradient", "saliency", "occlusion"],
+)
 def test_analytic_model(analytic, method):
     module, x, baselines = analytic
     linear = module.explained.model
     # GradientShap samples baselines at random: with one baseline its expectation is exact.
     references = baselines if method == "deepliftshap" else baselines[:1]
     targets = [(2, 3), (4, 0), (0, 1)]
-    result = attribute_targets(module, x, references, method, [bin_index(f, t, T) for f, t in targets], options=MethodOptions(n_samples=50))
+    result = attribute_targets(
+        module, x, references, method, [bin_index(f, t, T) for f, t in targets], options=MethodOptions(n_samples=50)
+    )
     for values, (f_out, t_out) in zip(result.values, targets):
         if method == "saliency":
             expected = _expected(linear, torch.ones(F, T), f_out, t_out).abs()
@@ -93,7 +98,9 @@ def test_registry_says_which_methods_give_a_delta(analytic, method):
     spec = method_spec(method)
     groups = torch.as_tensor(np.arange(F * T).reshape(F, T) // 4) if spec.groups_only else None
     references = baselines[:1] if method == "deeplift" else baselines
-    result = attribute_targets(module, x, references, method, [0, 7], feature_mask=groups, options=MethodOptions(n_samples=8))
+    result = attribute_targets(
+        module, x, references, method, [0, 7], feature_mask=groups, options=MethodOptions(n_samples=8)
+    )
     assert (result.deltas is not None) == spec.gives_delta
     assert result.values.shape == ((2, F * T // 4) if spec.groups_only else (2, F, T))
 
@@ -133,10 +140,13 @@ def test_deeplift_equals_captum_and_is_causal(tmp_path, noisy_file, model, backe
     x = torch.as_tensor(stored["input_features"])[None].expand(161, -1, -1).contiguous()
     b = torch.as_tensor(stored["baselines"]).expand(161, -1, -1)
     wrapper = MaskFromLogPower(model, "mask")
-    reference = np.stack([
-        DeepLift(wrapper).attribute(x, baselines=b, target=[(f, t) for f in range(161)]).detach().numpy()
-        for t in range(n_frames)
-    ], axis=1)
+    reference = np.stack(
+        [
+            DeepLift(wrapper).attribute(x, baselines=b, target=[(f, t) for f in range(161)]).detach().numpy()
+            for t in range(n_frames)
+        ],
+        axis=1,
+    )
     scale = np.abs(reference).max()
     difference = np.abs(attributions - reference).max() / scale
     print(f"{backend}: max |this - Captum| / max |attribution| = {difference:.2e}")
@@ -161,7 +171,14 @@ def test_completeness_bookkeeping_and_integrated_gradients(tmp_path, noisy_file,
     relative = np.abs(deltas).max() / np.abs(change).max()
     print(f"DeepLift (mean baseline) on NSNet2: max |delta| / max |change| = {relative:.3f} (GRUs get plain gradients)")
 
-    ig = ExplainConfig(method="integratedgradients", baseline="mean", outputs="bin", output_bin=(1000.0, 0.04), n_samples=300, **SEGMENT)
+    ig = ExplainConfig(
+        method="integratedgradients",
+        baseline="mean",
+        outputs="bin",
+        output_bin=(1000.0, 0.04),
+        n_samples=300,
+        **SEGMENT,
+    )
     result = explain_file(noisy_file, tmp_path, ig, progress=False)
     stored = _read(result.path)
     with AttributionFile(result.path) as file:
@@ -176,12 +193,19 @@ def test_region_target_is_sum_of_bins_and_groups_sum_bins(tmp_path, noisy_file, 
     region = "500-1500Hz@0.01-0.04s"
     per_bin = ExplainConfig(method="inputxgradient", backend="captum", **SEGMENT)
     regions = ExplainConfig(method="inputxgradient", outputs="regions", output_regions=[region], **SEGMENT)
-    groups = ExplainConfig(method="inputxgradient", features="regions", feature_band_hz=2000, feature_span_s=0.02, **SEGMENT)
+    groups = ExplainConfig(
+        method="inputxgradient", features="regions", feature_band_hz=2000, feature_span_s=0.02, **SEGMENT
+    )
     bins = _read(explain_file(noisy_file, tmp_path, per_bin, progress=False).path)["attributions"]
     summed = _read(explain_file(noisy_file, tmp_path, regions, progress=False).path)["attributions"][0]
     result = explain_file(noisy_file, tmp_path, groups, progress=False)
     with AttributionFile(result.path) as stored:
-        labels, grouped, freqs, times = stored["feature_mask"], stored.read_attributions(), stored["freqs_hz"], stored["times_s"]
+        labels, grouped, freqs, times = (
+            stored["feature_mask"],
+            stored.read_attributions(),
+            stored["freqs_hz"],
+            stored["times_s"],
+        )
     inside = ((freqs >= 500) & (freqs < 1500))[:, None] & ((times >= 0.01) & (times < 0.04))[None, :]
     np.testing.assert_allclose(summed, bins[inside].sum(axis=0), atol=1e-5)
     expected = np.stack([bins[..., labels == g].sum(axis=-1) for g in range(labels.max() + 1)], axis=-1)
@@ -190,7 +214,9 @@ def test_region_target_is_sum_of_bins_and_groups_sum_bins(tmp_path, noisy_file, 
 
 @pytest.mark.parametrize("method", ["deeplift", "saliency"])
 def test_latent_features(tmp_path, noisy_file, method):
-    config = ExplainConfig(method=method, features="latent", outputs="bin", output_bin=(1000.0, 0.03), deeplift_rule="captum", **SEGMENT)
+    config = ExplainConfig(
+        method=method, features="latent", outputs="bin", output_bin=(1000.0, 0.03), deeplift_rule="captum", **SEGMENT
+    )
     result = explain_file(noisy_file, tmp_path, config, progress=False)
     with AttributionFile(result.path) as stored:
         for layer in ("fc_in", "gru1", "gru2"):
@@ -210,7 +236,9 @@ def test_noise_and_clean_baselines_use_the_record(tmp_path, noisy_file):
 
 
 def test_fgsm_sensitivity(tmp_path, noisy_file):
-    config = ExplainConfig(method="fgsm", outputs="regions", output_regions=["0-2000Hz@0-0.05s"], fgsm_eps=(0.01, 0.1), **SEGMENT)
+    config = ExplainConfig(
+        method="fgsm", outputs="regions", output_regions=["0-2000Hz@0-0.05s"], fgsm_eps=(0.01, 0.1), **SEGMENT
+    )
     result = explain_file(noisy_file, tmp_path, config, progress=False)
     with AttributionFile(result.path) as stored:
         sensitivity = stored["sensitivity"]

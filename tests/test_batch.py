@@ -19,7 +19,11 @@ from xai_helpers.run.batch import cluster as batch_cluster
 from xai_helpers.run.batch import tasks as batch_tasks
 from xai_helpers.run.book import numbered_notebooks, notebook_parameters
 
-FAST = {"segment_duration_s": 0.03, "method": "saliency", "whole_files": 0}  # notebook 02 on 3 frames, one backward pass
+FAST = {
+    "segment_duration_s": 0.03,
+    "method": "saliency",
+    "whole_files": 0,
+}  # notebook 02 on 3 frames, one backward pass
 
 
 def _summary(run_dir: Path) -> dict[str, dict]:
@@ -33,7 +37,10 @@ def tiny_notebook(path: Path, parameters: str, code: str) -> Path:
 
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.cells = [nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}), nbformat.v4.new_code_cell(code)]
+    notebook.cells = [
+        nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(code),
+    ]
     nbformat.write(notebook, path)
     return path
 
@@ -46,12 +53,13 @@ def nb0102():
 
 # ------------------------------------------------------------------------------ manifests and ids
 
+
 def test_read_manifest_paths_yaml_values_and_ids(tmp_path):
     (tmp_path / "audio").mkdir()
     outside = tmp_path / "elsewhere" / "b.wav"
     rows = [
         "path,noise_type,snr_db,segment_duration_s,clean_path,id",
-        "audio/a.wav,white_snr,\"[0, 5]\",null,x.wav,",
+        'audio/a.wav,white_snr,"[0, 5]",null,x.wav,',
         f"{outside},,,0.1,,",
         "audio/a.wav,pink_snr,,,,",
         "audio/c.wav,,,,,mine",
@@ -59,10 +67,18 @@ def test_read_manifest_paths_yaml_values_and_ids(tmp_path):
     manifest = tmp_path / "m.csv"
     manifest.write_text("\n".join(rows) + "\n")
     tasks = batch_tasks.read_manifest(manifest)
-    assert [t.input for t in tasks] == [tmp_path / "audio" / "a.wav", outside, tmp_path / "audio" / "a.wav",
-                                        tmp_path / "audio" / "c.wav"]
-    assert tasks[0].parameters == {"noise_type": "white_snr", "snr_db": [0, 5], "segment_duration_s": None,
-                                   "clean_path": "x.wav"}
+    assert [t.input for t in tasks] == [
+        tmp_path / "audio" / "a.wav",
+        outside,
+        tmp_path / "audio" / "a.wav",
+        tmp_path / "audio" / "c.wav",
+    ]
+    assert tasks[0].parameters == {
+        "noise_type": "white_snr",
+        "snr_db": [0, 5],
+        "segment_duration_s": None,
+        "clean_path": "x.wav",
+    }
     assert tasks[1].parameters == {"segment_duration_s": 0.1}  # empty cells keep the command-line values
     ids = [t.task_id for t in tasks]
     assert ids[0].startswith("a-") and ids[2].startswith("a-") and ids[0] != ids[2]  # same stem: row hash
@@ -96,6 +112,7 @@ def test_vctk_demand_manifest(tmp_path):
 
 # ------------------------------------------------------------------------------ wiring and plans
 
+
 def test_plan_wiring_and_resumption(tmp_path, nb0102):
     notebooks, declared = nb0102
     wav = tmp_path / "in" / "x.wav"
@@ -108,8 +125,12 @@ def test_plan_wiring_and_resumption(tmp_path, nb0102):
     first, second = plan.steps
     assert plan.to_run == ["01", "02"]
     # notebook 01 marks notebook 02's segment on its figures, so it gets segment_duration_s too
-    assert first.parameters == {"input_path": str(wav), "output_dir": str(run / "files/x/noisy"), "sample_rate": 48000,
-                                "segment_duration_s": 0.03}
+    assert first.parameters == {
+        "input_path": str(wav),
+        "output_dir": str(run / "files/x/noisy"),
+        "sample_rate": 48000,
+        "segment_duration_s": 0.03,
+    }
     assert second.parameters["input_path"] == str(run / "files/x/noisy")
     assert second.parameters["output_dir"] == str(run / "files/x/attributions")
     assert {"method": "saliency", "segment_duration_s": 0.03, "device": "cpu"}.items() <= second.parameters.items()
@@ -130,7 +151,9 @@ def test_plan_wiring_and_resumption(tmp_path, nb0102):
     assert planning.plan_task(task, notebooks, declared, run, params).to_run == ["02"]
 
     only02 = [notebooks[1]]  # 02 alone reads 01's outputs where 01 has run for this task ...
-    assert planning.plan_task(task, only02, declared, run, params).steps[0].parameters["input_path"] == str(run / "files/x/noisy")
+    assert planning.plan_task(task, only02, declared, run, params).steps[0].parameters["input_path"] == str(
+        run / "files/x/noisy"
+    )
     fresh = planning.plan_task(batch_tasks.Task("y", wav), only02, declared, run, params)  # ... else the input file
     assert fresh.steps[0].parameters["input_path"] == str(wav)
 
@@ -143,7 +166,9 @@ def test_every_parameter_line_is_declared():
     import nbformat
 
     for notebook in numbered_notebooks():
-        cell = next(c for c in nbformat.read(notebook, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
+        cell = next(
+            c for c in nbformat.read(notebook, as_version=4).cells if "parameters" in c.metadata.get("tags", [])
+        )
         assigned = {t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign) for t in node.targets}
         assert assigned == set(notebook_parameters(notebook)), notebook.name
 
@@ -160,18 +185,27 @@ def test_deeplift_rule_from_a_manifest_and_the_default_enter_the_hash(tmp_path, 
     rows = ["path,id,deeplift_rule", "x.wav,default,", "x.wav,complete,complete", "x.wav,captum,captum"]
     (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
     run, given = tmp_path / "run", {"method": "deeplift", "segment_duration_s": 0.03, "whole_files": 0, "device": "cpu"}
-    plans = {t.task_id: planning.plan_task(t, only02, declared, run, given) for t in batch_tasks.read_manifest(tmp_path / "m.csv")}
+    plans = {
+        t.task_id: planning.plan_task(t, only02, declared, run, given)
+        for t in batch_tasks.read_manifest(tmp_path / "m.csv")
+    }
     steps = {task_id: plan.steps[0] for task_id, plan in plans.items()}
-    assert steps["captum"].parameters["deeplift_rule"] == "captum" and "deeplift_rule" not in steps["default"].parameters
+    assert (
+        steps["captum"].parameters["deeplift_rule"] == "captum" and "deeplift_rule" not in steps["default"].parameters
+    )
     assert steps["default"].hash == steps["complete"].hash != steps["captum"].hash  # the default is the value run with
 
-    before = {only02[0]: {**declared[only02[0]], "deeplift_rule": "captum"}}  # 02 as it was: Captum's rule, not a parameter
+    before = {
+        only02[0]: {**declared[only02[0]], "deeplift_rule": "captum"}
+    }  # 02 as it was: Captum's rule, not a parameter
     done = planning.plan_task(batch_tasks.Task("default", tmp_path / "x.wav"), only02, before, run, given).steps[0]
     (run / "files/default").mkdir(parents=True)
     (run / "files/default/done.json").write_text(json.dumps({"notebooks": {"02": {"hash": done.hash}}}))
     assert planning.plan_task(batch_tasks.Task("default", tmp_path / "x.wav"), only02, before, run, given).to_run == []
     assert plans["default"].to_run == ["02"]
-    assert planning.plan_task(batch_tasks.Task("default", tmp_path / "x.wav"), only02, declared, run, given).to_run == ["02"]
+    assert planning.plan_task(batch_tasks.Task("default", tmp_path / "x.wav"), only02, declared, run, given).to_run == [
+        "02"
+    ]
 
     result = runner.run_task(plans["captum"])
     assert result.status == "ok", result.error
@@ -193,8 +227,11 @@ def test_bad_parameters_are_refused_before_any_work(tmp_path):
 def test_kernel_gets_the_pinned_thread_count(tmp_path):
     import nbformat
 
-    source = tiny_notebook(tmp_path / "t.ipynb", "n = 0",
-                           "import os, torch\nprint(os.environ['OMP_NUM_THREADS'], os.environ['MKL_NUM_THREADS'], torch.get_num_threads())")
+    source = tiny_notebook(
+        tmp_path / "t.ipynb",
+        "n = 0",
+        "import os, torch\nprint(os.environ['OMP_NUM_THREADS'], os.environ['MKL_NUM_THREADS'], torch.get_num_threads())",
+    )
     executed = tmp_path / "executed" / "t.ipynb"
     html = execution.execute_notebook(source, executed, {"n": 1}, threads=1)
     assert html == executed.with_suffix(".html") and html.is_file()
@@ -202,6 +239,7 @@ def test_kernel_gets_the_pinned_thread_count(tmp_path):
 
 
 # ------------------------------------------------------------------------------ a real batch
+
 
 def test_batch_on_two_workers_isolates_a_broken_file_and_resumes(tmp_path, sample_paths, capfd, nb0102):
     from distributed import LocalCluster
@@ -232,7 +270,9 @@ def test_batch_on_two_workers_isolates_a_broken_file_and_resumes(tmp_path, sampl
         # notebook 01's quality scores reach summary.csv (one noisy file per task: its own numbers)
         quality = pd.read_csv(task / "noisy" / "enhancement_quality.csv")
         assert float(rows[stem]["pesq_enhanced"]) == pytest.approx(quality["PESQ enhanced"].mean(), rel=1e-3)
-        assert float(rows[stem]["si_sdr_improvement_db"]) == pytest.approx(quality["SI-SDR improvement (dB)"].mean(), rel=1e-3)
+        assert float(rows[stem]["si_sdr_improvement_db"]) == pytest.approx(
+            quality["SI-SDR improvement (dB)"].mean(), rel=1e-3
+        )
         assert rows[stem]["enhanced_pesq_change_top"] == ""  # notebook 04 did not run
     assert rows["broken"]["pesq_noisy"] == "" and rows["broken"]["stoi_enhanced"] == ""
     index = (run / "index.html").read_text()
@@ -244,8 +284,9 @@ def test_batch_on_two_workers_isolates_a_broken_file_and_resumes(tmp_path, sampl
     shutil.copy(sample_paths[2], inputs / "broken.wav")
     shutil.copy(sample_paths[3], inputs)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        second = batch_cluster.run_batch(["01", "02"], inputs, run, scheduler=cluster.scheduler_address,
-                                 parameters=FAST, progress=False)
+        second = batch_cluster.run_batch(
+            ["01", "02"], inputs, run, scheduler=cluster.scheduler_address, parameters=FAST, progress=False
+        )
     assert sorted(second.skipped) == sorted(good)
     assert sorted(second.ok) == sorted(["broken", sample_paths[3].stem]) and not second.failed
     assert f"skipped 2 complete task(s): {' '.join(sorted(good))}" in capfd.readouterr().err
@@ -273,7 +314,9 @@ def test_wiring_of_the_later_notebooks(tmp_path):
     assert [nb.name[:2] for nb in notebooks] == ["01", "02", "03", "04", "05", "06"]
     declared = {nb: notebook_parameters(nb) for nb in notebooks}
     wav, run = tmp_path / "x.wav", tmp_path / "run"
-    plan = planning.plan_task(batch_tasks.Task("x", wav), notebooks, declared, run, {"method": "saliency", "device": "cpu"})
+    plan = planning.plan_task(
+        batch_tasks.Task("x", wav), notebooks, declared, run, {"method": "saliency", "device": "cpu"}
+    )
     steps = {s.number: s.parameters for s in plan.steps}
     task = run / "files" / "x"
     for number, folder in (("03", "figures"), ("04", "perturbation")):
@@ -293,16 +336,31 @@ def test_summary_carries_the_quality_scores_of_notebooks_01_and_04(tmp_path):
 
     task = planning.task_dir_of(tmp_path, "a")
     (task / "noisy").mkdir(parents=True)
-    pd.DataFrame({"file": ["a_x", "a_y"], "PESQ noisy": [1.5, 2.5], "PESQ enhanced": [2.0, float("nan")],
-                  "STOI improvement": [0.1, 0.3], "SI-SDR improvement (dB)": [5.0, 7.0]}).to_csv(task / "noisy" / "enhancement_quality.csv", index=False)
+    pd.DataFrame(
+        {
+            "file": ["a_x", "a_y"],
+            "PESQ noisy": [1.5, 2.5],
+            "PESQ enhanced": [2.0, float("nan")],
+            "STOI improvement": [0.1, 0.3],
+            "SI-SDR improvement (dB)": [5.0, 7.0],
+        }
+    ).to_csv(task / "noisy" / "enhancement_quality.csv", index=False)
     (task / "perturbation").mkdir()
-    pd.DataFrame([("f1", "top", "enhanced_pesq_change", -0.2), ("f2", "top", "enhanced_pesq_change", -0.4),
-                  ("f1", "random", "enhanced_si_sdr_db_change", 0.5), ("f1", "top", "n_bins", 81.0)],
-                 columns=["file", "order", "metric", "value"]).to_csv(task / "perturbation" / "perturbation_summary.csv", index=False)
+    pd.DataFrame(
+        [
+            ("f1", "top", "enhanced_pesq_change", -0.2),
+            ("f2", "top", "enhanced_pesq_change", -0.4),
+            ("f1", "random", "enhanced_si_sdr_db_change", 0.5),
+            ("f1", "top", "n_bins", 81.0),
+        ],
+        columns=["file", "order", "metric", "value"],
+    ).to_csv(task / "perturbation" / "perturbation_summary.csv", index=False)
     (tmp_path / "files" / "b").mkdir()
     (tmp_path / "files" / "b" / "noisy").mkdir()
-    (tmp_path / "files" / "b" / "noisy" / "enhancement_quality.csv").write_text("not,\"a csv\n")
-    summary, _ = write_reports(tmp_path, [runner.TaskResult("a", "a.wav", "ok"), runner.TaskResult("b", "b.wav", "failed")])
+    (tmp_path / "files" / "b" / "noisy" / "enhancement_quality.csv").write_text('not,"a csv\n')
+    summary, _ = write_reports(
+        tmp_path, [runner.TaskResult("a", "a.wav", "ok"), runner.TaskResult("b", "b.wav", "failed")]
+    )
     rows = _summary(tmp_path)
     assert list(rows["a"]) == list(SUMMARY_COLUMNS)
     a, b = rows["a"], rows["b"]
@@ -316,14 +374,18 @@ def test_summary_carries_the_quality_scores_of_notebooks_01_and_04(tmp_path):
 
 # ------------------------------------------------------------------------------ bounds per task
 
+
 def _writer_notebook(folder: Path) -> Path:
     """A numbered notebook that writes ``write_mb`` MB into its output folder and holds ``hold_mb`` MB of memory."""
     folder.mkdir()
-    tiny_notebook(folder / "01_writer.ipynb", 'input_path = ""\noutput_dir = "out"\nwrite_mb = 0.1\nhold_mb = 0',
-                  "import os, time\nimport numpy as np\nos.makedirs(output_dir, exist_ok=True)\n"
-                  "held = np.ones(int(hold_mb * 1e6 / 8))\n"
-                  "with open(os.path.join(output_dir, 'data.bin'), 'wb') as f:\n    f.write(b'0' * int(write_mb * 1e6))\n"
-                  "time.sleep(2 if hold_mb else 0)")
+    tiny_notebook(
+        folder / "01_writer.ipynb",
+        'input_path = ""\noutput_dir = "out"\nwrite_mb = 0.1\nhold_mb = 0',
+        "import os, time\nimport numpy as np\nos.makedirs(output_dir, exist_ok=True)\n"
+        "held = np.ones(int(hold_mb * 1e6 / 8))\n"
+        "with open(os.path.join(output_dir, 'data.bin'), 'wb') as f:\n    f.write(b'0' * int(write_mb * 1e6))\n"
+        "time.sleep(2 if hold_mb else 0)",
+    )
     return folder
 
 
@@ -376,8 +438,16 @@ def test_a_task_over_the_disk_or_memory_bound_fails_alone(tmp_path, offset_clust
     manifest = tmp_path / "m.csv"
     manifest.write_text(f"id,path,write_mb,hold_mb\nbig,{audio},12,0\nsmall,{audio},0.1,0\nhungry,{audio},0.1,1500\n")
     run = tmp_path / "run"
-    summary = batch_cluster.run_batch(None, manifest, run, scheduler=offset_cluster, progress=False,
-                                      notebooks_dir=notebooks, max_disk_gb=0.01, max_memory_gb=0.8)
+    summary = batch_cluster.run_batch(
+        None,
+        manifest,
+        run,
+        scheduler=offset_cluster,
+        progress=False,
+        notebooks_dir=notebooks,
+        max_disk_gb=0.01,
+        max_memory_gb=0.8,
+    )
     assert summary.ok == ["small"] and sorted(summary.failed) == ["big", "hungry"]
     rows = _summary(run)
     big = rows["big"]["error"]
@@ -409,7 +479,10 @@ def test_a_manifest_runs_each_row_on_its_own_model(tmp_path, nb0102, sample_path
     shutil.copy(sample_paths[0], tmp_path / "x.wav")
     (tmp_path / "m.csv").write_text("path,id,model\nx.wav,default,\nx.wav,dtln,dtln\n")
     run, given = tmp_path / "run", {**FAST, "device": "cpu"}
-    plans = {t.task_id: planning.plan_task(t, only02, declared, run, given) for t in batch_tasks.read_manifest(tmp_path / "m.csv")}
+    plans = {
+        t.task_id: planning.plan_task(t, only02, declared, run, given)
+        for t in batch_tasks.read_manifest(tmp_path / "m.csv")
+    }
     assert plans["dtln"].steps[0].parameters["model"] == "dtln" and "model" not in plans["default"].steps[0].parameters
     assert plans["dtln"].steps[0].hash != plans["default"].steps[0].hash
     result = runner.run_task(plans["dtln"])
@@ -420,7 +493,9 @@ def test_a_manifest_runs_each_row_on_its_own_model(tmp_path, nb0102, sample_path
         assert file.model == "dtln" and file.input_features.shape[0] == 257
 
     (tmp_path / "bad.csv").write_text("path,id,model\nx.wav,typo,dtln2\n")
-    with pytest.raises(ValueError, match=r"bad.csv: task 'typo': model: unknown 'dtln2'; choose one of nsnet2, dtln, gtcrn"):
+    with pytest.raises(
+        ValueError, match=r"bad.csv: task 'typo': model: unknown 'dtln2'; choose one of nsnet2, dtln, gtcrn"
+    ):
         batch_cluster.run_batch(["02"], tmp_path / "bad.csv", tmp_path / "run2")
     assert not (tmp_path / "run2").exists()
     with pytest.raises(ValueError, match=r"model: unknown 'x'"):

@@ -37,8 +37,15 @@ F, T = 9, 6
 FREQS = np.arange(F) * 50.0  # 0..400 Hz
 TIMES = 0.01 * (1 + np.arange(T))  # frame centres from the segment start, hop 10 ms
 BIN_PLOTS = {
-    "spectrogram", "mask", "global_influence", "time_influence", "frequency_influence",
-    "low_frequency_influence", "low_output_frequency_influence", "time_correlation", "output_bin_map",
+    "spectrogram",
+    "mask",
+    "global_influence",
+    "time_influence",
+    "frequency_influence",
+    "low_frequency_influence",
+    "low_output_frequency_influence",
+    "time_correlation",
+    "output_bin_map",
 }
 
 
@@ -53,14 +60,29 @@ def h5_name(stem: str, method: str = "saliency", outputs: str = "all_bins", feat
     return f"{stem}__{method}_mask_{outputs}_{features}_zero1_0s+0.06s.h5"
 
 
-def write_h5(path: Path, datasets: dict, method: str = "saliency", outputs: str = "all_bins", features: str = "bins",
-             n_target_axes: int = 2, extra: dict | None = None, bin_indices=None, regions=(), attrs: dict | None = None) -> Path:
+def write_h5(
+    path: Path,
+    datasets: dict,
+    method: str = "saliency",
+    outputs: str = "all_bins",
+    features: str = "bins",
+    n_target_axes: int = 2,
+    extra: dict | None = None,
+    bin_indices=None,
+    regions=(),
+    attrs: dict | None = None,
+) -> Path:
     """A complete attribution file with the store's layout; ``datasets``: name -> (array, dims); ``attrs``: further
     file attributes."""
     rng = np.random.default_rng(1)
     file_attrs = {
-        "method": method, "target": "mask", "outputs": outputs, "features": features, "baseline": "zero",
-        "output_bin_indices": json.dumps(bin_indices), "output_regions": json.dumps([list(r) for r in regions]),
+        "method": method,
+        "target": "mask",
+        "outputs": outputs,
+        "features": features,
+        "baseline": "zero",
+        "output_bin_indices": json.dumps(bin_indices),
+        "output_regions": json.dumps([list(r) for r in regions]),
         **(attrs or {}),
     }
     with AttributionWriter(path, file_attrs, n_target_axes) as writer:
@@ -78,12 +100,17 @@ def write_h5(path: Path, datasets: dict, method: str = "saliency", outputs: str 
     return path
 
 
-def write_bins(path: Path, a: np.ndarray | None = None, method: str = "saliency", segment_first_frame: int | None = None) -> Path:
+def write_bins(
+    path: Path, a: np.ndarray | None = None, method: str = "saliency", segment_first_frame: int | None = None
+) -> Path:
     """An all-bins file of ``a`` (default :func:`causal_tensor`); with ``segment_first_frame`` its segment starts that
     many 10 ms hops (160 samples at 16 kHz) into its audio file, else the file records no segment start."""
     a = causal_tensor() if a is None else a
-    attrs = None if segment_first_frame is None else {
-        "segment_first_frame": segment_first_frame, "stft_hop_length": 160, "sample_rate": 16000}
+    attrs = (
+        None
+        if segment_first_frame is None
+        else {"segment_first_frame": segment_first_frame, "stft_hop_length": 160, "sample_rate": 16000}
+    )
     return write_h5(path, {"attributions": (a, ("f_out", "t_out", "f_in", "t_in"))}, method=method, attrs=attrs)
 
 
@@ -131,7 +158,9 @@ def test_plot_batch_writes_pngs_skips_and_reports_damaged(corpus, tmp_path, capl
     base = figure_basename(store / h5_name("a"), "abs_sum")
     assert base == h5_name("a")[:-3] + "_abs_sum"
     assert sorted(p.name for p in figures_dir.iterdir()) == sorted(f"{base}_{name}.png" for name in BIN_PLOTS)
-    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in figures_dir.iterdir())  # PNG whatever the suffix handling
+    assert all(
+        p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in figures_dir.iterdir()
+    )  # PNG whatever the suffix handling
     assert set(report.plotted[0].figures) == BIN_PLOTS
     with AttributionFile(store / h5_name("a")) as stored:  # the figures returned draw the file's own data
         np.testing.assert_array_equal(images(report.plotted[0].figures["mask"])[0], stored.mask)
@@ -159,7 +188,12 @@ def test_plot_batch_missing_folder_or_bad_aggregation(corpus, tmp_path):
 
 def test_low_frequency_variants_keep_inputs_or_outputs_up_to_the_limit(tmp_path):
     a = causal_tensor(3)
-    figures = plot_file(write_bins(tmp_path / h5_name("x"), a), low_freq_hz=120.0, aggregation="signed_sum", options=influence_plots.RAW_MAPS)
+    figures = plot_file(
+        write_bins(tmp_path / h5_name("x"), a),
+        low_freq_hz=120.0,
+        aggregation="signed_sum",
+        options=influence_plots.RAW_MAPS,
+    )
     (low_out,) = images(figures["low_output_frequency_influence"])
     (low_in,) = images(figures["low_frequency_influence"])
     (full,) = images(figures["frequency_influence"])
@@ -197,6 +231,7 @@ def test_chunked_aggregation_equals_plots_on_the_whole_tensor(tmp_path, aggregat
         agg = reduce_file(stored, aggregation, chunk_bytes=1)  # one output frame per chunk
     values = np.abs(a.astype(np.float64)) if aggregation == "abs_sum" else a.astype(np.float64)
     total = values.sum(axis=(0, 1))
+
     # Chunks are reduced in float32 (summed in float64 across chunks): 1e-6 of each map's peak.
     def close(actual, expected):
         np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-6 * np.abs(expected).max())
@@ -232,7 +267,7 @@ def test_damaged_chunk_is_reported_as_attribution_file_error(tmp_path):
     with h5py.File(path, "r") as file:
         offset = file["attributions"].id.get_chunk_info(0).byte_offset
     data = bytearray(path.read_bytes())
-    data[offset: offset + 64] = b"\x00" * 64  # corrupt the gzip stream of the first chunk
+    data[offset : offset + 64] = b"\x00" * 64  # corrupt the gzip stream of the first chunk
     path.write_bytes(bytes(data))
     with pytest.raises(AttributionFileError, match=re.escape(h5_name("x"))):
         plot_file(path)
@@ -240,8 +275,12 @@ def test_damaged_chunk_is_reported_as_attribution_file_error(tmp_path):
 
 def test_single_bin_layout(tmp_path):
     amap = np.random.default_rng(2).normal(size=(1, 1, F, T)).astype(np.float32)
-    path = write_h5(tmp_path / h5_name("x", outputs="bin"), {"attributions": (amap, ("f_out", "t_out", "f_in", "t_in"))},
-                    outputs="bin", bin_indices=[2, 3])
+    path = write_h5(
+        tmp_path / h5_name("x", outputs="bin"),
+        {"attributions": (amap, ("f_out", "t_out", "f_in", "t_in"))},
+        outputs="bin",
+        bin_indices=[2, 3],
+    )
     figures = plot_file(path)
     assert set(figures) == {"spectrogram", "mask", "output_bin_map"}
     assert "100 Hz, 0.040 s" in figures["output_bin_map"].get_suptitle()
@@ -252,31 +291,49 @@ def test_region_group_and_latent_layouts(tmp_path):
     rng = np.random.default_rng(6)
     regions = [(0.0, 200.0, 0.0, 0.03), (200.0, 450.0, 0.03, 0.07)]
     maps = rng.normal(size=(2, F, T)).astype(np.float32)
-    path = write_h5(tmp_path / h5_name("r", outputs="regions"), {"attributions": (maps, ("region", "f_in", "t_in"))},
-                    outputs="regions", n_target_axes=1, regions=regions,
-                    extra={"output_regions": (np.asarray(regions), ("region", "bounds"))})
+    path = write_h5(
+        tmp_path / h5_name("r", outputs="regions"),
+        {"attributions": (maps, ("region", "f_in", "t_in"))},
+        outputs="regions",
+        n_target_axes=1,
+        regions=regions,
+        extra={"output_regions": (np.asarray(regions), ("region", "bounds"))},
+    )
     figures = plot_file(path)
     assert set(figures) == {"spectrogram", "mask", "region_0_map", "region_1_map"}
-    assert [(key.kind, key.output) for key in figures] == [("spectrogram", None), ("mask", None), ("map", "region_0"), ("map", "region_1")]
+    assert [(key.kind, key.output) for key in figures] == [
+        ("spectrogram", None),
+        ("mask", None),
+        ("map", "region_0"),
+        ("map", "region_1"),
+    ]
     np.testing.assert_array_equal(images(figures["region_1_map"])[1], maps[1])
 
     groups = np.array([[0.0, 200.0, 0.0, 0.035], [200.0, 450.0, 0.0, 0.035], [0.0, 450.0, 0.035, 0.07]])
     values = rng.normal(size=(F, T, 3)).astype(np.float32)
-    path = write_h5(tmp_path / h5_name("g", features="regions"), {"attributions": (values, ("f_out", "t_out", "group"))},
-                    features="regions", extra={"feature_groups": (groups, ("group", "bounds"))})
+    path = write_h5(
+        tmp_path / h5_name("g", features="regions"),
+        {"attributions": (values, ("f_out", "t_out", "group"))},
+        features="regions",
+        extra={"feature_groups": (groups, ("group", "bounds"))},
+    )
     figures = plot_file(path, aggregation="abs_sum")
     assert set(figures) == {"spectrogram", "mask", "group_influence", "output_bin_groups"}
     assert [(key.kind, key.output) for key in figures][2:] == [("group_influence", None), ("groups", "output_bin")]
     shown = figures["group_influence"].axes[0].collections[0].get_array()
     np.testing.assert_allclose(shown, np.abs(values).sum(axis=(0, 1)), rtol=1e-6)
 
-    latent = {f"latent/{n}": (rng.normal(size=(F, T, 4, T)).astype(np.float32), ("f_out", "t_out", "unit", "t_in"))
-              for n in ("fc_in", "gru1")}
+    latent = {
+        f"latent/{n}": (rng.normal(size=(F, T, 4, T)).astype(np.float32), ("f_out", "t_out", "unit", "t_in"))
+        for n in ("fc_in", "gru1")
+    }
     path = write_h5(tmp_path / h5_name("l", features="latent"), latent, features="latent")
     figures = plot_file(path, aggregation="signed_sum")
     assert set(figures) == {"spectrogram", "mask", "latent_influence", "output_bin_latent"}
     assert [(key.kind, key.output) for key in figures][2:] == [("latent_influence", None), ("latent", "output_bin")]
-    np.testing.assert_allclose(images(figures["latent_influence"])[1], latent["latent/gru1"][0].sum(axis=(0, 1)), rtol=1e-5)
+    np.testing.assert_allclose(
+        images(figures["latent_influence"])[1], latent["latent/gru1"][0].sum(axis=(0, 1)), rtol=1e-5
+    )
 
 
 def test_captions_name_the_aggregation_and_limit():
@@ -310,8 +367,12 @@ def test_real_file_from_explain_file(tmp_path):
     from xai_helpers.attribution.explain import ExplainConfig, explain_file
 
     wav = REPO / "data" / "samples" / "harvard_01.wav"
-    result = explain_file(wav, tmp_path / "attr", ExplainConfig(method="saliency", segment_start_s=0.5, segment_duration_s=0.05),
-                          progress=False)
+    result = explain_file(
+        wav,
+        tmp_path / "attr",
+        ExplainConfig(method="saliency", segment_start_s=0.5, segment_duration_s=0.05),
+        progress=False,
+    )
     report = plot_batch(wav, tmp_path / "attr", "saliency", 1000.0, "abs_sum", tmp_path / "figures")
     assert [item.h5_path for item in report.plotted] == [result.path]
     figures = report.plotted[0].figures
@@ -322,4 +383,3 @@ def test_real_file_from_explain_file(tmp_path):
     assert low.shape == (161, 21)
     (time_map,) = images(figures["time_influence"])
     assert np.all(np.triu(time_map, k=1) == 0) and np.any(np.tril(time_map) > 0)  # causal
-

@@ -20,10 +20,17 @@ from xai_helpers.experiments import comparison as comparison_module
 from xai_helpers.experiments.comparison import ComparisonSettings, Job, run_job, shapley_layout
 from xai_helpers.run.batch.tasks import comparison_manifest
 from xai_helpers.experiments.comparison_corpus import (
-    COLUMNS, check_condition, load_results, make_conditions, write_results,
+    COLUMNS,
+    check_condition,
+    load_results,
+    make_conditions,
+    write_results,
 )
 from xai_helpers.experiments.context import (
-    erb_number, low_band_share, lookback_quantiles, spread_quantiles,
+    erb_number,
+    low_band_share,
+    lookback_quantiles,
+    spread_quantiles,
 )
 from xai_helpers.experiments.relation import MIN_FILES, POOLED, bootstrap_spearman, relation_table, spearman
 from xai_helpers.experiments.relevance import dominance_shares
@@ -133,7 +140,7 @@ def test_spread_of_a_delta_and_of_a_uniform_band(name):
     half = 10  # each output reads its own bin and 10 on either side, evenly (rows away from the edges only)
     band = np.zeros((n, n))
     for f in range(half, n - half):
-        band[f, f - half: f + half + 1] = 1.0
+        band[f, f - half : f + half + 1] = 1.0
     for q in (0.5, 0.9):
         m = math.ceil((q * (2 * half + 1) - 1) / 2)
         assert spread_quantiles(band, freqs, (q,), "hz")[q] == pytest.approx(m * step)
@@ -180,9 +187,13 @@ def test_bootstrap_over_files_is_seeded_and_calls_few_files_weak():
 
 
 def test_relation_table_per_model_and_pooled():
-    rows = [{"model": m, "condition": c, "file": f, "metric": metric, "value": value}
-            for m, sign in (("b", 1.0), ("a", -1.0)) for c in range(3) for f in range(4)
-            for metric, value in (("speech_relevance", c + 3 * f), ("pesq_improvement", sign * (c + 3 * f)))]
+    rows = [
+        {"model": m, "condition": c, "file": f, "metric": metric, "value": value}
+        for m, sign in (("b", 1.0), ("a", -1.0))
+        for c in range(3)
+        for f in range(4)
+        for metric, value in (("speech_relevance", c + 3 * f), ("pesq_improvement", sign * (c + 3 * f)))
+    ]
     table = relation_table(pd.DataFrame(rows), "speech_relevance", ["pesq_improvement"], n_boot=50)
     assert list(table["model"]) == ["b", "a", POOLED]
     assert list(table["rho"][:2]) == pytest.approx([1.0, -1.0])
@@ -200,16 +211,18 @@ def test_conditions_are_checked_and_give_one_file_per_clean_file(tmp_path, sampl
         check_condition({"snr_db": 5})
     with pytest.raises(ValueError, match="one value per option"):
         make_conditions(sample_paths[:1], [{"noise_type": "pink_snr", "snr_db": [0, 5]}], tmp_path / "a")
-    inputs = make_conditions(sample_paths[:1], [{"noise_type": "babble_snr", "snr_db": 0}], tmp_path / "b",
-                             talkers=sample_paths[1:3])  # one clean file: babble from the talkers
+    inputs = make_conditions(
+        sample_paths[:1], [{"noise_type": "babble_snr", "snr_db": 0}], tmp_path / "b", talkers=sample_paths[1:3]
+    )  # one clean file: babble from the talkers
     assert [(i.condition, i.file) for i in inputs] == [("babble_snr0dB", sample_paths[0].stem)]
     assert json.loads(inputs[0].path.with_suffix(".json").read_text())["n_babble_sources"] == 2
 
 
 def test_results_are_read_from_a_file_or_every_file_under_a_folder(tmp_path):
     def frame(model: str) -> pd.DataFrame:
-        return pd.DataFrame([{"model": model, "condition": "pink", "file": "a", "metric": "pesq_improvement",
-                              "value": 0.5}])
+        return pd.DataFrame(
+            [{"model": model, "condition": "pink", "file": "a", "metric": "pesq_improvement", "value": 0.5}]
+        )
 
     write_results(frame("nsnet2"), tmp_path / "run/files/t1/comparing_enhancers")
     write_results(frame("dtln"), tmp_path / "run/files/t2/comparing_enhancers")
@@ -226,8 +239,9 @@ def test_results_are_read_from_a_file_or_every_file_under_a_folder(tmp_path):
 def test_the_batch_form_wires_notebook_07_and_resumes(tmp_path, sample_paths):
     """A manifest of models x conditions x files becomes one task each; notebook 07 reads the task's clean file,
     gets its model, condition and talkers; a task whose done.json holds its hash is not run again."""
-    manifest = comparison_manifest(sample_paths[:2], ["nsnet2", "dtln"], [{"noise_type": "pink_snr", "snr_db": 5}],
-                                   tmp_path / "manifest.csv")
+    manifest = comparison_manifest(
+        sample_paths[:2], ["nsnet2", "dtln"], [{"noise_type": "pink_snr", "snr_db": 5}], tmp_path / "manifest.csv"
+    )
     read = batch_tasks.read_manifest(manifest)
     assert len(read) == 4 and read[0].task_id == f"nsnet2__c0__{sample_paths[0].stem}"
     assert read[0].parameters["models"] == ["nsnet2"]
@@ -249,15 +263,32 @@ def test_the_batch_form_wires_notebook_07_and_resumes(tmp_path, sample_paths):
 # --------------------------------------------------------------------------- the notebook
 
 
-NOTEBOOK_SETTINGS = {"models": ["nsnet2", "dtln"], "method": "saliency", "targets": ["mask"], "n_files": 1,
-                     "noise_conditions": [{"noise_type": "pink_snr", "snr_db": 5.0}], "segment_duration_s": 0.05,
-                     "n_boot": 50}
+NOTEBOOK_SETTINGS = {
+    "models": ["nsnet2", "dtln"],
+    "method": "saliency",
+    "targets": ["mask"],
+    "n_files": 1,
+    "noise_conditions": [{"noise_type": "pink_snr", "snr_db": 5.0}],
+    "segment_duration_s": 0.05,
+    "n_boot": 50,
+}
 
 
 def _papermill(executed: Path, **parameters: object) -> subprocess.CompletedProcess:
     arguments = [arg for name, value in parameters.items() for arg in ("-y", json.dumps({name: value}))]
-    command = [sys.executable, "-m", "papermill", str(NOTEBOOK), str(executed), *arguments,
-               "--cwd", str(NOTEBOOK.parent), "-k", "python3", "--no-progress-bar"]
+    command = [
+        sys.executable,
+        "-m",
+        "papermill",
+        str(NOTEBOOK),
+        str(executed),
+        *arguments,
+        "--cwd",
+        str(NOTEBOOK.parent),
+        "-k",
+        "python3",
+        "--no-progress-bar",
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=900, env=dict(os.environ), check=False)
 
 
@@ -279,8 +310,17 @@ def test_the_notebook_compares_two_models_and_writes_comparison_csv(notebook_run
     frame = pd.read_csv(notebook_run / "out/comparison.csv")
     assert list(frame.columns) == COLUMNS
     assert list(dict.fromkeys(frame["model"])) == ["nsnet2", "dtln"] and set(frame["condition"]) == {"pink_snr5dB"}
-    for metric in ("speech_relevance", "speech_energy_share", "lookback_90_ms", "spread_50_erb", "low_band_share",
-                   "pesq_improvement", "estoi_improvement", "top_amplification_effect", "shapley_spearman"):
+    for metric in (
+        "speech_relevance",
+        "speech_energy_share",
+        "lookback_90_ms",
+        "spread_50_erb",
+        "low_band_share",
+        "pesq_improvement",
+        "estoi_improvement",
+        "top_amplification_effect",
+        "shapley_spearman",
+    ):
         values = frame[frame["metric"] == metric]["value"]
         assert values.notna().all() and len(values) == 2, metric
     text = _outputs(notebook_run / "executed.ipynb")
@@ -290,8 +330,9 @@ def test_the_notebook_compares_two_models_and_writes_comparison_csv(notebook_run
 
 def test_the_notebook_reads_a_finished_run_instead_of_computing(notebook_run):
     executed = notebook_run / "from_results.ipynb"
-    done = _papermill(executed, **NOTEBOOK_SETTINGS, results_path=str(notebook_run / "out"),
-                      output_dir=str(notebook_run / "read"))
+    done = _papermill(
+        executed, **NOTEBOOK_SETTINGS, results_path=str(notebook_run / "out"), output_dir=str(notebook_run / "read")
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert pd.read_csv(notebook_run / "read/comparison.csv").equals(pd.read_csv(notebook_run / "out/comparison.csv"))
     assert "the maps stay in that run's attribution files" in _outputs(executed)
@@ -299,8 +340,9 @@ def test_the_notebook_reads_a_finished_run_instead_of_computing(notebook_run):
 
 
 def test_a_finished_job_is_reused_and_a_changed_setting_recomputes_it(notebook_run, monkeypatch, sample_paths):
-    settings = ComparisonSettings(models=("nsnet2", "dtln"), method="saliency", targets=("mask",),
-                                  segment_duration_s=0.05, n_random=1)
+    settings = ComparisonSettings(
+        models=("nsnet2", "dtln"), method="saliency", targets=("mask",), segment_duration_s=0.05, n_random=1
+    )
     out = notebook_run / "out"
     noisy = next((out / "noisy").glob(f"{sample_paths[0].stem}_pink_snr5dB.wav"))
     job = Job("nsnet2", "pink_snr5dB", sample_paths[0].stem, noisy)
@@ -312,8 +354,13 @@ def test_a_finished_job_is_reused_and_a_changed_setting_recomputes_it(notebook_r
     result = run_job(job, settings, out)
     assert result.reused and {row["metric"] for row in result.rows} >= {"speech_relevance", "shapley_spearman"}
     with pytest.raises(AssertionError, match="computed again"):
-        run_job(job, ComparisonSettings(models=("nsnet2",), method="saliency", targets=("mask",),
-                                        segment_duration_s=0.05, snr_threshold_db=3.0), out)
+        run_job(
+            job,
+            ComparisonSettings(
+                models=("nsnet2",), method="saliency", targets=("mask",), segment_duration_s=0.05, snr_threshold_db=3.0
+            ),
+            out,
+        )
 
 
 def test_settings_are_checked_before_any_work():
@@ -330,7 +377,10 @@ def test_settings_are_checked_before_any_work():
 def test_reading_states_caveats_and_missing_numbers():
     rows = [{"model": "nsnet2", "condition": "pink", "file": "a", "metric": "speech_enrichment", "value": 1.2}]
     frame = pd.DataFrame(rows)
-    text = reading(frame, relation_table(frame, "speech_relevance", ["pesq_improvement"], n_boot=5),
-                   ComparisonSettings(method="saliency"))
+    text = reading(
+        frame,
+        relation_table(frame, "speech_relevance", ["pesq_improvement"], n_boot=5),
+        ComparisonSettings(method="saliency"),
+    )
     assert "**nsnet2** (the only model compared) relies on" in text and "no model has both" in text
     assert f"fewer than {MIN_FILES} files" in text and "inside a 200 ms segment" in text

@@ -59,7 +59,10 @@ class Run:
         with open(self.stdout, "w") as stdout, open(self.stderr, "w") as stderr:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", CHILD, str(source), str(out), str(gate or "-"), timeout, json.dumps(CONFIG)],
-                stdout=stdout, stderr=stderr, env=env, cwd=REPO,
+                stdout=stdout,
+                stderr=stderr,
+                env=env,
+                cwd=REPO,
             )
         self.pid = self.process.pid
 
@@ -76,7 +79,9 @@ def wait_until(done: Callable[[], object], *runs: Run) -> None:
     meanwhile (else the test fails showing their logs)."""
     deadline = time.monotonic() + 300
     while not done():
-        assert time.monotonic() < deadline and all(run.process.poll() is None for run in runs), [run.log() for run in runs]
+        assert time.monotonic() < deadline and all(run.process.poll() is None for run in runs), [
+            run.log() for run in runs
+        ]
         time.sleep(0.05)
 
 
@@ -107,7 +112,9 @@ def test_second_run_waits_then_reuses(tmp_path, wav, second_waits):
 def test_runs_started_together(tmp_path, wav):
     out, gate = tmp_path / "attributions", tmp_path / "gate"
     runs = [Run(name, wav, out, gate) for name in ("a", "b")]
-    wait_until(lambda: any("waiting" in run.log() for run in runs), *runs)  # one holds the lock at its gate, the other waits
+    wait_until(
+        lambda: any("waiting" in run.log() for run in runs), *runs
+    )  # one holds the lock at its gate, the other waits
     gate.touch()
     assert sorted(run.finish()["status"] for run in runs) == ["computed", "skipped"]
     destination = output_path(wav, out, ExplainConfig(**CONFIG))

@@ -52,7 +52,11 @@ def test_si_sdr_analytic():
     reference = rng.normal(size=16000)
     noise = rng.normal(size=16000)
     noise -= noise.mean()
-    noise -= np.dot(noise, reference - reference.mean()) / np.dot(reference - reference.mean(), reference - reference.mean()) * (reference - reference.mean())
+    noise -= (
+        np.dot(noise, reference - reference.mean())
+        / np.dot(reference - reference.mean(), reference - reference.mean())
+        * (reference - reference.mean())
+    )
     noise *= np.sqrt(np.sum((reference - reference.mean()) ** 2) / np.sum(noise**2) / 10)  # orthogonal, 10 dB below
     assert si_sdr(reference + noise, reference) == pytest.approx(10.0, abs=1e-9)
     assert si_sdr(3.0 * reference + noise * 3.0, reference) == pytest.approx(10.0, abs=1e-9)  # scale-invariant

@@ -12,7 +12,12 @@ import torch.nn.functional as nnf
 
 from xai_helpers.io.audio import load_audio
 from xai_helpers.attribution.baselines import make_baselines
-from xai_helpers.attribution.engine import DEEPLIFT_RULES, all_bins_attributions, concatenate_chunks, weighted_output_attributions
+from xai_helpers.attribution.engine import (
+    DEEPLIFT_RULES,
+    all_bins_attributions,
+    concatenate_chunks,
+    weighted_output_attributions,
+)
 from xai_helpers.models.base import MaskFromLogPower
 from xai_helpers.models.nsnet2 import MaskFloor, load_nsnet2
 from xai_helpers.dsp.stft import log_power, stft
@@ -76,13 +81,19 @@ def test_attributions_add_up_on_every_output_bin(models, speech, rate, dtype):
             method = "deeplift" if k == 1 else "deepliftshap"
             for target in ("mask", "logit"):
                 change = _change(model, features, baselines, target, dtype)
-                attributions, deltas = concatenate_chunks(all_bins_attributions(model, features, baselines, method, target, 4))
+                attributions, deltas = concatenate_chunks(
+                    all_bins_attributions(model, features, baselines, method, target, 4)
+                )
                 assert attributions.dtype == deltas.dtype == np.dtype(str(dtype).removeprefix("torch."))
                 error = np.abs(attributions.sum(axis=(2, 3), dtype=np.float64) - change).max()
-                print(f"{rate} Hz {dtype} {method} {target}: max |sum - change| = {error:.1e} (max |change| {np.abs(change).max():.2f})")
+                print(
+                    f"{rate} Hz {dtype} {method} {target}: max |sum - change| = {error:.1e} (max |change| {np.abs(change).max():.2f})"
+                )
                 assert error <= tolerance
                 assert np.abs(deltas).max() <= tolerance
-                summed, summed_deltas = weighted_output_attributions(model, features, baselines, method, weights, target)
+                summed, summed_deltas = weighted_output_attributions(
+                    model, features, baselines, method, weights, target
+                )
                 expected = (weights * change).sum(axis=(1, 2))
                 assert summed.shape == (2, n_bins, n_frames)
                 assert np.abs(summed.sum(axis=(1, 2), dtype=np.float64) - expected).max() <= tolerance * weights.sum()
@@ -96,7 +107,9 @@ def test_attributions_add_up_on_every_output_bin(models, speech, rate, dtype):
 def test_captum_rule_does_not_add_up(models, speech):
     """The same check fails for Captum's rule: it can tell the rules apart."""
     features, baselines = speech[16000]
-    _, deltas = concatenate_chunks(all_bins_attributions(models[16000], features, baselines[:1], "deeplift", rule="captum"))
+    _, deltas = concatenate_chunks(
+        all_bins_attributions(models[16000], features, baselines[:1], "deeplift", rule="captum")
+    )
     assert np.abs(deltas).max() > 1e-2
 
 
@@ -161,7 +174,11 @@ def _gru(gru, inputs):
         a = inputs[:, :, t]
         r = _sigmoid(nnf.linear(a, w_r, b_r) + nnf.linear(h, u_r, c_r))
         z = _sigmoid(nnf.linear(a, w_z, b_z) + nnf.linear(h, u_z, c_z))
-        n = _smooth(nnf.linear(a, w_n, b_n) + _Product.apply(r, nnf.linear(h, u_n, c_n)), torch.tanh, lambda v: 1 / torch.cosh(v) ** 2)
+        n = _smooth(
+            nnf.linear(a, w_n, b_n) + _Product.apply(r, nnf.linear(h, u_n, c_n)),
+            torch.tanh,
+            lambda v: 1 / torch.cosh(v) ** 2,
+        )
         h = _Product.apply(1 - z, n) + _Product.apply(z, h)
         states.append(h)
     return torch.stack(states, dim=2)
@@ -221,7 +238,9 @@ def test_engine_equals_an_independent_implementation(models, speech, rate, targe
     with _in_dtype(models[rate], dtype) as model:
         attributions, _ = concatenate_chunks(all_bins_attributions(model, features, baselines[:k], method, target, 4))
         reference = _reference(model, features, baselines[:k], target, f_out)
-        captum, _ = concatenate_chunks(all_bins_attributions(model, features, baselines[:k], method, target, 4, rule="captum"))
+        captum, _ = concatenate_chunks(
+            all_bins_attributions(model, features, baselines[:k], method, target, 4, rule="captum")
+        )
     error = np.abs(attributions[f_out] - reference).max() / np.abs(reference).max()
     print(f"{rate} Hz {dtype} {method} {target}: max |engine - independent| / max |independent| = {error:.1e}")
     assert error < {torch.float32: 1e-5, torch.float64: 1e-9}[dtype]
@@ -238,7 +257,12 @@ def test_weighted_outputs_equal_sums_of_all_bins(models, speech):
     weights = np.zeros((2, n_bins, n_frames), np.float32)
     weights[0, 40, 3] = 1.0
     weights[1, 10:40, 1:4] = 1.0
-    for method, rule in [("deeplift", "complete"), ("deepliftshap", "complete"), ("deepliftshap", "captum"), ("inputxgradient", "complete")]:
+    for method, rule in [
+        ("deeplift", "complete"),
+        ("deepliftshap", "complete"),
+        ("deepliftshap", "captum"),
+        ("inputxgradient", "complete"),
+    ]:
         base = baselines[:1] if method == "deeplift" else baselines
         bins, bin_deltas = concatenate_chunks(all_bins_attributions(model, features, base, method, rule=rule))
         summed, deltas = weighted_output_attributions(model, features, base, method, weights, rule=rule)
@@ -260,7 +284,9 @@ def test_bad_rule_and_weights(models, speech):
     features, baselines = speech[16000]
     for call in (
         lambda: all_bins_attributions(model, features, baselines[:1], "deeplift", rule="shapley"),
-        lambda: weighted_output_attributions(model, features, baselines[:1], "deeplift", np.ones((1, *features.shape)), rule="Captum"),
+        lambda: weighted_output_attributions(
+            model, features, baselines[:1], "deeplift", np.ones((1, *features.shape)), rule="Captum"
+        ),
     ):
         with pytest.raises(ValueError, match=r"rule must be one of \('complete', 'captum'\)"):
             call()

@@ -132,8 +132,9 @@ def test_saliency_equals_finite_difference_of_reference(model, spectrum, target)
         plus, minus = features.copy(), features.copy()
         plus[t_in, f_in] += step
         minus[t_in, f_in] -= step
-        difference = (_reference_target(plus, phase, target, t_out, f_out)
-                      - _reference_target(minus, phase, target, t_out, f_out)) / (2 * step)
+        difference = (
+            _reference_target(plus, phase, target, t_out, f_out) - _reference_target(minus, phase, target, t_out, f_out)
+        ) / (2 * step)
         assert saliency[t_in, f_in] == pytest.approx(difference, rel=2e-2, abs=2e-4), (t_in, f_in)
 
 

@@ -82,10 +82,14 @@ def _captum(model, features, baselines, method, target, frames=None, freqs=None)
             targets = [(f, t_out) for f in freqs]
             if method == "deeplift":
                 base = baselines.repeat(len(freqs), 1, 1)
-                result, delta = algorithm.attribute(inputs, baselines=base, target=targets, return_convergence_delta=True)
+                result, delta = algorithm.attribute(
+                    inputs, baselines=base, target=targets, return_convergence_delta=True
+                )
                 deltas[:, column] = delta.detach().numpy()
             elif method == "deepliftshap":
-                result, delta = algorithm.attribute(inputs, baselines=baselines, target=targets, return_convergence_delta=True)
+                result, delta = algorithm.attribute(
+                    inputs, baselines=baselines, target=targets, return_convergence_delta=True
+                )
                 deltas[:, column] = delta.detach().view(len(freqs), -1).mean(1).numpy()  # per baseline -> mean
             else:
                 result = algorithm.attribute(inputs, target=targets)
@@ -112,12 +116,22 @@ def _relative(engine: np.ndarray, reference: np.ndarray) -> float:
 
 @pytest.mark.parametrize(
     "method, target",
-    [("deeplift", "mask"), ("deeplift", "logit"), ("deepliftshap", "mask"), ("saliency", "mask"), ("inputxgradient", "mask")],
+    [
+        ("deeplift", "mask"),
+        ("deeplift", "logit"),
+        ("deepliftshap", "mask"),
+        ("saliency", "mask"),
+        ("inputxgradient", "mask"),
+    ],
 )
 def test_engine_equals_captum_on_all_bins(model, clip, captum_reference, method, target):
     features, baselines = clip
     reference, reference_deltas = captum_reference(method, target)
-    chunks = list(all_bins_attributions(model, features, _baselines_for(method, baselines), method, target, frames_per_chunk=4, rule="captum"))
+    chunks = list(
+        all_bins_attributions(
+            model, features, _baselines_for(method, baselines), method, target, frames_per_chunk=4, rule="captum"
+        )
+    )
     assert [c.t_out for c in chunks] == [slice(0, 4), slice(4, 8), slice(8, 10)]
     attributions, deltas = concatenate_chunks(chunks)
     assert attributions.dtype == np.float32 and attributions.shape == reference.shape == (161, N_FRAMES, 161, N_FRAMES)
@@ -143,7 +157,9 @@ def test_completeness_up_to_reported_delta(model, clip):
     """Captum's DeepLIFT: sum of attributions = out(x) - out(b) + delta (the delta is what the GRUs break)."""
     features, baselines = clip
     for target in ("mask", "logit"):
-        attributions, deltas = concatenate_chunks(all_bins_attributions(model, features, baselines[:1], "deeplift", target, rule="captum"))
+        attributions, deltas = concatenate_chunks(
+            all_bins_attributions(model, features, baselines[:1], "deeplift", target, rule="captum")
+        )
         wrapper = MaskFromLogPower(model, target)
         with torch.no_grad():
             difference = (wrapper(features[None]) - wrapper(baselines[:1]))[0].numpy()
@@ -160,7 +176,9 @@ def test_chunking_does_not_change_the_result(model, clip, rule):
         whole = list(all_bins_attributions(model, features, base, method, frames_per_chunk=N_FRAMES, rule=rule))
         assert len(whole) == 1 and whole[0].t_out == slice(0, N_FRAMES)
         for size in (1, 3, 4, 7):
-            attributions, deltas = concatenate_chunks(all_bins_attributions(model, features, base, method, frames_per_chunk=size, rule=rule))
+            attributions, deltas = concatenate_chunks(
+                all_bins_attributions(model, features, base, method, frames_per_chunk=size, rule=rule)
+            )
             assert _relative(attributions, whole[0].attributions) < 1e-5
             assert np.abs(deltas - whole[0].deltas).max() < 1e-5 * np.abs(whole[0].attributions).max()
 
@@ -170,11 +188,18 @@ def test_max_lookback_frames(model, clip, method, rule):
     features, baselines = clip
     base = _baselines_for(method, baselines)
     full = list(all_bins_attributions(model, features, base, method, frames_per_chunk=3, rule=rule))
-    limited = list(all_bins_attributions(model, features, base, method, frames_per_chunk=3, max_lookback_frames=4, rule=rule))
+    limited = list(
+        all_bins_attributions(model, features, base, method, frames_per_chunk=3, max_lookback_frames=4, rule=rule)
+    )
     for whole, cut in zip(full, limited):
         lag = np.arange(cut.t_out.start, cut.t_out.stop)[:, None] - np.arange(N_FRAMES)[None]
         kept = (lag <= 4)[None, :, None, :]
-        np.testing.assert_allclose(cut.attributions, np.where(kept, whole.attributions, 0), rtol=0, atol=1e-6 * np.abs(whole.attributions).max())
+        np.testing.assert_allclose(
+            cut.attributions,
+            np.where(kept, whole.attributions, 0),
+            rtol=0,
+            atol=1e-6 * np.abs(whole.attributions).max(),
+        )
         assert not np.any(cut.attributions[np.broadcast_to(~kept, cut.attributions.shape)])
         share = lookback_mass_share(whole, 4)
         assert share.shape == (161, cut.t_out.stop - cut.t_out.start) and np.all((share >= 0) & (share <= 1))
@@ -214,7 +239,9 @@ def test_48k_with_mask_floor():
     with torch.no_grad():
         floored = (model.sigmoid(model.logit(features.t()[None]))[0] < 1e-4).t().numpy()  # [F, T]
     assert 0 < floored[:, -1].sum() < 513
-    attributions, deltas = concatenate_chunks(all_bins_attributions(model, features, baselines, "deeplift", frames_per_chunk=2, rule="captum"))
+    attributions, deltas = concatenate_chunks(
+        all_bins_attributions(model, features, baselines, "deeplift", frames_per_chunk=2, rule="captum")
+    )
     assert not np.any(attributions[floored])
     frames, freqs = [n_frames - 1], list(range(0, 513, 4))
     reference, reference_deltas = _captum(model, features, baselines, "deeplift", "mask", frames=frames, freqs=freqs)

@@ -10,11 +10,14 @@ class ZMQError(Exception):
     """Stands for zmq.error.ZMQError (matched by name)."""
 
 
-@pytest.mark.parametrize("failure, retried", [
-    (RuntimeError("Kernel didn't respond in 60 seconds"), True),
-    (ZMQError("Address already in use (addr='tcp://127.0.0.1:52387')"), True),
-    (RuntimeError("something else went wrong"), False),
-])
+@pytest.mark.parametrize(
+    "failure, retried",
+    [
+        (RuntimeError("Kernel didn't respond in 60 seconds"), True),
+        (ZMQError("Address already in use (addr='tcp://127.0.0.1:52387')"), True),
+        (RuntimeError("something else went wrong"), False),
+    ],
+)
 def test_a_kernel_that_fails_to_start_is_started_again(monkeypatch, tmp_path, failure, retried):
     import papermill
 
@@ -31,7 +34,9 @@ def test_a_kernel_that_fails_to_start_is_started_again(monkeypatch, tmp_path, fa
     monkeypatch.setattr("xai_helpers.reports.html.export_html", lambda executed, html: html)
     notebook = tmp_path / "01_x.ipynb"
     if retried:
-        assert execution.execute_notebook(notebook, tmp_path / "out" / "01_x.ipynb", {}) == tmp_path / "out" / "01_x.html"
+        assert (
+            execution.execute_notebook(notebook, tmp_path / "out" / "01_x.ipynb", {}) == tmp_path / "out" / "01_x.html"
+        )
         assert len(calls) == 2
     else:
         with pytest.raises(RuntimeError, match="something else"):

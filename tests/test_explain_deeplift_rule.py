@@ -48,7 +48,10 @@ def _change(model, features: np.ndarray, baselines: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
-@pytest.mark.parametrize("method, baseline", [("deeplift", {"baseline": "zero"}), ("deepliftshap", {"baseline": "shuffled", "n_baselines": 2})])
+@pytest.mark.parametrize(
+    "method, baseline",
+    [("deeplift", {"baseline": "zero"}), ("deepliftshap", {"baseline": "shuffled", "n_baselines": 2})],
+)
 def test_complete_rule_adds_up_on_every_layout(tmp_path, wav, model, layout, method, baseline):
     config = ExplainConfig(method=method, **baseline, **LAYOUTS[layout], **SEGMENT)
     result = explain_file(wav, tmp_path, config, progress=False)
@@ -63,12 +66,16 @@ def test_complete_rule_adds_up_on_every_layout(tmp_path, wav, model, layout, met
             explained = change[f_out, t_out][None, None]
         else:
             freqs, times = file.freqs_hz, file.times_s
-            explained = np.array([
-                change[((freqs >= r[0]) & (freqs < r[1]))[:, None] & ((times >= r[2]) & (times < r[3]))[None]].sum()
-                for r in file.output_regions
-            ])
+            explained = np.array(
+                [
+                    change[((freqs >= r[0]) & (freqs < r[1]))[:, None] & ((times >= r[2]) & (times < r[3]))[None]].sum()
+                    for r in file.output_regions
+                ]
+            )
     summed = attributions.sum(axis=-1 if layout == "groups" else (-2, -1), dtype=np.float64)
-    print(f"{method} {layout}: max |sum - change| = {np.abs(summed - explained).max():.1e}, max |stored delta| = {np.abs(deltas).max():.1e}")
+    print(
+        f"{method} {layout}: max |sum - change| = {np.abs(summed - explained).max():.1e}, max |stored delta| = {np.abs(deltas).max():.1e}"
+    )
     assert deltas.shape == explained.shape
     assert np.abs(deltas).max() <= 1e-4
     assert np.abs(summed - explained).max() <= 1e-4
@@ -80,25 +87,39 @@ def test_bin_and_regions_are_the_all_bins_maps(tmp_path, wav):
     every = explain_file(wav, tmp_path, ExplainConfig(method="deeplift", **SEGMENT), progress=False)
     full = _stored(every.path)[0]
     one = explain_file(wav, tmp_path, ExplainConfig(method="deeplift", **LAYOUTS["bin"], **SEGMENT), progress=False)
-    regions = explain_file(wav, tmp_path, ExplainConfig(method="deeplift", **LAYOUTS["regions"], **SEGMENT), progress=False)
+    regions = explain_file(
+        wav, tmp_path, ExplainConfig(method="deeplift", **LAYOUTS["regions"], **SEGMENT), progress=False
+    )
     with AttributionFile(one.path) as stored:
         f_out, t_out = stored.output_bin
         np.testing.assert_allclose(stored.read_attributions()[0, 0], full[f_out, t_out], atol=1e-6)
     with AttributionFile(regions.path) as stored:
         freqs, times, values = stored.freqs_hz, stored.times_s, stored.read_attributions()
         for r, region in enumerate(stored.output_regions):
-            inside = ((freqs >= region[0]) & (freqs < region[1]))[:, None] & ((times >= region[2]) & (times < region[3]))[None]
+            inside = ((freqs >= region[0]) & (freqs < region[1]))[:, None] & (
+                (times >= region[2]) & (times < region[3])
+            )[None]
             np.testing.assert_allclose(values[r], full[inside].sum(axis=0), atol=1e-5)
 
 
 @pytest.mark.parametrize("layout", ["bin", "regions"])
 def test_captum_rule_on_the_engine_equals_captum(tmp_path, wav, layout):
     """deeplift_rule="captum": the engine's weighted outputs equal Captum's DeepLiftShap (the reference)."""
-    settings = {"method": "deepliftshap", "baseline": "shuffled", "n_baselines": 2, "deeplift_rule": "captum", **LAYOUTS[layout], **SEGMENT}
+    settings = {
+        "method": "deepliftshap",
+        "baseline": "shuffled",
+        "n_baselines": 2,
+        "deeplift_rule": "captum",
+        **LAYOUTS[layout],
+        **SEGMENT,
+    }
     engine = explain_file(wav, tmp_path / "engine", ExplainConfig(backend="engine", **settings), progress=False)
     captum = explain_file(wav, tmp_path / "captum", ExplainConfig(backend="captum", **settings), progress=False)
     (ours, our_deltas, *_, a), (reference, reference_deltas, *_, b) = _stored(engine.path), _stored(captum.path)
-    assert (a.attrs["backend"], b.attrs["backend"]) == ("engine", "captum") and a.deeplift_rule == b.deeplift_rule == "captum"
+    assert (a.attrs["backend"], b.attrs["backend"]) == (
+        "engine",
+        "captum",
+    ) and a.deeplift_rule == b.deeplift_rule == "captum"
     assert np.abs(ours - reference).max() <= 1e-5 * np.abs(reference).max()
     np.testing.assert_allclose(our_deltas, reference_deltas, atol=1e-5)
     assert np.abs(reference_deltas).max() > 1e-3  # Captum's rule does not add up on NSNet2
@@ -107,16 +128,28 @@ def test_captum_rule_on_the_engine_equals_captum(tmp_path, wav, layout):
 def test_both_rules_share_a_folder(tmp_path, wav):
     paths = {}
     for rule in ("complete", "captum"):
-        result = explain_file(wav, tmp_path, ExplainConfig(method="deeplift", deeplift_rule=rule, **LAYOUTS["bin"], **SEGMENT), progress=False)
+        result = explain_file(
+            wav,
+            tmp_path,
+            ExplainConfig(method="deeplift", deeplift_rule=rule, **LAYOUTS["bin"], **SEGMENT),
+            progress=False,
+        )
         assert result.status == "computed" and f"_deeplift_{rule}_" in result.path.name
         paths[rule] = result.path
     assert attribution_paths(wav, tmp_path, "deeplift") == sorted(paths.values())
-    again = explain_file(wav, tmp_path, ExplainConfig(method="deeplift", deeplift_rule="captum", **LAYOUTS["bin"], **SEGMENT), progress=False)
+    again = explain_file(
+        wav,
+        tmp_path,
+        ExplainConfig(method="deeplift", deeplift_rule="captum", **LAYOUTS["bin"], **SEGMENT),
+        progress=False,
+    )
     assert again.status == "skipped" and again.path == paths["captum"] and again.summary()["deeplift_rule"] == "captum"
     assert attribution_paths(wav, tmp_path, "deepliftshap") == []
     deltas = {rule: _stored(path)[1] for rule, path in paths.items()}
     assert np.abs(deltas["complete"]).max() <= 1e-4 < np.abs(deltas["captum"]).max()
-    saliency = explain_file(wav, tmp_path, ExplainConfig(method="saliency", **LAYOUTS["bin"], **SEGMENT), progress=False)
+    saliency = explain_file(
+        wav, tmp_path, ExplainConfig(method="saliency", **LAYOUTS["bin"], **SEGMENT), progress=False
+    )
     assert "complete" not in saliency.path.name and _stored(saliency.path)[4].deeplift_rule is None
 
 
@@ -125,7 +158,10 @@ def test_both_rules_share_a_folder(tmp_path, wav):
     [
         ({"deeplift_rule": "exact"}, "deeplift_rule: unknown 'exact'; choose one of complete, captum"),
         ({"backend": "captum"}, "backend='captum' only implements deeplift_rule='captum'"),
-        ({"features": "latent", "outputs": "bin", "output_bin": (1000.0, 0.03)}, "features='latent'.*deeplift_rule='captum'"),
+        (
+            {"features": "latent", "outputs": "bin", "output_bin": (1000.0, 0.03)},
+            "features='latent'.*deeplift_rule='captum'",
+        ),
     ],
 )
 def test_bad_rule_settings(settings, message):

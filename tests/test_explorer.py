@@ -34,8 +34,12 @@ def store(tmp_path):
     broken = write_bins(folder / h5_name("z"))
     broken.write_bytes(broken.read_bytes()[:1000])
     one = np.ones((1, 1) + tensors["a"].shape[2:], np.float32)
-    write_h5(folder / h5_name("y", outputs="bin"), {"attributions": (one, ("f_out", "t_out", "f_in", "t_in"))},
-             outputs="bin", bin_indices=[0, 0])
+    write_h5(
+        folder / h5_name("y", outputs="bin"),
+        {"attributions": (one, ("f_out", "t_out", "f_in", "t_in"))},
+        outputs="bin",
+        bin_indices=[0, 0],
+    )
     return folder, tensors
 
 
@@ -50,7 +54,9 @@ def test_output_bin_figure_shows_that_bins_map(store):
     np.testing.assert_array_equal(map_image(fig), tensors["b"][4, 4])
     assert "200 Hz, 0.050 s" in fig.get_suptitle()
     assert [ax.get_xlabel() for ax in ex.panels(fig)] == [
-        "Time in the file (s)", "Input time t_in in the file (s)", "Time in the file (s)"
+        "Time in the file (s)",
+        "Input time t_in in the file (s)",
+        "Time in the file (s)",
     ]
     other = ex.output_bin_figure(folder / h5_name("b"), 0.0, 0.01)
     np.testing.assert_array_equal(map_image(other), tensors["b"][0, 0])
@@ -128,8 +134,13 @@ def test_exported_report_shows_the_png_instead_of_the_widget(store):
     folder, _ = store
     explorer = ex.explore(folder, "saliency", 0.0, 0.02)
     data = {k: v for k, v in explorer._repr_mimebundle_().items()}
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("explore(...)", outputs=[
-        nbformat.v4.new_output("execute_result", data=data, execution_count=1)])])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "explore(...)", outputs=[nbformat.v4.new_output("execute_result", data=data, execution_count=1)]
+            )
+        ]
+    )
     (output,) = offline_notebook(nb).cells[0].outputs
     assert WIDGET_VIEW not in output["data"] and output["data"]["image/png"] == data["image/png"]
 
@@ -154,9 +165,21 @@ def test_a_click_on_the_mask_picks_that_bin_and_hover_shows_its_values(store):
 
     explorer.handle_pointer("move", x, y)
     a = tensors["a"][2, 2]
-    assert explorer.hover.value == ex.hover_text(a, *[np.asarray(v) for v in (explorer._bin_maps(folder / h5_name("a")).input_features,
-                                                                              explorer._bin_maps(folder / h5_name("a")).mask)],
-                                                 FREQS, TIMES, TIMES[4], FREQS[7], "attribution (mask units)")
+    assert explorer.hover.value == ex.hover_text(
+        a,
+        *[
+            np.asarray(v)
+            for v in (
+                explorer._bin_maps(folder / h5_name("a")).input_features,
+                explorer._bin_maps(folder / h5_name("a")).mask,
+            )
+        ],
+        FREQS,
+        TIMES,
+        TIMES[4],
+        FREQS[7],
+        "attribution (mask units)",
+    )
     assert f"{a[7, 4]:+.3e}" in explorer.hover.value and "350 Hz, 0.050 s" in explorer.hover.value
 
     explorer.events.value = f"click {x:.5f} {y:.5f} 1"  # what the image's onclick handler writes
@@ -216,7 +239,10 @@ def test_sliders_clicks_and_hover_are_in_seconds_in_the_file(tmp_path):
     path = write_bins(tmp_path / h5_name("a"), a, segment_first_frame=50)
     explorer = ex.Explorer(tmp_path, method="saliency", f_hz=100.0, t_s=0.53)  # 0.03 s into the segment
     assert explorer.current == (path, 2, 2)
-    assert (explorer.t_slider.min, explorer.t_slider.max) == (pytest.approx(0.5 + TIMES[0]), pytest.approx(0.5 + TIMES[-1]))
+    assert (explorer.t_slider.min, explorer.t_slider.max) == (
+        pytest.approx(0.5 + TIMES[0]),
+        pytest.approx(0.5 + TIMES[-1]),
+    )
     assert "0.530 s" in explorer.status.value and "0.530 s" in explorer.figure.get_suptitle()
     mask_axes = ex.panels(explorer.figure)[2]
     assert mask_axes.get_xlim() == pytest.approx((0.5 + TIMES[0] - 0.005, 0.5 + TIMES[-1] + 0.005))
@@ -236,4 +262,3 @@ def test_sliders_clicks_and_hover_are_in_seconds_in_the_file(tmp_path):
 def test_no_explorable_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="all_bins"):
         ex.Explorer(tmp_path)
-

@@ -101,7 +101,9 @@ def test_randomisation_destroys_signed_gradient_maps(clean):
         original, _ = method_map(model, problem, method, settings.options(0))
         same, _ = method_map(randomised_model(model, (), 0), problem, method, settings.options(0))
         assert rank_correlation(original, same) == pytest.approx(1.0)
-        destroyed, _ = method_map(randomised_model(model, model.randomisation_order, 0), problem, method, settings.options(0))
+        destroyed, _ = method_map(
+            randomised_model(model, model.randomisation_order, 0), problem, method, settings.options(0)
+        )
         correlation = rank_correlation(original, destroyed)
         print(f"{method}: Spearman(original, all layers randomised) = {correlation:.3f}")
         assert abs(correlation) < 0.15
@@ -113,7 +115,8 @@ def test_reading_names_what_the_numbers_say():
     values = {"rising": (1.1, 1.3, 1.6), "flat": (0.9, 0.9, 0.9), "random": (1.0, 1.0, 1.0), "energy": (1.2, 1.4, 1.5)}
     rows = [
         {"method": method, "metric": "enrichment", "condition": f"level {level:g} dB", "value": value}
-        for method, levels in values.items() for level, value in zip((-20, -10, 0), levels)
+        for method, levels in values.items()
+        for level, value in zip((-20, -10, 0), levels)
     ]
     text = reading(rows)
     assert "level 0 dB" in text and "energy detector at 1.50" in text
@@ -144,9 +147,21 @@ def small_rows(clean):
 
 
 def test_rows_carry_the_ground_truth_metrics(small_rows):
-    required = {"shapley_spearman", "shapley_pearson", "shapley_sign_agreement", "shapley_l1", "shapley_top3",
-                "lesion_false_positive_share", "burst_effect", "burst_shapley", "burst_effect_share", "burst_material",
-                "enrichment", "deletion_area", "insertion_area"}
+    required = {
+        "shapley_spearman",
+        "shapley_pearson",
+        "shapley_sign_agreement",
+        "shapley_l1",
+        "shapley_top3",
+        "lesion_false_positive_share",
+        "burst_effect",
+        "burst_shapley",
+        "burst_effect_share",
+        "burst_material",
+        "enrichment",
+        "deletion_area",
+        "insertion_area",
+    }
     assert required <= set(small_rows["metric"])
     shapley = small_rows[small_rows["metric"] == "shapley_spearman"]
     assert set(shapley["method"]) == {*SMALL["methods"], "random", "energy", "flipped"}
@@ -166,7 +181,9 @@ def test_burst_effect_row_is_the_measured_effect(clean, small_rows):
     expected = float((masks[0] - masks[1]).numpy().T[problem.target_bins].sum())
     row = small_rows[(small_rows["method"] == "burst") & (small_rows["metric"] == "burst_effect")]
     assert float(row["value"].iloc[0]) == pytest.approx(expected, rel=1e-4)
-    share = small_rows[(small_rows["method"] == "burst") & (small_rows["metric"] == "burst_effect_share")]["value"].iloc[0]
+    share = small_rows[(small_rows["method"] == "burst") & (small_rows["metric"] == "burst_effect_share")][
+        "value"
+    ].iloc[0]
     assert float(small_rows["burst_material"].iloc[0]) == float(abs(share) >= settings.material_share)
 
 
@@ -186,10 +203,20 @@ def test_flipped_is_worst_on_signed_agreement(clean, small_rows):
     settings = BenchmarkSettings(**SMALL)
     burst, region = burst_conditions(settings)[0]
     problem, _ = burst_pair(clean, burst, region, CONFIG, settings, seed=0)
-    tiles = burst_tiles(problem.freqs_hz, problem.times_s, burst.region, settings.shapley_band_edges_hz, settings.shapley_spans)
-    exact = exact_shapley(MaskFromLogPower(load_nsnet2(16000)), problem.features, problem.baselines, tiles,
-                          problem.target_bins.astype(np.float64))
-    draws = [shapley_agreement(control_map("random", problem.features, seed), exact.values, exact.tiles) for seed in range(20)]
+    tiles = burst_tiles(
+        problem.freqs_hz, problem.times_s, burst.region, settings.shapley_band_edges_hz, settings.shapley_spans
+    )
+    exact = exact_shapley(
+        MaskFromLogPower(load_nsnet2(16000)),
+        problem.features,
+        problem.baselines,
+        tiles,
+        problem.target_bins.astype(np.float64),
+    )
+    draws = [
+        shapley_agreement(control_map("random", problem.features, seed), exact.values, exact.tiles)
+        for seed in range(20)
+    ]
     flipped = small_rows[small_rows["method"] == "flipped"].set_index("metric")["value"]
     for metric in ("shapley_spearman", "shapley_pearson"):
         assert flipped[metric] < np.mean([draw[metric] for draw in draws]) - 0.3
@@ -220,8 +247,14 @@ def test_deeplift_names_select_the_rule(clean):
     problem = burst_problem(clean, burst, region, CONFIG, settings, seed=0)
     _, complete_delta = method_map(model, problem, "deeplift", settings.options(0))
     captum_rule, captum_delta = method_map(model, problem, "deeplift_captum", settings.options(0))
-    reference = attribute_targets(problem.module(model), torch.as_tensor(problem.features), torch.as_tensor(problem.baselines),
-                                  "deeplift", [0], options=settings.options(0)).values[0]
+    reference = attribute_targets(
+        problem.module(model),
+        torch.as_tensor(problem.features),
+        torch.as_tensor(problem.baselines),
+        "deeplift",
+        [0],
+        options=settings.options(0),
+    ).values[0]
     np.testing.assert_allclose(captum_rule, reference, atol=1e-5 * np.abs(reference).max())
     assert complete_delta < 1e-3 < captum_delta
 
@@ -243,8 +276,10 @@ def test_reading_names_the_best_agreement_and_the_controls(agreement_rows):
     from xai_helpers.experiments.faithfulness import reading
 
     rows = agreement_rows
-    rows += [{"method": "burst", "metric": metric, "condition": "level 20 dB", "value": value}
-             for metric, value in (("burst_effect_share", 0.3), ("burst_material", 1.0))]
+    rows += [
+        {"method": "burst", "metric": metric, "condition": "level 20 dB", "value": value}
+        for metric, value in (("burst_effect_share", 0.3), ("burst_material", 1.0))
+    ]
     text = reading(rows)
     assert "**good** agrees best: Spearman 0.70 ± 0.14, 0.50 above poor" in text
     assert "`flipped` comes out lowest of all rows" in text
@@ -274,11 +309,16 @@ def test_ground_truth_figure_shows_the_rows_means(agreement_rows):
 
     from xai_helpers.plots.faithfulness import plot_ground_truth
 
-    rows = agreement_rows + [{"method": "good", "metric": "lesion_false_positive_share", "condition": "level 0 dB", "value": 0.25}]
+    rows = agreement_rows + [
+        {"method": "good", "metric": "lesion_false_positive_share", "condition": "level 0 dB", "value": 0.25}
+    ]
     fig = plot_ground_truth(rows)
     panels = [ax for ax in fig.axes if ax.patches]
-    assert [ax.get_title() for ax in panels] == ["Spearman with exact Shapley values", "sign agreement (Shapley mass)",
-                                                 "mass on the lesioned band"]
+    assert [ax.get_title() for ax in panels] == [
+        "Spearman with exact Shapley values",
+        "sign agreement (Shapley mass)",
+        "mass on the lesioned band",
+    ]
     # methods from the lowest mean Spearman up: flipped -0.7, random 0.05, poor 0.2, good 0.7, energy 0.9 (by hand)
     order = ["flipped", "random", "poor", "good", "energy"]
     assert [label.get_text() for label in panels[0].get_yticklabels()] == order

@@ -173,8 +173,13 @@ def case_babble_with_one_input_file(tmp_path, clean_dir):
 
 
 def case_room_source_mic_distance_negative(tmp_path, clean_dir):
-    inject_noise(np.random.default_rng(0).standard_normal(SR) * 0.1, SR, "room_reverberation", reverberances=[0.3],
-                 source_mic_distance_m=-1.0)
+    inject_noise(
+        np.random.default_rng(0).standard_normal(SR) * 0.1,
+        SR,
+        "room_reverberation",
+        reverberances=[0.3],
+        source_mic_distance_m=-1.0,
+    )
 
 
 def case_device_meta(tmp_path, clean_dir):
@@ -190,7 +195,9 @@ def case_device_cuda_without_gpu(tmp_path, clean_dir):
 
 
 def case_malformed_bare_region(tmp_path, clean_dir):
-    ExplainConfig(method="saliency", outputs="regions", output_regions="0-1000Hz", segment_start_s=0.5, segment_duration_s=0.05)
+    ExplainConfig(
+        method="saliency", outputs="regions", output_regions="0-1000Hz", segment_start_s=0.5, segment_duration_s=0.05
+    )
 
 
 def case_reverberance_50(tmp_path, clean_dir):
@@ -204,42 +211,91 @@ def case_room_reverberance_50(tmp_path, clean_dir):
 CASES = [
     (case_5_gain_1000, ValueError, r"dB_amplification \(gain_db\) must be a number in \[-60, 60\] dB, got 1000"),
     (case_6_output_dir_is_input_path, ValueError, r"output_dir: .*clean is the input folder input_path .*clean"),
-    (case_6_output_dir_inside_input_path, ValueError, r"output_dir: .*noisy lies inside the input folder input_path .*clean"),
+    (
+        case_6_output_dir_inside_input_path,
+        ValueError,
+        r"output_dir: .*noisy lies inside the input folder input_path .*clean",
+    ),
     (case_6_corpus_into_its_clean_folder, ValueError, r"output_dir: .*clean is the folder of the clean input files"),
-    (case_7_manifest_column_typo, ValueError, r"m.csv: task 'a' has the column\(s\) \['metod'\].*valid manifest columns: .*'method'"),
+    (
+        case_7_manifest_column_typo,
+        ValueError,
+        r"m.csv: task 'a' has the column\(s\) \['metod'\].*valid manifest columns: .*'method'",
+    ),
     (case_8_workers_minus_2, ValueError, r"workers must be a whole number of at least 1 .*not -2"),
-    (case_10_nothing_of_the_method_to_perturb, FileNotFoundError,
-     r"no attribution file of method 'deepliftshap' explaining model 'nsnet2' in .*attr for the 2 input files "
-     r"\(a.wav, b.wav\); found methods: deeplift \(2 files\)"),
-    (case_wrong_model_to_plot, FileNotFoundError,
-     r"no attribution file of method 'deepliftshap' explaining model 'dtln' in .*attr for the 1 input file \(a.wav\); "
-     r"its files explain nsnet2: run notebook 02 with model='dtln', or set model to one of these"),
+    (
+        case_10_nothing_of_the_method_to_perturb,
+        FileNotFoundError,
+        r"no attribution file of method 'deepliftshap' explaining model 'nsnet2' in .*attr for the 2 input files "
+        r"\(a.wav, b.wav\); found methods: deeplift \(2 files\)",
+    ),
+    (
+        case_wrong_model_to_plot,
+        FileNotFoundError,
+        r"no attribution file of method 'deepliftshap' explaining model 'dtln' in .*attr for the 1 input file \(a.wav\); "
+        r"its files explain nsnet2: run notebook 02 with model='dtln', or set model to one of these",
+    ),
     (case_wrong_model_to_perturb, FileNotFoundError, r"explaining model 'gtcrn' .*its files explain nsnet2"),
-    (case_unknown_model, ValueError, r"model: unknown 'dtln2'; choose one of nsnet2, dtln, gtcrn, or give an import path"),
-    (case_10_every_file_failed, NothingDoneError, r"nothing perturbed: .*a.wav: failed, .*a__deepliftshap_broken.h5.*b.wav: skipped"),
-    (case_10_nothing_of_the_method_to_plot, FileNotFoundError,
-     r"no attribution file of method 'deepliftshap' in .*attr .*found methods: saliency \(2 files\)"),
-    (case_10_no_attribution_of_these_inputs, FileNotFoundError,
-     r"for the 2 input files \(a.wav, b.wav\); the folder holds 1 .h5 file of other audio files \(other__deepliftshap_mask.h5\)"),
+    (
+        case_unknown_model,
+        ValueError,
+        r"model: unknown 'dtln2'; choose one of nsnet2, dtln, gtcrn, or give an import path",
+    ),
+    (
+        case_10_every_file_failed,
+        NothingDoneError,
+        r"nothing perturbed: .*a.wav: failed, .*a__deepliftshap_broken.h5.*b.wav: skipped",
+    ),
+    (
+        case_10_nothing_of_the_method_to_plot,
+        FileNotFoundError,
+        r"no attribution file of method 'deepliftshap' in .*attr .*found methods: saliency \(2 files\)",
+    ),
+    (
+        case_10_no_attribution_of_these_inputs,
+        FileNotFoundError,
+        r"for the 2 input files \(a.wav, b.wav\); the folder holds 1 .h5 file of other audio files \(other__deepliftshap_mask.h5\)",
+    ),
     (case_10_every_file_to_plot_damaged, NothingDoneError, r"nothing plotted: .*a__deepliftshap_broken.h5"),
     (case_output_dir_is_a_file_01, ValueError, r"output_dir: .*taken is an existing file, not a folder"),
     (case_output_dir_is_a_file_02, ValueError, r"output_dir: .*taken is an existing file, not a folder"),
-    (case_output_dir_is_a_file_03, ValueError, r"output_dir \(figures_dir\): .*taken is an existing file, not a folder"),
+    (
+        case_output_dir_is_a_file_03,
+        ValueError,
+        r"output_dir \(figures_dir\): .*taken is an existing file, not a folder",
+    ),
     (case_output_dir_is_a_file_04, ValueError, r"output_dir: .*taken is an existing file, not a folder"),
-    (case_babble_with_one_input_file, ValueError, r"'babble_snr' makes its babble from the other input files, so input_path "
-     r"must give at least 2 clean files; it gave 1 \(.*a.wav\)"),
+    (
+        case_babble_with_one_input_file,
+        ValueError,
+        r"'babble_snr' makes its babble from the other input files, so input_path "
+        r"must give at least 2 clean files; it gave 1 \(.*a.wav\)",
+    ),
     (case_room_source_mic_distance_negative, ValueError, r"source_mic_distance_m"),
     (case_device_gpu, ValueError, r"device: 'gpu'.*is not a device name"),
     (case_device_meta, ValueError, r"device: 'meta'.*is not supported"),
-    (case_device_cuda_without_gpu, ValueError,
-     r"device: 'cuda'.*no CUDA GPU" if not torch.cuda.is_available() else r"device: 'cuda:99'.*does not exist"),
-    (case_malformed_bare_region, ValueError, r"output_regions: region '0-1000Hz' is malformed; expected 'LO-HIHz@START-ENDs' .* or \[f_lo_hz, f_hi_hz, t_lo_s, t_hi_s\]"),
+    (
+        case_device_cuda_without_gpu,
+        ValueError,
+        r"device: 'cuda'.*no CUDA GPU" if not torch.cuda.is_available() else r"device: 'cuda:99'.*does not exist",
+    ),
+    (
+        case_malformed_bare_region,
+        ValueError,
+        r"output_regions: region '0-1000Hz' is malformed; expected 'LO-HIHz@START-ENDs' .* or \[f_lo_hz, f_hi_hz, t_lo_s, t_hi_s\]",
+    ),
     (case_reverberance_50, ValueError, r"reverberances: RT60 50(\.0)? is not .*seconds"),
-    (case_room_reverberance_50, ValueError, r"reverberances: 50(\.0)? is not a plausible reverberation time in seconds \(it looks like a percentage"),
+    (
+        case_room_reverberance_50,
+        ValueError,
+        r"reverberances: 50(\.0)? is not a plausible reverberation time in seconds \(it looks like a percentage",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "error", "message"), CASES, ids=[case.__name__.removeprefix("case_") for case, _, _ in CASES])
+@pytest.mark.parametrize(
+    ("case", "error", "message"), CASES, ids=[case.__name__.removeprefix("case_") for case, _, _ in CASES]
+)
 def test_a_fault_gets_a_clear_error_naming_the_file_or_parameter(case, error, message, tmp_path, clean_dir):
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     with pytest.raises(error, match=message):
@@ -275,10 +331,20 @@ def test_the_cpu_device_is_accepted():
 
 
 def test_one_output_region_may_be_written_as_a_bare_string():
-    bare = ExplainConfig(method="saliency", outputs="regions", output_regions="0-1000Hz@0.05-0.15s",
-                         segment_start_s=0.5, segment_duration_s=0.2)
-    listed = ExplainConfig(method="saliency", outputs="regions", output_regions=["0-1000Hz@0.05-0.15s"],
-                           segment_start_s=0.5, segment_duration_s=0.2)
+    bare = ExplainConfig(
+        method="saliency",
+        outputs="regions",
+        output_regions="0-1000Hz@0.05-0.15s",
+        segment_start_s=0.5,
+        segment_duration_s=0.2,
+    )
+    listed = ExplainConfig(
+        method="saliency",
+        outputs="regions",
+        output_regions=["0-1000Hz@0.05-0.15s"],
+        segment_start_s=0.5,
+        segment_duration_s=0.2,
+    )
     assert bare.output_regions == listed.output_regions == ((0.0, 1000.0, 0.05, 0.15),)
 
 
@@ -305,7 +371,12 @@ def test_notebook_01_run_twice_never_adds_noise_to_its_own_outputs(tmp_path, cle
     written = run_notebook_01(inner, outer)
     snapshot = {p.name: p.read_bytes() for p in outer.iterdir() if p.is_file()}
     again = run_notebook_01(inner, outer)
-    assert [p.name for p in written] == [p.name for p in again] == [p.name for p in first] == ["a_pink_snr5dB.wav", "b_pink_snr5dB.wav"]
+    assert (
+        [p.name for p in written]
+        == [p.name for p in again]
+        == [p.name for p in first]
+        == ["a_pink_snr5dB.wav", "b_pink_snr5dB.wav"]
+    )
     assert {p.name: p.read_bytes() for p in outer.iterdir() if p.is_file()} == snapshot
     assert not list(outer.rglob("*_pink_snr5dB_pink_snr5dB*"))
 
@@ -315,21 +386,42 @@ def test_notebook_01_run_twice_never_adds_noise_to_its_own_outputs(tmp_path, cle
 
 def _papermill(notebook: str, executed: Path, **parameters: str) -> subprocess.CompletedProcess:
     arguments = [arg for name, value in parameters.items() for arg in ("-p", name, value)]
-    command = [sys.executable, "-m", "papermill", str(NOTEBOOKS / notebook), str(executed), *arguments,
-               "--cwd", str(NOTEBOOKS), "-k", "python3", "--no-progress-bar"]
+    command = [
+        sys.executable,
+        "-m",
+        "papermill",
+        str(NOTEBOOKS / notebook),
+        str(executed),
+        *arguments,
+        "--cwd",
+        str(NOTEBOOKS),
+        "-k",
+        "python3",
+        "--no-progress-bar",
+    ]
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     return subprocess.run(command, capture_output=True, text=True, timeout=600, env=environment, check=False)
 
 
-@pytest.mark.parametrize(("notebook", "output"), [("03_visualisation.ipynb", "figures"), ("04_perturbation_effects.ipynb", "perturbation")])
+@pytest.mark.parametrize(
+    ("notebook", "output"), [("03_visualisation.ipynb", "figures"), ("04_perturbation_effects.ipynb", "perturbation")]
+)
 def test_a_notebook_with_nothing_of_its_method_exits_non_zero_naming_what_exists(notebook, output, tmp_path, clean_dir):
     attributions = fake_attributions(tmp_path / "attr", "a__deeplift_complete_mask.h5")
     executed = tmp_path / f"executed_{notebook}"
-    done = _papermill(notebook, executed, input_path=str(clean_dir / "a.wav"), attributions_dir=str(attributions),
-                      method="deepliftshap", output_dir=str(tmp_path / output))
+    done = _papermill(
+        notebook,
+        executed,
+        input_path=str(clean_dir / "a.wav"),
+        attributions_dir=str(attributions),
+        method="deepliftshap",
+        output_dir=str(tmp_path / output),
+    )
     assert done.returncode != 0
-    message = (f"no attribution file of method 'deepliftshap' explaining model 'nsnet2' in {attributions} for the 1 input "
-               "file (a.wav); found methods: deeplift (1 file)")
+    message = (
+        f"no attribution file of method 'deepliftshap' explaining model 'nsnet2' in {attributions} for the 1 input "
+        "file (a.wav); found methods: deeplift (1 file)"
+    )
     assert message in done.stderr
     assert message in executed.read_text()  # the executed notebook, the run's log, shows the error too
     assert not (tmp_path / output).exists()

@@ -69,15 +69,25 @@ def test_region_scores_of_additive_methods_are_bin_sums(model, segment):
     scores = {(s.method, s.grid, s.output): s for s in bin_scores(model, segment, outputs, [grid], settings)}
     weights = torch.as_tensor(np.stack([o.weights for o in outputs]), dtype=torch.float32)
     grouped = attribute_targets(
-        ExplainedOutputs(model, "mask", weights), torch.as_tensor(segment.features), torch.as_tensor(segment.baselines),
-        "integratedgradients", [0, 1], feature_mask=torch.as_tensor(grid.labels), options=settings.options(),
+        ExplainedOutputs(model, "mask", weights),
+        torch.as_tensor(segment.features),
+        torch.as_tensor(segment.baselines),
+        "integratedgradients",
+        [0, 1],
+        feature_mask=torch.as_tensor(grid.labels),
+        options=settings.options(),
     ).values
     for m, output in enumerate(outputs):
         ig = scores[("integratedgradients", grid.name, output.name)]
         np.testing.assert_allclose(ig.values, grouped[m], rtol=1e-4, atol=1e-6)
-        np.testing.assert_allclose(ig.values, [scores[("integratedgradients", "bins", output.name)].map[t].sum()
-                                                for t in grid.tiles.masks], rtol=1e-9)
-        phi = exact_shapley(MaskFromLogPower(model), segment.features, segment.baselines, grid.tiles, output.weights).values
+        np.testing.assert_allclose(
+            ig.values,
+            [scores[("integratedgradients", "bins", output.name)].map[t].sum() for t in grid.tiles.masks],
+            rtol=1e-9,
+        )
+        phi = exact_shapley(
+            MaskFromLogPower(model), segment.features, segment.baselines, grid.tiles, output.weights
+        ).values
         deeplift = scores[("deeplift", grid.name, output.name)].values
         assert abs(deeplift.sum() - phi.sum()) < 1e-3 * max(1.0, abs(phi.sum()))
 
@@ -107,7 +117,9 @@ def test_the_profile_of_a_unit_wired_to_one_band_is_that_band():
         return torch.relu(torch.einsum("uf,bft->but", weights, log_power) + 10.0)
 
     features = np.random.default_rng(0).uniform(-2, 2, size=(n_bins, n_frames)).astype(np.float32)
-    profiles = unit_profiles(activations, features, np.full((1, n_bins, n_frames), -5.0, dtype=np.float32), batch_size=5)
+    profiles = unit_profiles(
+        activations, features, np.full((1, n_bins, n_frames), -5.0, dtype=np.float32), batch_size=5
+    )
     assert profiles.shape == (2, n_bins)
     assert np.flatnonzero(profiles[0]).tolist() == list(range(8, 16))
     np.testing.assert_allclose(profiles[0, 8:16], features[8:16].sum(axis=1) + 5.0 * n_frames, rtol=1e-5)
@@ -118,7 +130,9 @@ def test_the_profile_of_a_unit_wired_to_one_band_is_that_band():
 def test_layer_activations_of_nsnet2(model, segment):
     x = torch.as_tensor(segment.features)[None]
     fc_in = layer_activations(model, "fc_in")(x)
-    np.testing.assert_allclose(fc_in.detach().numpy(), torch.relu(model.fc_in(x.transpose(1, 2))).transpose(1, 2).detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        fc_in.detach().numpy(), torch.relu(model.fc_in(x.transpose(1, 2))).transpose(1, 2).detach().numpy(), atol=1e-6
+    )
     gru1 = layer_activations(model, "gru1")(x)
     assert gru1.shape == (1, model.hidden, x.shape[2])
 
@@ -141,15 +155,20 @@ def test_rows_agreement_stability_and_between_methods():
     for file in ("a", "b"):
         for seed in (0, 1):
             common = dict(definition="regions", grid=grid.name, file=file, seed=seed, output="out", seconds=0.1)
-            scores += [Score(method="shapley", values=phi, **common), Score(method="kernelshap", values=phi * (1 + seed), **common),
-                       Score(method="lime", values=phi[::-1] - seed * phi, **common)]
+            scores += [
+                Score(method="shapley", values=phi, **common),
+                Score(method="kernelshap", values=phi * (1 + seed), **common),
+                Score(method="lime", values=phi[::-1] - seed * phi, **common),
+            ]
     rows = study_rows(Study(scores, [grid], {}, {}, None, [], 0.0, "none"))
     mean = rows.groupby(["method", "metric"])["value"].mean()
     assert mean[("kernelshap", "shapley_spearman")] == pytest.approx(1.0)
     assert mean[("kernelshap", "shapley_sign_agreement")] == pytest.approx(1.0)
     assert mean[("kernelshap", "spread_seeds")] == pytest.approx(0.0, abs=1e-12)
     assert mean[("lime", "spread_seeds")] > 0.01
-    assert rows[(rows["method"] == "lime") & (rows["seed"] == 0)]["value"][rows["metric"] == "shapley_spearman"].iloc[0] == pytest.approx(-1.0)
+    assert rows[(rows["method"] == "lime") & (rows["seed"] == 0)]["value"][rows["metric"] == "shapley_spearman"].iloc[
+        0
+    ] == pytest.approx(-1.0)
     assert mean[("shapley", "spearman_with:regions/kernelshap")] == pytest.approx(1.0)
     assert ("shapley", "shapley_spearman") not in mean.index
     assert set(rows.columns) == {"definition", "grid", "method", "metric", "value", "file", "output", "seed"}

@@ -104,8 +104,9 @@ def test_equals_the_hand_engine_on_nsnet2(models, clips, rule):
         if rule == "captum" and method != "deepliftshap":
             continue
         generic, deltas = _all_bins(model, x, baselines, method, rule=rule, frames_per_chunk=4)
-        reference, reference_deltas = concatenate_chunks(hand.all_bins_attributions(model, x, baselines, method,
-                                                                                    rule=rule))
+        reference, reference_deltas = concatenate_chunks(
+            hand.all_bins_attributions(model, x, baselines, method, rule=rule)
+        )
         error = np.abs(generic - reference).max() / np.abs(reference).max()
         print(f"{rule}/{method}: max |generic - hand| / max |hand| = {error:.1e}")
         assert error < 1e-5
@@ -130,12 +131,20 @@ def test_captum_rule_equals_captum(clips, name):
     for target in ("mask", "output"):
         explained = MaskFromLogPower(model, target, phase)
         for method, algorithm, baselines in (("deeplift", DeepLift, b[:1]), ("deepliftshap", DeepLiftShap, b)):
-            generic, _ = weighted_output_attributions(model, x, baselines, method, weights, target, rule="captum",
-                                                      phase=phase)
+            generic, _ = weighted_output_attributions(
+                model, x, baselines, method, weights, target, rule="captum", phase=phase
+            )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                reference = np.stack([algorithm(explained).attribute(torch.tensor(x)[None], torch.tensor(baselines),
-                                                                     target=bin_)[0].detach().numpy() for bin_ in bins])
+                reference = np.stack(
+                    [
+                        algorithm(explained)
+                        .attribute(torch.tensor(x)[None], torch.tensor(baselines), target=bin_)[0]
+                        .detach()
+                        .numpy()
+                        for bin_ in bins
+                    ]
+                )
             error = np.abs(generic - reference).max() / np.abs(reference).max()
             print(f"{name}/{target}/{method}: max |generic - captum| / max |captum| = {error:.1e}")
             assert error < 1e-9
@@ -215,30 +224,52 @@ def _module(module: nn.Module) -> Op:
 
 
 OPS = {
-    "sigmoid": Op(torch.sigmoid), "tanh": Op(torch.tanh), "relu": Op(F.relu), "relu-module": _module(nn.ReLU()),
-    "prelu+": _module(nn.PReLU(init=0.25)), "prelu-": _module(nn.PReLU(init=-0.7)),
-    "leaky_relu": Op(lambda v: F.leaky_relu(v, 0.1)), "square": Op(torch.square), "pow3": Op(lambda v: v**3),
-    "sqrt": Op(lambda v: torch.sqrt(v * v + 1)), "sqrt-at-zero": Op(lambda v: torch.sqrt(F.relu(v))),
-    "reciprocal": Op(lambda v: 1 / (v * v + 0.5)), "abs": Op(torch.abs), "log": Op(lambda v: torch.log(v * v + 1)),
-    "log10": Op(lambda v: torch.log10(torch.clamp(v * v, min=1e-3))), "exp": Op(torch.exp),
-    "pow10": Op(lambda v: torch.pow(10.0, v / 2)), "clamp": Op(lambda v: v.clamp(-0.5, 0.7)),
+    "sigmoid": Op(torch.sigmoid),
+    "tanh": Op(torch.tanh),
+    "relu": Op(F.relu),
+    "relu-module": _module(nn.ReLU()),
+    "prelu+": _module(nn.PReLU(init=0.25)),
+    "prelu-": _module(nn.PReLU(init=-0.7)),
+    "leaky_relu": Op(lambda v: F.leaky_relu(v, 0.1)),
+    "square": Op(torch.square),
+    "pow3": Op(lambda v: v**3),
+    "sqrt": Op(lambda v: torch.sqrt(v * v + 1)),
+    "sqrt-at-zero": Op(lambda v: torch.sqrt(F.relu(v))),
+    "reciprocal": Op(lambda v: 1 / (v * v + 0.5)),
+    "abs": Op(torch.abs),
+    "log": Op(lambda v: torch.log(v * v + 1)),
+    "log10": Op(lambda v: torch.log10(torch.clamp(v * v, min=1e-3))),
+    "exp": Op(torch.exp),
+    "pow10": Op(lambda v: torch.pow(10.0, v / 2)),
+    "clamp": Op(lambda v: v.clamp(-0.5, 0.7)),
     "cos-sin": Op(lambda v: torch.cos(v) + torch.sin(2 * v)),
     "softplus-elu-gelu-silu": Op(lambda v: F.softplus(v) + F.elu(v) + F.gelu(v) + F.silu(v)),
-    "product": Op(lambda v: v * v.flip(-1)), "divide": Op(lambda v: v / (1 + v * v)),
-    "complex-product": Op(_complex_product), "matmul": Op(lambda v: v @ v.transpose(1, 2) @ v),
+    "product": Op(lambda v: v * v.flip(-1)),
+    "divide": Op(lambda v: v / (1 + v * v)),
+    "complex-product": Op(_complex_product),
+    "matmul": Op(lambda v: v @ v.transpose(1, 2) @ v),
     "einsum": Op(lambda v: torch.einsum("btf,btf->bt", v, v.roll(1, 1))[..., None] * v),
-    "layer_norm": _module(nn.LayerNorm(6)), "instant-norm": Op(_instant_norm),
+    "layer_norm": _module(nn.LayerNorm(6)),
+    "instant-norm": Op(_instant_norm),
     "group_norm": Op(lambda v, m: m(v.transpose(1, 2)).transpose(1, 2), nn.GroupNorm(2, 6)),
-    "conv2d": Op(lambda v, m: m(F.pad(v[:, None], (0, 0, 2, 0))).sum(1),
-                 nn.Conv2d(1, 4, (3, 3), padding=(0, 2), dilation=(1, 2))),
-    "grouped-conv-bn": Op(lambda v, c, n: n(c(v.transpose(1, 2)[..., None].repeat(1, 1, 1, 2))).mean(-1).mT,
-                          nn.Conv2d(6, 6, (1, 2), groups=3), _batch_norm(6)),
-    "conv_transpose2d": Op(lambda v, m: m(v[:, None])[:, :, : v.shape[1], : v.shape[2]].sum(1),
-                           nn.ConvTranspose2d(1, 2, (2, 3), stride=(1, 2), padding=(0, 1), output_padding=(0, 1))),
+    "conv2d": Op(
+        lambda v, m: m(F.pad(v[:, None], (0, 0, 2, 0))).sum(1), nn.Conv2d(1, 4, (3, 3), padding=(0, 2), dilation=(1, 2))
+    ),
+    "grouped-conv-bn": Op(
+        lambda v, c, n: n(c(v.transpose(1, 2)[..., None].repeat(1, 1, 1, 2))).mean(-1).mT,
+        nn.Conv2d(6, 6, (1, 2), groups=3),
+        _batch_norm(6),
+    ),
+    "conv_transpose2d": Op(
+        lambda v, m: m(v[:, None])[:, :, : v.shape[1], : v.shape[2]].sum(1),
+        nn.ConvTranspose2d(1, 2, (2, 3), stride=(1, 2), padding=(0, 1), output_padding=(0, 1)),
+    ),
     "fft": Op(lambda v: torch.fft.irfft(torch.fft.rfft(v) * torch.tensor([1.0, 0.5, 2.0, 0.0]), n=6) ** 2),
     "gru": _rnn(nn.GRU, num_layers=2, bidirectional=True),
-    "lstm": _rnn(nn.LSTM, num_layers=2, batch_first=True, bidirectional=True), "rnn": _rnn(nn.RNN, batch_first=True),
-    "gru-cell": Op(_cell_loop, nn.GRUCell(6, 3)), "lstm-cell": Op(_cell_loop, nn.LSTMCell(6, 3)),
+    "lstm": _rnn(nn.LSTM, num_layers=2, batch_first=True, bidirectional=True),
+    "rnn": _rnn(nn.RNN, batch_first=True),
+    "gru-cell": Op(_cell_loop, nn.GRUCell(6, 3)),
+    "lstm-cell": Op(_cell_loop, nn.LSTMCell(6, 3)),
     "in-place": Op(_inplace),
 }
 
@@ -258,8 +289,17 @@ def test_each_op_rule_adds_up(name):
         assert np.abs(a.sum(axis=(2, 3)) - (outputs[0] - outputs[1]).numpy()).max() < 1e-10
 
 
-@pytest.mark.parametrize("function, piecewise", [(torch.sigmoid, False), (torch.tanh, False), (torch.exp, False),
-                                                  (torch.log, False), (F.softplus, False), (torch.relu, True)])
+@pytest.mark.parametrize(
+    "function, piecewise",
+    [
+        (torch.sigmoid, False),
+        (torch.tanh, False),
+        (torch.exp, False),
+        (torch.log, False),
+        (F.softplus, False),
+        (torch.relu, True),
+    ],
+)
 def test_rescale_tends_to_the_derivative(function, piecewise):
     """The rescale multiplier adds up exactly where it is a quotient and tends to the derivative as x - b -> 0."""
     x = torch.linspace(0.2, 3.0, 15, dtype=torch.float64)
@@ -276,8 +316,14 @@ def test_rescale_tends_to_the_derivative(function, piecewise):
     assert smooth_threshold(torch.float64) == pytest.approx(torch.finfo(torch.float64).eps ** (1 / 3))
 
 
-@pytest.mark.parametrize("op, name", [(torch.erf, "torch.erf"), (lambda v: torch.atan2(v, v.flip(-1)), "torch.atan2"),
-                                      (lambda v: v.softmax(-1), "Tensor.softmax")])
+@pytest.mark.parametrize(
+    "op, name",
+    [
+        (torch.erf, "torch.erf"),
+        (lambda v: torch.atan2(v, v.flip(-1)), "torch.atan2"),
+        (lambda v: v.softmax(-1), "Tensor.softmax"),
+    ],
+)
 def test_an_op_without_a_rule_is_refused_by_name(op, name):
     model = nn.Sequential(nn.Linear(4, 4), Op(op))
     x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
@@ -330,7 +376,8 @@ def test_cuda_equals_cpu(models, clips):
         x, b, phase = clips[name]
         cpu, cpu_deltas = _all_bins(models[name], x, b, "deepliftshap", target="mask", phase=phase)
         with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
-            gpu, gpu_deltas = _all_bins(load_model(name, device="cuda"), x, b, "deepliftshap", target="mask",
-                                        phase=phase)
+            gpu, gpu_deltas = _all_bins(
+                load_model(name, device="cuda"), x, b, "deepliftshap", target="mask", phase=phase
+            )
         assert np.abs(gpu - cpu).max() < 1e-4 * np.abs(cpu).max()
         assert np.abs(gpu_deltas).max() < 1e-4

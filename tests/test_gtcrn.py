@@ -64,12 +64,16 @@ def assert_close(actual: np.ndarray, expected: np.ndarray, tolerance: float = 1e
 def port_run(model: GTCRN, spectrum: np.ndarray) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
     """The port's complex mask ``[T, 257]`` for a noisy spectrum ``[T, 257]``, and the outputs of its
     depthwise convs' input activations, TRA GRUs and inter-frame GRUs (by module name)."""
-    names = [name for name, _ in model.named_modules()
-             if name.endswith(("point_act", "att_gru")) or ".inter_rnn.rnn" in name]
+    names = [
+        name for name, _ in model.named_modules() if name.endswith(("point_act", "att_gru")) or ".inter_rnn.rnn" in name
+    ]
     captured = {}
-    handles = [model.get_submodule(name).register_forward_hook(
-        lambda module, args, out, name=name: captured.__setitem__(name, out[0] if isinstance(out, tuple) else out))
-        for name in names]
+    handles = [
+        model.get_submodule(name).register_forward_hook(
+            lambda module, args, out, name=name: captured.__setitem__(name, out[0] if isinstance(out, tuple) else out)
+        )
+        for name in names
+    ]
     try:
         frames = torch.as_tensor(spectrum[None], dtype=torch.complex64)
         with torch.no_grad():
@@ -84,8 +88,10 @@ def port_caches(captured: dict[str, torch.Tensor], t: int) -> dict[str, np.ndarr
     """The streaming graph's caches after frame ``t``, rebuilt from the port's activations (layout:
     :data:`xai_helpers.models.gtcrn_reference.CACHE_SHAPES`)."""
     conv, tra, inter = np.zeros((2, 1, 16, 16, 33)), np.zeros((2, 3, 1, 1, 16)), np.zeros((2, 1, 33, 16))
-    sides = ((("encoder.2", "encoder.3", "encoder.4"), DILATIONS), (("decoder.0", "decoder.1", "decoder.2"),
-                                                                     tuple(reversed(DILATIONS))))
+    sides = (
+        (("encoder.2", "encoder.3", "encoder.4"), DILATIONS),
+        (("decoder.0", "decoder.1", "decoder.2"), tuple(reversed(DILATIONS))),
+    )
     for side, (blocks, dilations) in enumerate(sides):
         for index, (block, dilation) in enumerate(zip(blocks, dilations)):
             start = sum(2 * d for d in DILATIONS if d < dilation)
@@ -93,8 +99,9 @@ def port_caches(captured: dict[str, torch.Tensor], t: int) -> dict[str, np.ndarr
             conv[side, 0, :, start : start + 2 * dilation] = padded[0, :, t + 1 : t + 1 + 2 * dilation].numpy()
             tra[side, index, 0, 0] = captured[f"{block}.tra.att_gru"][0, t].numpy()
     for index in range(2):
-        inter[index, 0] = torch.cat([captured[f"dpgrnn{index + 1}.inter_rnn.rnn{group}"][:, t]
-                                     for group in (1, 2)], dim=-1).numpy()
+        inter[index, 0] = torch.cat(
+            [captured[f"dpgrnn{index + 1}.inter_rnn.rnn{group}"][:, t] for group in (1, 2)], dim=-1
+        ).numpy()
     return {"conv_cache": conv, "tra_cache": tra, "inter_cache": inter}
 
 
@@ -163,8 +170,12 @@ def test_causal(model, inputs):
 def test_latent_layers_and_randomisation(model, inputs):
     features, phase = (torch.tensor(a[:, :20].T[None], dtype=torch.float32) for a in inputs)
     outputs = {}
-    handles = [model.latent_module(layer).register_forward_hook(
-        lambda module, args, out, layer=layer: outputs.__setitem__(layer, out)) for layer in model.latent_layers]
+    handles = [
+        model.latent_module(layer).register_forward_hook(
+            lambda module, args, out, layer=layer: outputs.__setitem__(layer, out)
+        )
+        for layer in model.latent_layers
+    ]
     with torch.no_grad():
         mask = model.explained(features, "mask", phase)
     for handle in handles:

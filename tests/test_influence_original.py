@@ -79,7 +79,10 @@ def test_global_maps_of_an_influence_hold_every_variant():
 
 
 def test_global_panels_log_scale_colour_bars_and_underlay():
-    maps = {name: influence.global_map(maps_of(cancelling_tensor()), name) for name in ("abs_sum", "net_abs", "net_positive", "net_negative")}
+    maps = {
+        name: influence.global_map(maps_of(cancelling_tensor()), name)
+        for name in ("abs_sum", "net_abs", "net_positive", "net_negative")
+    }
     underlay = np.random.default_rng(0).normal(size=(F, T))
     fig = influence_plots.plot_global_maps(maps, FREQS, TIMES, log_floor=0.01, underlay=underlay)
     panels = plot_panels(fig)
@@ -92,13 +95,17 @@ def test_global_panels_log_scale_colour_bars_and_underlay():
         assert [im.get_gid() for im in ax.get_images()][0] == "underlay"  # grey spectrogram drawn first
         assert ax.get_title().startswith(name)
         alpha = np.asarray(image.get_alpha())
-        assert alpha.shape == (F, T) and alpha[maps[name] < 0.01].max(initial=0.0) == 0.0  # below the floor: see-through
+        assert (
+            alpha.shape == (F, T) and alpha[maps[name] < 0.01].max(initial=0.0) == 0.0
+        )  # below the floor: see-through
     for bar in bars:
         assert bar.get_yscale() == "log"
         assert "log, floor 0.01" in bar.get_ylabel() and "unitless" in bar.get_ylabel()
     assert "|Σa| / max |Σa|" in bars[1].get_ylabel() and "Σ|a| / max Σ|a|" in bars[0].get_ylabel()
 
-    linear = influence_plots.plot_global_maps({"signed_sum": maps["abs_sum"], "net_abs": maps["net_abs"]}, FREQS, TIMES, log_floor=None)
+    linear = influence_plots.plot_global_maps(
+        {"signed_sum": maps["abs_sum"], "net_abs": maps["net_abs"]}, FREQS, TIMES, log_floor=None
+    )
     (signed_image,), (net_image,) = [ax.get_images() for ax in plot_panels(linear)]
     assert signed_image.get_clim() == (-1.0, 1.0) and net_image.get_clim() == (0.0, 1.0)
     assert not any(isinstance(im.norm, LogNorm) for im in (signed_image, net_image))
@@ -157,8 +164,12 @@ def test_original_low_frequency_variant_keeps_exactly_the_input_columns_up_to_th
     fig = influence_plots.plot_low_frequency_map(freq_map, FREQS, 100.0, "abs_sum")
     (shown,) = images(fig)
     assert shown.shape == (F, 3)  # every output row
-    np.testing.assert_allclose(shown, freq_map[:, :3] / freq_map[:, :3].sum(axis=1, keepdims=True))  # rows over the kept inputs
-    assert fig.axes[0].get_xlim() == pytest.approx((-25.0, 125.0)) and fig.axes[0].get_ylim() == pytest.approx((-25.0, 425.0))
+    np.testing.assert_allclose(
+        shown, freq_map[:, :3] / freq_map[:, :3].sum(axis=1, keepdims=True)
+    )  # rows over the kept inputs
+    assert fig.axes[0].get_xlim() == pytest.approx((-25.0, 125.0)) and fig.axes[0].get_ylim() == pytest.approx(
+        (-25.0, 425.0)
+    )
     assert "inputs <= 100 Hz" in fig.axes[1].get_ylabel()
     with pytest.raises(ValueError, match="no input frequency <= low_freq_hz=-1"):
         influence.low_inputs(freq_map, FREQS, -1.0)
@@ -205,7 +216,9 @@ def test_band_attribution_over_files_and_its_figure(tmp_path):
     paths = [write_bins(tmp_path / h5_name(stem), tensor) for stem, tensor in (("a", a), ("b", b))]
     edges = band_analysis.band_edges_hz("linear", 2, 400.0)
     raw = band_analysis.band_attribution(paths, "linear", 2, "abs_sum", share=False)
-    expected = np.stack([band_analysis.band_sums(np.abs(x.astype(np.float64)).sum(axis=(0, 1)), FREQS, edges) for x in (a, b)])
+    expected = np.stack(
+        [band_analysis.band_sums(np.abs(x.astype(np.float64)).sum(axis=(0, 1)), FREQS, edges) for x in (a, b)]
+    )
     np.testing.assert_allclose(raw.values, expected, rtol=1e-5)
     np.testing.assert_allclose(raw.mean, expected.mean(axis=0), rtol=1e-5)
     np.testing.assert_allclose(raw.std, expected.std(axis=0), rtol=1e-5)
@@ -238,7 +251,9 @@ def test_file_times_offset_by_the_segment_start(tmp_path):
         ax = figures[name].axes[0]
         assert ax.get_xlim() == pytest.approx((0.5 + TIMES[0] - half, 0.5 + TIMES[-1] + half)), name
         assert "in the file (s)" in ax.get_xlabel(), name
-    assert figures["time_influence"].axes[0].get_ylim() == pytest.approx((0.5 + TIMES[0] - half, 0.5 + TIMES[-1] + half))
+    assert figures["time_influence"].axes[0].get_ylim() == pytest.approx(
+        (0.5 + TIMES[0] - half, 0.5 + TIMES[-1] + half)
+    )
     global_axes = figures["global_influence"].axes[0]
     assert global_axes.get_xlim() == pytest.approx((0.5 + TIMES[0] - half, 0.5 + TIMES[-1] + half))
     _, t_out = influence.influence(causal_tensor(16)).representative_bin()
@@ -265,7 +280,12 @@ def test_selection_maps_in_file_time_with_underlay():
 
 def test_map_options_reach_the_figures_and_are_checked(tmp_path):
     path = write_bins(tmp_path / h5_name("x"), causal_tensor(18))
-    raw = plot_file(path, 100.0, "abs_sum", options=MapOptions(global_maps=("abs_sum",), log_floor=None, normalisation="none", underlay=False))
+    raw = plot_file(
+        path,
+        100.0,
+        "abs_sum",
+        options=MapOptions(global_maps=("abs_sum",), log_floor=None, normalisation="none", underlay=False),
+    )
     assert "raw sums" in raw["time_influence"].axes[1].get_ylabel()
     assert len(raw["global_influence"].axes) == 2  # one panel and its colour bar
     original = plot_file(path, 100.0, "abs_sum")

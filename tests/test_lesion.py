@@ -21,7 +21,7 @@ def models():
 
 @pytest.fixture(scope="module")
 def features(noisy_speech) -> np.ndarray:
-    return log_power(stft(noisy_speech[8000:8000 + 30 * 160], stft_config(16000))).astype(np.float32)
+    return log_power(stft(noisy_speech[8000 : 8000 + 30 * 160], stft_config(16000))).astype(np.float32)
 
 
 def test_band_bins_and_weights(models):
@@ -41,7 +41,7 @@ def test_each_models_lesion_makes_its_mask_blind_to_the_band(name, noisy_speech)
     from xai_helpers.models.registry import load_model
 
     model = load_model(name)
-    spectrum = stft(noisy_speech[8000:8000 + 4800], model.stft_config(16000))
+    spectrum = stft(noisy_speech[8000 : 8000 + 4800], model.stft_config(16000))
     features, phase = log_power(spectrum).astype(np.float32), np.angle(spectrum)
     bins = band_bins(model.stft_config(16000))
     lesioned = lesioned_model(model)

@@ -30,7 +30,9 @@ def clip():
     """(features [F, T], baselines [2, F, T]) of 16 frames of a bundled sample."""
     features = log_power(stft(load_audio(SAMPLE, 16000), stft_config(16000)))[:, FRAMES].astype(np.float32)
     rng = np.random.default_rng(3)
-    baselines = np.stack([np.full_like(features, -12.0), features + rng.normal(0, 1.0, features.shape).astype(np.float32)])
+    baselines = np.stack(
+        [np.full_like(features, -12.0), features + rng.normal(0, 1.0, features.shape).astype(np.float32)]
+    )
     return features, baselines
 
 
@@ -41,9 +43,12 @@ def reference_maps(a: np.ndarray) -> dict[str, np.ndarray]:
     for kind, values in (("abs", np.abs(a)), ("signed", a)):
         vectors = values.sum(axis=2).reshape(-1, a.shape[3])  # [f_out * t_out, t_in]
         out |= {
-            f"global_{kind}": values.sum(axis=(0, 1)), f"time_{kind}": values.sum(axis=(0, 2)),
-            f"freq_{kind}": values.sum(axis=(1, 3)), f"frame_gram_{kind}": vectors.T @ vectors,
-            f"frame_sum_{kind}": vectors.sum(axis=0), f"frame_peak_{kind}": np.abs(vectors).max(axis=0),
+            f"global_{kind}": values.sum(axis=(0, 1)),
+            f"time_{kind}": values.sum(axis=(0, 2)),
+            f"freq_{kind}": values.sum(axis=(1, 3)),
+            f"frame_gram_{kind}": vectors.T @ vectors,
+            f"frame_sum_{kind}": vectors.sum(axis=0),
+            f"frame_peak_{kind}": np.abs(vectors).max(axis=0),
         }
     out["global_positive"] = np.clip(a, 0, None).sum(axis=(0, 1))
     out["global_negative"] = np.clip(a, None, 0).sum(axis=(0, 1))
@@ -52,14 +57,26 @@ def reference_maps(a: np.ndarray) -> dict[str, np.ndarray]:
 
 def assert_close(actual, expected, name):
     scale = max(np.abs(expected).max(), 1e-30)
-    assert np.abs(actual - expected).max() <= RTOL * scale, f"{name}: max diff {np.abs(actual - expected).max():.3g}, scale {scale:.3g}"
+    assert np.abs(actual - expected).max() <= RTOL * scale, (
+        f"{name}: max diff {np.abs(actual - expected).max():.3g}, scale {scale:.3g}"
+    )
 
 
-@pytest.mark.parametrize("method,rule,k", [("deepliftshap", "complete", 2), ("deepliftshap", "captum", 2), ("deeplift", "complete", 1), ("saliency", "complete", 0)])
+@pytest.mark.parametrize(
+    "method,rule,k",
+    [
+        ("deepliftshap", "complete", 2),
+        ("deepliftshap", "captum", 2),
+        ("deeplift", "complete", 1),
+        ("saliency", "complete", 0),
+    ],
+)
 def test_streamed_maps_equal_the_dense_tensor(model, clip, method, rule, k):
     features, baselines = clip
     b = baselines[:k] if k else None
-    dense, dense_deltas = concatenate_chunks(all_bins_attributions(model, features, b, method, rule=rule, frames_per_chunk=5))
+    dense, dense_deltas = concatenate_chunks(
+        all_bins_attributions(model, features, b, method, rule=rule, frames_per_chunk=5)
+    )
     maps, deltas = all_bins_maps(model, features, b, method, rule=rule, frames_per_chunk=5)
     assert set(maps.arrays) == set(MAP_DIMS)
     for name, expected in reference_maps(dense).items():
@@ -97,7 +114,9 @@ def test_streamed_maps_with_a_lookback_equal_the_dense_tensor(model, clip):
     )
     lag = np.arange(dense.shape[1])[:, None] - np.arange(dense.shape[3])[None]
     assert not (dense * (lag > 5)[None, :, None, :]).any() and (dense * (lag == 5)[None, :, None, :]).any()
-    maps, deltas = all_bins_maps(model, features, baselines[:2], "deepliftshap", frames_per_chunk=4, max_lookback_frames=5)
+    maps, deltas = all_bins_maps(
+        model, features, baselines[:2], "deepliftshap", frames_per_chunk=4, max_lookback_frames=5
+    )
     for name, expected in reference_maps(dense).items():
         assert_close(maps[name], expected, name)
     np.testing.assert_allclose(deltas, dense_deltas, rtol=0, atol=1e-6)
@@ -113,7 +132,12 @@ def test_tiles_of_input_frames_equal_whole_chunks():
         for start, stop in cuts:
             tiled.add(slice(start, stop), torch.from_numpy(a[:, t_out, :, start:stop].copy()), consume=True)
         totals = tiled.end()
-        np.testing.assert_allclose(totals.numpy(), a[:, t_out].astype(np.float64).sum(axis=(2, 3)), rtol=0, atol=1e-6 * np.abs(a).sum(axis=(2, 3)).max())
+        np.testing.assert_allclose(
+            totals.numpy(),
+            a[:, t_out].astype(np.float64).sum(axis=(2, 3)),
+            rtol=0,
+            atol=1e-6 * np.abs(a).sum(axis=(2, 3)).max(),
+        )
     for name in MAP_DIMS:
         assert_close(tiled.result()[name], whole.result()[name], name)
 

@@ -42,7 +42,9 @@ def test_activations_are_registered_modules_used_once():
     activations = [m for m in model.modules() if isinstance(m, (nn.ReLU, nn.Sigmoid))]
     assert len(activations) == 4
     calls = {id(m): 0 for m in activations}
-    hooks = [m.register_forward_hook(lambda mod, i, o: calls.__setitem__(id(mod), calls[id(mod)] + 1)) for m in activations]
+    hooks = [
+        m.register_forward_hook(lambda mod, i, o: calls.__setitem__(id(mod), calls[id(mod)] + 1)) for m in activations
+    ]
     model(torch.zeros(1, 3, 161))
     for hook in hooks:
         hook.remove()

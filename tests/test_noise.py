@@ -338,7 +338,13 @@ def test_save_noisy_example_checks_sample_rate(tmp_path, speech_like):
 def test_options_for_keeps_what_the_type_uses():
     from xai_helpers.dsp.noise.registry import options_for
 
-    every = {"freq_ranges": ["1000-2000"], "rms_amplitudes": [0.01], "time_ranges": ["0.5-1.2"], "reverberances": [0.5], "snr_db": [5.0]}
+    every = {
+        "freq_ranges": ["1000-2000"],
+        "rms_amplitudes": [0.01],
+        "time_ranges": ["0.5-1.2"],
+        "reverberances": [0.5],
+        "snr_db": [5.0],
+    }
     assert options_for("sinusoidal", **every) == {"freq_ranges": ["1000-2000"], "rms_amplitudes": [0.01]}
     assert options_for("pink_snr", **every) == {"snr_db": [5.0]}
     assert options_for("not_added", **every) == {}
@@ -352,11 +358,23 @@ def test_noise_seed_ids_are_fixed_per_type_not_by_position(speech_like):
     from xai_helpers.dsp.noise.registry import NOISE_SPECS
 
     ids = {name: spec.seed_id for name, spec in NOISE_SPECS.items()}
-    assert ids == {"not_added": 0, "sinusoidal": 1, "white": 2, "reverberation": 3, "white_snr": 4, "pink_snr": 5, "babble_snr": 6,
-                   "room_reverberation": 7}
+    assert ids == {
+        "not_added": 0,
+        "sinusoidal": 1,
+        "white": 2,
+        "reverberation": 3,
+        "white_snr": 4,
+        "pink_snr": 5,
+        "babble_snr": 6,
+        "room_reverberation": 7,
+    }
     assert len(set(ids.values())) == len(ids)
     (example,) = inject_noise(speech_like, SR, "pink_snr", snr_db=5.0, seed=3)
-    assert example.params["derived_seed"] == derive_seed(3, 5, 0) == int(np.random.SeedSequence([3, 5, 0]).generate_state(1)[0])
+    assert (
+        example.params["derived_seed"]
+        == derive_seed(3, 5, 0)
+        == int(np.random.SeedSequence([3, 5, 0]).generate_state(1)[0])
+    )
 
 
 def test_faithfulness_burst_is_the_shared_band_limited_burst():

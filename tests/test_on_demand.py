@@ -27,10 +27,17 @@ def clip():
     return features, baselines
 
 
-@pytest.mark.parametrize("method,rule,k,target", [
-    ("deeplift", "complete", 1, "mask"), ("deepliftshap", "complete", 2, "mask"), ("deepliftshap", "captum", 2, "mask"),
-    ("deeplift", "complete", 1, "logit"), ("saliency", "complete", 0, "mask"), ("inputxgradient", "complete", 0, "mask"),
-])
+@pytest.mark.parametrize(
+    "method,rule,k,target",
+    [
+        ("deeplift", "complete", 1, "mask"),
+        ("deepliftshap", "complete", 2, "mask"),
+        ("deepliftshap", "captum", 2, "mask"),
+        ("deeplift", "complete", 1, "logit"),
+        ("saliency", "complete", 0, "mask"),
+        ("inputxgradient", "complete", 0, "mask"),
+    ],
+)
 def test_sweeper_equals_the_engines_weighted_sweep(clip, method, rule, k, target):
     features, baselines = clip
     model = cached_model(16000, "cpu")
@@ -46,7 +53,7 @@ def test_sweeper_equals_the_engines_weighted_sweep(clip, method, rule, k, target
         assert scale > 0
         np.testing.assert_allclose(sweeper.bin_map(f, t), expected[m], rtol=0, atol=1e-5 * scale)
         np.testing.assert_allclose(together[m], expected[m], rtol=0, atol=1e-5 * scale)
-        assert np.all(together[m][:, t + 1:] == 0)
+        assert np.all(together[m][:, t + 1 :] == 0)
     with pytest.raises(IndexError, match=r"output bin \(161, 0\) outside"):
         sweeper.bin_map(161, 0)
     with pytest.raises(ValueError, match="at least one"):
@@ -54,7 +61,9 @@ def test_sweeper_equals_the_engines_weighted_sweep(clip, method, rule, k, target
 
 
 def test_bin_maps_of_a_maps_file_equal_the_full_files_slices(tmp_path, sample_paths):
-    config = dict(segment_start_s=0.5, segment_duration_s=0.12, method="deepliftshap", baseline="shuffled", n_baselines=2)
+    config = dict(
+        segment_start_s=0.5, segment_duration_s=0.12, method="deepliftshap", baseline="shuffled", n_baselines=2
+    )
     full = explain_file(sample_paths[1], tmp_path, ExplainConfig(store="full", **config), progress=False).path
     maps_only = explain_file(sample_paths[1], tmp_path, ExplainConfig(store="maps", **config), progress=False).path
     recomputed, stored = BinMaps(maps_only), BinMaps(full)
@@ -67,6 +76,8 @@ def test_bin_maps_of_a_maps_file_equal_the_full_files_slices(tmp_path, sample_pa
         several = recomputed.bin_maps(BINS)
         assert several.shape == (len(BINS),) + a.input_features.shape
         for m, pair in enumerate(BINS):
-            np.testing.assert_allclose(several[m], a.read_attributions(pair), rtol=0, atol=1e-5 * np.abs(several[m]).max())
+            np.testing.assert_allclose(
+                several[m], a.read_attributions(pair), rtol=0, atol=1e-5 * np.abs(several[m]).max()
+            )
     with pytest.raises(IndexError, match=re.escape(maps_only.name)):
         recomputed.bin_map(0, 12)

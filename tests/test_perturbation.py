@@ -155,12 +155,15 @@ def test_areas_on_a_hand_made_curve():
         area_under_curve([0.1, 1.0], [0.0, 1.0])
     with pytest.raises(ValueError, match="increase"):
         area_under_curve([0.0, 0.5, 0.5, 1.0], [0, 1, 1, 1])
-    curves = pd.DataFrame({
-        "order": ["top"] * 3 + ["random"] * 6, "run": [0] * 3 + [0] * 3 + [1] * 3,
-        "fraction": [0.0, 0.5, 1.0] * 3,
-        "deletion": [0, 1, 1, 0, 0.5, 1, 0, 0.5, 0.5],
-        "insertion": [1, 0, 0, 1, 0.5, 0, 1, 1, 0],
-    })
+    curves = pd.DataFrame(
+        {
+            "order": ["top"] * 3 + ["random"] * 6,
+            "run": [0] * 3 + [0] * 3 + [1] * 3,
+            "fraction": [0.0, 0.5, 1.0] * 3,
+            "deletion": [0, 1, 1, 0, 0.5, 1, 0, 0.5, 0.5],
+            "insertion": [1, 0, 0, 1, 0.5, 0, 1, 1, 0],
+        }
+    )
     areas = curve_areas(curves, "m").set_index("order")
     assert areas.loc["top", "deletion_area"] == pytest.approx(0.75)
     assert areas.loc["top", "insertion_area"] == pytest.approx(0.25)
@@ -209,15 +212,21 @@ def test_perturb_file_writes_amplified_wavs_and_sidecars(explained, tmp_path, mo
     with AttributionFile(h5) as stored:
         stored_mask, attributions = stored["mask"], stored.read_attributions()
     assert result.reference["mean mask (input)"] == pytest.approx(stored_mask.mean(), abs=1e-6)
-    assert result.reference["mean attribution sum per output bin"] == pytest.approx(attributions.sum() / (161 * 5), rel=1e-4)
+    assert result.reference["mean attribution sum per output bin"] == pytest.approx(
+        attributions.sum() / (161 * 5), rel=1e-4
+    )
     np.testing.assert_allclose(result.scores, attributions.sum(axis=(0, 1)), rtol=1e-4, atol=1e-6)  # signed ranking
     summary = pd.read_csv(write_summary([result], tmp_path))
     assert list(summary.columns) == ["file", "order", "metric", "value"]
-    assert {"deletion_area", "insertion_area", "amplified_mean_abs_mask_change", "mean_mask_baseline"} <= set(summary["metric"])
+    assert {"deletion_area", "insertion_area", "amplified_mean_abs_mask_change", "mean_mask_baseline"} <= set(
+        summary["metric"]
+    )
     assert set(summary["order"]) == {"top", "flop", "random", "all"}
-    for fig in (plot_selection(result.selections, result.freqs_hz, result.times_s, 6.0),
-                plot_mask_change(result.changes, result.freqs_hz, result.times_s),
-                plot_curves(result.curves, result.areas)):
+    for fig in (
+        plot_selection(result.selections, result.freqs_hz, result.times_s, 6.0),
+        plot_mask_change(result.changes, result.freqs_hz, result.times_s),
+        plot_curves(result.curves, result.areas),
+    ):
         assert fig.axes
     labels = [ax.get_ylabel() for ax in plot_mask_change(result.changes, result.freqs_hz, result.times_s).axes]
     assert "mask change (new - original)" in labels
@@ -248,8 +257,12 @@ def test_enhanced_quality_changes_against_the_clean_speech(tmp_path, sample_path
 
     (item,) = make_noisy_corpus([sample_paths[0]], tmp_path / "noisy", "pink_snr", snr_db=5.0, seed=0)
     folder = tmp_path / "attributions"
-    explain_file(item.noisy_path, folder, ExplainConfig(method="deepliftshap", segment_start_s=0.5, segment_duration_s=0.05),
-                 progress=False)
+    explain_file(
+        item.noisy_path,
+        folder,
+        ExplainConfig(method="deepliftshap", segment_start_s=0.5, segment_duration_s=0.05),
+        progress=False,
+    )
     settings = PerturbationSettings(top_percent=10.0, gain_db=12.0, n_random=2, seed=1, fractions=(0.0, 1.0))
     result = perturb_file(item.noisy_path, folder, tmp_path / "out", settings, model)
     assert result.status == "perturbed", result.message
@@ -259,8 +272,11 @@ def test_enhanced_quality_changes_against_the_clean_speech(tmp_path, sample_path
 
     def scores(wave):
         enhanced = enhance_details(wave, 16000, model).enhanced
-        return {"PESQ": pesq(clean, enhanced, 16000, "wb"), "STOI": stoi(clean, enhanced, 16000),
-                "SI-SDR": si_sdr(enhanced, clean)}
+        return {
+            "PESQ": pesq(clean, enhanced, 16000, "wb"),
+            "STOI": stoi(clean, enhanced, 16000),
+            "SI-SDR": si_sdr(enhanced, clean),
+        }
 
     original = scores(noisy)
     assert result.quality_original == pytest.approx(original, rel=1e-6)
@@ -270,7 +286,9 @@ def test_enhanced_quality_changes_against_the_clean_speech(tmp_path, sample_path
         assert quality.loc[which, "PESQ (amplified)"] == pytest.approx(amplified["PESQ"], abs=1e-4)
         assert quality.loc[which, "PESQ change"] == pytest.approx(amplified["PESQ"] - original["PESQ"], abs=1e-4)
         assert quality.loc[which, "STOI change"] == pytest.approx(amplified["STOI"] - original["STOI"], abs=1e-5)
-        assert quality.loc[which, "SI-SDR change (dB)"] == pytest.approx(amplified["SI-SDR"] - original["SI-SDR"], abs=1e-3)
+        assert quality.loc[which, "SI-SDR change (dB)"] == pytest.approx(
+            amplified["SI-SDR"] - original["SI-SDR"], abs=1e-3
+        )
     # amplifying 10 % of a 50 ms segment by 12 dB moves the whole-file scores, but not much
     assert quality.loc["top", "SI-SDR change (dB)"] != 0 and np.all(np.abs(quality["PESQ change"]) < 1.0)
     summary = pd.DataFrame(summary_rows(result))
@@ -279,6 +297,8 @@ def test_enhanced_quality_changes_against_the_clean_speech(tmp_path, sample_path
     assert by[("all", "enhanced_pesq")] == pytest.approx(original["PESQ"])
     assert by[("top", "enhanced_stoi_change")] == pytest.approx(quality.loc["top", "STOI change"])
     assert by[("random", "enhanced_si_sdr_db_change")] == pytest.approx(quality.loc["random", "SI-SDR change (dB)"])
-    sidecar = json.loads((tmp_path / "out" / amplified_name(item.noisy_path.stem, "top", 10.0, 12.0)).with_suffix(".json").read_text())
+    sidecar = json.loads(
+        (tmp_path / "out" / amplified_name(item.noisy_path.stem, "top", 10.0, 12.0)).with_suffix(".json").read_text()
+    )
     assert sidecar["quality_reference"] == "clean"
     assert sidecar["enhanced_quality"]["PESQ"] == pytest.approx(quality.loc["top", "PESQ (amplified)"])

@@ -20,7 +20,7 @@ BAND, LAG, T_OUT = 12, 3, 9  # 600 Hz, 30 ms
 
 @pytest.fixture(scope="module")
 def features(noisy_speech) -> np.ndarray:
-    return log_power(stft(noisy_speech[8000:8000 + 12 * 160], stft_config(16000))).astype(np.float32)[:, :12]
+    return log_power(stft(noisy_speech[8000 : 8000 + 12 * 160], stft_config(16000))).astype(np.float32)[:, :12]
 
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
@@ -35,7 +35,7 @@ def test_the_output_depends_on_the_planted_bin_alone(mechanism, features):
     moved[BAND, T_OUT - LAG] += 2.0
     change = np.abs(model.predict(moved, "mask") - base)
     assert change[:, T_OUT].min() > 1e-3  # every output bin of frame T_OUT moves
-    assert change[:, : T_OUT].max() == 0 and np.array_equal(np.flatnonzero(change.max(axis=0)), [T_OUT])
+    assert change[:, :T_OUT].max() == 0 and np.array_equal(np.flatnonzero(change.max(axis=0)), [T_OUT])
 
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)

@@ -69,9 +69,7 @@ def test_time_influence_diagonal():
         assert ti.shape == (T, T)
         np.testing.assert_array_equal(ti, np.diag(np.diag(ti)))
         assert np.all(np.diag(ti) > 0)
-        np.testing.assert_allclose(
-            np.diag(ti), [a[:, t, :, t].sum() for t in range(T)], rtol=1e-6
-        )
+        np.testing.assert_allclose(np.diag(ti), [a[:, t, :, t].sum() for t in range(T)], rtol=1e-6)
 
 
 def test_time_influence_causal_upper_triangle_zero():
@@ -122,9 +120,7 @@ def test_signed_vs_abs_aggregation_with_cancelling_signs():
     assert influence.global_influence(a, "signed_sum")[1, 1] == 0.0
     assert influence.global_influence(a, "abs_sum")[1, 1] == 1.0
     # axis handling
-    np.testing.assert_allclose(
-        influence.aggregate(a, "abs_sum", axis=(0, 1)), [[0, 0], [0, 0.6]], atol=1e-7
-    )
+    np.testing.assert_allclose(influence.aggregate(a, "abs_sum", axis=(0, 1)), [[0, 0], [0, 0.6]], atol=1e-7)
 
 
 def test_time_correlation_proportional_and_anti_proportional():
@@ -364,7 +360,11 @@ def test_plot_region_attributions(close_figs):
     text = all_text(fig)
     assert "+0.2" in text and "-0.5" in text
     fig2 = maps.plot_region_attributions(
-        values, regions, FREQS, TIMES, background=np.random.rand(F, T),
+        values,
+        regions,
+        FREQS,
+        TIMES,
+        background=np.random.rand(F, T),
         region_labels=["a", "b", "c"],
     )
     close_figs.append(fig2)
@@ -433,8 +433,13 @@ def test_modules_leave_the_backend_alone_and_never_show():
         influence.plot_time_map(np.tril(np.ones((3, 3))), t)
         print(matplotlib.get_backend())
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "MPLBACKEND": "svg"})
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "MPLBACKEND": "svg"},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "svg"
 
@@ -532,7 +537,9 @@ def test_check_aggregation_and_aggregation_line():
 
 @pytest.mark.parametrize("aggregation", ["abs_sum", "signed_sum"])
 def test_correlation_map_default_title_fits_its_figure(aggregation, close_figs):
-    fig = influence_plots.plot_correlation_map(influence.time_correlation(random_causal(), aggregation), TIMES, aggregation)
+    fig = influence_plots.plot_correlation_map(
+        influence.time_correlation(random_causal(), aggregation), TIMES, aggregation
+    )
     close_figs.append(fig)
     fig.canvas.draw()
     box = fig.axes[0].title.get_window_extent()

@@ -66,4 +66,3 @@ def test_setup_notebook_mirrors_warnings_to_the_terminal(terminal, notebook_setu
     setup_notebook()
     logging.getLogger("xai_helpers.test").warning("a 5.16 GB write is coming")
     assert "WARNING xai_helpers.test: a 5.16 GB write is coming" in terminal.getvalue()
-

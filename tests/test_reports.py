@@ -72,16 +72,18 @@ def widget_notebook() -> nbformat.NotebookNode:
         "img": model("ImageModel", format="png", buffers=[{"path": ["value"], "encoding": "base64", "data": image}]),
         "out": model("OutputModel", outputs=[{"output_type": "stream", "name": "stdout", "text": "printed inside\n"}]),
     }
-    nb = new_notebook(cells=[
-        new_markdown_cell("Intro without heading."),
-        new_markdown_cell("## The `real` *title*\n\nFirst paragraph of the report."),
-        new_code_cell("bar", outputs=[widget_output("bar", "steps:   0%|          | 0/7")]),
-        new_code_cell("ui", outputs=[widget_output("ui", "VBox(...)")]),
-        new_code_cell("out", outputs=[widget_output("out", "Output()")]),
-        new_code_cell("gone", outputs=[widget_output("gone", "IntSlider(value=5)")]),
-        new_code_cell("bare", outputs=[widget_output("bare")]),
-        new_code_cell("rich", outputs=[widget_output("img", "Image()", **{"image/png": "iVBORw0K"})]),
-    ])
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("Intro without heading."),
+            new_markdown_cell("## The `real` *title*\n\nFirst paragraph of the report."),
+            new_code_cell("bar", outputs=[widget_output("bar", "steps:   0%|          | 0/7")]),
+            new_code_cell("ui", outputs=[widget_output("ui", "VBox(...)")]),
+            new_code_cell("out", outputs=[widget_output("out", "Output()")]),
+            new_code_cell("gone", outputs=[widget_output("gone", "IntSlider(value=5)")]),
+            new_code_cell("bare", outputs=[widget_output("bare")]),
+            new_code_cell("rich", outputs=[widget_output("img", "Image()", **{"image/png": "iVBORw0K"})]),
+        ]
+    )
     nb.metadata["widgets"] = {WIDGET_STATE: {"version_major": 2, "version_minor": 0, "state": state}}
     return nb
 
@@ -117,17 +119,26 @@ def test_export_html_is_self_contained_and_titled(tmp_path):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page), "a resource is loaded from the web"
     assert not re.search(r"""import\(\s*["'](https?:)?//""", page), "a module is imported from the web"
     assert WIDGET_VIEW not in page and WIDGET_STATE not in page
-    assert export_html(path, tmp_path / "b.html", title="Given <title>").read_text().count("<title>Given &lt;title&gt;</title>") == 1
+    assert (
+        export_html(path, tmp_path / "b.html", title="Given <title>")
+        .read_text()
+        .count("<title>Given &lt;title&gt;</title>")
+        == 1
+    )
     path.write_text(nbformat.writes(new_notebook(cells=[new_code_cell("1")])))
     assert "<title>a</title>" in export_html(path, tmp_path / "c.html").read_text()  # no heading: the file name
 
 
 def test_summary_has_title_paragraph_and_a_small_thumbnail(tmp_path):
     figure = base64.b64encode(png_bytes(1000, 400, seed=1)).decode("ascii")
-    nb = new_notebook(cells=[
-        new_markdown_cell("# Report one\n\nWhat it shows " + "and more " * 60),
-        new_code_cell("fig", outputs=[new_output("display_data", data={"image/png": figure, "text/plain": "<Figure>"})]),
-    ])
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("# Report one\n\nWhat it shows " + "and more " * 60),
+            new_code_cell(
+                "fig", outputs=[new_output("display_data", data={"image/png": figure, "text/plain": "<Figure>"})]
+            ),
+        ]
+    )
     nbformat.write(nb, tmp_path / "r.ipynb")
     summary = summarize_report(export_html(tmp_path / "r.ipynb", tmp_path / "r.html"))
     assert summary.title == "Report one"
@@ -158,17 +169,25 @@ def test_index_links_only_inside_and_names_outside_folders(tmp_path):
 
 def laid_out_notebook() -> nbformat.NotebookNode:
     """Title and introduction in one cell, two sections (one with a subsection), a summary cell computed last."""
-    return new_notebook(cells=[
-        new_markdown_cell("# Report & title\n\nIntroduction paragraph.\n\n## Inside the intro cell"),
-        new_code_cell("setup", outputs=[new_output("stream", name="stdout", text="set-up printed\n")]),
-        new_markdown_cell("## First section\n\nText one.\n\n### A subsection"),
-        new_code_cell("table", outputs=[new_output("display_data", data={"text/plain": "table one"})]),
-        new_markdown_cell("## Second section: a/b (c)"),
-        new_code_cell("summary", metadata={"tags": ["summary"]}, outputs=[
-            new_output("display_data", data={"text/markdown": "**What we found.** Forty-two.", "text/plain": "found"}),
-            new_output("stream", name="stderr", text="a warning\n"),
-        ]),
-    ])
+    return new_notebook(
+        cells=[
+            new_markdown_cell("# Report & title\n\nIntroduction paragraph.\n\n## Inside the intro cell"),
+            new_code_cell("setup", outputs=[new_output("stream", name="stdout", text="set-up printed\n")]),
+            new_markdown_cell("## First section\n\nText one.\n\n### A subsection"),
+            new_code_cell("table", outputs=[new_output("display_data", data={"text/plain": "table one"})]),
+            new_markdown_cell("## Second section: a/b (c)"),
+            new_code_cell(
+                "summary",
+                metadata={"tags": ["summary"]},
+                outputs=[
+                    new_output(
+                        "display_data", data={"text/markdown": "**What we found.** Forty-two.", "text/plain": "found"}
+                    ),
+                    new_output("stream", name="stderr", text="a warning\n"),
+                ],
+            ),
+        ]
+    )
 
 
 def test_report_layout_puts_summary_and_contents_under_the_title():
@@ -191,29 +210,39 @@ def test_exported_report_opens_with_summary_then_contents_whose_links_resolve(tm
     path = tmp_path / "r.ipynb"
     nbformat.write(laid_out_notebook(), path)
     page = export_html(path, tmp_path / "r.html").read_text(encoding="utf-8")
-    body = page[page.index("<main>"):]
+    body = page[page.index("<main>") :]
     found, contents = body.index("Forty-two"), body.index('<nav class="xai-toc">')
     first_section = re.search(r'<h2 id="First-section"', body).start()
     assert body.index("Report &amp; title") < found < contents < body.index("Introduction paragraph.") < first_section
     assert "a warning" not in body and body.count("Forty-two") == 1
-    nav = body[contents: body.index("</nav>", contents)]
+    nav = body[contents : body.index("</nav>", contents)]
     links = re.findall(r'href="#([^"]+)"', nav)
     ids = set(re.findall(r'\bid="([^"]+)"', body))
     assert links and all(link in ids for link in links), f"links without a target: {set(links) - ids}"
     texts = re.findall(r'<a href="#[^"]+">([^<]+)</a>', nav)
     assert texts == ["Inside the intro cell", "First section", "A subsection", "Second section: a/b (c)"]
-    assert re.search(r"First section</a><ul><li><a [^>]+>A subsection</a></li></ul></li>", nav)  # nested under its section
-    assert summarize_report(tmp_path / "r.html").description == "Introduction paragraph."  # the index still reads the intro
+    assert re.search(
+        r"First section</a><ul><li><a [^>]+>A subsection</a></li></ul></li>", nav
+    )  # nested under its section
+    assert (
+        summarize_report(tmp_path / "r.html").description == "Introduction paragraph."
+    )  # the index still reads the intro
 
 
 def test_outputs_of_one_section_fold_into_one_details_element(tmp_path):
-    outputs = [new_output("display_data", data={"text/plain": f"out {i}"}, metadata={SECTION_KEY: section} if section else {})
-               for i, section in enumerate(["a.wav", "a.wav", None, "b.wav"])]
+    outputs = [
+        new_output("display_data", data={"text/plain": f"out {i}"}, metadata={SECTION_KEY: section} if section else {})
+        for i, section in enumerate(["a.wav", "a.wav", None, "b.wav"])
+    ]
     outputs[3].metadata = section("b.wav", opened=True)
     assert outputs[3].metadata == {SECTION_KEY: "b.wav", SECTION_OPEN_KEY: True}
-    nbformat.write(new_notebook(cells=[new_markdown_cell("# Files"), new_code_cell("loop", outputs=outputs)]), tmp_path / "g.ipynb")
+    nbformat.write(
+        new_notebook(cells=[new_markdown_cell("# Files"), new_code_cell("loop", outputs=outputs)]), tmp_path / "g.ipynb"
+    )
     body = export_html(tmp_path / "g.ipynb", tmp_path / "g.html").read_text(encoding="utf-8")
-    sections = re.findall(r'<details class="xai-section"( open(?:="")?)?><summary>([^<]*)</summary>(.*?)</details>', body, re.DOTALL)
+    sections = re.findall(
+        r'<details class="xai-section"( open(?:="")?)?><summary>([^<]*)</summary>(.*?)</details>', body, re.DOTALL
+    )
     assert [(opened, title) for opened, title, _ in sections] == [("", "a.wav"), (' open=""', "b.wav")]
     assert "out 0" in sections[0][2] and "out 1" in sections[0][2] and "out 3" in sections[1][2]
     assert "out 2" in body and "out 2" not in "".join(inner for _, _, inner in sections)
@@ -221,8 +250,15 @@ def test_outputs_of_one_section_fold_into_one_details_element(tmp_path):
 
 def test_numeric_key_orders_levels_by_their_number():
     labels = ["level 0 dB", "level -10 dB", "level 20 dB", "level \u221220 dB", "no number", "level 2.5 dB"]
-    assert sorted(labels) [:2] == ["level -10 dB", "level 0 dB"]  # text order: the case the key exists for
-    assert sorted(labels, key=numeric_key) == ["level \u221220 dB", "level -10 dB", "level 0 dB", "level 2.5 dB", "level 20 dB", "no number"]
+    assert sorted(labels)[:2] == ["level -10 dB", "level 0 dB"]  # text order: the case the key exists for
+    assert sorted(labels, key=numeric_key) == [
+        "level \u221220 dB",
+        "level -10 dB",
+        "level 0 dB",
+        "level 2.5 dB",
+        "level 20 dB",
+        "no number",
+    ]
 
 
 def test_sort_labels_sorts_one_level_within_the_others():
@@ -236,7 +272,12 @@ def test_sort_labels_sorts_one_level_within_the_others():
     layers = ["randomised down to gru2", "randomised down to fc_in", "randomised down to fc_out3", "other"]
     order = [f"randomised down to {layer}" for layer in ("fc_out3", "gru2", "gru1", "fc_in")]
     keyed = sort_labels(pd.DataFrame([[1, 2, 3, 4]], columns=layers), key=order_key(order))
-    assert list(keyed.columns) == ["randomised down to fc_out3", "randomised down to gru2", "randomised down to fc_in", "other"]
+    assert list(keyed.columns) == [
+        "randomised down to fc_out3",
+        "randomised down to gru2",
+        "randomised down to fc_in",
+        "other",
+    ]
     with pytest.raises(ValueError, match="level 2 does not exist"):
         sort_labels(frame, level=2)
     with pytest.raises(ValueError, match="axis must be"):
@@ -261,8 +302,10 @@ def decoded_players(page: str) -> list[np.ndarray]:
     """The samples of every embedded WAV player of ``page``, in order."""
     import soundfile as sf
 
-    return [sf.read(io.BytesIO(base64.b64decode(data)))[0]
-            for data in re.findall(r'src="data:audio/wav;base64,([^"]+)"', page)]
+    return [
+        sf.read(io.BytesIO(base64.b64decode(data)))[0]
+        for data in re.findall(r'src="data:audio/wav;base64,([^"]+)"', page)
+    ]
 
 
 def test_players_cut_the_segment_keep_loudness_and_play_nsnet2_on_each_input(tmp_path, explained):
@@ -291,7 +334,11 @@ def test_players_cut_the_segment_keep_loudness_and_play_nsnet2_on_each_input(tmp
     for row in clips.clips.values():
         assert [len(row[column]) for column in PLAYER_COLUMNS] == [stop - start] * 2
     np.testing.assert_array_equal(clips.clips["original"]["input"], load_audio(source)[start:stop])
-    for key, label in (("top", "top amplified"), ("flop", "flop amplified"), ("random", "random amplified (first seed)")):
+    for key, label in (
+        ("top", "top amplified"),
+        ("flop", "flop amplified"),
+        ("random", "random amplified (first seed)"),
+    ):
         amplified = load_audio(tmp_path / "out" / amplified_name(source.stem, key, 20.0, 12.0))  # written, random too
         np.testing.assert_array_equal(amplified, result.waves[key])
         np.testing.assert_array_equal(clips.clips[label]["input"], amplified[start:stop])
@@ -299,8 +346,12 @@ def test_players_cut_the_segment_keep_loudness_and_play_nsnet2_on_each_input(tmp
         np.testing.assert_allclose(clips.clips[label]["enhanced output"], expected, atol=1e-6)
         written = load_audio(tmp_path / "out" / enhanced_name(source.stem, key, 20.0, 12.0))
         np.testing.assert_allclose(written, result.enhanced[key], atol=1e-7)
-    np.testing.assert_allclose(clips.clips["original"]["enhanced output"], enhance(load_audio(source), 16000)[start:stop], atol=1e-6)
-    sidecar = json.loads((tmp_path / "out" / amplified_name(source.stem, "random", 20.0, 12.0)).with_suffix(".json").read_text())
+    np.testing.assert_allclose(
+        clips.clips["original"]["enhanced output"], enhance(load_audio(source), 16000)[start:stop], atol=1e-6
+    )
+    sidecar = json.loads(
+        (tmp_path / "out" / amplified_name(source.stem, "random", 20.0, 12.0)).with_suffix(".json").read_text()
+    )
     assert sidecar["random_seed"] == derived_seeds(1, 2)[0] and sidecar["enhanced_file"].endswith("_enhanced.wav")
 
     # the players keep the loudness ratios of the clips (one common scale), which amplification changed
@@ -310,14 +361,19 @@ def test_players_cut_the_segment_keep_loudness_and_play_nsnet2_on_each_input(tmp
     page = audio_grid(clips.clips, 16000, clips.describe(source.stem))
     decoded = decoded_players(page)
     assert len(decoded) == 8 and "0.50 to 0.56 s of the file" in page and "0.25 to 0.81 s" in page
-    played = {(label, column): wave for (label, column), wave in
-              zip([(label, column) for label in clips.clips for column in PLAYER_COLUMNS], decoded)}
+    played = {
+        (label, column): wave
+        for (label, column), wave in zip(
+            [(label, column) for label in clips.clips for column in PLAYER_COLUMNS], decoded
+        )
+    }
     for (label, column), wave in played.items():
         reference = clips.clips[label][column]
         scale = 1.0 / max(1.0, max(float(np.abs(w).max()) for row in clips.clips.values() for w in row.values()))
         np.testing.assert_allclose(wave, reference * scale, atol=2 / 32768)  # 16-bit players, one scale for all
-    assert rms(played[("top amplified", "input")][segment]) / rms(played[("original", "input")][segment]) == pytest.approx(
-        rms(top) / rms(original), rel=1e-3)
+    assert rms(played[("top amplified", "input")][segment]) / rms(
+        played[("original", "input")][segment]
+    ) == pytest.approx(rms(top) / rms(original), rel=1e-3)
 
     assert player_clips(result, context_s=1.0).clip_s[0] == 0.0  # kept inside the file
     with pytest.raises(ValueError, match="context_s"):
@@ -326,7 +382,10 @@ def test_players_cut_the_segment_keep_loudness_and_play_nsnet2_on_each_input(tmp
 
 def header_texts(page: str) -> list[str]:
     """Text of every header cell, without the zero-width spaces that let long labels wrap."""
-    return [re.sub(r"<[^>]+>", "", cell).replace("\u200b", "").strip() for cell in re.findall(r"<th[^>]*>(.*?)</th>", page, re.DOTALL)]
+    return [
+        re.sub(r"<[^>]+>", "", cell).replace("\u200b", "").strip()
+        for cell in re.findall(r"<th[^>]*>(.*?)</th>", page, re.DOTALL)
+    ]
 
 
 def test_faithfulness_tables_order_levels_by_number_and_layers_as_the_model():
@@ -334,8 +393,12 @@ def test_faithfulness_tables_order_levels_by_number_and_layers_as_the_model():
     from xai_helpers.reports.faithfulness import condition_table, randomisation_table
 
     levels = ["level 0 dB", "level -10 dB", "level 20 dB", "level -20 dB"]
-    rows = [{"method": method, "metric": "enrichment", "condition": level, "value": value + i, "sample": sample}
-            for i, level in enumerate(levels) for method, value in (("a", 1.0), ("b", 2.0)) for sample in ("x", "y")]
+    rows = [
+        {"method": method, "metric": "enrichment", "condition": level, "value": value + i, "sample": sample}
+        for i, level in enumerate(levels)
+        for method, value in (("a", 1.0), ("b", 2.0))
+        for sample in ("x", "y")
+    ]
     page = condition_table(rows, "enrichment", "Enrichment per level.").to_html()
     shown = [h for h in header_texts(page) if h.startswith("level")]
     assert shown == ["level -20 dB", "level -10 dB", "level 0 dB", "level 20 dB"] * 2  # mean, then std
@@ -343,9 +406,18 @@ def test_faithfulness_tables_order_levels_by_number_and_layers_as_the_model():
 
     order = NSNet2.randomisation_order
     assert order == ("fc_out3", "fc_out2", "fc_out1", "gru2", "gru1", "fc_in")
-    rows = [{"method": "a", "metric": "randomisation_spearman_signed", "condition": f"randomised down to {layer}",
-             "layer": layer, "depth": order.index(layer) + 1, "value": 0.9 - 0.1 * index, "sample": "x"}
-            for index, layer in enumerate(sorted(order))]
+    rows = [
+        {
+            "method": "a",
+            "metric": "randomisation_spearman_signed",
+            "condition": f"randomised down to {layer}",
+            "layer": layer,
+            "depth": order.index(layer) + 1,
+            "value": 0.9 - 0.1 * index,
+            "sample": "x",
+        }
+        for index, layer in enumerate(sorted(order))
+    ]
     page = randomisation_table(rows).to_html()
     assert [h for h in header_texts(page) if h in order] == list(order)  # by depth, not alphabetical
     assert "randomised down to" not in page.split("</caption>")[1]  # the layer alone heads its column
@@ -359,10 +431,21 @@ def test_summaries_read_the_runs_numbers():
         def __init__(self, snr):
             self.params = {"achieved_snr_db": snr}
 
-    quality = pd.DataFrame({"condition": ["c", "c"], "PESQ noisy": [1.0, np.nan], "PESQ enhanced": [2.0, np.nan],
-                            "PESQ improvement": [1.0, np.nan], "STOI noisy": [0.8, 0.6], "STOI enhanced": [0.9, 0.5],
-                            "STOI improvement": [0.1, -0.1], "SI-SDR noisy (dB)": [5.0, 4.0],
-                            "SI-SDR enhanced (dB)": [12.0, 10.0], "SI-SDR improvement (dB)": [7.0, 6.0]}, index=["a", "b"])
+    quality = pd.DataFrame(
+        {
+            "condition": ["c", "c"],
+            "PESQ noisy": [1.0, np.nan],
+            "PESQ enhanced": [2.0, np.nan],
+            "PESQ improvement": [1.0, np.nan],
+            "STOI noisy": [0.8, 0.6],
+            "STOI enhanced": [0.9, 0.5],
+            "STOI improvement": [0.1, -0.1],
+            "SI-SDR noisy (dB)": [5.0, 4.0],
+            "SI-SDR enhanced (dB)": [12.0, 10.0],
+            "SI-SDR improvement (dB)": [7.0, 6.0],
+        },
+        index=["a", "b"],
+    )
     text = noise_summary([Item(5.04), Item(4.96)], quality, "pink_snr", {"snr_db": [5.0]}).data
     assert "2 noisy file(s)" in text and "achieved SNR 5.0 to 5.0 dB" in text
     assert "PESQ 1.00 → 2.00 (+1.00, higher in 1 of 1 files)" in text  # n/a files are left out of the means
@@ -372,10 +455,14 @@ def test_summaries_read_the_runs_numbers():
     from xai_helpers.reports.attributions import results_table, summary as attribution_summary
 
     config = ExplainConfig(method="deeplift", segment_start_s=0.5, segment_duration_s=0.2)
-    results = [ExplainResult(Path(f"{name}.wav"), Path(f"/nonexistent/{name}.h5"), status, deltas=np.array(deltas))
-               for name, status, deltas in (("a", "computed", [1e-7, -3e-7]), ("b", "skipped", [2e-6, 0.0]))]
+    results = [
+        ExplainResult(Path(f"{name}.wav"), Path(f"/nonexistent/{name}.h5"), status, deltas=np.array(deltas))
+        for name, status, deltas in (("a", "computed", [1e-7, -3e-7]), ("b", "skipped", [2e-6, 0.0]))
+    ]
     text = attribution_summary(results, [], config).data
-    assert "`deeplift` (DeepLIFT rule `complete`)" in text and "of 2 file(s)" in text and "1 computed, 1 skipped" in text
+    assert (
+        "`deeplift` (DeepLIFT rule `complete`)" in text and "of 2 file(s)" in text and "1 computed, 1 skipped" in text
+    )
     assert "4 explained outputs" in text and "median 2.0e-07 and maximum 2.0e-06: they add up" in text
     whole = [ExplainResult(Path("a.wav"), Path("/nonexistent/a_whole.h5"), "computed", deltas=np.array([3e-7]))]
     page = results_table(results + whole).to_html()  # "a.wav" twice: segment and whole file
@@ -405,8 +492,14 @@ def test_visualisation_summary_reads_shares_and_top_band_off_hand_made_numbers(t
     report = BatchPlotReport("deeplift", "abs_sum", tmp_path)
     report.plotted = [FilePlots(Path(f"{n}.wav"), Path(f"{n}.h5"), {}, {}) for n in "ab"]
     report.skipped, report.damaged = [Path("c.wav")], [(Path("d.h5"), "truncated")]
-    bands = BandAttribution("linear", "abs_sum", True, np.array([0.0, 1000.0, 2000.0, 4000.0]),
-                            np.array([[0.5, 0.3, 0.2], [0.7, 0.2, 0.1]]), ["a.h5", "b.h5"])
+    bands = BandAttribution(
+        "linear",
+        "abs_sum",
+        True,
+        np.array([0.0, 1000.0, 2000.0, 4000.0]),
+        np.array([[0.5, 0.3, 0.2], [0.7, 0.2, 0.1]]),
+        ["a.h5", "b.h5"],
+    )
     reach = pd.DataFrame({"file": ["a.h5", "b.h5"], "low_share": [0.55, 0.75], "near_share": [0.9, 0.8]})
     text = summary(report, bands, reach, MapOptions(log_floor=0.01, normalisation="rows"), 1000.0).data
     assert "`deeplift` attributions of 2 file(s), aggregated with `abs_sum`" in text and "log scale from 0.01" in text
@@ -427,8 +520,12 @@ def test_influence_reach_reads_the_shares_off_each_all_bins_file(tmp_path):
 
     a = causal_tensor(5)
     path = write_bins(tmp_path / h5_name("a"), a)
-    one = write_h5(tmp_path / h5_name("y", outputs="bin"), {"attributions": (a[:1, :1], ("f_out", "t_out", "f_in", "t_in"))},
-                   outputs="bin", bin_indices=[0, 0])
+    one = write_h5(
+        tmp_path / h5_name("y", outputs="bin"),
+        {"attributions": (a[:1, :1], ("f_out", "t_out", "f_in", "t_in"))},
+        outputs="bin",
+        bin_indices=[0, 0],
+    )
     reach = influence_reach([path, one], low_hz=200.0, near_ms=20.0)  # 10 ms frames: lags 0 and 1
     assert list(reach.columns) == list(REACH_COLUMNS) and list(reach["file"]) == [path.name]  # the single bin left out
     magnitude = np.abs(a.astype(np.float64))
@@ -443,13 +540,19 @@ def test_influence_reach_reads_the_shares_off_each_all_bins_file(tmp_path):
 def test_headings_in_outputs_are_listed_in_the_contents(tmp_path):
     """Notebook 03's gallery writes its section headings as Markdown outputs: the contents link to them."""
     nb = laid_out_notebook()
-    nb.cells[3].outputs.append(new_output("display_data", data={"text/markdown": "### Global influence\n\nText.",
-                                                                "text/plain": "section"}))
+    nb.cells[3].outputs.append(
+        new_output("display_data", data={"text/markdown": "### Global influence\n\nText.", "text/plain": "section"})
+    )
     nbformat.write(nb, tmp_path / "o.ipynb")
     body = export_html(tmp_path / "o.ipynb", tmp_path / "o.html").read_text(encoding="utf-8")
-    nav = body[body.index('<nav class="xai-toc">'): body.index("</nav>", body.index('<nav class="xai-toc">'))]
+    nav = body[body.index('<nav class="xai-toc">') : body.index("</nav>", body.index('<nav class="xai-toc">'))]
     assert re.findall(r'<a href="#[^"]+">([^<]+)</a>', nav) == [
-        "Inside the intro cell", "First section", "A subsection", "Global influence", "Second section: a/b (c)"]
+        "Inside the intro cell",
+        "First section",
+        "A subsection",
+        "Global influence",
+        "Second section: a/b (c)",
+    ]
     ids = set(re.findall(r'\bid="([^"]+)"', body))
     assert all(link in ids for link in re.findall(r'href="#([^"]+)"', nav))
 
@@ -473,9 +576,15 @@ def test_faithfulness_summary_opens_with_the_best_method_the_controls_and_a_cont
     from xai_helpers.reports.faithfulness import Benchmark, summary
 
     rows = agreement_rows
-    benchmark = Benchmark(BenchmarkSettings(methods=("good", "poor")), {"a": np.zeros(4)}, SimpleNamespace(name="dtln"), None)
+    benchmark = Benchmark(
+        BenchmarkSettings(methods=("good", "poor")), {"a": np.zeros(4)}, SimpleNamespace(name="dtln"), None
+    )
     text = summary(benchmark, rows).data
     found = text.split("**What we found.**")[1]
     assert "(`good`, `poor`)" in text and "1 file(s)" in text and "model dtln" in text
-    assert found.index("**good** agrees best") < found.index("Controls on Spearman") < found.index("Control(s) at or above good")
+    assert (
+        found.index("**good** agrees best")
+        < found.index("Controls on Spearman")
+        < found.index("Control(s) at or above good")
+    )
     assert "enrichment" not in found.lower() and "The full reading closes the report." in found

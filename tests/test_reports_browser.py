@@ -30,7 +30,9 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-INSTALL_HINT = "`apt-get install -y chromium` (Debian) and `pip install playwright` (the `test` extra), never `playwright install`"
+INSTALL_HINT = (
+    "`apt-get install -y chromium` (Debian) and `pip install playwright` (the `test` extra), never `playwright install`"
+)
 
 # What makes an output area non-blank for a reader.
 BLANK_OUTPUTS_JS = """() => [...document.querySelectorAll('.jp-OutputArea-output')]
@@ -92,8 +94,11 @@ def inspect_report(browser, path: Path) -> dict:
     page, blocked = open_offline(browser, path.resolve().as_uri())
     page.wait_for_timeout(300)  # let scripts that would fetch (require.js, widget managers) start
     found = {
-        "blocked": list(blocked), "broken_images": page.evaluate(BROKEN_IMAGES_JS), "title": page.title(),
-        "height_px": page.evaluate("document.body.scrollHeight"), "layout": page.evaluate(LAYOUT_JS),
+        "blocked": list(blocked),
+        "broken_images": page.evaluate(BROKEN_IMAGES_JS),
+        "title": page.title(),
+        "height_px": page.evaluate("document.body.scrollHeight"),
+        "layout": page.evaluate(LAYOUT_JS),
     }
     page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
     found["blank_outputs"] = page.evaluate(BLANK_OUTPUTS_JS)
@@ -107,16 +112,30 @@ def small_notebooks() -> dict[str, nbformat.NotebookNode]:
     )
     bar = new_code_cell("from tqdm.auto import tqdm\nfor _ in tqdm(range(4), desc='steps'):\n    pass")
     slider = new_code_cell("import ipywidgets\nipywidgets.IntSlider(value=3, max=9, description='n')")
-    gallery = new_code_cell("from IPython.display import Markdown, display\nfor name in ('a.wav', 'b.wav'):\n"
-                            "    display(Markdown(f'notes on {name}'), metadata={'xai_section': name})\n"
-                            "    display(fig, metadata={'xai_section': name})")
-    summary = new_code_cell("from IPython.display import Markdown\nMarkdown('**What we found.** A line that rises.')",
-                            metadata={"tags": ["summary"]})
+    gallery = new_code_cell(
+        "from IPython.display import Markdown, display\nfor name in ('a.wav', 'b.wav'):\n"
+        "    display(Markdown(f'notes on {name}'), metadata={'xai_section': name})\n"
+        "    display(fig, metadata={'xai_section': name})"
+    )
+    summary = new_code_cell(
+        "from IPython.display import Markdown\nMarkdown('**What we found.** A line that rises.')",
+        metadata={"tags": ["summary"]},
+    )
     return {
-        "01_figure.ipynb": new_notebook(cells=[
-            new_markdown_cell("# First report\n\nA line plotted."), new_markdown_cell("## The figure"), figure,
-            new_markdown_cell("## Per file\n\n### Gallery"), gallery, bar, summary]),
-        "02_widgets.ipynb": new_notebook(cells=[new_markdown_cell("# Second report\n\nA slider, inert here."), slider, bar, figure]),
+        "01_figure.ipynb": new_notebook(
+            cells=[
+                new_markdown_cell("# First report\n\nA line plotted."),
+                new_markdown_cell("## The figure"),
+                figure,
+                new_markdown_cell("## Per file\n\n### Gallery"),
+                gallery,
+                bar,
+                summary,
+            ]
+        ),
+        "02_widgets.ipynb": new_notebook(
+            cells=[new_markdown_cell("# Second report\n\nA slider, inert here."), slider, bar, figure]
+        ),
     }
 
 
@@ -142,7 +161,11 @@ def test_reports_open_offline_with_titles_images_and_no_blank_widget(browser, tm
         assert found["title"] and found["title"] != "Notebook"
         titles[page.name] = found["title"]
         layouts[page.name] = found["layout"]
-    assert titles == {"01_figure.html": "First report", "02_widgets.html": "Second report", "index.html": "nsnet2-xai reports"}
+    assert titles == {
+        "01_figure.html": "First report",
+        "02_widgets.html": "Second report",
+        "index.html": "nsnet2-xai reports",
+    }
     first = layouts["01_figure.html"]  # summary, then contents, then the first section
     assert first["summary"] < first["contents"] < first["first_section"]
     assert first["links"] == ["#The-figure", "#Per-file", "#Gallery"] and first["unresolved"] == []
@@ -169,13 +192,30 @@ def jupyter_lab(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-           "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}",
-               "--ip=127.0.0.1", "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={work}",
-               f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}", f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
-               "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "OMP_NUM_THREADS": "1",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--allow-root",
+        f"--port={port}",
+        "--ip=127.0.0.1",
+        "--ServerApp.token=",
+        "--ServerApp.password=",
+        f"--ServerApp.root_dir={work}",
+        f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
+        f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
     log = (tmp_path / "lab.log").open("w")
     server = subprocess.Popen(command, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -264,11 +304,15 @@ def test_explorer_slider_click_and_hover_in_jupyterlab(browser, jupyter_lab):
 
     url, work = jupyter_lab
     write_bins(work / "attributions" / h5_name("a"))
-    nb = new_notebook(cells=[
-        new_markdown_cell("# Explorer"),
-        new_code_cell("from xai_helpers.plots.explorer import explore\n"
-                      f"explore('attributions', f_hz={FREQS[0]}, t_s={TIMES[-1]})"),
-    ])
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("# Explorer"),
+            new_code_cell(
+                "from xai_helpers.plots.explorer import explore\n"
+                f"explore('attributions', f_hz={FREQS[0]}, t_s={TIMES[-1]})"
+            ),
+        ]
+    )
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, work / "explorer.ipynb")
 

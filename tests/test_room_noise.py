@@ -22,7 +22,9 @@ SR = 16000
 def clean_file(tmp_path_factory) -> object:
     """A 1 s speech-like clean file (amplitude-modulated harmonics), seed 0."""
     time = np.arange(SR) / SR
-    wave = sum(np.sin(2 * np.pi * 150 * k * time) / k for k in range(1, 12)) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * time))
+    wave = sum(np.sin(2 * np.pi * 150 * k * time) / k for k in range(1, 12)) * (
+        0.5 + 0.5 * np.sin(2 * np.pi * 3 * time)
+    )
     wave = 0.1 * wave / np.max(np.abs(wave)) + 1e-3 * np.random.default_rng(0).standard_normal(SR)
     return write_audio(tmp_path_factory.mktemp("clean") / "speech.wav", wave, SR)
 
@@ -31,14 +33,25 @@ def test_room_type_has_its_own_fixed_seed_id_and_options():
     spec = NOISE_SPECS["room_reverberation"]
     assert spec.seed_id == 7 and NOISE_SPECS["reverberation"].seed_id == 3
     every = {"reverberances": [0.3], "room_dim_m": [4, 4, 3], "source_mic_distance_m": 1.0, "snr_db": [5.0]}
-    assert options_for("room_reverberation", **every) == {"reverberances": [0.3], "room_dim_m": [4, 4, 3], "source_mic_distance_m": 1.0}
+    assert options_for("room_reverberation", **every) == {
+        "reverberances": [0.3],
+        "room_dim_m": [4, 4, 3],
+        "source_mic_distance_m": 1.0,
+    }
     assert options_for("reverberation", **every) == {"reverberances": [0.3]}
 
 
 def test_room_corpus_writes_the_impulse_response_and_the_room_record(clean_file, tmp_path):
     out = tmp_path / "noisy"
-    (item,) = make_noisy_corpus([clean_file], out, "room_reverberation", seed=2, reverberances=[0.3],
-                                room_dim_m=[5.0, 4.0, 3.0], source_mic_distance_m=1.2)
+    (item,) = make_noisy_corpus(
+        [clean_file],
+        out,
+        "room_reverberation",
+        seed=2,
+        reverberances=[0.3],
+        room_dim_m=[5.0, 4.0, 3.0],
+        source_mic_distance_m=1.2,
+    )
     assert item.noisy_path == out / "speech_room_rt0.3s.wav"
     record = read_record(item.noisy_path)
     rir_path = out / "speech_room_rt0.3s.rir.wav"

@@ -82,8 +82,14 @@ def test_reverberate_in_room_is_aligned_same_length_same_rms():
         ({"rt60_s": 50}, r"rt60_s: 50 is not a plausible reverberation time in seconds \(it looks like a percentage"),
         ({"rt60_s": 0.05}, r"rt60_s: 0\.05 .*expected 0\.1 to 2\.0 s"),
         ({"rt60_s": float("nan")}, r"rt60_s: expected a finite number of seconds"),
-        ({"rt60_s": 0.3, "room_dim_m": (20.0, 20.0, 10.0)}, r"rt60_s: 0\.3 s is shorter than a room of \(20\.0, 20\.0, 10\.0\)"),
-        ({"room_dim_m": (2.0, 2.0, 2.0), "source_mic_distance_m": 2.0}, r"room_dim_m: .*no room for source_mic_distance_m=2\.0"),
+        (
+            {"rt60_s": 0.3, "room_dim_m": (20.0, 20.0, 10.0)},
+            r"rt60_s: 0\.3 s is shorter than a room of \(20\.0, 20\.0, 10\.0\)",
+        ),
+        (
+            {"room_dim_m": (2.0, 2.0, 2.0), "source_mic_distance_m": 2.0},
+            r"room_dim_m: .*no room for source_mic_distance_m=2\.0",
+        ),
         ({"room_dim_m": (6.0, 5.0)}, r"room_dim_m: expected \(length, width, height\)"),
         ({"room_dim_m": (6.0, 5.0, 0.8)}, r"room_dim_m: every side .* must exceed twice wall_margin_m"),
         ({"source_mic_distance_m": 0}, r"source_mic_distance_m: expected a finite number of metres > 0"),

@@ -36,7 +36,9 @@ def _run(problem, method: str, seed: int) -> np.ndarray:
     k = 2 if method in ("deepliftshap", "gradientshap") else 1
     targets = [bin_index(20, N_FRAMES - 1, N_FRAMES), bin_index(100, 1, N_FRAMES)]
     options = MethodOptions(n_samples=6, seed=seed)
-    return attribute_targets(module, features, baselines[:k], method, targets, feature_mask=mask, options=options).values
+    return attribute_targets(
+        module, features, baselines[:k], method, targets, feature_mask=mask, options=options
+    ).values
 
 
 @pytest.mark.parametrize("method", list(METHODS))

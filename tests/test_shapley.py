@@ -90,7 +90,9 @@ def test_two_tile_product_model_has_the_known_values():
     result = exact_shapley(Product(tile_a, tile_b), features, baseline[None], np.stack([tile_a, tile_b]), weights)
     a_x, a_b, b_x, b_b = features[tile_a].sum(), baseline[tile_a].sum(), features[tile_b].sum(), baseline[tile_b].sum()
     assert result.tiles.names[-1] == REST  # the bins in neither tile: a null player here
-    np.testing.assert_allclose(result.values, [(a_x - a_b) * (b_x + b_b) / 2, (b_x - b_b) * (a_x + a_b) / 2, 0.0], atol=1e-6)
+    np.testing.assert_allclose(
+        result.values, [(a_x - a_b) * (b_x + b_b) / 2, (b_x - b_b) * (a_x + a_b) / 2, 0.0], atol=1e-6
+    )
 
 
 def test_shapley_from_values_of_a_symmetric_game():
@@ -105,7 +107,7 @@ def test_shapley_from_values_of_a_symmetric_game():
 def nsnet_problem(noisy_speech):
     from xai_helpers.dsp.stft import log_power, stft
 
-    features = log_power(stft(noisy_speech[8000:8000 + 16 * 160], CONFIG)).astype(np.float32)[:, :16]
+    features = log_power(stft(noisy_speech[8000 : 8000 + 16 * 160], CONFIG)).astype(np.float32)[:, :16]
     freqs, times = CONFIG.frequencies_hz(), CONFIG.frame_times_s(16)
     tiles = grid_tiles(freqs, times, [0, 1000, 3000, 8001], [0, 0.06, 0.2])  # 6 tiles, the second span from frame 5
     weights = np.zeros(features.shape)
@@ -140,7 +142,9 @@ def test_efficiency_and_prefix_sharing_on_nsnet2(nsnet_problem, target):
     np.testing.assert_allclose(shapley_from_values(shared), result.values, atol=1e-5 * abs(change))
     # Tiles given in another order: the same values, permuted.
     order = np.array([5, 2, 0, 4, 1, 3])
-    permuted = exact_shapley(model, features, baselines, Tiles(tiles.masks[order], tuple(np.array(tiles.names)[order])), weights)
+    permuted = exact_shapley(
+        model, features, baselines, Tiles(tiles.masks[order], tuple(np.array(tiles.names)[order])), weights
+    )
     np.testing.assert_allclose(permuted.values, result.values[order], atol=1e-5 * abs(change))
 
 

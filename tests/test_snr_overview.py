@@ -51,8 +51,12 @@ def test_snr_map_of_a_tone_in_white_noise():
 def test_speech_dominant_mask_threshold():
     snr = np.array([[-3.0, 0.0, 0.5], [10.0, 2.0, -np.inf]])
     np.testing.assert_array_equal(speech_dominant_mask(snr), [[False, False, True], [True, True, False]])
-    np.testing.assert_array_equal(speech_dominant_mask(snr, threshold_db=2.0), [[False, False, False], [True, False, False]])
-    np.testing.assert_array_equal(speech_dominant_mask(snr, threshold_db=-5.0), [[True, True, True], [True, True, False]])
+    np.testing.assert_array_equal(
+        speech_dominant_mask(snr, threshold_db=2.0), [[False, False, False], [True, False, False]]
+    )
+    np.testing.assert_array_equal(
+        speech_dominant_mask(snr, threshold_db=-5.0), [[True, True, True], [True, True, False]]
+    )
     with pytest.raises(ValueError, match="threshold_db"):
         speech_dominant_mask(snr, np.nan)
 
@@ -93,7 +97,9 @@ def test_segment_marker_is_placed_at_its_seconds_in_the_file():
     assert fig.axes[0].get_xlim()[1] == pytest.approx(times[-1] + 0.005)  # seconds of the file, to its end
     assert fig.axes[1].get_title().startswith("speech-dominant bins: SNR > 0 dB")
 
-    overview = plot_enhancement_overview(enhance_details((tone + noise).astype(np.float32), RATE), clean=tone, segment_s=(0.5, 0.2))
+    overview = plot_enhancement_overview(
+        enhance_details((tone + noise).astype(np.float32), RATE), clean=tone, segment_s=(0.5, 0.2)
+    )
     assert len(segment_spans(overview)) == 5  # waveforms, three spectrograms, mask
     for figure in (fig, overview):  # the bottom panel (colour bars left out) labels the shared time axis
         bottom = panels(figure)[-1]

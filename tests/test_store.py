@@ -28,10 +28,27 @@ def test_layout_and_attributes(tmp_path, wav):
         assert stored["input_features"].shape == (161, 4) and stored["baselines"].shape == (3, 161, 4)
         assert stored["deltas"].shape == (161, 4) and stored["mask"].shape == (161, 4)
         chunks = stored.file["attributions"].chunks
-        assert chunks[1:] == (1, 161, 4) and stored.file["attributions"].id.get_create_plist().get_filter(0)[0] == hdf5plugin.BLOSC2_ID
+        assert (
+            chunks[1:] == (1, 161, 4)
+            and stored.file["attributions"].id.get_create_plist().get_filter(0)[0] == hdf5plugin.BLOSC2_ID
+        )
         attrs = stored.attrs
-        for key in ("method", "target", "baseline", "n_baselines", "seed", "model_sha256", "model_file", "sample_rate",
-                    "stft_hop_length", "stft_n_fft", "segment_start_s", "segment_first_frame", "versions", "source_sha256"):
+        for key in (
+            "method",
+            "target",
+            "baseline",
+            "n_baselines",
+            "seed",
+            "model_sha256",
+            "model_file",
+            "sample_rate",
+            "stft_hop_length",
+            "stft_n_fft",
+            "segment_start_s",
+            "segment_first_frame",
+            "versions",
+            "source_sha256",
+        ):
             assert key in attrs, key
         assert attrs["seed"] == 7 and attrs["n_baselines"] == 3 and attrs["complete"]
         assert attrs["segment_first_frame"] == 50
@@ -48,7 +65,9 @@ def stored_features(path):
 
 def test_float16_keeps_three_digits_per_map(tmp_path, wav):
     full = explain_file(wav, tmp_path / "a", ExplainConfig(method="saliency", **SEGMENT), progress=False)
-    half = explain_file(wav, tmp_path / "b", ExplainConfig(method="saliency", dtype="float16", **SEGMENT), progress=False)
+    half = explain_file(
+        wav, tmp_path / "b", ExplainConfig(method="saliency", dtype="float16", **SEGMENT), progress=False
+    )
     with AttributionFile(full.path) as a, AttributionFile(half.path) as b:
         reference, approximate = a.read_attributions(), b.read_attributions()
         assert b.file["attributions"].dtype == np.float16
@@ -145,7 +164,9 @@ def test_float16_latent_file_keeps_scales_apart_and_plots(tmp_path, wav):
     matplotlib.use("Agg")
     from xai_helpers.plots.files import plot_file
 
-    config = ExplainConfig(method="saliency", features="latent", outputs="bin", output_bin=(1000.0, 0.02), dtype="float16", **SEGMENT)
+    config = ExplainConfig(
+        method="saliency", features="latent", outputs="bin", output_bin=(1000.0, 0.02), dtype="float16", **SEGMENT
+    )
     path = explain_file(wav, tmp_path, config, progress=False).path
     with AttributionFile(path) as stored:
         assert sorted(stored.file["latent"]) == ["fc_in", "gru1", "gru2"]
@@ -154,7 +175,9 @@ def test_float16_latent_file_keeps_scales_apart_and_plots(tmp_path, wav):
     figures = plot_file(path)
     assert list(figures) == ["spectrogram", "mask", "output_bin_latent"]
     panels = [ax for ax in figures["output_bin_latent"].axes if ax.images]  # colour bars hold no image
-    assert [ax.get_title() for ax in panels] == [f"{layer} ({values.shape[0]} units)" for layer, values in layers.items()]
+    assert [ax.get_title() for ax in panels] == [
+        f"{layer} ({values.shape[0]} units)" for layer, values in layers.items()
+    ]
     peaks = []
     for ax, values in zip(panels, layers.values()):
         (image,) = ax.images

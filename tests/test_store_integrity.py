@@ -66,13 +66,27 @@ def test_output_bin_inside_is_the_nearest_bin(tmp_path, wav):
 @pytest.mark.parametrize(
     "first, second, field",
     [
-        ({"outputs": "bin", "output_bin": (1000.0, 0.01)}, {"outputs": "bin", "output_bin": (3000.0, 0.02)}, "output_bin"),
-        ({"outputs": "regions", "output_regions": ["0-1000Hz@0-0.02s"]},
-         {"outputs": "regions", "output_regions": ["0-2000Hz@0-0.02s"]}, "output_regions"),
-        ({"features": "regions", "feature_band_hz": 1000.0}, {"features": "regions", "feature_band_hz": 2000.0}, "feature_band_hz"),
+        (
+            {"outputs": "bin", "output_bin": (1000.0, 0.01)},
+            {"outputs": "bin", "output_bin": (3000.0, 0.02)},
+            "output_bin",
+        ),
+        (
+            {"outputs": "regions", "output_regions": ["0-1000Hz@0-0.02s"]},
+            {"outputs": "regions", "output_regions": ["0-2000Hz@0-0.02s"]},
+            "output_regions",
+        ),
+        (
+            {"features": "regions", "feature_band_hz": 1000.0},
+            {"features": "regions", "feature_band_hz": 2000.0},
+            "feature_band_hz",
+        ),
         ({}, {"dtype": "float16"}, "dtype"),
-        ({"method": "fgsm", "outputs": "bin", "output_bin": (1000.0, 0.01)},
-         {"method": "fgsm", "outputs": "bin", "output_bin": (1000.0, 0.01), "fgsm_eps": (0.5,)}, "fgsm_eps"),
+        (
+            {"method": "fgsm", "outputs": "bin", "output_bin": (1000.0, 0.01)},
+            {"method": "fgsm", "outputs": "bin", "output_bin": (1000.0, 0.01), "fgsm_eps": (0.5,)},
+            "fgsm_eps",
+        ),
     ],
 )
 def test_rerun_with_another_setting_recomputes_and_says_which(tmp_path, wav, caplog, first, second, field):
@@ -156,7 +170,7 @@ def _flip_chunk_bytes(path, dataset):
         info = file[dataset].id.get_chunk_info(0)
     data = bytearray(path.read_bytes())
     middle = info.byte_offset + info.size // 2
-    data[middle: middle + 8] = bytes(255 - b for b in data[middle: middle + 8])
+    data[middle : middle + 8] = bytes(255 - b for b in data[middle : middle + 8])
     path.write_bytes(bytes(data))
 
 
@@ -194,7 +208,9 @@ def test_every_dataset_has_a_checksum(tmp_path, wav):
     path = explain_file(wav, tmp_path, config, progress=False).path
     names = []
     with h5py.File(path, "r") as file:
-        file.visititems(lambda name, item: names.append((name, item.fletcher32)) if isinstance(item, h5py.Dataset) else None)
+        file.visititems(
+            lambda name, item: names.append((name, item.fletcher32)) if isinstance(item, h5py.Dataset) else None
+        )
     assert len(names) > 10 and all(checked for _, checked in names), [n for n, c in names if not c]
 
 
@@ -232,7 +248,9 @@ def test_renamed_h5_is_noticed_by_check_source_and_the_readers(tmp_path, sample_
 def test_latent_with_the_default_method_and_baseline(tmp_path, wav):
     with pytest.raises(ValueError, match="deeplift_rule='captum'"):
         ExplainConfig(features="latent", **SEGMENT)
-    config = ExplainConfig(features="latent", deeplift_rule="captum", outputs="bin", output_bin=(1000.0, 0.02), **SEGMENT)
+    config = ExplainConfig(
+        features="latent", deeplift_rule="captum", outputs="bin", output_bin=(1000.0, 0.02), **SEGMENT
+    )
     assert config.method == "deepliftshap" and config.baseline == "zero" and config.n_baselines == 1
     with AttributionFile(explain_file(wav, tmp_path, config, progress=False).path) as stored:
         values = stored.read_attributions(name="latent/gru1")

@@ -48,8 +48,14 @@ def test_stored_maps_equal_the_stored_tensor_of_the_same_run(tmp_path, wav, meth
 
 @pytest.mark.parametrize("method", ["deepliftshap", "deeplift", "saliency", "inputxgradient"])
 def test_on_demand_bin_map_equals_the_stored_slice(tmp_path, wav, method):
-    full = explain(wav, tmp_path, method=method, store="full", baseline="shuffled" if method == "deepliftshap" else "zero",
-                   n_baselines=2 if method == "deepliftshap" else 1)
+    full = explain(
+        wav,
+        tmp_path,
+        method=method,
+        store="full",
+        baseline="shuffled" if method == "deepliftshap" else "zero",
+        n_baselines=2 if method == "deepliftshap" else 1,
+    )
     with AttributionFile(full) as stored:
         for f_out, t_out in [(0, 0), (40, 5), (160, 9)]:
             expected = stored.read_attributions((f_out, t_out))
@@ -62,7 +68,12 @@ def test_maps_file_recomputes_bins_and_feeds_notebooks_03_and_04(tmp_path, wav):
     full = explain(wav, tmp_path, method="deepliftshap", store="full")
     maps_only = explain(wav, tmp_path, method="deepliftshap", store="maps")
     with AttributionFile(full) as a, AttributionFile(maps_only) as b:
-        np.testing.assert_allclose(bin_map(b, 30, 7), a.read_attributions((30, 7)), rtol=0, atol=1e-5 * np.abs(a.read_attributions((30, 7))).max())
+        np.testing.assert_allclose(
+            bin_map(b, 30, 7),
+            a.read_attributions((30, 7)),
+            rtol=0,
+            atol=1e-5 * np.abs(a.read_attributions((30, 7))).max(),
+        )
         for x, y in zip(global_sums(a), global_sums(b)):
             assert_close(y, x, "global sums")
     figures_full, figures_maps = plot_file(full), plot_file(maps_only)
@@ -127,4 +138,6 @@ def test_captum_calls_run_without_cudnn(monkeypatch):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_captum_methods_run_on_cuda_and_agree_with_the_cpu():
-    np.testing.assert_allclose(_captum_integrated_gradients("cuda"), _captum_integrated_gradients("cpu"), rtol=1e-3, atol=1e-6)
+    np.testing.assert_allclose(
+        _captum_integrated_gradients("cuda"), _captum_integrated_gradients("cpu"), rtol=1e-3, atol=1e-6
+    )

@@ -66,8 +66,10 @@ def band_sums(global_map, freqs_hz, edges_hz) -> np.ndarray:
 
 def band_labels(edges_hz) -> list[str]:
     """Tick labels ``"0-1k"``, ``"1k-2.5k"``, ... of the bands between ``edges_hz`` (Hz, kHz above 1 kHz)."""
+
     def short(hz: float) -> str:
         return f"{hz / 1000:.3g}k" if hz >= 1000 else f"{hz:.0f}"
+
     e = np.asarray(edges_hz, dtype=np.float64)
     return [f"{short(lo)}-{short(hi)}" for lo, hi in zip(e[:-1], e[1:])]
 

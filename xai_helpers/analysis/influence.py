@@ -128,7 +128,11 @@ def influence_from_maps(maps: InfluenceMaps, aggregation: str = "abs_sum") -> In
     """:class:`Influence` with ``aggregation`` of the maps of a 4-D tensor (streamed, stored or reduced)."""
     kind = "abs" if check_aggregation(aggregation) == "abs_sum" else "signed"
     return Influence(
-        aggregation, maps[f"time_{kind}"], maps[f"freq_{kind}"], maps.correlation(kind), maps["output_totals"],
+        aggregation,
+        maps[f"time_{kind}"],
+        maps[f"freq_{kind}"],
+        maps.correlation(kind),
+        maps["output_totals"],
         all_global_maps(maps),
     )
 
@@ -220,7 +224,8 @@ def global_map(maps: InfluenceMaps, name: str) -> np.ndarray:
 def all_global_maps(maps: InfluenceMaps) -> dict[str, np.ndarray]:
     """Every map of :data:`GLOBAL_MAPS` by name, as :func:`global_map` gives each, :func:`net_global_maps` computed once."""
     return {
-        "abs_sum": normalise_peak(maps["global_abs"]), "signed_sum": normalise_peak(maps["global_signed"]),
+        "abs_sum": normalise_peak(maps["global_abs"]),
+        "signed_sum": normalise_peak(maps["global_signed"]),
         **net_global_maps(maps["global_signed"]),
     }
 
@@ -232,7 +237,9 @@ def low_inputs(frequency_map, freqs_hz, max_input_hz: float) -> tuple[np.ndarray
     fm = np.asarray(frequency_map, dtype=np.float64)
     f = np.asarray(freqs_hz, dtype=np.float64)
     if fm.ndim != 2 or f.ndim != 1 or f.size != fm.shape[1]:
-        raise ValueError(f"frequency_map [f_out, f_in] and freqs_hz [f_in] do not match: shapes {fm.shape} and {f.shape}")
+        raise ValueError(
+            f"frequency_map [f_out, f_in] and freqs_hz [f_in] do not match: shapes {fm.shape} and {f.shape}"
+        )
     keep = f <= max_input_hz
     if not np.any(keep):
         raise ValueError(f"no input frequency <= low_freq_hz={max_input_hz} Hz (lowest is {f[0]} Hz)")
@@ -247,7 +254,9 @@ def low_outputs(freqs_hz: np.ndarray, max_output_hz: float) -> np.ndarray:
     return keep
 
 
-def frequency_influence(attributions, aggregation: str = "abs_sum", freqs_hz=None, max_output_hz: float | None = None) -> np.ndarray:
+def frequency_influence(
+    attributions, aggregation: str = "abs_sum", freqs_hz=None, max_output_hz: float | None = None
+) -> np.ndarray:
     """Input-frequency to output-frequency influence -> ``[f_out, f_in]`` (over ``t_out`` and ``t_in``;
     attribution units). With ``max_output_hz`` (requires ``freqs_hz`` ``[F]``) only the output rows with
     ``freqs_hz <= max_output_hz`` are kept (the "low frequency" view)."""

@@ -43,12 +43,14 @@ def methods_found(sources: Sequence[str | os.PathLike], attributions_dir: str | 
     for source in sources:
         stem = Path(source).stem
         for path in attribution_paths(source, attributions_dir):
-            found[path.stem[len(stem) + 2:].split("_", 1)[0]] += 1
+            found[path.stem[len(stem) + 2 :].split("_", 1)[0]] += 1
     return found
 
 
 def check_attributions_found(
-    sources: Sequence[str | os.PathLike], attributions_dir: str | os.PathLike, method: str | None,
+    sources: Sequence[str | os.PathLike],
+    attributions_dir: str | os.PathLike,
+    method: str | None,
     model: str | None = None,
 ) -> None:
     """Raise ``FileNotFoundError`` unless some file of ``sources`` has an ``.h5`` of ``method`` (``None``: any)
@@ -60,23 +62,36 @@ def check_attributions_found(
     """
     folder = Path(attributions_dir)
     if not folder.is_dir():
-        raise FileNotFoundError(f"attributions_dir: {folder} is not a folder of attribution files (run notebook 02 first)")
+        raise FileNotFoundError(
+            f"attributions_dir: {folder} is not a folder of attribution files (run notebook 02 first)"
+        )
     if any(attribution_paths(source, folder, method, model) for source in sources):
         return
     inputs = f"the {_count(len(sources), 'input file')} ({_names([Path(s).name for s in sources])})"
     wanted = (f"of method {method!r} " if method else "") + (f"explaining model {model!r} " if model else "")
     if model and any(attribution_paths(source, folder, method) for source in sources):
-        others = sorted({stored_model(path) or "unreadable" for source in sources for path in attribution_paths(source, folder, method)})
-        raise FileNotFoundError(f"no attribution file {wanted}in {folder} for {inputs}; its files explain "
-                                f"{', '.join(others)}: run notebook 02 with model={model!r}, or set model to one of these")
+        others = sorted(
+            {
+                stored_model(path) or "unreadable"
+                for source in sources
+                for path in attribution_paths(source, folder, method)
+            }
+        )
+        raise FileNotFoundError(
+            f"no attribution file {wanted}in {folder} for {inputs}; its files explain "
+            f"{', '.join(others)}: run notebook 02 with model={model!r}, or set model to one of these"
+        )
     found = methods_found(sources, folder)
     if found:
         holds = "found methods: " + ", ".join(f"{name} ({_count(n, 'file')})" for name, n in sorted(found.items()))
         hint = f"run notebook 02 with method {method!r} or choose one of these" if method else "run notebook 02"
     else:
         others = sorted(path.name for path in folder.glob("*.h5"))
-        holds = (f"the folder holds {_count(len(others), '.h5 file')} of other audio files ({_names(others)})"
-                 if others else "the folder holds no .h5 file")
+        holds = (
+            f"the folder holds {_count(len(others), '.h5 file')} of other audio files ({_names(others)})"
+            if others
+            else "the folder holds no .h5 file"
+        )
         hint = "run notebook 02 on these files first"
     raise FileNotFoundError(f"no attribution file {wanted}in {folder} for {inputs}; {holds}; {hint}")
 

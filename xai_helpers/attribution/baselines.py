@@ -61,7 +61,9 @@ def make_baselines(
         raise ValueError(f"baseline {name!r} needs the {known} of this file, which is not known (no noise record)")
     reference = np.asarray(reference, dtype=np.float32)
     if reference.shape != features.shape:
-        raise ValueError(f"baseline {name!r}: reference shape {reference.shape} differs from the features' {features.shape}")
+        raise ValueError(
+            f"baseline {name!r}: reference shape {reference.shape} differs from the features' {features.shape}"
+        )
     if name in ("noise", "clean"):
         return reference[None]
     frames = np.random.default_rng(seed).integers(0, reference.shape[1], size=(n_baselines, reference.shape[1]))

@@ -52,7 +52,16 @@ from .maps import MAP_DIMS, MapAccumulator
 from .regions import feature_mask, region_grid
 from .segment import Segment, load_segment
 
-__all__ = ["ExplainConfig", "ExplainResult", "Segment", "attribution_paths", "explain_file", "explain_files", "load_segment", "output_path"]
+__all__ = [
+    "ExplainConfig",
+    "ExplainResult",
+    "Segment",
+    "attribution_paths",
+    "explain_file",
+    "explain_files",
+    "load_segment",
+    "output_path",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +106,11 @@ class ExplainResult:
         """One table row: file, status, stored shape, seconds, DeepLIFT rule (where it applies),
         |convergence delta| median and max."""
         row: dict[str, object] = {
-            "file": self.source.name, "status": self.status, "shape": str(self.shape),
-            "seconds": round(self.seconds, 2), "written": self.path.name,
+            "file": self.source.name,
+            "status": self.status,
+            "shape": str(self.shape),
+            "seconds": round(self.seconds, 2),
+            "written": self.path.name,
         }
         if self.deeplift_rule is not None:
             row["deeplift_rule"] = self.deeplift_rule
@@ -115,8 +127,9 @@ def output_path(source: str | os.PathLike, output_dir: str | os.PathLike, config
     return Path(output_dir) / f"{Path(source).stem}__{config.file_tag()}.h5"
 
 
-def attribution_paths(source: str | os.PathLike, attributions_dir: str | os.PathLike, method: str | None = None,
-                      model: str | None = None) -> list[Path]:
+def attribution_paths(
+    source: str | os.PathLike, attributions_dir: str | os.PathLike, method: str | None = None, model: str | None = None
+) -> list[Path]:
     """The ``.h5`` files of ``source`` in ``attributions_dir`` (any configuration, or only ``method``'s; any model,
     or only those that explain ``model``, read from each file's ``model`` attribute), sorted. A file whose
     attributes cannot be read is kept, so that its reader reports the damage."""
@@ -160,19 +173,31 @@ def explain_file(
             status = "recomputed"
         removed = remove_stale_partials(destination)
         if removed:
-            logger.warning("%s: removed the temporary file(s) of an interrupted run (%s); recomputing",
-                           destination, ", ".join(path.name for path in removed))
+            logger.warning(
+                "%s: removed the temporary file(s) of an interrupted run (%s); recomputing",
+                destination,
+                ", ".join(path.name for path in removed),
+            )
             status, reason = "recomputed", reason or "an interrupted run left a temporary file"
         started = time.perf_counter()
         model = cached_model(config.sample_rate, str(device), config.model)
         segment = load_segment(source, config, model)
         shape, deltas = _write(destination, segment, config, model, source_sha256, progress)
-    return ExplainResult(Path(source), destination, status, time.perf_counter() - started, shape, deltas,
-                         config.applied_deeplift_rule, reason)
+    return ExplainResult(
+        Path(source),
+        destination,
+        status,
+        time.perf_counter() - started,
+        shape,
+        deltas,
+        config.applied_deeplift_rule,
+        reason,
+    )
 
 
-def reuse_problem(path: str | os.PathLike, source: str | os.PathLike, config: ExplainConfig, source_sha256: str,
-                  device: str = "cpu") -> str:
+def reuse_problem(
+    path: str | os.PathLike, source: str | os.PathLike, config: ExplainConfig, source_sha256: str, device: str = "cpu"
+) -> str:
     """Why the stored file ``path`` cannot stand for explaining ``source`` (whose SHA-256 is ``source_sha256``)
     with ``config`` now, or ``""`` if it can.
 
@@ -197,7 +222,9 @@ def reuse_problem(path: str | os.PathLike, source: str | os.PathLike, config: Ex
             return f"{name} differs (stored {stored_request.get(name)!r}, requested {request.get(name)!r})"
     if str(attrs.get("source_sha256", "")) != source_sha256:
         return f"source_sha256 differs: the content of {source} changed since the file was written"
-    if str(attrs.get("model_sha256", "")) != weights_sha256(cached_model(config.sample_rate, str(device), config.model)):
+    if str(attrs.get("model_sha256", "")) != weights_sha256(
+        cached_model(config.sample_rate, str(device), config.model)
+    ):
         return "model_sha256 differs: the model's weights changed since the file was written"
     stored_versions, current = json.loads(str(attrs.get("versions", "{}")) or "{}"), json.loads(_versions())
     for name, parts in MATCHING_VERSIONS.items():
@@ -218,11 +245,15 @@ def explain_files(
     """:func:`explain_file` on each of ``sources`` in order; ``progress`` shows a bar over the files (elapsed
     and time left, the file in hand) with each file's own bar over its outputs nested under it, and under the
     book runner a line per file on its terminal (:func:`~xai_helpers.io.progress.track`)."""
-    return [explain_file(source, output_dir, config, device, progress)
-            for source in track(sources, f"explain {description}", enabled=progress)]
+    return [
+        explain_file(source, output_dir, config, device, progress)
+        for source in track(sources, f"explain {description}", enabled=progress)
+    ]
 
 
-def _attrs(config: ExplainConfig, segment: Segment, model: MaskModel, plan: Plan, source_sha256: str) -> dict[str, object]:
+def _attrs(
+    config: ExplainConfig, segment: Segment, model: MaskModel, plan: Plan, source_sha256: str
+) -> dict[str, object]:
     fields = dataclasses.asdict(config)
     fields["request"] = json.dumps(config.request(), sort_keys=True)
     fields["output_bin"] = json.dumps(config.output_bin)
@@ -252,11 +283,17 @@ def _attrs(config: ExplainConfig, segment: Segment, model: MaskModel, plan: Plan
     }
 
 
-def _write(destination: Path, segment: Segment, config: ExplainConfig, model: MaskModel, source_sha256: str, progress: bool):
+def _write(
+    destination: Path, segment: Segment, config: ExplainConfig, model: MaskModel, source_sha256: str, progress: bool
+):
     plan = plan_outputs(config, segment)
     freqs, times = segment.stft.frequencies_hz(), segment.times_s
     n_bins, n_frames = segment.features.shape
-    groups = region_grid(freqs, times, config.feature_band_hz, config.feature_span_s) if config.features == "regions" else None
+    groups = (
+        region_grid(freqs, times, config.feature_band_hz, config.feature_span_s)
+        if config.features == "regions"
+        else None
+    )
     labels = feature_mask(groups, freqs, times) if groups else None
     device = model_device(model)
     if config.features == "latent":
@@ -266,7 +303,9 @@ def _write(destination: Path, segment: Segment, config: ExplainConfig, model: Ma
     else:
         input_shape, input_dims = (n_bins, n_frames), ("f_in", "t_in")
     spec = DatasetSpec(plan.target_shape + input_shape, plan.target_dims + input_dims, True)
-    with AttributionWriter(destination, _attrs(config, segment, model, plan, source_sha256), len(plan.target_shape), config.dtype) as writer:
+    with AttributionWriter(
+        destination, _attrs(config, segment, model, plan, source_sha256), len(plan.target_shape), config.dtype
+    ) as writer:
         writer.put("input_features", segment.features, ("f", "t"))
         writer.put("baselines", segment.baselines, ("k", "f", "t"))
         if segment.phase is not None:
@@ -285,7 +324,11 @@ def _write(destination: Path, segment: Segment, config: ExplainConfig, model: Ma
         full = config.store_mode() == "full"
         if full:
             warn_if_large(destination, spec.shape, np.dtype(config.dtype).itemsize)
-            for name in [f"latent/{layer}" for layer in config.latent_layers] if config.features == "latent" else ["attributions"]:
+            for name in (
+                [f"latent/{layer}" for layer in config.latent_layers]
+                if config.features == "latent"
+                else ["attributions"]
+            ):
                 writer.create(name, spec)
         deltas = np.full(plan.target_shape, np.nan, dtype=np.float32)
         sensitivity = influence = None

@@ -42,18 +42,27 @@ def plan_outputs(config: ExplainConfig, segment: Segment) -> Plan:
     """Explained outputs in batches, each on the shortest input that causality allows."""
     n_bins, n_frames = segment.features.shape
     if config.outputs == "all_bins":
-        blocks = [((slice(None), slice(t, t + 1)), [bin_index(f, t, t + 1) for f in range(n_bins)], t + 1) for t in range(n_frames)]
+        blocks = [
+            ((slice(None), slice(t, t + 1)), [bin_index(f, t, t + 1) for f in range(n_bins)], t + 1)
+            for t in range(n_frames)
+        ]
         return Plan((n_bins, n_frames), ("f_out", "t_out"), blocks)
     freqs, times = segment.stft.frequencies_hz(), segment.times_s
     nyquist_hz, duration_s = segment.stft.sample_rate / 2, n_frames * segment.stft.hop_s
-    accepted = f"accepted: 0..{nyquist_hz:g} Hz (Nyquist) and 0..{duration_s:g} s (the segment's duration, from its start)"
+    accepted = (
+        f"accepted: 0..{nyquist_hz:g} Hz (Nyquist) and 0..{duration_s:g} s (the segment's duration, from its start)"
+    )
     if config.outputs == "bin":
         f_hz, t_s = config.output_bin
         if not (0 <= f_hz <= nyquist_hz and 0 <= t_s <= duration_s):
-            raise ValueError(f"{segment.source}: output_bin [{f_hz:g} Hz, {t_s:g} s] lies outside the explained segment; {accepted}")
+            raise ValueError(
+                f"{segment.source}: output_bin [{f_hz:g} Hz, {t_s:g} s] lies outside the explained segment; {accepted}"
+            )
         f_out = int(np.argmin(np.abs(freqs - f_hz)))
         t_out = int(np.argmin(np.abs(times - t_s)))
-        return Plan((1, 1), ("f_out", "t_out"), [((slice(0, 1), slice(0, 1)), [bin_index(f_out, t_out, t_out + 1)], t_out + 1)])
+        return Plan(
+            (1, 1), ("f_out", "t_out"), [((slice(0, 1), slice(0, 1)), [bin_index(f_out, t_out, t_out + 1)], t_out + 1)]
+        )
     try:
         masks = np.stack([region_bins(region, freqs, times) for region in config.output_regions]).astype(np.float32)
     except ValueError as error:
@@ -77,22 +86,35 @@ def _progress(iterable, total: int, enabled: bool, description: str):
         return iterable
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, total=total, desc=description, unit="frame" if "frame" in description else "batch", leave=False)
+    return tqdm(
+        iterable, total=total, desc=description, unit="frame" if "frame" in description else "batch", leave=False
+    )
 
 
-def engine_maps(segment: Segment, config: ExplainConfig, model: MaskModel, device: torch.device, progress: bool) -> tuple[InfluenceMaps, np.ndarray | None]:
+def engine_maps(
+    segment: Segment, config: ExplainConfig, model: MaskModel, device: torch.device, progress: bool
+) -> tuple[InfluenceMaps, np.ndarray | None]:
     """The influence maps of all output bins over input bins and the deltas ``[F, T]`` (``None`` without),
     from the engine reduced tile by tile on ``device`` (:func:`~.engine.all_bins_maps`): ``store="maps"``
     without the 4-D tensor. ``progress`` shows a bar over output frames."""
     features = torch.as_tensor(segment.features, device=device)
     baselines = torch.as_tensor(segment.baselines, device=device)
     n_frames = segment.features.shape[1]
-    bar = _progress(None, n_frames, progress, f"{config.method} maps (engine, {config.frames_per_chunk} frames per chunk)")
+    bar = _progress(
+        None, n_frames, progress, f"{config.method} maps (engine, {config.frames_per_chunk} frames per chunk)"
+    )
     try:
         return all_bins_maps(
-            model, features, baselines, config.method, config.target, config.frames_per_chunk, rule=config.deeplift_rule,
+            model,
+            features,
+            baselines,
+            config.method,
+            config.target,
+            config.frames_per_chunk,
+            rule=config.deeplift_rule,
             on_chunk=None if bar is None else (lambda frames: bar.update(frames.stop - frames.start)),
-            phase=segment.phase, product_rule=config.product_rule,
+            phase=segment.phase,
+            product_rule=config.product_rule,
         )
     finally:
         if bar is not None:
@@ -123,15 +145,30 @@ def compute_blocks(
     module = ExplainedOutputs(model, config.target, regions, segment.phase)
     mask = None if labels is None else torch.as_tensor(labels, device=device)
     options = config.method_options()
-    description = f"{config.method} (captum, one output frame per step)" if config.outputs == "all_bins" else config.method
+    description = (
+        f"{config.method} (captum, one output frame per step)" if config.outputs == "all_bins" else config.method
+    )
     for index, targets, frames in _progress(plan.blocks, len(plan.blocks), progress, description):
         inputs, references = features[:, :frames], baselines[:, :, :frames]
         if config.features == "latent":
-            layers = layer_attributions(module, inputs, references, config.method, targets, config.latent_layers, options)
-            yield index, {f"latent/{name}": _as_block(_pad_frames(v, n_frames), index) for name, v in layers.items()}, None, {}
+            layers = layer_attributions(
+                module, inputs, references, config.method, targets, config.latent_layers, options
+            )
+            yield (
+                index,
+                {f"latent/{name}": _as_block(_pad_frames(v, n_frames), index) for name, v in layers.items()},
+                None,
+                {},
+            )
             continue
         result = attribute_targets(
-            module, inputs, references, config.method, targets, feature_mask=None if mask is None else mask, options=options
+            module,
+            inputs,
+            references,
+            config.method,
+            targets,
+            feature_mask=None if mask is None else mask,
+            options=options,
         )
         values = result.values if labels is not None else _pad_frames(result.values, n_frames)
         deltas = None if result.deltas is None else _as_block(result.deltas, index)
@@ -139,7 +176,9 @@ def compute_blocks(
         yield index, {"attributions": _as_block(values, index)}, deltas, extras
 
 
-def _engine_blocks(plan, segment, config, model, labels, features, baselines, progress) -> Iterator[tuple[tuple, dict, np.ndarray | None, dict]]:
+def _engine_blocks(
+    plan, segment, config, model, labels, features, baselines, progress
+) -> Iterator[tuple[tuple, dict, np.ndarray | None, dict]]:
     """:func:`compute_blocks` through the engine: all bins chunk by chunk, or one bin / the regions as weighted
     sums of outputs (one-hot or 0/1 region weights) on the frames up to the last explained one."""
     n_frames = segment.features.shape[1]
@@ -147,12 +186,27 @@ def _engine_blocks(plan, segment, config, model, labels, features, baselines, pr
     if config.outputs == "all_bins":
         # Chunks over input bins stay on the model's device (reduced there to the maps; copied only to be written).
         chunks = all_bins_attributions(
-            model, features, baselines, config.method, config.target, config.frames_per_chunk, rule=rule,
-            to_numpy=labels is not None, phase=segment.phase, product_rule=config.product_rule,
+            model,
+            features,
+            baselines,
+            config.method,
+            config.target,
+            config.frames_per_chunk,
+            rule=rule,
+            to_numpy=labels is not None,
+            phase=segment.phase,
+            product_rule=config.product_rule,
         )
         n_chunks = -(-n_frames // config.frames_per_chunk)
-        for chunk in _progress(chunks, n_chunks, progress, f"{config.method} (engine, {config.frames_per_chunk} frames per chunk)"):
-            yield (slice(None), chunk.t_out), {"attributions": _group_sums(chunk.attributions, labels)}, chunk.deltas, {}
+        for chunk in _progress(
+            chunks, n_chunks, progress, f"{config.method} (engine, {config.frames_per_chunk} frames per chunk)"
+        ):
+            yield (
+                (slice(None), chunk.t_out),
+                {"attributions": _group_sums(chunk.attributions, labels)},
+                chunk.deltas,
+                {},
+            )
         return
     ((index, _, frames),) = plan.blocks
     if config.outputs == "bin":
@@ -163,8 +217,16 @@ def _engine_blocks(plan, segment, config, model, labels, features, baselines, pr
         weights = plan.region_masks
     phase = None if segment.phase is None else segment.phase[:, :frames]
     values, deltas = weighted_output_attributions(
-        model, features[:, :frames], baselines[:, :, :frames], config.method, weights[:, :, :frames], config.target, rule,
-        config.frames_per_chunk, phase, config.product_rule,
+        model,
+        features[:, :frames],
+        baselines[:, :, :frames],
+        config.method,
+        weights[:, :, :frames],
+        config.target,
+        rule,
+        config.frames_per_chunk,
+        phase,
+        config.product_rule,
     )
     values = _group_sums(_pad_frames(values, n_frames), labels)
     yield index, {"attributions": _as_block(values, index)}, None if deltas is None else _as_block(deltas, index), {}

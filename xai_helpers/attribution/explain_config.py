@@ -90,8 +90,10 @@ class ExplainConfig:
             if cls is not None:
                 unknown = sorted(set(self.latent_layers) - set(cls.latent_layers))
                 if unknown:
-                    raise ValueError(f"latent_layers: {unknown} are not layers of {self.model}; "
-                                     f"choose from {', '.join(cls.latent_layers)}")
+                    raise ValueError(
+                        f"latent_layers: {unknown} are not layers of {self.model}; "
+                        f"choose from {', '.join(cls.latent_layers)}"
+                    )
         if self.outputs not in OUTPUTS:
             raise ValueError(f"outputs: unknown {self.outputs!r}; choose one of {', '.join(OUTPUTS)}")
         if self.features not in FEATURES:
@@ -99,7 +101,9 @@ class ExplainConfig:
         if self.backend not in BACKENDS:
             raise ValueError(f"backend: unknown {self.backend!r}; choose one of {', '.join(BACKENDS)}")
         if self.deeplift_rule not in DEEPLIFT_RULES:
-            raise ValueError(f"deeplift_rule: unknown {self.deeplift_rule!r}; choose one of {', '.join(DEEPLIFT_RULES)}")
+            raise ValueError(
+                f"deeplift_rule: unknown {self.deeplift_rule!r}; choose one of {', '.join(DEEPLIFT_RULES)}"
+            )
         if self.product_rule not in PRODUCT_RULES:
             raise ValueError(f"product_rule: unknown {self.product_rule!r}; choose one of {', '.join(PRODUCT_RULES)}")
         check_target(self.target)
@@ -108,8 +112,10 @@ class ExplainConfig:
         if self.store not in STORES:
             raise ValueError(f"store: unknown {self.store!r}; choose one of {', '.join(STORES)}")
         if self.store == "maps" and not self.has_maps():
-            raise ValueError(f"store='maps' needs outputs='all_bins' and features='bins' (the maps of every output bin); "
-                             f"this is outputs={self.outputs}, features={self.features}: use store='full'")
+            raise ValueError(
+                f"store='maps' needs outputs='all_bins' and features='bins' (the maps of every output bin); "
+                f"this is outputs={self.outputs}, features={self.features}: use store='full'"
+            )
         if self.outputs == "bin" and self.output_bin is None:
             raise ValueError("outputs='bin' needs output_bin = (frequency_hz, time_s)")
         if self.outputs == "regions" and not self.output_regions:
@@ -125,8 +131,10 @@ class ExplainConfig:
                 f"this is {self.method}, features={self.features}"
             )
         if self.product_rule != "shapley" and not self.complete_rule():
-            raise ValueError(f"product_rule={self.product_rule!r} is a choice of DeepLIFT's complete rule; it needs "
-                             "method deeplift or deepliftshap with deeplift_rule='complete'")
+            raise ValueError(
+                f"product_rule={self.product_rule!r} is a choice of DeepLIFT's complete rule; it needs "
+                "method deeplift or deepliftshap with deeplift_rule='complete'"
+            )
         if self.complete_rule():
             if self.features == "latent":
                 raise ValueError(
@@ -170,11 +178,21 @@ class ExplainConfig:
     def file_tag(self) -> str:
         """Short file-name-safe description of the configuration; DeepLift / DeepLiftShap carry their rule
         after the method (``deeplift_complete_...``), so files of both rules can share a folder."""
-        segment = f"{self.segment_start_s:g}s+{'all' if self.segment_duration_s is None else f'{self.segment_duration_s:g}s'}"
+        segment = (
+            f"{self.segment_start_s:g}s+{'all' if self.segment_duration_s is None else f'{self.segment_duration_s:g}s'}"
+        )
         rule = [self.applied_deeplift_rule] if self.applied_deeplift_rule else []
         if self.product_rule != "shapley":
             rule = [f"{rule[0]}-{self.product_rule}"]
-        parts = [self.method, *rule, self.target, self.outputs, self.features, f"{self.baseline}{self.n_baselines}", segment]
+        parts = [
+            self.method,
+            *rule,
+            self.target,
+            self.outputs,
+            self.features,
+            f"{self.baseline}{self.n_baselines}",
+            segment,
+        ]
         if self.seed:
             parts.append(f"seed{self.seed}")
         if self.sample_rate != 16000:
@@ -194,13 +212,21 @@ class ExplainConfig:
         ``outputs="bin"``, ``output_regions`` unless ``"regions"``, ``feature_band_hz`` / ``feature_span_s``
         unless ``features="regions"``, ``latent_layers`` unless ``"latent"``, ``n_samples`` outside
         :data:`SAMPLED_METHODS`, ``fgsm_eps`` unless fgsm, ``deeplift_rule`` outside :data:`DEEPLIFT_METHODS`)."""
-        fields = {field.name: getattr(self, field.name) for field in dataclasses.fields(self) if field.name not in RESULT_NEUTRAL}
+        fields = {
+            field.name: getattr(self, field.name)
+            for field in dataclasses.fields(self)
+            if field.name not in RESULT_NEUTRAL
+        }
         fields.update(backend="engine" if self.uses_engine() else "captum", store=self.store_mode())
         applies = {
-            "output_bin": self.outputs == "bin", "output_regions": self.outputs == "regions",
-            "feature_band_hz": self.features == "regions", "feature_span_s": self.features == "regions",
-            "latent_layers": self.features == "latent", "n_samples": self.method in SAMPLED_METHODS,
-            "fgsm_eps": self.method == "fgsm", "deeplift_rule": self.applied_deeplift_rule is not None,
+            "output_bin": self.outputs == "bin",
+            "output_regions": self.outputs == "regions",
+            "feature_band_hz": self.features == "regions",
+            "feature_span_s": self.features == "regions",
+            "latent_layers": self.features == "latent",
+            "n_samples": self.method in SAMPLED_METHODS,
+            "fgsm_eps": self.method == "fgsm",
+            "deeplift_rule": self.applied_deeplift_rule is not None,
             "product_rule": self.product_rule != "shapley",
         }
         for name, used in applies.items():

@@ -131,16 +131,28 @@ class MapAccumulator:
 
     def _allocate(self, device: torch.device) -> dict[str, torch.Tensor]:
         f_out, t_out, f_in, t_in = self.shape
-        shapes = {"global": (f_in, t_in), "time": (t_out, t_in), "freq": (f_out, f_in),
-                  "frame_gram": (t_in, t_in), "frame_sum": (t_in,), "frame_peak": (t_in,)}
-        maps = {f"{name}_{kind}": torch.zeros(s, dtype=torch.float64, device=device) for name, s in shapes.items() for kind in KINDS}
+        shapes = {
+            "global": (f_in, t_in),
+            "time": (t_out, t_in),
+            "freq": (f_out, f_in),
+            "frame_gram": (t_in, t_in),
+            "frame_sum": (t_in,),
+            "frame_peak": (t_in,),
+        }
+        maps = {
+            f"{name}_{kind}": torch.zeros(s, dtype=torch.float64, device=device)
+            for name, s in shapes.items()
+            for kind in KINDS
+        }
         maps["output_totals"] = torch.zeros((f_out, t_out), dtype=torch.float64, device=device)
         return maps
 
     def begin(self, t_out: slice, device: torch.device | str | None = None) -> None:
         """Open the chunk of output frames ``t_out`` (on ``device``: default the accumulator's, else the CPU)."""
         if self._t_out is not None:
-            raise ValueError(f"chunk of output frames {self._t_out.start}:{self._t_out.stop} is still open: end() it first")
+            raise ValueError(
+                f"chunk of output frames {self._t_out.start}:{self._t_out.stop} is still open: end() it first"
+            )
         if not 0 <= t_out.start < t_out.stop <= self.shape[1]:
             raise ValueError(f"t_out must be a slice within 0:{self.shape[1]}, got {t_out.start}:{t_out.stop}")
         if self.maps is None:
@@ -200,7 +212,9 @@ class MapAccumulator:
         f_out, _, f_in, t_in = self.shape
         n = t_out.stop - t_out.start
         if tuple(a.shape) != (f_out, n, f_in, t_in):
-            raise ValueError(f"chunk of output frames {t_out.start}:{t_out.stop} must be [{f_out}, {n}, {f_in}, {t_in}], got {tuple(a.shape)}")
+            raise ValueError(
+                f"chunk of output frames {t_out.start}:{t_out.stop} must be [{f_out}, {n}, {f_in}, {t_in}], got {tuple(a.shape)}"
+            )
         self.begin(t_out, a.device)
         self.add(slice(0, t_in), a, consume)
         self.end()

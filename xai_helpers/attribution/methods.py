@@ -65,14 +65,21 @@ def deepliftshap(spec, module, features, inputs, baselines, target, feature_mask
             inputs, baselines=baselines.expand(n_targets, *features.shape), target=target, return_convergence_delta=True
         )
     else:
-        attributions, delta = DeepLiftShap(module).attribute(inputs, baselines=baselines, target=target, return_convergence_delta=True)
+        attributions, delta = DeepLiftShap(module).attribute(
+            inputs, baselines=baselines, target=target, return_convergence_delta=True
+        )
     return Run(attributions, delta.reshape(n_targets, -1).mean(dim=1))
 
 
 def gradientshap(spec, module, features, inputs, baselines, target, feature_mask, options) -> Run:
     """GradientShap with ``n_samples`` draws between baselines and input (no noise); mean delta."""
     attributions, delta = spec.captum_class(module).attribute(
-        inputs, baselines=baselines, n_samples=options.n_samples, stdevs=0.0, target=target, return_convergence_delta=True
+        inputs,
+        baselines=baselines,
+        n_samples=options.n_samples,
+        stdevs=0.0,
+        target=target,
+        return_convergence_delta=True,
     )
     return Run(attributions, delta.reshape(len(target), -1).mean(dim=1))
 
@@ -81,7 +88,10 @@ def integrated_gradients(spec, module, features, inputs, baselines, target, feat
     """Integrated gradients with ``n_samples`` steps from each baseline, averaged over the K baselines."""
     runs = [
         spec.captum_class(module).attribute(
-            inputs, baselines=baseline[None].expand_as(inputs), n_steps=options.n_samples, target=target,
+            inputs,
+            baselines=baseline[None].expand_as(inputs),
+            n_steps=options.n_samples,
+            target=target,
             return_convergence_delta=True,
         )
         for baseline in baselines
@@ -110,7 +120,10 @@ def fgsm(spec, module, features, inputs, baselines, target, feature_mask, option
             direction = (perturbed - inputs) / float(step)
         with torch.no_grad():
             sensitivity.append(module(perturbed).gather(1, target[:, None]).squeeze(1) - before)
-    extras = {"sensitivity": torch.stack(sensitivity, dim=1).cpu().numpy(), "fgsm_eps": np.asarray(options.fgsm_eps, dtype=np.float32)}
+    extras = {
+        "sensitivity": torch.stack(sensitivity, dim=1).cpu().numpy(),
+        "fgsm_eps": np.asarray(options.fgsm_eps, dtype=np.float32),
+    }
     return Run(direction, extras=extras)
 
 
@@ -132,10 +145,17 @@ def occlusion(spec, module, features, inputs, baselines, target, feature_mask, o
     if mask is None:
         window = tuple(options.occlusion_window)
         values = Occlusion(module).attribute(
-            inputs, sliding_window_shapes=window, strides=window, baselines=reference, target=target, perturbations_per_eval=8,
+            inputs,
+            sliding_window_shapes=window,
+            strides=window,
+            baselines=reference,
+            target=target,
+            perturbations_per_eval=8,
         )
     else:
-        values = FeatureAblation(module).attribute(inputs, baselines=reference, feature_mask=mask, target=target, perturbations_per_eval=8)
+        values = FeatureAblation(module).attribute(
+            inputs, baselines=reference, feature_mask=mask, target=target, perturbations_per_eval=8
+        )
     return _one_value_per_group(values, mask, feature_mask)
 
 
@@ -144,10 +164,14 @@ def surrogate(spec, module, features, inputs, baselines, target, feature_mask, o
     reference = baselines.mean(dim=0, keepdim=True)
     mask = None if feature_mask is None else feature_mask[None, :, : features.shape[1]]
     explainer = spec.captum_class(module)
-    values = torch.cat([
-        explainer.attribute(features[None], baselines=reference, feature_mask=mask, target=index, n_samples=options.n_samples)
-        for index in target.tolist()
-    ])
+    values = torch.cat(
+        [
+            explainer.attribute(
+                features[None], baselines=reference, feature_mask=mask, target=index, n_samples=options.n_samples
+            )
+            for index in target.tolist()
+        ]
+    )
     return _one_value_per_group(values, mask, feature_mask)
 
 
@@ -164,16 +188,20 @@ def layer_deepliftshap(spec, module, layer, inputs, baselines, target, options) 
 
 
 def layer_gradientshap(spec, module, layer, inputs, baselines, target, options) -> torch.Tensor:
-    return spec.layer_class(module, layer).attribute(inputs, baselines=baselines, n_samples=options.n_samples, stdevs=0.0, target=target)
+    return spec.layer_class(module, layer).attribute(
+        inputs, baselines=baselines, n_samples=options.n_samples, stdevs=0.0, target=target
+    )
 
 
 def layer_integrated_gradients(spec, module, layer, inputs, baselines, target, options) -> torch.Tensor:
-    return torch.stack([
-        spec.layer_class(module, layer).attribute(
-            inputs, baselines=baseline[None].expand_as(inputs), n_steps=options.n_samples, target=target
-        )
-        for baseline in baselines
-    ]).mean(dim=0)
+    return torch.stack(
+        [
+            spec.layer_class(module, layer).attribute(
+                inputs, baselines=baseline[None].expand_as(inputs), n_steps=options.n_samples, target=target
+            )
+            for baseline in baselines
+        ]
+    ).mean(dim=0)
 
 
 def layer_gradient(spec, module, layer, inputs, baselines, target, options) -> torch.Tensor:

@@ -37,8 +37,17 @@ class WeightedBins:
     requested bin a one-hot output weighting (:func:`~.fast_engine.weighted_output_attributions`); the same
     ``bin_map`` / ``bin_maps`` as :class:`~.engine.single.BinSweeper`, which the hand-derived engine keeps for NSNet2."""
 
-    def __init__(self, model, features: np.ndarray, baselines: np.ndarray | None, method: str, target: str, rule: str,
-                 phase: np.ndarray | None, product_rule: str) -> None:
+    def __init__(
+        self,
+        model,
+        features: np.ndarray,
+        baselines: np.ndarray | None,
+        method: str,
+        target: str,
+        rule: str,
+        phase: np.ndarray | None,
+        product_rule: str,
+    ) -> None:
         self.model, self.features, self.baselines, self.phase = model, features, baselines, phase
         self.method, self.target, self.rule, self.product_rule = method, target, rule, product_rule
 
@@ -47,8 +56,17 @@ class WeightedBins:
         weights = np.zeros((len(bins), *self.features.shape), dtype=np.float32)
         for index, (f_out, t_out) in enumerate(bins):
             weights[index, f_out, t_out] = 1.0
-        values, _ = weighted_output_attributions(self.model, self.features, self.baselines, self.method, weights,
-                                                 self.target, self.rule, phase=self.phase, product_rule=self.product_rule)
+        values, _ = weighted_output_attributions(
+            self.model,
+            self.features,
+            self.baselines,
+            self.method,
+            weights,
+            self.target,
+            self.rule,
+            phase=self.phase,
+            product_rule=self.product_rule,
+        )
         return np.asarray(values, dtype=np.float32)
 
     def bin_map(self, f_out: int, t_out: int) -> np.ndarray:
@@ -68,8 +86,9 @@ def _bin_sweeper(stored: AttributionFile, device: str = "cpu", frames: int | Non
     if uses_hand_engine(model, stored.target, product_rule):
         return BinSweeper(model, stored.input_features[:, cut], baselines, stored.method, stored.target, rule)
     phase = None if stored.input_phase is None else stored.input_phase[:, cut]
-    return WeightedBins(model, stored.input_features[:, cut], baselines, stored.method, stored.target, rule, phase,
-                        product_rule)
+    return WeightedBins(
+        model, stored.input_features[:, cut], baselines, stored.method, stored.target, rule, phase, product_rule
+    )
 
 
 def recompute_bin_map(stored: AttributionFile, f_out: int, t_out: int, device: str = "cpu") -> np.ndarray:

@@ -73,17 +73,52 @@ class MethodSpec:
 METHODS: dict[str, MethodSpec] = {
     spec.name: spec
     for spec in (
-        MethodSpec("deepliftshap", DeepLiftShap, methods.deepliftshap, LayerDeepLiftShap, methods.layer_deepliftshap,
-                   gives_delta=True, engine=True),
-        MethodSpec("deeplift", DeepLift, methods.deeplift, LayerDeepLift, methods.layer_deeplift, gives_delta=True, engine=True),
-        MethodSpec("gradientshap", GradientShap, methods.gradientshap, LayerGradientShap, methods.layer_gradientshap,
-                   gives_delta=True),
-        MethodSpec("integratedgradients", IntegratedGradients, methods.integrated_gradients, LayerIntegratedGradients,
-                   methods.layer_integrated_gradients, gives_delta=True),
-        MethodSpec("saliency", Saliency, methods.gradient, LayerGradientXActivation, methods.layer_gradient,
-                   needs_baselines=False, engine=True),
-        MethodSpec("inputxgradient", InputXGradient, methods.gradient, LayerGradientXActivation,
-                   methods.layer_gradient_x_activation, needs_baselines=False, engine=True),
+        MethodSpec(
+            "deepliftshap",
+            DeepLiftShap,
+            methods.deepliftshap,
+            LayerDeepLiftShap,
+            methods.layer_deepliftshap,
+            gives_delta=True,
+            engine=True,
+        ),
+        MethodSpec(
+            "deeplift", DeepLift, methods.deeplift, LayerDeepLift, methods.layer_deeplift, gives_delta=True, engine=True
+        ),
+        MethodSpec(
+            "gradientshap",
+            GradientShap,
+            methods.gradientshap,
+            LayerGradientShap,
+            methods.layer_gradientshap,
+            gives_delta=True,
+        ),
+        MethodSpec(
+            "integratedgradients",
+            IntegratedGradients,
+            methods.integrated_gradients,
+            LayerIntegratedGradients,
+            methods.layer_integrated_gradients,
+            gives_delta=True,
+        ),
+        MethodSpec(
+            "saliency",
+            Saliency,
+            methods.gradient,
+            LayerGradientXActivation,
+            methods.layer_gradient,
+            needs_baselines=False,
+            engine=True,
+        ),
+        MethodSpec(
+            "inputxgradient",
+            InputXGradient,
+            methods.gradient,
+            LayerGradientXActivation,
+            methods.layer_gradient_x_activation,
+            needs_baselines=False,
+            engine=True,
+        ),
         MethodSpec("occlusion", Occlusion, methods.occlusion),
         MethodSpec("kernelshap", KernelShap, methods.surrogate, groups_only=True),
         MethodSpec("lime", Lime, methods.surrogate, groups_only=True),
@@ -108,7 +143,9 @@ def method_spec(method: str, grouped: bool | None = None) -> MethodSpec:
 
 def names(**flags: bool) -> tuple[str, ...]:
     """Names of the methods whose spec has every given flag, e.g. ``names(engine=True)``."""
-    return tuple(name for name, spec in METHODS.items() if all(getattr(spec, key) == value for key, value in flags.items()))
+    return tuple(
+        name for name, spec in METHODS.items() if all(getattr(spec, key) == value for key, value in flags.items())
+    )
 
 
 def layer_methods() -> tuple[str, ...]:

@@ -62,12 +62,20 @@ def load_segment(path: str | os.PathLike, config: ExplainConfig, model: MaskMode
     stft_settings = model.stft_config(config.sample_rate)
     wave, source_rate = load_audio_with_rate(path, config.sample_rate)
     if source_rate != config.sample_rate:
-        logger.warning("%s: recorded at %d Hz, resampled to the model's %d Hz (stored as source_sample_rate)",
-                       path, source_rate, config.sample_rate)
+        logger.warning(
+            "%s: recorded at %d Hz, resampled to the model's %d Hz (stored as source_sample_rate)",
+            path,
+            source_rate,
+            config.sample_rate,
+        )
     spectrum = stft(wave, stft_settings)
     all_features = log_power(spectrum).astype(np.float32)
     first = int(round(config.segment_start_s / stft_settings.hop_s))
-    count = all_features.shape[1] - first if config.segment_duration_s is None else int(round(config.segment_duration_s / stft_settings.hop_s))
+    count = (
+        all_features.shape[1] - first
+        if config.segment_duration_s is None
+        else int(round(config.segment_duration_s / stft_settings.hop_s))
+    )
     if first < 0 or count < 1 or first + count > all_features.shape[1]:
         raise ValueError(
             f"{path}: segment {config.segment_start_s:g} s + {config.segment_duration_s} s lies outside the file "
@@ -86,5 +94,13 @@ def load_segment(path: str | os.PathLike, config: ExplainConfig, model: MaskMode
         )
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from error
-    return Segment(path, stft_settings, first, all_features[:, frames], baselines,
-                   np.angle(spectrum[:, frames]).astype(np.float32), record, source_rate)
+    return Segment(
+        path,
+        stft_settings,
+        first,
+        all_features[:, frames],
+        baselines,
+        np.angle(spectrum[:, frames]).astype(np.float32),
+        record,
+        source_rate,
+    )

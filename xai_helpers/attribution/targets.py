@@ -23,8 +23,13 @@ class ExplainedOutputs(nn.Module):
     (radians) is the explained input's, for models that read it (:class:`~xai_helpers.models.base.MaskFromLogPower`).
     """
 
-    def __init__(self, model: MaskModel, target: Target = "mask", region_masks: torch.Tensor | None = None,
-                 phase: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        model: MaskModel,
+        target: Target = "mask",
+        region_masks: torch.Tensor | None = None,
+        phase: np.ndarray | None = None,
+    ) -> None:
         super().__init__()
         self.explained = MaskFromLogPower(model, target, phase)
         self.register_buffer("region_masks", region_masks, persistent=False)

@@ -54,7 +54,9 @@ def layer_activations(model: MaskModel, layer: str, phase: np.ndarray | None = N
     return activations
 
 
-def unit_profiles(activations: Activations, features: np.ndarray, baselines: np.ndarray, batch_size: int = 64) -> np.ndarray:
+def unit_profiles(
+    activations: Activations, features: np.ndarray, baselines: np.ndarray, batch_size: int = 64
+) -> np.ndarray:
     """Input profile ``[units, F]`` of every unit (module docstring) on one segment.
 
     ``features`` ``[F, T]`` and ``baselines`` ``[K, F, T]`` (log10 power). The profile of unit ``u``
@@ -67,7 +69,9 @@ def unit_profiles(activations: Activations, features: np.ndarray, baselines: np.
     features = np.asarray(features, dtype=np.float32)
     baselines = np.asarray(baselines, dtype=np.float32)
     if features.ndim != 2 or baselines.ndim != 3 or baselines.shape[1:] != features.shape:
-        raise ValueError(f"features must be [F, T] and baselines [K, F, T] of the same [F, T]; got {features.shape}, {baselines.shape}")
+        raise ValueError(
+            f"features must be [F, T] and baselines [K, F, T] of the same [F, T]; got {features.shape}, {baselines.shape}"
+        )
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     x = torch.as_tensor(features)
@@ -89,8 +93,16 @@ def unit_profiles(activations: Activations, features: np.ndarray, baselines: np.
 def band_labels(freqs_hz: np.ndarray, band_edges_hz: Sequence[float]) -> np.ndarray:
     """Band index ``[F]`` of every bin: bin ``f`` is in band ``b`` when ``edges[b] <= freqs[f] < edges[b + 1]``."""
     edges = np.asarray(band_edges_hz, dtype=float)
-    if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0) or edges[0] > freqs_hz[0] or edges[-1] <= freqs_hz[-1]:
-        raise ValueError(f"band_edges_hz {edges.tolist()} must increase and cover {freqs_hz[0]:g}-{freqs_hz[-1]:g} Hz (last edge exclusive)")
+    if (
+        edges.ndim != 1
+        or len(edges) < 2
+        or np.any(np.diff(edges) <= 0)
+        or edges[0] > freqs_hz[0]
+        or edges[-1] <= freqs_hz[-1]
+    ):
+        raise ValueError(
+            f"band_edges_hz {edges.tolist()} must increase and cover {freqs_hz[0]:g}-{freqs_hz[-1]:g} Hz (last edge exclusive)"
+        )
     return np.searchsorted(edges, freqs_hz, side="right") - 1
 
 

@@ -111,7 +111,9 @@ def pesq(
         raise ValueError(f"pesq{about}: sample_rate {sample_rate} Hz is below 8000 Hz, the lowest rate PESQ accepts")
     rate = PESQ_RATES_HZ[1] if sample_rate >= PESQ_RATES_HZ[1] else PESQ_RATES_HZ[0]
     if mode == "wb" and rate != PESQ_RATES_HZ[1]:
-        raise ValueError(f"pesq{about}: wide band (mode='wb') needs sample_rate >= 16000 Hz, got {sample_rate} Hz; use mode='nb'")
+        raise ValueError(
+            f"pesq{about}: wide band (mode='wb') needs sample_rate >= 16000 Hz, got {sample_rate} Hz; use mode='nb'"
+        )
     band = mode if mode != "auto" else ("wb" if rate == PESQ_RATES_HZ[1] else "nb")
     if rate != sample_rate:
         divisor = math.gcd(rate, sample_rate)

@@ -78,7 +78,9 @@ def shapley_agreement(attribution: np.ndarray, phi: np.ndarray, tiles: Tiles) ->
 def energy_map(features: np.ndarray) -> np.ndarray:
     """Each bin's log-power rank ``[F, T]`` (1 = quietest .. F*T = loudest; ties by flat index)."""
     features = np.asarray(features)
-    return (np.argsort(np.argsort(features, axis=None, kind="stable"), kind="stable").reshape(features.shape) + 1).astype(np.float64)
+    return (
+        np.argsort(np.argsort(features, axis=None, kind="stable"), kind="stable").reshape(features.shape) + 1
+    ).astype(np.float64)
 
 
 def control_map(name: str, features: np.ndarray, seed: int, reference: np.ndarray | None = None) -> np.ndarray:
@@ -91,7 +93,9 @@ def control_map(name: str, features: np.ndarray, seed: int, reference: np.ndarra
         return energy_map(features)
     if name == "flipped":
         if reference is None or np.shape(reference) != features.shape:
-            raise ValueError(f"control 'flipped' needs the reference map shaped {features.shape}, got "
-                             f"{None if reference is None else np.shape(reference)}")
+            raise ValueError(
+                f"control 'flipped' needs the reference map shaped {features.shape}, got "
+                f"{None if reference is None else np.shape(reference)}"
+            )
         return -np.asarray(reference, dtype=np.float64)
     raise ValueError(f"control: unknown {name!r}; choose one of {', '.join(CONTROLS)}")

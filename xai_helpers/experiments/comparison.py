@@ -61,7 +61,13 @@ from ..io.hashing import digest
 from ..store.reader import AttributionFile
 from .agreement import shapley_agreement
 from .context import (
-    LOW_BAND_HZ, QUANTILES, cumulative_profile, frequency_distances, lag_distances, low_band_share, lookback_quantiles,
+    LOW_BAND_HZ,
+    QUANTILES,
+    cumulative_profile,
+    frequency_distances,
+    lag_distances,
+    low_band_share,
+    lookback_quantiles,
     spread_quantiles,
 )
 from .perturbation import FilePerturbation, PerturbationSettings, perturb_file, quality_column
@@ -116,15 +122,29 @@ class ComparisonSettings:
             raise ValueError(f"segment_duration_s must be a positive number of seconds, got {self.segment_duration_s}")
         if self.shapley_spans < 1 or len(self.shapley_band_edges_hz) + 1 < 2:
             raise ValueError("the Shapley grid needs at least 2 bands and 1 span")
-        PerturbationSettings(method=self.method, top_percent=self.top_percent, gain_db=self.gain_db,
-                             n_random=self.n_random, seed=self.seed)
+        PerturbationSettings(
+            method=self.method,
+            top_percent=self.top_percent,
+            gain_db=self.gain_db,
+            n_random=self.n_random,
+            seed=self.seed,
+        )
 
     def explain_config(self, model: str, target: str) -> ExplainConfig:
         """The :class:`ExplainConfig` of ``model``'s ``target`` over the segment (maps of every output bin);
         ``ValueError`` where that configuration does not exist (the message says why)."""
-        return ExplainConfig(method=self.method, target=target, baseline=self.baseline, seed=self.seed,
-                             segment_start_s=self.segment_start_s, segment_duration_s=self.segment_duration_s,
-                             deeplift_rule=self.deeplift_rule, model=model, sample_rate=SAMPLE_RATE, store="maps")
+        return ExplainConfig(
+            method=self.method,
+            target=target,
+            baseline=self.baseline,
+            seed=self.seed,
+            segment_start_s=self.segment_start_s,
+            segment_duration_s=self.segment_duration_s,
+            deeplift_rule=self.deeplift_rule,
+            model=model,
+            sample_rate=SAMPLE_RATE,
+            store="maps",
+        )
 
     def unavailable(self) -> dict[tuple[str, str], str]:
         """``{(model, target): why}`` for the configurations that cannot be computed (checked before any work)."""
@@ -184,15 +204,25 @@ def run_job(job: Job, settings: ComparisonSettings, work_dir: str | os.PathLike)
     the noisy file's SHA-256, the model's weights' SHA-256 and this package's version."""
     work_dir = Path(work_dir)
     cache = work_dir / "jobs" / f"{job.model}__{job.condition}__{job.file}.json"
-    key = digest({"settings": settings.key(), "model": job.model, "condition": job.condition, "file": job.file,
-                  "noisy_sha256": file_sha256(job.noisy_path), "package": _package_version(),
-                  "weights_sha256": weights_sha256(cached_model(SAMPLE_RATE, settings.device, job.model))})
+    key = digest(
+        {
+            "settings": settings.key(),
+            "model": job.model,
+            "condition": job.condition,
+            "file": job.file,
+            "noisy_sha256": file_sha256(job.noisy_path),
+            "package": _package_version(),
+            "weights_sha256": weights_sha256(cached_model(SAMPLE_RATE, settings.device, job.model)),
+        }
+    )
     stored = _read_cache(cache)
     if stored.get("key") == key and all(Path(p).is_file() for p in stored.get("maps", {}).values()):
         return JobResult(job, stored["rows"], {t: Path(p) for t, p in stored["maps"].items()}, reused=True)
     result = compute_job(job, settings, work_dir)
-    write_text_atomically(cache, json.dumps({"key": key, "rows": result.rows,
-                                             "maps": {t: str(p) for t, p in result.maps.items()}}, indent=1))
+    write_text_atomically(
+        cache,
+        json.dumps({"key": key, "rows": result.rows, "maps": {t: str(p) for t, p in result.maps.items()}}, indent=1),
+    )
     return result
 
 
@@ -226,29 +256,44 @@ def compute_job(job: Job, settings: ComparisonSettings, work_dir: Path) -> JobRe
         metrics = map_metrics(path, model, clean, noise, settings, suffix="" if target == "mask" else "_output")
         result.rows += [_row(job, metric, value) for metric, value in metrics.items()]
     with tempfile.TemporaryDirectory(prefix="comparison_perturbation_") as scratch:
-        perturbed = perturb_file(job.noisy_path, result.maps["mask"].parent, scratch, PerturbationSettings(
-            method=settings.method, top_percent=settings.top_percent, gain_db=settings.gain_db,
-            n_random=settings.n_random, seed=settings.seed, model=job.model), model)
+        perturbed = perturb_file(
+            job.noisy_path,
+            result.maps["mask"].parent,
+            scratch,
+            PerturbationSettings(
+                method=settings.method,
+                top_percent=settings.top_percent,
+                gain_db=settings.gain_db,
+                n_random=settings.n_random,
+                seed=settings.seed,
+                model=job.model,
+            ),
+            model,
+        )
     if perturbed.status != "perturbed":
-        raise RuntimeError(f"{job.noisy_path}: the perturbation test did not run "
-                           f"({perturbed.status}: {perturbed.message})")
+        raise RuntimeError(
+            f"{job.noisy_path}: the perturbation test did not run ({perturbed.status}: {perturbed.message})"
+        )
     noisy = load_audio(job.noisy_path, SAMPLE_RATE)
-    result.rows += [_row(job, m, v) for m, v in quality_metrics(clean, noisy, perturbed.enhanced["original"],
-                                                                job.noisy_path.name).items()]
+    result.rows += [
+        _row(job, m, v)
+        for m, v in quality_metrics(clean, noisy, perturbed.enhanced["original"], job.noisy_path.name).items()
+    ]
     result.rows += [_row(job, m, v) for m, v in sensitivity_metrics(perturbed).items()]
     result.rows += [_row(job, m, v) for m, v in trust_metrics(job, model, settings, work_dir).items()]
     return result
 
 
-def map_metrics(path: Path, model: MaskModel, clean: np.ndarray, noise: np.ndarray, settings: ComparisonSettings,
-                suffix: str = "") -> dict[str, float]:
+def map_metrics(
+    path: Path, model: MaskModel, clean: np.ndarray, noise: np.ndarray, settings: ComparisonSettings, suffix: str = ""
+) -> dict[str, float]:
     """Speech relevance (with ``suffix`` on every name) and, for the mask (no suffix), the context metrics of the
     all-bins attribution file ``path`` of ``model``; ``clean`` and ``noise`` ``[N]`` are the file's stems."""
     with AttributionFile(path) as stored:
         maps, features, freqs = file_maps(stored), stored.input_features, stored.freqs_hz
         first = stored.first_frame
     config = model.stft_config(SAMPLE_RATE)
-    snr = snr_map_db(clean, noise, config)[:, first: first + features.shape[1]]  # the segment's frames of the file
+    snr = snr_map_db(clean, noise, config)[:, first : first + features.shape[1]]  # the segment's frames of the file
     shares = dominance_shares(maps["global_abs"], snr, features, settings.snr_threshold_db)
     if suffix:  # the area and energy shares are the input's, the same for every target
         return {f"{name}{suffix}": value for name, value in shares.items() if name.endswith(TARGET_SHARES)}
@@ -259,7 +304,7 @@ def map_metrics(path: Path, model: MaskModel, clean: np.ndarray, noise: np.ndarr
         for q, value in spread_quantiles(maps["freq_abs"], freqs, QUANTILES, scale).items():
             metrics[f"spread_{round(q * 100)}_{scale}"] = value
     metrics["low_band_share"] = low_band_share(maps["global_abs"], freqs, LOW_BAND_HZ)
-    metrics["low_band_energy_share"] = low_band_share(10.0 ** features, freqs, LOW_BAND_HZ)
+    metrics["low_band_energy_share"] = low_band_share(10.0**features, freqs, LOW_BAND_HZ)
     return metrics
 
 
@@ -289,8 +334,11 @@ def sensitivity_metrics(perturbed: FilePerturbation) -> dict[str, float]:
     quality = perturbed.quality.set_index("order")
     metrics = {f"{order}_mask_change": float(change[order]) for order in ORDERS}
     for order in ("top", "flop"):
-        metrics[f"{order}_amplification_effect"] = (metrics[f"{order}_mask_change"] / metrics["random_mask_change"]
-                                                    if metrics["random_mask_change"] > 0 else float("nan"))
+        metrics[f"{order}_amplification_effect"] = (
+            metrics[f"{order}_mask_change"] / metrics["random_mask_change"]
+            if metrics["random_mask_change"] > 0
+            else float("nan")
+        )
     for order in ORDERS:
         for score in QUALITY_METRICS:
             metrics[f"{order}_{SCORES[score]}_change"] = float(quality.loc[order, quality_column(score, "change")])
@@ -316,10 +364,16 @@ def trust_metrics(job: Job, model: MaskModel, settings: ComparisonSettings, work
     stft_config = model.stft_config(SAMPLE_RATE)
     times = stft_config.frame_times_s(int(round(settings.segment_duration_s / stft_config.hop_s)))
     tiles, region = shapley_layout(stft_config.frequencies_hz(), times, settings)
-    config = dataclasses.replace(settings.explain_config(job.model, "mask"), outputs="regions",
-                                 output_regions=(region,), store="full")
-    path = explain_file(job.noisy_path, work_dir / "attributions" / job.model / config.file_tag(), config,
-                        settings.device, progress=False).path
+    config = dataclasses.replace(
+        settings.explain_config(job.model, "mask"), outputs="regions", output_regions=(region,), store="full"
+    )
+    path = explain_file(
+        job.noisy_path,
+        work_dir / "attributions" / job.model / config.file_tag(),
+        config,
+        settings.device,
+        progress=False,
+    ).path
     with AttributionFile(path) as stored:
         attribution, features, baselines = stored["attributions"][0], stored.input_features, stored.baselines
         phase = stored.input_phase
@@ -370,7 +424,7 @@ def map_view(result: JobResult, settings: ComparisonSettings, target: str = "mas
         global_abs, freqs, times = file_maps(stored)["global_abs"], stored.freqs_hz, stored.times_s
         first, start_s = stored.first_frame, stored.start_s
     clean, noise = _stems(result.job.noisy_path)
-    snr = snr_map_db(clean, noise, config)[:, first: first + global_abs.shape[1]]
+    snr = snr_map_db(clean, noise, config)[:, first : first + global_abs.shape[1]]
     total = global_abs.sum()
     area_khz_s = config.sample_rate / config.n_fft / 1000.0 * config.hop_s
     density = global_abs / total / area_khz_s if total > 0 else np.zeros_like(global_abs)

@@ -16,7 +16,6 @@ of models x conditions x files (one task each) for ``python -m xai_helpers.run.b
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -49,19 +48,28 @@ def check_condition(condition: Mapping[str, object]) -> dict[str, object]:
     """``condition`` as a dict of notebook 01's parameters; ``ValueError`` naming an unknown noise type or an
     option the type does not read."""
     if not isinstance(condition, Mapping) or "noise_type" not in condition:
-        raise ValueError(f"noise condition {condition!r}: a dict with 'noise_type' and that type's options, e.g. "
-                         "{'noise_type': 'pink_snr', 'snr_db': 5}")
+        raise ValueError(
+            f"noise condition {condition!r}: a dict with 'noise_type' and that type's options, e.g. "
+            "{'noise_type': 'pink_snr', 'snr_db': 5}"
+        )
     options = {k: v for k, v in condition.items() if k != "noise_type"}
     noise_type = str(condition["noise_type"])
     unused = sorted(set(options) - set(options_for(noise_type, **options)))
     if unused:
-        raise ValueError(f"noise condition {dict(condition)}: {noise_type} does not read {', '.join(unused)} "
-                         f"(it reads {', '.join(noise_spec(noise_type).options) or 'no option'})")
+        raise ValueError(
+            f"noise condition {dict(condition)}: {noise_type} does not read {', '.join(unused)} "
+            f"(it reads {', '.join(noise_spec(noise_type).options) or 'no option'})"
+        )
     return {"noise_type": noise_type, **options}
 
 
-def make_conditions(clean_files: Sequence[Path], conditions: Sequence[Mapping[str, object]],
-                    noisy_dir: str | os.PathLike, seed: int = 0, talkers: Sequence[Path] = ()) -> list[NoisyInput]:
+def make_conditions(
+    clean_files: Sequence[Path],
+    conditions: Sequence[Mapping[str, object]],
+    noisy_dir: str | os.PathLike,
+    seed: int = 0,
+    talkers: Sequence[Path] = (),
+) -> list[NoisyInput]:
     """Every clean file under every condition, written to ``noisy_dir`` (file ``i`` seeded ``seed + i``); babble's
     talkers are the other clean files and ``talkers``. ``ValueError`` for a condition that gives more or less than
     one noisy file per clean file, or two conditions of one name."""
@@ -71,11 +79,14 @@ def make_conditions(clean_files: Sequence[Path], conditions: Sequence[Mapping[st
         extra = [p for p in talkers if Path(p).resolve() not in {c.resolve() for c in clean_files}]
         sources = clean_files + (extra if noise_spec(condition["noise_type"]).uses_other_files else [])
         options = {k: v for k, v in condition.items() if k != "noise_type"}
-        corpus = make_noisy_corpus(sources, noisy_dir, condition["noise_type"], sample_rate=SAMPLE_RATE, seed=seed,
-                                   **options)
+        corpus = make_noisy_corpus(
+            sources, noisy_dir, condition["noise_type"], sample_rate=SAMPLE_RATE, seed=seed, **options
+        )
         if len(corpus) != len(sources):
-            raise ValueError(f"noise condition {condition} gives {len(corpus) // len(sources)} noisy files per clean "
-                             "file; give one value per option (one SNR, one RT60, combine='pairs')")
+            raise ValueError(
+                f"noise condition {condition} gives {len(corpus) // len(sources)} noisy files per clean "
+                "file; give one value per option (one SNR, one RT60, combine='pairs')"
+            )
         name = corpus[0].params["condition"]
         if name in names:
             raise ValueError(f"two noise conditions are both {name!r}")
@@ -94,8 +105,12 @@ def make_jobs(inputs: Iterable[NoisyInput], models: Sequence[str]) -> list[Job]:
     return [Job(model, noisy.condition, noisy.file, noisy.path) for noisy in inputs for model in models]
 
 
-def run_jobs(jobs: Sequence[Job], settings: ComparisonSettings, work_dir: str | os.PathLike,
-             progress: Callable[[Sequence[Job]], Iterable[Job]] | None = None) -> list[JobResult]:
+def run_jobs(
+    jobs: Sequence[Job],
+    settings: ComparisonSettings,
+    work_dir: str | os.PathLike,
+    progress: Callable[[Sequence[Job]], Iterable[Job]] | None = None,
+) -> list[JobResult]:
     """:func:`~.comparison.run_job` of every job (finished ones reused from ``work_dir/jobs/``), in order;
     ``progress`` wraps the jobs (e.g. :func:`~xai_helpers.io.progress.track`)."""
     return [run_job(job, settings, work_dir) for job in (progress(jobs) if progress else jobs)]
@@ -108,8 +123,9 @@ def results_frame(results: Sequence[JobResult]) -> pd.DataFrame:
 
 def write_results(frame: pd.DataFrame, output_dir: str | os.PathLike) -> Path:
     """``output_dir/comparison.csv`` (columns :data:`COLUMNS`), written atomically."""
-    return write_atomically(Path(output_dir) / RESULTS_FILE,
-                            lambda temporary: frame[COLUMNS].to_csv(temporary, index=False))
+    return write_atomically(
+        Path(output_dir) / RESULTS_FILE, lambda temporary: frame[COLUMNS].to_csv(temporary, index=False)
+    )
 
 
 def load_results(path: str | os.PathLike) -> pd.DataFrame:
@@ -130,8 +146,10 @@ def load_results(path: str | os.PathLike) -> pd.DataFrame:
     repeated = frame[frame.duplicated(COLUMNS[:4], keep=False)]
     if not repeated.empty:
         first = repeated.iloc[0]
-        raise ValueError(f"results_path: {first['model']}, {first['condition']}, {first['file']}, {first['metric']} "
-                         f"is in {', '.join(sorted(set(repeated['source'])))[:500]}: read one run at a time")
+        raise ValueError(
+            f"results_path: {first['model']}, {first['condition']}, {first['file']}, {first['metric']} "
+            f"is in {', '.join(sorted(set(repeated['source'])))[:500]}: read one run at a time"
+        )
     return frame[COLUMNS]
 
 
@@ -151,18 +169,26 @@ class Comparison:
         """One paragraph: models, conditions, files, method and segment, and where the numbers come from."""
         s, f = self.settings, self.frame
         rule = f" ({s.deeplift_rule} rule)" if s.method in ("deeplift", "deepliftshap") else ""
-        return (f"{f['model'].nunique()} model(s) ({', '.join(dict.fromkeys(f['model']))}) x "
-                f"{f['condition'].nunique()} condition(s) ({', '.join(dict.fromkeys(f['condition']))}) x "
-                f"{f['file'].nunique()} file(s); {s.method}{rule}, baseline {s.baseline}, segment "
-                f"{s.segment_start_s:g} s + {s.segment_duration_s:g} s of each file in each model's own STFT; "
-                f"speech-dominant bins: SNR > {s.snr_threshold_db:g} dB. "
-                f"{self.source}; {len(f)} rows written to {self.csv_path}.")
+        return (
+            f"{f['model'].nunique()} model(s) ({', '.join(dict.fromkeys(f['model']))}) x "
+            f"{f['condition'].nunique()} condition(s) ({', '.join(dict.fromkeys(f['condition']))}) x "
+            f"{f['file'].nunique()} file(s); {s.method}{rule}, baseline {s.baseline}, segment "
+            f"{s.segment_start_s:g} s + {s.segment_duration_s:g} s of each file in each model's own STFT; "
+            f"speech-dominant bins: SNR > {s.snr_threshold_db:g} dB. "
+            f"{self.source}; {len(f)} rows written to {self.csv_path}."
+        )
 
 
-def run_comparison(input_path: str | os.PathLike, n_files: int | None, noise_conditions: Sequence[Mapping[str, object]],
-                   settings: ComparisonSettings, output_dir: str | os.PathLike,
-                   results_path: str | os.PathLike | None = None, talkers_path: str | os.PathLike | None = None,
-                   progress: bool = True) -> Comparison:
+def run_comparison(
+    input_path: str | os.PathLike,
+    n_files: int | None,
+    noise_conditions: Sequence[Mapping[str, object]],
+    settings: ComparisonSettings,
+    output_dir: str | os.PathLike,
+    results_path: str | os.PathLike | None = None,
+    talkers_path: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> Comparison:
     """Notebook 07's run: the noisy corpus in ``output_dir/noisy/``, every available model on every noisy file
     (jobs reused from ``output_dir/jobs/``), the results in ``output_dir/comparison.csv``; with ``results_path``,
     the results read from there instead (:func:`load_results`) and written to ``output_dir`` joined.
@@ -176,13 +202,19 @@ def run_comparison(input_path: str | os.PathLike, n_files: int | None, noise_con
     conditions = [check_condition(c) for c in noise_conditions]
     models = settings.available_models()
     if not models:
-        raise ValueError("no model can be explained with these settings: " + "; ".join(
-            f"{m} {t}: {why}" for (m, t), why in settings.unavailable().items()))
+        raise ValueError(
+            "no model can be explained with these settings: "
+            + "; ".join(f"{m} {t}: {why}" for (m, t), why in settings.unavailable().items())
+        )
     clean_files = list_audio_files(input_path)[:n_files]
     inputs = make_conditions(clean_files, conditions, output_dir / "noisy", settings.seed, talker_files(talkers_path))
     jobs = make_jobs(inputs, models)
-    results = run_jobs(jobs, settings, output_dir, lambda items: track(
-        items, "jobs", "job", progress, name=lambda job: f"{job.model} {job.condition} {job.file}"))
+    results = run_jobs(
+        jobs,
+        settings,
+        output_dir,
+        lambda items: track(items, "jobs", "job", progress, name=lambda job: f"{job.model} {job.condition} {job.file}"),
+    )
     frame = results_frame(results)
     reused = sum(result.reused for result in results)
     source = f"Computed in {output_dir}"

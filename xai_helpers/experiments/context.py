@@ -72,8 +72,9 @@ def lag_distances(n_out: int, n_in: int) -> np.ndarray:
     return np.where(lags >= 0, lags, np.nan).astype(np.float64)
 
 
-def lookback_quantiles(time_map, hop_s: float, quantiles: Sequence[float] = QUANTILES,
-                       min_history: int = 0) -> dict[float, float]:
+def lookback_quantiles(
+    time_map, hop_s: float, quantiles: Sequence[float] = QUANTILES, min_history: int = 0
+) -> dict[float, float]:
     """Mean look-back (ms) per quantile (module docstring) of ``time_map`` ``[t_out, t_in]`` (non-negative,
     ``sum |a|``) on a grid of hop ``hop_s`` s, over the output frames ``t >= min_history`` that hold attribution;
     NaN for a quantile when none does."""
@@ -82,7 +83,7 @@ def lookback_quantiles(time_map, hop_s: float, quantiles: Sequence[float] = QUAN
         raise ValueError(f"time_map must be [t_out, t_in], got shape {t.shape}")
     if not 0 <= int(min_history) < t.shape[0]:
         raise ValueError(f"min_history must lie in 0..{t.shape[0] - 1} frames, got {min_history}")
-    per_row = distance_quantiles(lag_distances(*t.shape), np.abs(t), quantiles)[int(min_history):]
+    per_row = distance_quantiles(lag_distances(*t.shape), np.abs(t), quantiles)[int(min_history) :]
     return _row_means(per_row * hop_s * 1000.0, quantiles)
 
 
@@ -95,8 +96,9 @@ def frequency_distances(freqs_hz, scale: str = "hz") -> np.ndarray:
     return np.abs(s[None, :] - s[:, None])
 
 
-def spread_quantiles(freq_map, freqs_hz, quantiles: Sequence[float] = QUANTILES,
-                     scale: str = "hz") -> dict[float, float]:
+def spread_quantiles(
+    freq_map, freqs_hz, quantiles: Sequence[float] = QUANTILES, scale: str = "hz"
+) -> dict[float, float]:
     """Mean spread per quantile (module docstring; Hz or ERB by ``scale``) of ``freq_map`` ``[f_out, f_in]``
     (non-negative, ``sum |a|``) over bins ``freqs_hz`` ``[F]``, over the output rows that hold attribution."""
     m = np.asarray(freq_map, dtype=np.float64)

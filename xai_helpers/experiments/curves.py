@@ -68,7 +68,9 @@ def deletion_insertion_curves(
     x = np.asarray(features, dtype=np.float32)
     b = np.asarray(baseline, dtype=np.float32)
     if x.ndim != 2 or b.shape != x.shape or np.shape(scores) != x.shape:
-        raise ValueError(f"features, baseline and scores must share one [F, T] shape; got {x.shape}, {b.shape}, {np.shape(scores)}")
+        raise ValueError(
+            f"features, baseline and scores must share one [F, T] shape; got {x.shape}, {b.shape}, {np.shape(scores)}"
+        )
     fractions = check_fractions(fractions)
     if removal not in REMOVALS:
         raise ValueError(f"removal: unknown {removal!r}; choose one of {', '.join(REMOVALS)}")
@@ -145,22 +147,28 @@ def curve_areas(curves: pd.DataFrame, method: str | None = None) -> pd.DataFrame
     per_run = []
     for (order, run), group in curves.groupby(["order", "run"], sort=False):
         group = group.sort_values("fraction")
-        per_run.append({
-            "order": order, "run": run,
-            "deletion_area": area_under_curve(group["fraction"], group["deletion"]),
-            "insertion_area": area_under_curve(group["fraction"], group["insertion"]),
-        })
+        per_run.append(
+            {
+                "order": order,
+                "run": run,
+                "deletion_area": area_under_curve(group["fraction"], group["deletion"]),
+                "insertion_area": area_under_curve(group["fraction"], group["insertion"]),
+            }
+        )
     per_run = pd.DataFrame(per_run)
     rows = []
     for order, group in per_run.groupby("order", sort=False):
-        rows.append({
-            "method": method, "order": order,
-            "deletion_area": group["deletion_area"].mean(),
-            "deletion_area_std": group["deletion_area"].std(ddof=1) if len(group) > 1 else np.nan,
-            "insertion_area": group["insertion_area"].mean(),
-            "insertion_area_std": group["insertion_area"].std(ddof=1) if len(group) > 1 else np.nan,
-            "n_runs": len(group),
-        })
+        rows.append(
+            {
+                "method": method,
+                "order": order,
+                "deletion_area": group["deletion_area"].mean(),
+                "deletion_area_std": group["deletion_area"].std(ddof=1) if len(group) > 1 else np.nan,
+                "insertion_area": group["insertion_area"].mean(),
+                "insertion_area_std": group["insertion_area"].std(ddof=1) if len(group) > 1 else np.nan,
+                "n_runs": len(group),
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -59,13 +59,20 @@ from .planted import planted_reading
 from .shapley import burst_effect, exact_shapley
 from ..attribution.targets import ExplainedOutputs
 
-DEEPLIFT_RULES = {"deeplift": ("deeplift", "complete", "shapley"), "deepliftshap": ("deepliftshap", "complete", "shapley"),
-                  "deeplift_gate_as_weight": ("deeplift", "complete", "gate_as_weight"),
-                  "deeplift_gradient": ("deeplift", "complete", "gradient"),
-                  "deeplift_captum": ("deeplift", "captum", "shapley"),
-                  "deepliftshap_captum": ("deepliftshap", "captum", "shapley")}
+DEEPLIFT_RULES = {
+    "deeplift": ("deeplift", "complete", "shapley"),
+    "deepliftshap": ("deepliftshap", "complete", "shapley"),
+    "deeplift_gate_as_weight": ("deeplift", "complete", "gate_as_weight"),
+    "deeplift_gradient": ("deeplift", "complete", "gradient"),
+    "deeplift_captum": ("deeplift", "captum", "shapley"),
+    "deepliftshap_captum": ("deepliftshap", "captum", "shapley"),
+}
 """Benchmark method name -> (engine method, DeepLIFT rule, product rule of the complete rule)."""
-PRODUCT_RULE_METHODS = {"shapley": "deeplift", "gate_as_weight": "deeplift_gate_as_weight", "gradient": "deeplift_gradient"}
+PRODUCT_RULE_METHODS = {
+    "shapley": "deeplift",
+    "gate_as_weight": "deeplift_gate_as_weight",
+    "gradient": "deeplift_gradient",
+}
 """The complete rule's product rules -> their benchmark method names (notebook 05's rule study)."""
 GROUPS_ONLY = names(groups_only=True)
 
@@ -152,7 +159,12 @@ def region_problem(
 
 
 def method_map(
-    model: MaskModel, problem: RegionProblem, method: str, options: MethodOptions, group_hz: float = 500.0, group_s: float = 0.1
+    model: MaskModel,
+    problem: RegionProblem,
+    method: str,
+    options: MethodOptions,
+    group_hz: float = 500.0,
+    group_s: float = 0.1,
 ) -> tuple[np.ndarray, float | None]:
     """``(signed attribution map [F, T], relative convergence delta or None)`` of ``method`` for the region.
 
@@ -168,8 +180,14 @@ def method_map(
     if method in DEEPLIFT_RULES:
         engine_method, rule, product_rule = DEEPLIFT_RULES[method]
         values, deltas = weighted_output_attributions(
-            model, problem.features, problem.baselines, engine_method, problem.target_bins[None].astype(np.float32),
-            rule=rule, phase=problem.phase, product_rule=product_rule,
+            model,
+            problem.features,
+            problem.baselines,
+            engine_method,
+            problem.target_bins[None].astype(np.float32),
+            rule=rule,
+            phase=problem.phase,
+            product_rule=product_rule,
         )
         with torch.no_grad():
             change = float(module(features[None])[0, 0] - module(baselines).mean())
@@ -179,7 +197,12 @@ def method_map(
         groups = region_grid(problem.freqs_hz, problem.times_s, group_hz, group_s)
         labels = feature_mask(groups, problem.freqs_hz, problem.times_s)
     result = attribute_targets(
-        module, features, baselines, method, [0], feature_mask=None if labels is None else torch.as_tensor(labels, device=device),
+        module,
+        features,
+        baselines,
+        method,
+        [0],
+        feature_mask=None if labels is None else torch.as_tensor(labels, device=device),
         options=options,
     )
     values = result.values[0] if labels is None else (result.values[0] / np.bincount(labels.ravel()))[labels]
@@ -236,8 +259,15 @@ def rank_correlation(first: np.ndarray, second: np.ndarray) -> float:
 class BenchmarkSettings:
     """What the benchmark runs; every field is a notebook 05 parameter."""
 
-    methods: Sequence[str] = ("deeplift", "deeplift_captum", "integratedgradients", "gradientshap", "saliency",
-                              "inputxgradient", "occlusion")
+    methods: Sequence[str] = (
+        "deeplift",
+        "deeplift_captum",
+        "integratedgradients",
+        "gradientshap",
+        "saliency",
+        "inputxgradient",
+        "occlusion",
+    )
     levels_db: Sequence[float] = (20.0, 10.0, 0.0)
     placements: Sequence[tuple[float, float]] = ((3000.0, 0.8),)
     """(burst centre Hz, burst start s) pairs."""
@@ -281,11 +311,15 @@ def burst_conditions(settings: BenchmarkSettings) -> list[tuple[Burst, Region]]:
             burst = Burst(center_hz, settings.burst_width_hz, start_s, settings.burst_duration_s, level)
             f_lo, f_hi = (center_hz + offset for offset in settings.explained_offset_hz)
             if f_lo < burst.region[1] and burst.region[0] < f_hi:
-                raise ValueError(f"explained band {f_lo:g}-{f_hi:g} Hz (explained_offset_hz {settings.explained_offset_hz}) "
-                                 f"overlaps the burst band {burst.region[:2]} Hz")
+                raise ValueError(
+                    f"explained band {f_lo:g}-{f_hi:g} Hz (explained_offset_hz {settings.explained_offset_hz}) "
+                    f"overlaps the burst band {burst.region[:2]} Hz"
+                )
             if not 0 <= f_lo < f_hi:
-                raise ValueError(f"explained_offset_hz {settings.explained_offset_hz} gives the band {f_lo:g}-{f_hi:g} Hz "
-                                 f"for a burst at {center_hz:g} Hz; it must be increasing and above 0 Hz")
+                raise ValueError(
+                    f"explained_offset_hz {settings.explained_offset_hz} gives the band {f_lo:g}-{f_hi:g} Hz "
+                    f"for a burst at {center_hz:g} Hz; it must be increasing and above 0 Hz"
+                )
             conditions.append((burst, (f_lo, f_hi, start_s, start_s + settings.burst_duration_s)))
     return conditions
 
@@ -333,20 +367,30 @@ def localisation_rows(
     occlusion, deletion and insertion areas. Every row of a condition carries ``burst_material``."""
     rows = []
     lesioned, lesion_band = lesioned_model(model, settings.lesion_band_hz), band_bins(config, settings.lesion_band_hz)
-    tasks = [(name, wave, seed, index, burst, region) for name, wave in clean_waves.items() for seed in settings.seeds
-             for index, (burst, region) in enumerate(burst_conditions(settings))]
+    tasks = [
+        (name, wave, seed, index, burst, region)
+        for name, wave in clean_waves.items()
+        for seed in settings.seeds
+        for index, (burst, region) in enumerate(burst_conditions(settings))
+    ]
     for name, clean, seed, index, burst, region in progress(tasks) if progress else tasks:
         # a random map of its own per condition (file, seed, placement and level), the same on every run
         control_seed = int(np.random.SeedSequence([seed, index, zlib.crc32(name.encode())]).generate_state(1)[0])
         problem, quiet = burst_pair(clean, burst, region, config, settings, seed)
         inside = region_bins(burst.region, problem.freqs_hz, problem.times_s)
         weights_out = problem.target_bins.astype(np.float64)
-        tiles = burst_tiles(problem.freqs_hz, problem.times_s, burst.region, settings.shapley_band_edges_hz, settings.shapley_spans)
+        tiles = burst_tiles(
+            problem.freqs_hz, problem.times_s, burst.region, settings.shapley_band_edges_hz, settings.shapley_spans
+        )
         game = problem.game(model)
         exact = exact_shapley(game, problem.features, problem.baselines, tiles, weights_out)
         effect = burst_effect(game, problem.features, quiet, weights_out)  # the burst's phase held in both
-        context = {"condition": level_condition(burst.level_db), "sample": name,
-                   "placement": f"{burst.center_hz:g} Hz @ {burst.start_s:g} s", "seed": seed}
+        context = {
+            "condition": level_condition(burst.level_db),
+            "sample": name,
+            "placement": f"{burst.center_hz:g} Hz @ {burst.start_s:g} s",
+            "seed": seed,
+        }
         described = burst_rows(effect, exact, settings.material_share, context)
         context["burst_material"] = int(described[-1]["value"])
         rows += [{**row, "burst_material": context["burst_material"]} for row in described]
@@ -365,8 +409,14 @@ def localisation_rows(
             if method in deltas:
                 rows.append({"method": method, "metric": "relative_delta", "value": deltas[method], **context})
             if method != "occlusion":
-                rows.append({"method": method, "metric": "occlusion_spearman",
-                             "value": rank_correlation(np.abs(weights), np.abs(occlusion)), **context})
+                rows.append(
+                    {
+                        "method": method,
+                        "metric": "occlusion_spearman",
+                        "value": rank_correlation(np.abs(weights), np.abs(occlusion)),
+                        **context,
+                    }
+                )
     return rows
 
 
@@ -376,12 +426,21 @@ def _deletion_rows(
     """Deletion and insertion areas of the explained region's output, bins ranked by ``|weights|``
     (the ``random`` control is the method named ``random``, whose map is random)."""
     curves = deletion_insertion_curves(
-        model, problem.features, problem.baselines.mean(axis=0), np.abs(weights), orders=("top",), seed=seed,
-        region=problem.target_bins, removal=removal, phase=problem.phase,
+        model,
+        problem.features,
+        problem.baselines.mean(axis=0),
+        np.abs(weights),
+        orders=("top",),
+        seed=seed,
+        region=problem.target_bins,
+        removal=removal,
+        phase=problem.phase,
     )
     areas = curve_areas(curves).iloc[0]
-    return [{"method": method, "metric": f"{kind}_area", "value": float(areas[f"{kind}_area"]), **context}
-            for kind in ("deletion", "insertion")]
+    return [
+        {"method": method, "metric": f"{kind}_area", "value": float(areas[f"{kind}_area"]), **context}
+        for kind in ("deletion", "insertion")
+    ]
 
 
 def randomisation_rows(
@@ -401,13 +460,31 @@ def randomisation_rows(
         for depth in range(1, len(order) + 1):
             randomised = randomised_model(model, order[:depth], seed)
             maps, _ = _maps(randomised, problem, settings, seed, methods)
-            context = {"condition": randomised_condition(order[depth - 1]), "layer": order[depth - 1], "depth": depth,
-                       "sample": name, "placement": f"{burst.center_hz:g} Hz @ {burst.start_s:g} s", "seed": seed}
+            context = {
+                "condition": randomised_condition(order[depth - 1]),
+                "layer": order[depth - 1],
+                "depth": depth,
+                "sample": name,
+                "placement": f"{burst.center_hz:g} Hz @ {burst.start_s:g} s",
+                "seed": seed,
+            }
             for method in methods:
-                rows.append({"method": method, "metric": "randomisation_spearman_abs",
-                             "value": rank_correlation(np.abs(original[method]), np.abs(maps[method])), **context})
-                rows.append({"method": method, "metric": "randomisation_spearman_signed",
-                             "value": rank_correlation(original[method], maps[method]), **context})
+                rows.append(
+                    {
+                        "method": method,
+                        "metric": "randomisation_spearman_abs",
+                        "value": rank_correlation(np.abs(original[method]), np.abs(maps[method])),
+                        **context,
+                    }
+                )
+                rows.append(
+                    {
+                        "method": method,
+                        "metric": "randomisation_spearman_signed",
+                        "value": rank_correlation(original[method], maps[method]),
+                        **context,
+                    }
+                )
     return rows
 
 
@@ -446,7 +523,11 @@ def _headline(frame, spearman) -> list[str]:
     sign = frame[frame["metric"] == "shapley_sign_agreement"].groupby("method")["value"].mean()
     methods = spearman.drop(list(CONTROLS), errors="ignore").sort_values("mean", ascending=False)
     best = methods.index[0]
-    gap = f", {methods['mean'].iloc[0] - methods['mean'].iloc[1]:.2f} above {methods.index[1]}" if len(methods) > 1 else ""
+    gap = (
+        f", {methods['mean'].iloc[0] - methods['mean'].iloc[1]:.2f} above {methods.index[1]}"
+        if len(methods) > 1
+        else ""
+    )
     lines.append(
         f"- Against the exact Shapley values of the tiles, **{best}** agrees best: Spearman "
         f"{methods.loc[best, 'mean']:.2f} ± {methods.loc[best, 'std']:.2f}{gap}; its sign agreement is {sign[best]:.2f}. "
@@ -455,24 +536,39 @@ def _headline(frame, spearman) -> list[str]:
     present = [c for c in CONTROLS if c in spearman.index]
     if present:
         ordered = spearman["mean"].sort_values()
-        flipped = ("`flipped` comes out lowest of all rows" if ordered.index[0] == "flipped"
-                   else f"`flipped` is not the lowest row ({ordered.index[0]} is)") if "flipped" in present else ""
-        lines.append("- Controls on Spearman: " + ", ".join(f"{c} {spearman.loc[c, 'mean']:.2f}" for c in present)
-                     + (f"; {flipped}" if flipped else "") + ". On sign agreement: "
-                     + ", ".join(f"{c} {sign[c]:.2f}" for c in present if c in sign) + ".")
+        flipped = (
+            (
+                "`flipped` comes out lowest of all rows"
+                if ordered.index[0] == "flipped"
+                else f"`flipped` is not the lowest row ({ordered.index[0]} is)"
+            )
+            if "flipped" in present
+            else ""
+        )
+        lines.append(
+            "- Controls on Spearman: "
+            + ", ".join(f"{c} {spearman.loc[c, 'mean']:.2f}" for c in present)
+            + (f"; {flipped}" if flipped else "")
+            + ". On sign agreement: "
+            + ", ".join(f"{c} {sign[c]:.2f}" for c in present if c in sign)
+            + "."
+        )
         l1 = frame[frame["metric"] == "shapley_l1"].groupby("method")["value"].mean()
         if "energy" in present:
             lines.append(
                 f"- Margin of {best} over the `energy` control (a map that follows tile energy): Spearman "
                 f"{methods.loc[best, 'mean'] - spearman.loc['energy', 'mean']:+.2f}, sign agreement "
                 f"{sign[best] - sign['energy']:+.2f}, L1 {l1[best] - l1['energy']:+.2f} (lower is better): where the "
-                "margin is small, the metric cannot tell a faithful map from the input's loudness.")
+                "margin is small, the metric cannot tell a faithful map from the input's loudness."
+            )
         rivals = [c for c in present if spearman.loc[c, "mean"] >= methods.loc[best, "mean"]]
         if rivals:
             lines.append(
-                f"- Control(s) at or above {best} on Spearman: " + ", ".join(
+                f"- Control(s) at or above {best} on Spearman: "
+                + ", ".join(
                     f"{c} (L1 {l1[c]:.2f} against {l1[best]:.2f}, sign agreement {sign[c]:.2f} against {sign[best]:.2f})"
-                    for c in rivals)
+                    for c in rivals
+                )
                 + ": a rank correlation of tile sums also rewards a map that follows tile size or loudness, so read it "
                 "with the signed metrics."
             )
@@ -494,8 +590,10 @@ def _shapley_reading(frame) -> list[str]:
     lines = _headline(frame, spearman)
     for method in ("deeplift", "deepliftshap"):
         if method in spearman.index and f"{method}_captum" in spearman.index:
-            lines.append(f"- {method}: the complete rule scores Spearman {spearman.loc[method, 'mean']:.2f}, Captum's rule "
-                         f"{spearman.loc[f'{method}_captum', 'mean']:.2f}.")
+            lines.append(
+                f"- {method}: the complete rule scores Spearman {spearman.loc[method, 'mean']:.2f}, Captum's rule "
+                f"{spearman.loc[f'{method}_captum', 'mean']:.2f}."
+            )
     rules = [(rule, method) for rule, method in PRODUCT_RULE_METHODS.items() if method in spearman.index]
     if len(rules) > 1:
         sign = frame[frame["metric"] == "shapley_sign_agreement"].groupby("method")["value"].mean()
@@ -505,24 +603,33 @@ def _shapley_reading(frame) -> list[str]:
         (winner, first), (runner_up, second) = ranked[0], ranked[1]
         lines.append(
             "- DeepLIFT's product rules against the exact Shapley values (Spearman / sign agreement / L1 / median "
-            "relative delta): " + "; ".join(
+            "relative delta): "
+            + "; ".join(
                 f"{rule} {spearman.loc[m, 'mean']:.3f} / {sign.get(m, np.nan):.3f} / {l1.get(m, np.nan):.3f} / "
-                f"{delta.get(m, np.nan):.1e}" for rule, m in ranked)
+                f"{delta.get(m, np.nan):.1e}"
+                for rule, m in ranked
+            )
             + f". **{winner}** agrees best, by {spearman.loc[first, 'mean'] - spearman.loc[second, 'mean']:.3f} in "
-            f"Spearman over {runner_up}; a relative delta far above rounding means the rule does not add up.")
+            f"Spearman over {runner_up}; a relative delta far above rounding means the rule does not add up."
+        )
     lesion = frame[frame["metric"] == "lesion_false_positive_share"].groupby("method")["value"].mean()
     if not lesion.empty:
         zero = [m for m, v in lesion.items() if v < 1e-6]
-        lines.append(f"- On the lesioned model, no mass on the blind band (share < 1e-6) for: {', '.join(zero) or 'no method'}; "
-                     "the others: " + ", ".join(f"{m} {v:.3f}" for m, v in lesion.items() if m not in zero) + ".")
+        lines.append(
+            f"- On the lesioned model, no mass on the blind band (share < 1e-6) for: {', '.join(zero) or 'no method'}; "
+            "the others: " + ", ".join(f"{m} {v:.3f}" for m, v in lesion.items() if m not in zero) + "."
+        )
     burst = frame[frame["method"] == "burst"]
     if not burst.empty:
         share = burst[burst["metric"] == "burst_effect_share"]
         by_level = share.groupby("condition")["value"].agg(["mean", "min", "max"])
         material = burst[burst["metric"] == "burst_material"]["value"]
-        lines.append(f"- The burst is material (at least the set share of the explained change) in {int(material.sum())} of "
-                     f"{len(material)} conditions; its effect share per level: "
-                     + ", ".join(f"{c} {r['mean']:.2f} ({r['min']:.2f} to {r['max']:.2f})" for c, r in by_level.iterrows()) + ".")
+        lines.append(
+            f"- The burst is material (at least the set share of the explained change) in {int(material.sum())} of "
+            f"{len(material)} conditions; its effect share per level: "
+            + ", ".join(f"{c} {r['mean']:.2f} ({r['min']:.2f} to {r['max']:.2f})" for c, r in by_level.iterrows())
+            + "."
+        )
     return lines
 
 
@@ -546,7 +653,9 @@ def reading(rows: list[dict]) -> str:
     ]
     by_level = sorted(enrich.columns, key=condition_level_db)
     trend = [m for m in methods.index if (np.diff(enrich.loc[m, by_level].to_numpy()) > 0.01).all()]
-    lines.append(f"- Enrichment rises (by more than 0.01 at each step) with the burst level for: {', '.join(trend) or 'no method'}.")
+    lines.append(
+        f"- Enrichment rises (by more than 0.01 at each step) with the burst level for: {', '.join(trend) or 'no method'}."
+    )
     randomised = frame[(frame["metric"] == "randomisation_spearman_signed")]
     if not randomised.empty:
         last = randomised[randomised["depth"] == randomised["depth"].max()]

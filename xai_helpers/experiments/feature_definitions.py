@@ -102,7 +102,9 @@ def make_grid(spec: dict, freqs_hz: np.ndarray, n_frames: int, hop_s: float) -> 
     """
     known = {"name", "span_s", "band_hz", "max_hz", "mel_bands"}
     if not {"name", "span_s"} <= set(spec) or ("band_hz" in spec) == ("mel_bands" in spec) or set(spec) - known:
-        raise ValueError(f"grid {spec!r}: needs 'name', 'span_s' and one of 'band_hz' (with optional 'max_hz') or 'mel_bands'")
+        raise ValueError(
+            f"grid {spec!r}: needs 'name', 'span_s' and one of 'band_hz' (with optional 'max_hz') or 'mel_bands'"
+        )
     top = float(freqs_hz[-1]) + 1.0
     if "mel_bands" in spec:
         edges = mel_edges_hz(int(spec["mel_bands"]), top)
@@ -126,7 +128,9 @@ def make_grid(spec: dict, freqs_hz: np.ndarray, n_frames: int, hop_s: float) -> 
                 bands.append(b)
     tiles = complete_tiles(Tiles(np.stack(masks), tuple(names)), (len(freqs_hz), n_frames))
     if tiles.count > MAX_PLAYERS:
-        raise ValueError(f"grid {spec['name']!r}: {tiles.count} players (with 'rest'); at most {MAX_PLAYERS} keep exact Shapley values tractable")
+        raise ValueError(
+            f"grid {spec['name']!r}: {tiles.count} players (with 'rest'); at most {MAX_PLAYERS} keep exact Shapley values tractable"
+        )
     bands += [-1] * (tiles.count - len(bands))
     return Grid(str(spec["name"]), tiles, np.array(bands), edges)
 
@@ -139,7 +143,9 @@ class Output:
     weights: np.ndarray
 
 
-def make_outputs(regions: Sequence[str], bins: Sequence[Sequence[float]], freqs_hz: np.ndarray, times_s: np.ndarray) -> list[Output]:
+def make_outputs(
+    regions: Sequence[str], bins: Sequence[Sequence[float]], freqs_hz: np.ndarray, times_s: np.ndarray
+) -> list[Output]:
     """Explained outputs: ``regions`` (``"LO-HIHz@START-ENDs"``, times from the segment start) and
     ``bins`` (``[Hz, s]``: the nearest output bin; ``s`` must lie inside the segment's frames, ``[-hop / 2,
     T * hop)``, so a time in the last frame's hop counts on any model's grid)."""
@@ -147,7 +153,9 @@ def make_outputs(regions: Sequence[str], bins: Sequence[Sequence[float]], freqs_
     hop = times_s[1] - times_s[0] if len(times_s) > 1 else 1.0
     for hz, s in bins:
         if not (0 <= hz <= freqs_hz[-1] and -hop / 2 <= s < times_s[-1] + hop):
-            raise ValueError(f"output bin [{hz} Hz, {s} s] lies outside the segment (0-{freqs_hz[-1]:g} Hz, 0-{times_s[-1] + hop:.2f} s)")
+            raise ValueError(
+                f"output bin [{hz} Hz, {s} s] lies outside the segment (0-{freqs_hz[-1]:g} Hz, 0-{times_s[-1] + hop:.2f} s)"
+            )
         weights = np.zeros((len(freqs_hz), len(times_s)))
         f, t = int(np.argmin(np.abs(freqs_hz - hz))), int(np.argmin(np.abs(times_s - s)))
         weights[f, t] = 1.0
@@ -175,21 +183,40 @@ class Segment:
 
 
 def noisy_segment(
-    name: str, clean: np.ndarray, config: StftConfig, snr_db: float, seed: int, start_s: float, duration_s: float, baseline: str,
+    name: str,
+    clean: np.ndarray,
+    config: StftConfig,
+    snr_db: float,
+    seed: int,
+    start_s: float,
+    duration_s: float,
+    baseline: str,
 ) -> Segment:
     """``clean`` ``[N]`` plus pink noise (``seed``) at ``snr_db``, cut to ``duration_s`` from ``start_s``
     (the model sees the segment alone); ``baseline`` one of :data:`SINGLE_BASELINES`."""
     if baseline not in SINGLE_BASELINES:
-        raise ValueError(f"baseline {baseline!r}: use one of {SINGLE_BASELINES} (one reference shared by every feature definition)")
+        raise ValueError(
+            f"baseline {baseline!r}: use one of {SINGLE_BASELINES} (one reference shared by every feature definition)"
+        )
     noisy = mix_at_snr(clean, pink_noise(len(clean), seed), snr_db)[0]
     spectrum = stft(noisy, config)
     features = log_power(spectrum).astype(np.float32)
     first, count = int(round(start_s / config.hop_s)), int(round(duration_s / config.hop_s))
     if count < 1 or first + count > features.shape[1]:
-        raise ValueError(f"segment {start_s}+{duration_s} s does not fit {name!r} ({features.shape[1] * config.hop_s:.2f} s)")
+        raise ValueError(
+            f"segment {start_s}+{duration_s} s does not fit {name!r} ({features.shape[1] * config.hop_s:.2f} s)"
+        )
     features = features[:, first : first + count]
-    return Segment(name, seed, features, make_baselines(baseline, features), config.frequencies_hz(), np.arange(count) * config.hop_s,
-                   first * config.hop_s, np.angle(spectrum[:, first : first + count]).astype(np.float32))
+    return Segment(
+        name,
+        seed,
+        features,
+        make_baselines(baseline, features),
+        config.frequencies_hz(),
+        np.arange(count) * config.hop_s,
+        first * config.hop_s,
+        np.angle(spectrum[:, first : first + count]).astype(np.float32),
+    )
 
 
 @dataclass
@@ -235,7 +262,9 @@ def _timed(run: Callable[[], object]) -> tuple[object, float]:
     return result, time.perf_counter() - start
 
 
-def bin_scores(model: MaskModel, segment: Segment, outputs: Sequence[Output], grids: Sequence[Grid], settings: Settings) -> list[Score]:
+def bin_scores(
+    model: MaskModel, segment: Segment, outputs: Sequence[Output], grids: Sequence[Grid], settings: Settings
+) -> list[Score]:
     """Bin-level maps ``[F, T]`` of every output for each of ``settings.bin_methods``, summed over each
     grid's tiles (one :class:`Score` per method, grid and output; ``grid="bins"`` holds the map). DeepLift (the
     complete rule) and Saliency come from the engine (:mod:`~xai_helpers.attribution.fast_engine`, any model)."""
@@ -245,20 +274,40 @@ def bin_scores(model: MaskModel, segment: Segment, outputs: Sequence[Output], gr
     scores = []
     for method in settings.bin_methods:
         if method in ENGINE_BIN_METHODS:
-            (maps, _), seconds = _timed(lambda: weighted_output_attributions(
-                model, segment.features, segment.baselines, ENGINE_BIN_METHODS[method], weights, settings.target,
-                rule="complete", phase=segment.phase))
+            (maps, _), seconds = _timed(
+                lambda: weighted_output_attributions(
+                    model,
+                    segment.features,
+                    segment.baselines,
+                    ENGINE_BIN_METHODS[method],
+                    weights,
+                    settings.target,
+                    rule="complete",
+                    phase=segment.phase,
+                )
+            )
         else:
-            result, seconds = _timed(lambda: attribute_targets(module, features, baselines, method, range(len(outputs)), options=settings.options()))
+            result, seconds = _timed(
+                lambda: attribute_targets(
+                    module, features, baselines, method, range(len(outputs)), options=settings.options()
+                )
+            )
             maps = result.values
         for output, bin_map in zip(outputs, np.asarray(maps, dtype=np.float64)):
             common = dict(definition="bins", method=method, file=segment.file, seed=segment.seed, output=output.name)
-            scores.append(Score(grid="bins", values=bin_map.ravel(), seconds=seconds / len(outputs), map=bin_map, **common))
-            scores += [Score(grid=g.name, values=np.einsum("kft,ft->k", g.tiles.masks, bin_map), seconds=0.0, **common) for g in grids]
+            scores.append(
+                Score(grid="bins", values=bin_map.ravel(), seconds=seconds / len(outputs), map=bin_map, **common)
+            )
+            scores += [
+                Score(grid=g.name, values=np.einsum("kft,ft->k", g.tiles.masks, bin_map), seconds=0.0, **common)
+                for g in grids
+            ]
     return scores
 
 
-def region_scores(model: MaskModel, segment: Segment, outputs: Sequence[Output], grids: Sequence[Grid], settings: Settings) -> list[Score]:
+def region_scores(
+    model: MaskModel, segment: Segment, outputs: Sequence[Output], grids: Sequence[Grid], settings: Settings
+) -> list[Score]:
     """Scores of each grid's tiles as players for ``settings.region_methods`` (``shapley``: exact values)."""
     weights = np.stack([o.weights for o in outputs])
     module = ExplainedOutputs(model, settings.target, torch.as_tensor(weights, dtype=torch.float32), segment.phase)
@@ -269,26 +318,51 @@ def region_scores(model: MaskModel, segment: Segment, outputs: Sequence[Output],
         labels = torch.as_tensor(grid.labels)
         for method in settings.region_methods:
             if method == "shapley":
-                results = [_timed(lambda o=o: exact_shapley(game, segment.features, segment.baselines, grid.tiles, o.weights).values)
-                           for o in outputs]
+                results = [
+                    _timed(
+                        lambda o=o: (
+                            exact_shapley(game, segment.features, segment.baselines, grid.tiles, o.weights).values
+                        )
+                    )
+                    for o in outputs
+                ]
             else:
-                result, seconds = _timed(lambda: attribute_targets(
-                    module, features, baselines, method, range(len(outputs)), feature_mask=labels, options=settings.options()))
+                result, seconds = _timed(
+                    lambda: attribute_targets(
+                        module,
+                        features,
+                        baselines,
+                        method,
+                        range(len(outputs)),
+                        feature_mask=labels,
+                        options=settings.options(),
+                    )
+                )
                 results = [(values, seconds / len(outputs)) for values in result.values]
-            scores += [Score("regions", grid.name, method, segment.file, segment.seed, o.name, np.asarray(v, dtype=np.float64), s)
-                       for o, (v, s) in zip(outputs, results)]
+            scores += [
+                Score(
+                    "regions", grid.name, method, segment.file, segment.seed, o.name, np.asarray(v, dtype=np.float64), s
+                )
+                for o, (v, s) in zip(outputs, results)
+            ]
     return scores
 
 
 def segment_profiles(model: MaskModel, segment: Segment, layers: Sequence[str]) -> dict[str, np.ndarray]:
     """Unit input profiles ``{layer: [units, F]}`` on one segment
     (:func:`xai_helpers.attribution.unit_profiles.unit_profiles`)."""
-    return {layer: unit_profiles(layer_activations(model, layer, segment.phase), segment.features, segment.baselines)
-            for layer in layers}
+    return {
+        layer: unit_profiles(layer_activations(model, layer, segment.phase), segment.features, segment.baselines)
+        for layer in layers
+    }
 
 
 def latent_scores(
-    model: MaskModel, segment: Segment, outputs: Sequence[Output], unit_groups: dict[str, np.ndarray], n_groups: int,
+    model: MaskModel,
+    segment: Segment,
+    outputs: Sequence[Output],
+    unit_groups: dict[str, np.ndarray],
+    n_groups: int,
     settings: Settings,
 ) -> list[Score]:
     """Attributions ``[units, T]`` of every output to each layer's units, summed into the unit groups
@@ -299,12 +373,26 @@ def latent_scores(
     scores = []
     for method in settings.latent_methods:
         for layer in latent_layers(model, settings):
-            result, seconds = _timed(lambda: layer_attributions(
-                module, features, baselines, method, range(len(outputs)), [layer], settings.options())[layer])
+            result, seconds = _timed(
+                lambda: layer_attributions(
+                    module, features, baselines, method, range(len(outputs)), [layer], settings.options()
+                )[layer]
+            )
             summing = (unit_groups[layer][None, :] == np.arange(n_groups)[:, None]).astype(float)  # [groups, units]
             for output, unit_map in zip(outputs, np.asarray(result, dtype=np.float64)):
-                scores.append(Score("latent", layer, method, segment.file, segment.seed, output.name,
-                                    summing @ unit_map.sum(axis=1), seconds / len(outputs), unit_map))
+                scores.append(
+                    Score(
+                        "latent",
+                        layer,
+                        method,
+                        segment.file,
+                        segment.seed,
+                        output.name,
+                        summing @ unit_map.sum(axis=1),
+                        seconds / len(outputs),
+                        unit_map,
+                    )
+                )
     return scores
 
 
@@ -333,22 +421,39 @@ def latent_layers(model: MaskModel, settings: Settings) -> tuple[str, ...]:
 
 
 def run_study(
-    model: MaskModel, clean_waves: dict[str, np.ndarray], config: StftConfig, grid_specs: Sequence[dict],
-    output_regions: Sequence[str], output_bins: Sequence[Sequence[float]], noise_seeds: Sequence[int], snr_db: float,
-    segment_start_s: float, segment_duration_s: float, baseline: str, settings: Settings,
+    model: MaskModel,
+    clean_waves: dict[str, np.ndarray],
+    config: StftConfig,
+    grid_specs: Sequence[dict],
+    output_regions: Sequence[str],
+    output_bins: Sequence[Sequence[float]],
+    noise_seeds: Sequence[int],
+    snr_db: float,
+    segment_start_s: float,
+    segment_duration_s: float,
+    baseline: str,
+    settings: Settings,
     progress: Callable[[Iterable], Iterable] = lambda items: items,
 ) -> Study:
     """Every file of ``clean_waves`` (``{name: [N]}``) x noise seed: segments, then the three feature
     definitions on the same outputs. Unit profiles are averaged over all segments before the units
     are grouped by the bands of ``settings.unit_group_grid``; latent scores follow."""
-    segments = [noisy_segment(name, wave, config, snr_db, seed, segment_start_s, segment_duration_s, baseline)
-                for name in clean_waves for seed in noise_seeds for wave in [clean_waves[name]]]
+    segments = [
+        noisy_segment(name, wave, config, snr_db, seed, segment_start_s, segment_duration_s, baseline)
+        for name in clean_waves
+        for seed in noise_seeds
+        for wave in [clean_waves[name]]
+    ]
     first = segments[0]
     grids = [make_grid(spec, first.freqs_hz, first.features.shape[1], config.hop_s) for spec in grid_specs]
     by_name = {g.name: g for g in grids}
-    if settings.latent_methods and (settings.unit_group_grid not in by_name or (by_name[settings.unit_group_grid].bands < 0).any()):
-        raise ValueError(f"unit_group_grid {settings.unit_group_grid!r} must name a grid whose bands cover every bin (no 'rest'); "
-                         f"grids: {list(by_name)}")
+    if settings.latent_methods and (
+        settings.unit_group_grid not in by_name or (by_name[settings.unit_group_grid].bands < 0).any()
+    ):
+        raise ValueError(
+            f"unit_group_grid {settings.unit_group_grid!r} must name a grid whose bands cover every bin (no 'rest'); "
+            f"grids: {list(by_name)}"
+        )
     outputs = make_outputs(output_regions, output_bins, first.freqs_hz, first.times_s)
     scores: list[Score] = []
     profile_sums: dict[str, np.ndarray] = {}
@@ -364,8 +469,11 @@ def run_study(
     unit_groups = {}
     if settings.latent_methods:
         group_grid = by_name[settings.unit_group_grid]
-        unit_groups = {layer: group_by_band(p, first.freqs_hz, group_grid.band_edges_hz) for layer, p in profile_sums.items()}
+        unit_groups = {
+            layer: group_by_band(p, first.freqs_hz, group_grid.band_edges_hz) for layer, p in profile_sums.items()
+        }
         for segment in segments:
             scores += latent_scores(model, segment, outputs, unit_groups, len(group_grid.band_edges_hz) - 1, settings)
-    return Study(scores, grids, profile_sums, unit_groups, first, outputs, profile_seconds, settings.unit_group_grid,
-                 model.name)
+    return Study(
+        scores, grids, profile_sums, unit_groups, first, outputs, profile_seconds, settings.unit_group_grid, model.name
+    )

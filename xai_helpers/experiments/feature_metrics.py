@@ -69,8 +69,16 @@ def concentration(values: np.ndarray, share: float = TOP_SHARE) -> float:
 
 
 def _row(score: Score, metric: str, value: float, **override) -> dict:
-    row = dict(definition=score.definition, grid=score.grid, method=score.method, metric=metric, value=float(value),
-               file=score.file, output=score.output, seed=score.seed)
+    row = dict(
+        definition=score.definition,
+        grid=score.grid,
+        method=score.method,
+        metric=metric,
+        value=float(value),
+        file=score.file,
+        output=score.output,
+        seed=score.seed,
+    )
     row.update(override)
     return row
 
@@ -83,18 +91,26 @@ def score_rows(study: Study) -> list[dict]:
     group_grid = next((g for g in study.grids if g.name == study.unit_group_grid), None)
     rows = []
     for score in study.scores:
-        rows.append(_row(score, "concentration", concentration(score.map if score.definition == "latent" else score.values)))
+        rows.append(
+            _row(score, "concentration", concentration(score.map if score.definition == "latent" else score.values))
+        )
         if score.seconds > 0 or score.grid == "bins":
             rows.append(_row(score, "cost_s", score.seconds))
         if score.definition == "latent" and group_grid is not None:
             band_tiles, summing = group_grid.band_tiles()
             phi = summing @ reference[(group_grid.name, score.file, score.seed, score.output)]
-            rows += [_row(score, m, v, grid=f"{score.grid} by {group_grid.name} bands")
-                     for m, v in shapley_agreement(score.values, phi, band_tiles).items() if m in AGREEMENT_METRICS]
+            rows += [
+                _row(score, m, v, grid=f"{score.grid} by {group_grid.name} bands")
+                for m, v in shapley_agreement(score.values, phi, band_tiles).items()
+                if m in AGREEMENT_METRICS
+            ]
         elif score.grid in grids and score.method != "shapley":
             phi = reference[key(score)]
-            rows += [_row(score, m, v) for m, v in shapley_agreement(score.values, phi, grids[score.grid].tiles).items()
-                     if m in AGREEMENT_METRICS]
+            rows += [
+                _row(score, m, v)
+                for m, v in shapley_agreement(score.values, phi, grids[score.grid].tiles).items()
+                if m in AGREEMENT_METRICS
+            ]
     rows += _between_rows([s for s in study.scores if s.grid in grids])
     return rows
 
@@ -117,22 +133,50 @@ def stability_rows(study: Study) -> list[dict]:
     """``spread_seeds`` and ``spread_files`` (module docstring) of every definition, grid, method and
     output with at least two seeds (files)."""
     rows = []
-    frame = pd.DataFrame([dict(definition=s.definition, grid=s.grid, method=s.method, output=s.output, file=s.file,
-                               seed=s.seed, values=s.values / max(np.abs(s.values).sum(), np.finfo(float).tiny))
-                          for s in study.scores if s.grid != "bins"])
+    frame = pd.DataFrame(
+        [
+            dict(
+                definition=s.definition,
+                grid=s.grid,
+                method=s.method,
+                output=s.output,
+                file=s.file,
+                seed=s.seed,
+                values=s.values / max(np.abs(s.values).sum(), np.finfo(float).tiny),
+            )
+            for s in study.scores
+            if s.grid != "bins"
+        ]
+    )
     for (definition, grid, method, output), group in frame.groupby(["definition", "grid", "method", "output"]):
         for metric, within, across in (("spread_seeds", "file", "seed"), ("spread_files", "seed", "file")):
-            spreads = [np.std(np.stack(g["values"].tolist()), axis=0).mean() for _, g in group.groupby(within) if g[across].nunique() > 1]
+            spreads = [
+                np.std(np.stack(g["values"].tolist()), axis=0).mean()
+                for _, g in group.groupby(within)
+                if g[across].nunique() > 1
+            ]
             if spreads:
-                rows.append(dict(definition=definition, grid=grid, method=method, metric=metric, value=float(np.mean(spreads)),
-                                 file="all", output=output, seed="all"))
+                rows.append(
+                    dict(
+                        definition=definition,
+                        grid=grid,
+                        method=method,
+                        metric=metric,
+                        value=float(np.mean(spreads)),
+                        file="all",
+                        output=output,
+                        seed="all",
+                    )
+                )
     return rows
 
 
 def study_rows(study: Study) -> pd.DataFrame:
     """Every number of the study in long form (module docstring)."""
-    return pd.DataFrame(score_rows(study) + stability_rows(study),
-                        columns=["definition", "grid", "method", "metric", "value", "file", "output", "seed"])
+    return pd.DataFrame(
+        score_rows(study) + stability_rows(study),
+        columns=["definition", "grid", "method", "metric", "value", "file", "output", "seed"],
+    )
 
 
 def table(rows: pd.DataFrame, metrics: tuple[str, ...], index=("definition", "grid", "method")) -> pd.DataFrame:
@@ -144,7 +188,9 @@ def table(rows: pd.DataFrame, metrics: tuple[str, ...], index=("definition", "gr
 def between_table(rows: pd.DataFrame, grid: str) -> pd.DataFrame:
     """Mean Spearman correlation between every pair of methods on ``grid`` (a symmetric matrix)."""
     selected = rows[(rows["grid"] == grid) & rows["metric"].str.startswith("spearman_with:")]
-    pairs = selected.assign(a=selected["definition"] + "/" + selected["method"], b=selected["metric"].str.split(":").str[1])
+    pairs = selected.assign(
+        a=selected["definition"] + "/" + selected["method"], b=selected["metric"].str.split(":").str[1]
+    )
     mean = pairs.groupby(["a", "b"])["value"].mean()
     names = sorted(set(pairs["a"]) | set(pairs["b"]))
     matrix = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
@@ -198,21 +244,35 @@ def reading(rows: pd.DataFrame, grids: list[Grid]) -> str:
     agreement = agreement_table(rows).reset_index()
     lines = ["**What the numbers say** (means over files, noise seeds and explained outputs):", ""]
     lines += _grid_points(agreement, grids)
-    per_definition = agreement[agreement["grid"].isin([g.name for g in grids])].groupby(["grid", "definition"])["shapley_spearman"].mean().unstack()
+    per_definition = (
+        agreement[agreement["grid"].isin([g.name for g in grids])]
+        .groupby(["grid", "definition"])["shapley_spearman"]
+        .mean()
+        .unstack()
+    )
     if not per_definition.empty:
-        trend = ", ".join(f"{grid}: " + ", ".join(f"{d} {v:.2f}" for d, v in r.dropna().items()) for grid, r in per_definition.iterrows())
-        lines.append(f"- Mean Spearman with exact Shapley by definition and grid — {trend}. "
-                     f"The grid changes the story where these means move between grids: a method that tracks the "
-                     f"Shapley ranking on one tiling can lose it on another, because tile sums can cancel or add up differently.")
+        trend = ", ".join(
+            f"{grid}: " + ", ".join(f"{d} {v:.2f}" for d, v in r.dropna().items())
+            for grid, r in per_definition.iterrows()
+        )
+        lines.append(
+            f"- Mean Spearman with exact Shapley by definition and grid — {trend}. "
+            f"The grid changes the story where these means move between grids: a method that tracks the "
+            f"Shapley ranking on one tiling can lose it on another, because tile sums can cancel or add up differently."
+        )
     saliency = agreement[agreement["method"] == "saliency"]
     if not saliency.empty:
-        lines.append(f"- Saliency is |gradient|: unsigned, so its sign agreement ({saliency['shapley_sign_agreement'].mean():.2f}) "
-                     "only says that most of the Shapley mass is positive here; its ranks are the test.")
+        lines.append(
+            f"- Saliency is |gradient|: unsigned, so its sign agreement ({saliency['shapley_sign_agreement'].mean():.2f}) "
+            "only says that most of the Shapley mass is positive here; its ranks are the test."
+        )
     sampled = agreement[agreement["method"].isin(["kernelshap", "lime"])]
     if not sampled.empty:
-        lines.append(f"- KernelShap and Lime fit a surrogate to a sample of coalitions (mean Spearman "
-                     f"{sampled['shapley_spearman'].mean():.2f} here): with fewer samples than the 2^k coalitions they are "
-                     "noisy estimates of what exact enumeration gives (KernelSHAP over every coalition equals the Shapley values).")
+        lines.append(
+            f"- KernelShap and Lime fit a surrogate to a sample of coalitions (mean Spearman "
+            f"{sampled['shapley_spearman'].mean():.2f} here): with fewer samples than the 2^k coalitions they are "
+            "noisy estimates of what exact enumeration gives (KernelSHAP over every coalition equals the Shapley values)."
+        )
     latent = agreement[agreement["definition"] == "latent"]
     if not latent.empty:
         lines.append(
@@ -224,18 +284,27 @@ def reading(rows: pd.DataFrame, grids: list[Grid]) -> str:
     stability = stability_table(rows)
     if "spread_seeds" in stability:
         spread = stability["spread_seeds"].groupby(level="definition").mean()
-        lines.append("- Stability (spread of normalised region scores across noise seeds, lower is steadier): "
-                     + ", ".join(f"{d} {v:.3f}" for d, v in spread.items()) + ".")
+        lines.append(
+            "- Stability (spread of normalised region scores across noise seeds, lower is steadier): "
+            + ", ".join(f"{d} {v:.3f}" for d, v in spread.items())
+            + "."
+        )
     cost = cost_table(rows).reset_index().groupby(["definition", "method"])["cost_s"].sum().sort_values()
     if not cost.empty:
-        lines.append("- Cost per explained output (s, all grids of a method together): "
-                     + ", ".join(f"{d}/{m} {v:.2f}" for (d, m), v in cost.items()) + ".")
-    lines += ["", "**Which definition for which question.** "
-              "To ask *which time-frequency region drives this output* with a dozen regions or fewer, exact Shapley values "
-              "are affordable and are the answer; a method that ranks the regions the same way (high Spearman and sign "
-              "agreement above) can stand in for them on larger problems. Bin-level maps summed into regions are the "
-              "cheapest way to get every grid at once from one computation, and their sums are additive; grouped "
-              "perturbation methods (KernelShap, Lime, occlusion) answer for one grid only and pay per grid. Latent "
-              "units answer a different question (*through which internal channels* the output is produced); their "
-              "groups are only as meaningful as the unit profiles that define them."]
+        lines.append(
+            "- Cost per explained output (s, all grids of a method together): "
+            + ", ".join(f"{d}/{m} {v:.2f}" for (d, m), v in cost.items())
+            + "."
+        )
+    lines += [
+        "",
+        "**Which definition for which question.** "
+        "To ask *which time-frequency region drives this output* with a dozen regions or fewer, exact Shapley values "
+        "are affordable and are the answer; a method that ranks the regions the same way (high Spearman and sign "
+        "agreement above) can stand in for them on larger problems. Bin-level maps summed into regions are the "
+        "cheapest way to get every grid at once from one computation, and their sums are additive; grouped "
+        "perturbation methods (KernelShap, Lime, occlusion) answer for one grid only and pay per grid. Latent "
+        "units answer a different question (*through which internal channels* the output is produced); their "
+        "groups are only as meaningful as the unit profiles that define them.",
+    ]
     return "\n".join(lines)

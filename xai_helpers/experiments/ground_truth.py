@@ -45,8 +45,14 @@ def burst_tiles(
         raise ValueError(f"shapley band edges {list(band_edges_hz)} Hz must lie within (0, {freqs_hz[-1]:g}] Hz")
     start, stop = burst_region[2], burst_region[3]
     if not times_s[0] < start < times_s[-1]:
-        raise ValueError(f"the burst starts at {start:g} s, outside the explained segment {times_s[0]:g}-{times_s[-1]:g} s")
-    spans = [np.floor(times_s[0] * 100) / 100, *np.linspace(start, stop, n_spans + 1)[:-1], max(stop, times_s[-1] + 1e-6)]
+        raise ValueError(
+            f"the burst starts at {start:g} s, outside the explained segment {times_s[0]:g}-{times_s[-1]:g} s"
+        )
+    spans = [
+        np.floor(times_s[0] * 100) / 100,
+        *np.linspace(start, stop, n_spans + 1)[:-1],
+        max(stop, times_s[-1] + 1e-6),
+    ]
     grid = grid_tiles(freqs_hz, times_s, edges, spans)
     return with_event(grid, region_bins(burst_region, freqs_hz, times_s), BURST_TILE)
 
@@ -57,6 +63,7 @@ def with_controls(
     """``maps`` ``{method: [F, T]}`` plus the controls ``random``, ``energy`` and ``flipped`` (the negated
     map of ``best``, by default the method agreeing best with ``exact`` by ``shapley_spearman``); returns
     (maps, that method)."""
+
     def spearman(method: str) -> float:
         value = shapley_agreement(maps[method], exact.values, exact.tiles)["shapley_spearman"]
         return -np.inf if np.isnan(value) else value
@@ -80,12 +87,23 @@ def burst_rows(effect: float, exact: ShapleyResult, material_share: float, conte
     change = exact.output_input - exact.output_baseline
     share = effect / change if change != 0 else float("nan")
     burst_phi = float(exact.values[exact.tiles.names.index(BURST_TILE)])
-    values = {"burst_effect": effect, "burst_shapley": burst_phi, "burst_effect_share": share,
-              "burst_material": float(abs(share) >= material_share)}
+    values = {
+        "burst_effect": effect,
+        "burst_shapley": burst_phi,
+        "burst_effect_share": share,
+        "burst_material": float(abs(share) >= material_share),
+    }
     return [{"method": BURST, "metric": metric, "value": value, **context} for metric, value in values.items()]
 
 
 def lesion_rows(maps: Mapping[str, np.ndarray], band: np.ndarray, context: dict) -> list[dict]:
     """``lesion_false_positive_share`` of each map ``[F, T]`` (made on the lesioned model) on ``band`` (boolean ``[F]``)."""
-    return [{"method": method, "metric": "lesion_false_positive_share",
-             "value": lesion_false_positive_share(weights, band), **context} for method, weights in maps.items()]
+    return [
+        {
+            "method": method,
+            "metric": "lesion_false_positive_share",
+            "value": lesion_false_positive_share(weights, band),
+            **context,
+        }
+        for method, weights in maps.items()
+    ]

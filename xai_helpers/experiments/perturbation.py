@@ -79,7 +79,9 @@ def amplify_bins(spectrum: np.ndarray, selection: np.ndarray, gain_db: float, fi
     if spectrum.ndim != 2 or spectrum.shape[0] != n_bins:
         raise ValueError(f"spectrum must be [{n_bins}, T_file], got shape {spectrum.shape}")
     if first_frame < 0 or first_frame + n_frames > spectrum.shape[1]:
-        raise ValueError(f"segment frames {first_frame}..{first_frame + n_frames - 1} lie outside the spectrum's {spectrum.shape[1]} frames")
+        raise ValueError(
+            f"segment frames {first_frame}..{first_frame + n_frames - 1} lie outside the spectrum's {spectrum.shape[1]} frames"
+        )
     out = spectrum.astype(np.complex128, copy=True)
     segment = out[:, first_frame : first_frame + n_frames]
     segment[selection] *= 10.0 ** (gain_db / 20.0)
@@ -98,7 +100,9 @@ def segment_spectrum(wave: np.ndarray, config: StftConfig, first_frame: int, n_f
     """Complex spectrum ``[F, n_frames]`` of frames ``first_frame ...`` of ``wave`` ``[N]``."""
     spectrum = stft(wave, config)
     if first_frame < 0 or first_frame + n_frames > spectrum.shape[1]:
-        raise ValueError(f"segment frames {first_frame}..{first_frame + n_frames - 1} lie outside the wave's {spectrum.shape[1]} frames")
+        raise ValueError(
+            f"segment frames {first_frame}..{first_frame + n_frames - 1} lie outside the wave's {spectrum.shape[1]} frames"
+        )
     return spectrum[:, first_frame : first_frame + n_frames]
 
 
@@ -132,7 +136,9 @@ def realised_gain_db(
     return float(10.0 * np.log10(after.sum() / before.sum())) if before.sum() > 0 else float("nan")
 
 
-def quality_reference(source: Path, wave: np.ndarray, sample_rate: int, enhanced_original: np.ndarray) -> tuple[np.ndarray, str]:
+def quality_reference(
+    source: Path, wave: np.ndarray, sample_rate: int, enhanced_original: np.ndarray
+) -> tuple[np.ndarray, str]:
     """The reference ``[N]`` of the enhanced outputs' scores, and its kind (:data:`REFERENCE_CLEAN` or :data:`REFERENCE_ENHANCED`).
 
     The clean speech named by ``source``'s JSON record (notebook 01's noisy files) when it exists
@@ -149,12 +155,22 @@ def quality_reference(source: Path, wave: np.ndarray, sample_rate: int, enhanced
         try:
             clean = load_audio(clean_path, sample_rate)
         except (OSError, ValueError) as error:
-            logger.warning("%s: clean file %s unusable (%s); the enhanced original is the quality reference", source.name, clean_path, error)
+            logger.warning(
+                "%s: clean file %s unusable (%s); the enhanced original is the quality reference",
+                source.name,
+                clean_path,
+                error,
+            )
         else:
             if len(clean) == len(wave):
                 return clean, REFERENCE_CLEAN
-            logger.warning("%s: clean file %s has %d samples, the file %d; the enhanced original is the quality reference",
-                           source.name, clean_path, len(clean), len(wave))
+            logger.warning(
+                "%s: clean file %s has %d samples, the file %d; the enhanced original is the quality reference",
+                source.name,
+                clean_path,
+                len(clean),
+                len(wave),
+            )
     return enhanced_original, REFERENCE_ENHANCED
 
 
@@ -181,6 +197,7 @@ def enhanced_name(basename: str, which: str, percent: float, gain_db: float) -> 
     if which == "original":
         return f"{basename}_original_enhanced.wav"
     return amplified_name(basename, which, percent, gain_db).removesuffix(".wav") + "_enhanced.wav"
+
 
 # ---------------------------------------------------------------------------
 # one file
@@ -213,7 +230,9 @@ class PerturbationSettings:
             raise ValueError(f"top_percent must lie in (0, 50] so top and flop do not overlap, got {self.top_percent}")
         if self.n_random < 1:
             raise ValueError(f"n_random must be at least 1, got {self.n_random}")
-        if isinstance(self.gain_db, bool) or not (isinstance(self.gain_db, numbers.Real) and abs(self.gain_db) <= MAX_GAIN_DB):
+        if isinstance(self.gain_db, bool) or not (
+            isinstance(self.gain_db, numbers.Real) and abs(self.gain_db) <= MAX_GAIN_DB
+        ):
             raise ValueError(
                 f"dB_amplification (gain_db) must be a number in [-{MAX_GAIN_DB:g}, {MAX_GAIN_DB:g}] dB, got {self.gain_db!r}: "
                 "beyond that the resynthesised audio leaves the float WAV range or is silenced"
@@ -275,11 +294,17 @@ class FilePerturbation:
 
     def status_row(self) -> dict[str, object]:
         """One row of the notebook's status table."""
-        return {"file": self.source.name, "status": self.status, "attributions": self.attribution_path.name if self.attribution_path else "",
-                "message": self.message}
+        return {
+            "file": self.source.name,
+            "status": self.status,
+            "attributions": self.attribution_path.name if self.attribution_path else "",
+            "message": self.message,
+        }
 
 
-def _usable_attribution_file(source: Path, attributions_dir: Path, method: str, model: str) -> tuple[Path | None, list[str]]:
+def _usable_attribution_file(
+    source: Path, attributions_dir: Path, method: str, model: str
+) -> tuple[Path | None, list[str]]:
     """The first complete .h5 of ``source`` for ``method`` and ``model`` with input-bin attributions, and why others
     were passed over."""
     problems = []
@@ -291,8 +316,13 @@ def _usable_attribution_file(source: Path, attributions_dir: Path, method: str, 
                 stored.check_source(source)  # an .h5 renamed to another input's name
                 if stored.has_maps or ("attributions" in stored and stored.dims()[-2:] == ("f_in", "t_in")):
                     if len(candidates) > 1:
-                        logger.warning("%s: %d %s attribution files; using %s (the first by name)",
-                                       source.name, len(candidates), method, path.name)
+                        logger.warning(
+                            "%s: %d %s attribution files; using %s (the first by name)",
+                            source.name,
+                            len(candidates),
+                            method,
+                            path.name,
+                        )
                     return path, problems
                 problems.append(f"{path.name}: not input-bin attributions (features={stored.features})")
         except (AttributionFileError, OSError) as error:
@@ -319,7 +349,9 @@ def perturb_file(
     output_dir = Path(output_dir)
     candidates = attribution_paths(source, attributions_dir, settings.method)
     if not candidates:
-        return FilePerturbation(source, "skipped", f"no {settings.method} attribution file in {attributions_dir}", settings=settings)
+        return FilePerturbation(
+            source, "skipped", f"no {settings.method} attribution file in {attributions_dir}", settings=settings
+        )
     path, problems = _usable_attribution_file(source, Path(attributions_dir), settings.method, settings.model)
     if path is None:
         return FilePerturbation(source, "failed", "; ".join(problems), settings=settings)
@@ -344,26 +376,54 @@ def perturb_file(
         wave = load_audio(source, sample_rate)
         current = segment_features(wave, config, first_frame, features.shape[1])
     except ValueError as error:
-        return FilePerturbation(source, "failed", str(error) if str(source) in str(error) else f"{source}: {error}", path, settings)
+        return FilePerturbation(
+            source, "failed", str(error) if str(source) in str(error) else f"{source}: {error}", path, settings
+        )
     if not np.allclose(current, features, atol=1e-3):
-        return FilePerturbation(source, "failed", f"{source}: the audio no longer gives the features stored in {path.name} (changed since notebook 02?)", path, settings)
+        return FilePerturbation(
+            source,
+            "failed",
+            f"{source}: the audio no longer gives the features stored in {path.name} (changed since notebook 02?)",
+            path,
+            settings,
+        )
 
     scores = signed if settings.ranking == "signed" else absolute
-    result = FilePerturbation(source, "perturbed", "", path, settings, sample_rate, config, first_frame, freqs,
-                              segment_times + first_frame * config.hop_s, scores, features)
+    result = FilePerturbation(
+        source,
+        "perturbed",
+        "",
+        path,
+        settings,
+        sample_rate,
+        config,
+        first_frame,
+        freqs,
+        segment_times + first_frame * config.hop_s,
+        scores,
+        features,
+    )
     baseline_mask = model.predict(baseline, "mask", phase)
     result.reference = {
-        "mean mask (input)": float(original_mask.mean()), "mean mask (baseline)": float(baseline_mask.mean()),
+        "mean mask (input)": float(original_mask.mean()),
+        "mean mask (baseline)": float(baseline_mask.mean()),
         "mean mask(input) - mask(baseline)": float((original_mask - baseline_mask).mean()),
         "mean attribution sum per output bin": float(signed.sum() / n_targets),
     }
     result.waves["original"] = wave
     enhanced_original = enhance_details(wave, sample_rate, model).enhanced
     result.enhanced["original"] = enhanced_original
-    result.written.append(write_audio(output_dir / enhanced_name(result.basename, "original", settings.top_percent, settings.gain_db),
-                                      enhanced_original, sample_rate))
+    result.written.append(
+        write_audio(
+            output_dir / enhanced_name(result.basename, "original", settings.top_percent, settings.gain_db),
+            enhanced_original,
+            sample_rate,
+        )
+    )
     reference, result.quality_reference = quality_reference(source, wave, sample_rate, enhanced_original)
-    result.quality_original = quality_scores(reference, enhanced_original, sample_rate, source=f"{source.name} (enhanced)")
+    result.quality_original = quality_scores(
+        reference, enhanced_original, sample_rate, source=f"{source.name} (enhanced)"
+    )
     if result.quality_reference == REFERENCE_ENHANCED:
         result.quality_original["SI-SDR"] = float("nan")
     seeds = derived_seeds(settings.seed, settings.n_random)
@@ -377,30 +437,48 @@ def perturb_file(
             gain = realised_gain_db(wave, amplified, config, selection, first_frame)
             stats.append((float(np.mean(np.abs(change))), float(np.mean(change)), gain))
             enhanced = enhance_details(amplified, sample_rate, model).enhanced
-            after.append(quality_scores(reference, enhanced, sample_rate, source=f"{source.name} ({which} amplified, enhanced)"))
+            after.append(
+                quality_scores(reference, enhanced, sample_rate, source=f"{source.name} ({which} amplified, enhanced)")
+            )
             if run == 0:  # the figures, players and WAVs show the first random selection
                 result.selections[which], result.changes[which] = selection, change
                 result.waves[which], result.enhanced[which] = amplified, enhanced
-                result.written += _write_amplified(output_dir, result, which, amplified, enhanced, int(selection.sum()), gain,
-                                                   stats[-1], after[-1], run_seed)
+                result.written += _write_amplified(
+                    output_dir,
+                    result,
+                    which,
+                    amplified,
+                    enhanced,
+                    int(selection.sum()),
+                    gain,
+                    stats[-1],
+                    after[-1],
+                    run_seed,
+                )
         quality_row = {"order": which}
         for metric in QUALITY_METRICS:
             quality_row[quality_column(metric, "amplified")] = _nanmean([scores_[metric] for scores_ in after])
             quality_row[quality_column(metric, "change")] = _nanmean(
-                [scores_[metric] - result.quality_original[metric] for scores_ in after])
+                [scores_[metric] - result.quality_original[metric] for scores_ in after]
+            )
         quality_rows.append(quality_row)
         values = np.array(stats)
-        rows.append({
-            "order": which, "n_bins": int(result.selections[which].sum()), "runs": len(run_seeds),
-            "mean |mask change|": values[:, 0].mean(),
-            "std over seeds": values[:, 0].std(ddof=1) if len(values) > 1 else np.nan,
-            "mean mask change": values[:, 1].mean(),
-            "realised gain (dB)": values[:, 2].mean(),
-        })
+        rows.append(
+            {
+                "order": which,
+                "n_bins": int(result.selections[which].sum()),
+                "runs": len(run_seeds),
+                "mean |mask change|": values[:, 0].mean(),
+                "std over seeds": values[:, 0].std(ddof=1) if len(values) > 1 else np.nan,
+                "mean mask change": values[:, 1].mean(),
+                "realised gain (dB)": values[:, 2].mean(),
+            }
+        )
     result.amplification = pd.DataFrame(rows)
     result.quality = pd.DataFrame(quality_rows)
-    result.curves = deletion_insertion_curves(model, features, baseline, scores, settings.fractions, ORDERS,
-                                              settings.n_random, settings.seed, phase=phase)
+    result.curves = deletion_insertion_curves(
+        model, features, baseline, scores, settings.fractions, ORDERS, settings.n_random, settings.seed, phase=phase
+    )
     result.areas = curve_areas(result.curves, settings.method)
     return result
 
@@ -423,28 +501,49 @@ def perturb_files(
     check_output_dir(output_dir)
     check_attributions_found(sources, attributions_dir, settings.method, settings.model)
     results = [perturb_file(source, attributions_dir, output_dir, settings, model) for source in sources]
-    left_out = [(result.source.name, f"{result.status}, {result.message}") for result in results if result.status != "perturbed"]
+    left_out = [
+        (result.source.name, f"{result.status}, {result.message}") for result in results if result.status != "perturbed"
+    ]
     check_something_done(len(results) - len(left_out), left_out, "perturbed")
     return results
 
 
 def _write_amplified(
-    output_dir: Path, result: FilePerturbation, which: str, wave: np.ndarray, enhanced: np.ndarray, n_bins: int, gain: float,
-    stats: tuple, quality: dict[str, float], random_seed: int | None,
+    output_dir: Path,
+    result: FilePerturbation,
+    which: str,
+    wave: np.ndarray,
+    enhanced: np.ndarray,
+    n_bins: int,
+    gain: float,
+    stats: tuple,
+    quality: dict[str, float],
+    random_seed: int | None,
 ) -> list[Path]:
     """The amplified WAV, its JSON sidecar and the enhanced output's WAV."""
     settings = result.settings
     wav = output_dir / amplified_name(result.basename, which, settings.top_percent, settings.gain_db)
     write_audio(wav, wave, result.sample_rate)
-    enhanced_wav = write_audio(output_dir / enhanced_name(result.basename, which, settings.top_percent, settings.gain_db),
-                               enhanced, result.sample_rate)
+    enhanced_wav = write_audio(
+        output_dir / enhanced_name(result.basename, which, settings.top_percent, settings.gain_db),
+        enhanced,
+        result.sample_rate,
+    )
     sidecar = {
-        "source_file": str(result.source), "attribution_file": str(result.attribution_path),
-        "which": which, **dataclasses.asdict(settings), "random_seed": random_seed, "selected_bins": n_bins,
-        "segment_bins": int(result.scores.size), "segment_first_frame": result.first_frame,
-        "segment_n_frames": int(result.scores.shape[1]), "sample_rate": result.sample_rate,
-        "gain_factor": 10.0 ** (settings.gain_db / 20.0), "realised_gain_db": gain,
-        "mean_abs_mask_change": stats[0], "mean_mask_change": stats[1],
+        "source_file": str(result.source),
+        "attribution_file": str(result.attribution_path),
+        "which": which,
+        **dataclasses.asdict(settings),
+        "random_seed": random_seed,
+        "selected_bins": n_bins,
+        "segment_bins": int(result.scores.size),
+        "segment_first_frame": result.first_frame,
+        "segment_n_frames": int(result.scores.shape[1]),
+        "sample_rate": result.sample_rate,
+        "gain_factor": 10.0 ** (settings.gain_db / 20.0),
+        "realised_gain_db": gain,
+        "mean_abs_mask_change": stats[0],
+        "mean_mask_change": stats[1],
         "quality_reference": result.quality_reference,
         "enhanced_quality": {metric: (value if np.isfinite(value) else None) for metric, value in quality.items()},
         "enhanced_file": enhanced_wav.name,
@@ -465,36 +564,86 @@ def summary_rows(result: FilePerturbation) -> list[dict[str, object]]:
     """
     if result.status != "perturbed":
         return []
-    rows = [{"file": result.source.name, "order": "all", "metric": metric, "value": value}
-            for metric, value in (("mean_mask_input", result.reference["mean mask (input)"]),
-                                  ("mean_mask_baseline", result.reference["mean mask (baseline)"]),
-                                  ("mean_attribution_sum_per_output", result.reference["mean attribution sum per output bin"]))]
+    rows = [
+        {"file": result.source.name, "order": "all", "metric": metric, "value": value}
+        for metric, value in (
+            ("mean_mask_input", result.reference["mean mask (input)"]),
+            ("mean_mask_baseline", result.reference["mean mask (baseline)"]),
+            ("mean_attribution_sum_per_output", result.reference["mean attribution sum per output bin"]),
+        )
+    ]
     for record in result.amplification.to_dict("records"):
-        for metric, column in (("n_bins", "n_bins"), ("amplified_mean_abs_mask_change", "mean |mask change|"),
-                               ("amplified_mean_abs_mask_change_std", "std over seeds"),
-                               ("amplified_mean_mask_change", "mean mask change"), ("realised_gain_db", "realised gain (dB)")):
+        for metric, column in (
+            ("n_bins", "n_bins"),
+            ("amplified_mean_abs_mask_change", "mean |mask change|"),
+            ("amplified_mean_abs_mask_change_std", "std over seeds"),
+            ("amplified_mean_mask_change", "mean mask change"),
+            ("realised_gain_db", "realised gain (dB)"),
+        ):
             if not pd.isna(record[column]):
-                rows.append({"file": result.source.name, "order": record["order"], "metric": metric, "value": float(record[column])})
-    rows.append({"file": result.source.name, "order": "all", "metric": "quality_reference_is_clean",
-                 "value": float(result.quality_reference == REFERENCE_CLEAN)})
+                rows.append(
+                    {
+                        "file": result.source.name,
+                        "order": record["order"],
+                        "metric": metric,
+                        "value": float(record[column]),
+                    }
+                )
+    rows.append(
+        {
+            "file": result.source.name,
+            "order": "all",
+            "metric": "quality_reference_is_clean",
+            "value": float(result.quality_reference == REFERENCE_CLEAN),
+        }
+    )
     for metric in QUALITY_METRICS:
-        rows.append({"file": result.source.name, "order": "all", "metric": summary_metric_name(metric),
-                     "value": result.quality_original[metric]})
+        rows.append(
+            {
+                "file": result.source.name,
+                "order": "all",
+                "metric": summary_metric_name(metric),
+                "value": result.quality_original[metric],
+            }
+        )
     for record in result.quality.to_dict("records"):
         for metric in QUALITY_METRICS:
-            rows.append({"file": result.source.name, "order": record["order"], "metric": summary_metric_name(metric),
-                         "value": record[quality_column(metric, "amplified")]})
-            rows.append({"file": result.source.name, "order": record["order"], "metric": summary_metric_name(metric, change=True),
-                         "value": record[quality_column(metric, "change")]})
+            rows.append(
+                {
+                    "file": result.source.name,
+                    "order": record["order"],
+                    "metric": summary_metric_name(metric),
+                    "value": record[quality_column(metric, "amplified")],
+                }
+            )
+            rows.append(
+                {
+                    "file": result.source.name,
+                    "order": record["order"],
+                    "metric": summary_metric_name(metric, change=True),
+                    "value": record[quality_column(metric, "change")],
+                }
+            )
     rows = [row for row in rows if not pd.isna(row["value"])]
     for record in result.areas.to_dict("records"):
         for metric in ("deletion_area", "deletion_area_std", "insertion_area", "insertion_area_std"):
             if not pd.isna(record[metric]):
-                rows.append({"file": result.source.name, "order": record["order"], "metric": metric, "value": float(record[metric])})
+                rows.append(
+                    {
+                        "file": result.source.name,
+                        "order": record["order"],
+                        "metric": metric,
+                        "value": float(record[metric]),
+                    }
+                )
     return rows
 
 
 def write_summary(results: Sequence[FilePerturbation], output_dir: str | os.PathLike) -> Path:
     """``output_dir/perturbation_summary.csv``: :func:`summary_rows` of every file (columns file, order, metric, value)."""
-    table = pd.DataFrame([row for result in results for row in summary_rows(result)], columns=["file", "order", "metric", "value"])
-    return write_atomically(Path(output_dir) / PERTURBATION_SUMMARY_FILE, lambda temporary: table.to_csv(temporary, index=False))
+    table = pd.DataFrame(
+        [row for result in results for row in summary_rows(result)], columns=["file", "order", "metric", "value"]
+    )
+    return write_atomically(
+        Path(output_dir) / PERTURBATION_SUMMARY_FILE, lambda temporary: table.to_csv(temporary, index=False)
+    )

@@ -74,7 +74,9 @@ class Planted(MaskModel):
     def register(self, features: torch.Tensor) -> torch.Tensor:
         """The register's last unit ``[B, T, 1]``: a function of ``features[:, t - lag, band]`` alone."""
 
-    def explained(self, features: torch.Tensor, target: str = "mask", phase: torch.Tensor | None = None) -> torch.Tensor:
+    def explained(
+        self, features: torch.Tensor, target: str = "mask", phase: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``"logit"``, ``"mask"`` or ``"output"`` (``log10(mask^2 * 10**features)``) ``[B, T, F]``."""
         self.check_target(target)
         logit = self.readout(self.register(features))
@@ -190,7 +192,10 @@ def planted_reading(frame) -> list[str]:
         return []
     worst = planted.groupby("method")["value"].min().sort_values(ascending=False)
     passed = [m for m, v in worst.items() if v >= 0.99]
-    return [f"- Planted mechanisms (GRU, LSTM and gate models whose every output depends on one input bin, in a band "
-            f"speech barely fills, so energy says nothing): at least 99 % of |attribution| on that bin, on every "
-            f"mechanism, for {', '.join(passed) or 'no method'}; smallest share per method: "
-            + ", ".join(f"{m} {v:.3f}" for m, v in worst.items()) + "."]
+    return [
+        f"- Planted mechanisms (GRU, LSTM and gate models whose every output depends on one input bin, in a band "
+        f"speech barely fills, so energy says nothing): at least 99 % of |attribution| on that bin, on every "
+        f"mechanism, for {', '.join(passed) or 'no method'}; smallest share per method: "
+        + ", ".join(f"{m} {v:.3f}" for m, v in worst.items())
+        + "."
+    ]

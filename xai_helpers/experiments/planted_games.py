@@ -21,8 +21,9 @@ PLANTED_FRAMES = 20
 """Frames of the explained segment; the explained output is every bin of its last frame."""
 
 
-def planted_rows(clean_waves: dict[str, np.ndarray], settings: BenchmarkSettings, methods: Sequence[str],
-                 seed: int = 0) -> list[dict]:
+def planted_rows(
+    clean_waves: dict[str, np.ndarray], settings: BenchmarkSettings, methods: Sequence[str], seed: int = 0
+) -> list[dict]:
     """Notebook 05's planted games: for each mechanism, the share of each method's (and each control's) ``|map|`` on
     the planted bin (``metric="planted_share"``, ``condition="planted MECHANISM"``), explaining the sum of the mask
     over the last frame of a speech-in-noise segment of the first file (``settings``: notebook 05's
@@ -46,6 +47,14 @@ def planted_rows(clean_waves: dict[str, np.ndarray], settings: BenchmarkSettings
         maps, _ = _maps(model, problem, settings, seed, methods)
         maps.update({control: control_map(control, features, seed) for control in ("random", "energy")})
         for method, weights in maps.items():
-            rows.append({"method": method, "metric": "planted_share", "value": planted_share(weights, model, t_out),
-                         "condition": f"planted {mechanism}", "sample": name, "seed": seed})
+            rows.append(
+                {
+                    "method": method,
+                    "metric": "planted_share",
+                    "value": planted_share(weights, model, t_out),
+                    "condition": f"planted {mechanism}",
+                    "sample": name,
+                    "seed": seed,
+                }
+            )
     return rows

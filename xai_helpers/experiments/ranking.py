@@ -47,7 +47,9 @@ def rank_bins(attributions: np.ndarray, ranking: str = "signed") -> np.ndarray:
     """
     a = np.asarray(attributions)
     if a.ndim < 3:
-        raise ValueError(f"attributions must be [*targets, f_in, t_in] (e.g. [f_out, t_out, f_in, t_in]), got shape {a.shape}")
+        raise ValueError(
+            f"attributions must be [*targets, f_in, t_in] (e.g. [f_out, t_out, f_in, t_in]), got shape {a.shape}"
+        )
     return aggregate(a, _aggregation(ranking), axis=tuple(range(a.ndim - 2)))
 
 
@@ -59,7 +61,9 @@ def global_sums(stored: AttributionFile) -> tuple[np.ndarray, np.ndarray]:
         return maps["global_signed"], maps["global_abs"]
     if "attributions" not in stored or stored.dims()[-2:] != ("f_in", "t_in"):
         found = stored.dims() if "attributions" in stored else "no 'attributions' dataset"
-        raise AttributionFileError(f"{stored.path}: attributions over input bins (..., f_in, t_in) needed, found {found}")
+        raise AttributionFileError(
+            f"{stored.path}: attributions over input bins (..., f_in, t_in) needed, found {found}"
+        )
     sums = output_sums(stored, "attributions", READ_CHUNK_BYTES)
     return sums.signed, sums.absolute
 

@@ -61,8 +61,9 @@ class Correlation:
         return "positive" if self.rho > 0 else "negative"
 
 
-def bootstrap_spearman(x, y, files: Sequence[str], n_boot: int = 1000, seed: int = 0,
-                       level: float = 0.95) -> Correlation:
+def bootstrap_spearman(
+    x, y, files: Sequence[str], n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> Correlation:
     """:func:`spearman` of ``x`` and ``y`` ``[n]`` and its ``level`` percentile interval from ``n_boot``
     resamples of the distinct ``files`` ``[n]`` (each point's file) with replacement, seeded by ``seed``."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
@@ -82,19 +83,21 @@ def bootstrap_spearman(x, y, files: Sequence[str], n_boot: int = 1000, seed: int
         values.append(spearman(x[drawn], y[drawn]))
     finite = np.asarray([v for v in values if np.isfinite(v)])
     tail = (1.0 - level) / 2 * 100
-    low, high = (np.percentile(finite, [tail, 100 - tail]) if finite.size else (np.nan, np.nan))
+    low, high = np.percentile(finite, [tail, 100 - tail]) if finite.size else (np.nan, np.nan)
     return Correlation(spearman(x, y), float(low), float(high), int(x.size), len(names), int(finite.size))
 
 
 def wide(frame: pd.DataFrame) -> pd.DataFrame:
     """The long results ``model, condition, file, metric, value`` as one row per ``(model, condition, file)``
     and one column per metric."""
-    return frame.pivot_table(index=["model", "condition", "file"], columns="metric", values="value",
-                             aggfunc="mean").reset_index()
+    return frame.pivot_table(
+        index=["model", "condition", "file"], columns="metric", values="value", aggfunc="mean"
+    ).reset_index()
 
 
-def relation_table(frame: pd.DataFrame, x_metric: str, y_metrics: Sequence[str], n_boot: int = 1000,
-                   seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+def relation_table(
+    frame: pd.DataFrame, x_metric: str, y_metrics: Sequence[str], n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> pd.DataFrame:
     """Per model (in order of appearance) and :data:`POOLED`, per ``y`` of ``y_metrics``: Spearman of
     ``x_metric`` and ``y`` over ``(condition, file)`` points, its bootstrap interval over files and the
     evidence; columns ``model, x, y, rho, ci_low, ci_high, n_points, n_files, evidence``."""
@@ -105,9 +108,20 @@ def relation_table(frame: pd.DataFrame, x_metric: str, y_metrics: Sequence[str],
         for y_metric in y_metrics:
             if x_metric not in points or y_metric not in points:
                 continue
-            result = bootstrap_spearman(points[x_metric], points[y_metric], points["file"].astype(str).tolist(),
-                                        n_boot, seed, level)
-            rows.append({"model": model, "x": x_metric, "y": y_metric, "rho": result.rho, "ci_low": result.ci_low,
-                         "ci_high": result.ci_high, "n_points": result.n_points, "n_files": result.n_files,
-                         "evidence": result.evidence})
+            result = bootstrap_spearman(
+                points[x_metric], points[y_metric], points["file"].astype(str).tolist(), n_boot, seed, level
+            )
+            rows.append(
+                {
+                    "model": model,
+                    "x": x_metric,
+                    "y": y_metric,
+                    "rho": result.rho,
+                    "ci_low": result.ci_low,
+                    "ci_high": result.ci_high,
+                    "n_points": result.n_points,
+                    "n_files": result.n_files,
+                    "evidence": result.evidence,
+                }
+            )
     return pd.DataFrame(rows, columns=RELATION_COLUMNS)

@@ -32,8 +32,9 @@ SHARES = ("relevance", "area_share", "energy_share", "enrichment")
 def dominance_masks(snr_db, threshold_db: float = 0.0) -> dict[str, np.ndarray]:
     """``{"speech": SNR > threshold, "noise": SNR < -threshold}`` (boolean ``[F, T]``) of ``snr_db`` ``[F, T]`` (dB)."""
     if threshold_db < 0:
-        raise ValueError(f"snr_threshold_db must be >= 0 dB (noise-dominant bins lie below its negative), "
-                         f"got {threshold_db}")
+        raise ValueError(
+            f"snr_threshold_db must be >= 0 dB (noise-dominant bins lie below its negative), got {threshold_db}"
+        )
     snr = np.asarray(snr_db, dtype=np.float64)
     return {"speech": speech_dominant_mask(snr, threshold_db), "noise": speech_dominant_mask(-snr, threshold_db)}
 
@@ -47,17 +48,20 @@ def dominance_shares(global_abs, snr_db, log_power, threshold_db: float = 0.0) -
     snr = np.asarray(snr_db, dtype=np.float64)
     power = 10.0 ** np.asarray(log_power, dtype=np.float64)
     if not a.shape == snr.shape == power.shape or a.ndim != 2:
-        raise ValueError(f"global_abs, snr_db and log_power must share one [F, T] shape, got {a.shape}, {snr.shape}, "
-                         f"{power.shape}")
+        raise ValueError(
+            f"global_abs, snr_db and log_power must share one [F, T] shape, got {a.shape}, {snr.shape}, {power.shape}"
+        )
     total, energy = a.sum(), power.sum()
     shares = {}
     for kind, mask in dominance_masks(snr, threshold_db).items():
         relevance = float(a[mask].sum() / total) if total > 0 else float("nan")
         energy_share = float(power[mask].sum() / energy)
-        shares.update({
-            f"{kind}_relevance": relevance,
-            f"{kind}_area_share": float(mask.mean()),
-            f"{kind}_energy_share": energy_share,
-            f"{kind}_enrichment": relevance / energy_share if energy_share > 0 else float("nan"),
-        })
+        shares.update(
+            {
+                f"{kind}_relevance": relevance,
+                f"{kind}_area_share": float(mask.mean()),
+                f"{kind}_energy_share": energy_share,
+                f"{kind}_enrichment": relevance / energy_share if energy_share > 0 else float("nan"),
+            }
+        )
     return shares

@@ -16,14 +16,24 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.linalg import spsolve
 
-NEIGHBOURS = (((-1, 0), 1 / 6), ((1, 0), 1 / 6), ((0, -1), 1 / 6), ((0, 1), 1 / 6),
-              ((-1, -1), 1 / 12), ((-1, 1), 1 / 12), ((1, -1), 1 / 12), ((1, 1), 1 / 12))
+NEIGHBOURS = (
+    ((-1, 0), 1 / 6),
+    ((1, 0), 1 / 6),
+    ((0, -1), 1 / 6),
+    ((0, 1), 1 / 6),
+    ((-1, -1), 1 / 12),
+    ((-1, 1), 1 / 12),
+    ((1, -1), 1 / 12),
+    ((1, 1), 1 / 12),
+)
 """(offset in (bins, frames), weight) of the 8-neighbourhood, as in ROAD's NoisyLinearImputer."""
 DEFAULT_NOISE_STD = 0.01
 """ROAD's default noise magnitude, here in log10-power units (0.1 dB)."""
 
 
-def road_impute(features: np.ndarray, removed: np.ndarray, *, noise_std: float = DEFAULT_NOISE_STD, seed: int = 0) -> np.ndarray:
+def road_impute(
+    features: np.ndarray, removed: np.ndarray, *, noise_std: float = DEFAULT_NOISE_STD, seed: int = 0
+) -> np.ndarray:
     """``features`` ``[F, T]`` with the bins of ``removed`` (boolean ``[F, T]``) imputed from their neighbours.
 
     Each removed value equals the weighted mean of its existing neighbours' values (kept bins at
@@ -34,7 +44,9 @@ def road_impute(features: np.ndarray, removed: np.ndarray, *, noise_std: float =
     features = np.asarray(features, dtype=np.float64)
     removed = np.asarray(removed)
     if features.ndim != 2 or removed.shape != features.shape or removed.dtype != bool:
-        raise ValueError(f"removed must be a boolean mask shaped like features {features.shape}, got {removed.dtype} {removed.shape}")
+        raise ValueError(
+            f"removed must be a boolean mask shaped like features {features.shape}, got {removed.dtype} {removed.shape}"
+        )
     if noise_std < 0:
         raise ValueError(f"noise_std must be >= 0 (log10-power units), got {noise_std}")
     if removed.all():
@@ -62,8 +74,10 @@ def road_impute(features: np.ndarray, removed: np.ndarray, *, noise_std: float =
         entries_w.append(np.full((~known).sum(), -weight))
     size = len(rows_f)
     matrix = coo_matrix(
-        (np.concatenate([diagonal, *entries_w]), (np.concatenate([np.arange(size), *entries_i]),
-                                                  np.concatenate([np.arange(size), *entries_j]))),
+        (
+            np.concatenate([diagonal, *entries_w]),
+            (np.concatenate([np.arange(size), *entries_i]), np.concatenate([np.arange(size), *entries_j])),
+        ),
         shape=(size, size),
     ).tocsc()
     values = np.atleast_1d(spsolve(matrix, rhs))

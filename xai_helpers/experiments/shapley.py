@@ -72,7 +72,9 @@ class Tiles:
         return self.masks.shape[0]
 
 
-def grid_tiles(freqs_hz: np.ndarray, times_s: np.ndarray, f_edges_hz: Sequence[float], t_edges_s: Sequence[float]) -> Tiles:
+def grid_tiles(
+    freqs_hz: np.ndarray, times_s: np.ndarray, f_edges_hz: Sequence[float], t_edges_s: Sequence[float]
+) -> Tiles:
     """The grid of bands ``f_edges_hz`` by spans ``t_edges_s`` over bins ``freqs_hz`` ``[F]`` x frames ``times_s`` ``[T]``.
 
     A bin is in ``[lo, hi)`` of its band and span (centre frequency, frame centre time, as in
@@ -100,7 +102,9 @@ def with_event(tiles: Tiles, event: np.ndarray, name: str = "event") -> Tiles:
     appended as a tile of their own, named ``name``; tiles left empty are dropped."""
     event = np.asarray(event)
     if event.dtype != bool or event.shape != tiles.masks.shape[1:]:
-        raise ValueError(f"event must be a boolean mask shaped like the tiles {tiles.masks.shape[1:]}, got {event.dtype} {event.shape}")
+        raise ValueError(
+            f"event must be a boolean mask shaped like the tiles {tiles.masks.shape[1:]}, got {event.dtype} {event.shape}"
+        )
     if not event.any():
         raise ValueError("event holds no bin")
     cut = tiles.masks & ~event
@@ -108,7 +112,9 @@ def with_event(tiles: Tiles, event: np.ndarray, name: str = "event") -> Tiles:
     return Tiles(np.concatenate([cut[keep], event[None]]), (*np.asarray(tiles.names)[keep].tolist(), name))
 
 
-def _check_inputs(features: np.ndarray, baselines: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check_inputs(
+    features: np.ndarray, baselines: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     features = np.asarray(features, dtype=np.float64)
     baselines = np.asarray(baselines, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
@@ -117,7 +123,9 @@ def _check_inputs(features: np.ndarray, baselines: np.ndarray, weights: np.ndarr
     if baselines.ndim != 3 or baselines.shape[1:] != features.shape:
         raise ValueError(f"baselines must be [K, F, T] with [F, T] = {features.shape}, got shape {baselines.shape}")
     if weights.shape != features.shape:
-        raise ValueError(f"weights (the explained output's weights over output bins) must be {features.shape}, got {weights.shape}")
+        raise ValueError(
+            f"weights (the explained output's weights over output bins) must be {features.shape}, got {weights.shape}"
+        )
     if not np.any(weights):
         raise ValueError("weights are all zero: no output is explained")
     return features, baselines, weights
@@ -131,14 +139,18 @@ def complete_tiles(tiles: Tiles | np.ndarray, shape: tuple[int, int]) -> Tiles:
         masks = np.asarray(tiles)
         tiles = Tiles(masks, tuple(f"tile {i}" for i in range(len(masks))))
     if tiles.masks.shape[1:] != tuple(shape):
-        raise ValueError(f"tiles: masks [k, F, T] must match the features' [F, T] = {tuple(shape)}, got {tiles.masks.shape}")
+        raise ValueError(
+            f"tiles: masks [k, F, T] must match the features' [F, T] = {tuple(shape)}, got {tiles.masks.shape}"
+        )
     if (~tiles.masks.any(axis=(1, 2))).any():
         raise ValueError(f"tiles: empty tiles {[n for n, m in zip(tiles.names, tiles.masks) if not m.any()]}")
     rest = ~tiles.masks.any(axis=0)
     if rest.any():
         tiles = Tiles(np.concatenate([tiles.masks, rest[None]]), (*tiles.names, REST))
     if tiles.count > MAX_TILES:
-        raise ValueError(f"tiles: {tiles.count} tiles (with any 'rest') give 2^{tiles.count} coalitions; at most {MAX_TILES} are allowed")
+        raise ValueError(
+            f"tiles: {tiles.count} tiles (with any 'rest') give 2^{tiles.count} coalitions; at most {MAX_TILES} are allowed"
+        )
     return tiles
 
 
@@ -158,14 +170,21 @@ def burst_effect(model: Model, with_burst: np.ndarray, without_burst: np.ndarray
     """Causal effect of a planted event on the explained output: ``y(with_burst) - y(without_burst)``
     for log-power features ``[F, T]`` of the same segment with and without it (output units: mask or logit)."""
     if np.shape(with_burst) != np.shape(without_burst):
-        raise ValueError(f"with_burst {np.shape(with_burst)} and without_burst {np.shape(without_burst)} must share one [F, T] shape")
+        raise ValueError(
+            f"with_burst {np.shape(with_burst)} and without_burst {np.shape(without_burst)} must share one [F, T] shape"
+        )
     outputs = explained_output(model, np.stack([with_burst, without_burst]), weights)
     return float(outputs[0] - outputs[1])
 
 
 def coalition_values(
-    model: Model, features: np.ndarray, baselines: np.ndarray, tiles: Tiles | np.ndarray, weights: np.ndarray,
-    *, batch_size: int = 1024,
+    model: Model,
+    features: np.ndarray,
+    baselines: np.ndarray,
+    tiles: Tiles | np.ndarray,
+    weights: np.ndarray,
+    *,
+    batch_size: int = 1024,
 ) -> np.ndarray:
     """``v(S)`` ``[2^k]`` (float64) of every coalition of ``tiles`` after :func:`complete_tiles` (a ``"rest"``
     tile, if any, is the last bit).
@@ -185,11 +204,16 @@ def coalition_values(
     first = np.array([np.flatnonzero(m.any(axis=0))[0] if m.any() else n_frames for m in masks])
     order = np.argsort(first, kind="stable")
     n_active = int((first < n_frames).sum())  # tiles with no bin before the end are null players
-    prefix_shared = isinstance(model, MaskFromLogPower) and isinstance(model.model, NSNet2) and model.target in ("mask", "logit")
+    prefix_shared = (
+        isinstance(model, MaskFromLogPower) and isinstance(model.model, NSNet2) and model.target in ("mask", "logit")
+    )
     run = _prefix_shared if prefix_shared else _in_full
     values = np.mean(
-        [run(model, features, baseline, masks[order[:n_active]], first[order[:n_active]], weights, batch_size)
-         for baseline in baselines], axis=0,
+        [
+            run(model, features, baseline, masks[order[:n_active]], first[order[:n_active]], weights, batch_size)
+            for baseline in baselines
+        ],
+        axis=0,
     )
     # Null players (indices above n_active in sorted order) leave v unchanged; then back to the given order.
     sorted_values = np.tile(values, 2 ** (tiles.count - n_active))
@@ -256,8 +280,13 @@ def _prefix_shared(model: MaskFromLogPower, features, baseline, masks, first, we
                 sequence, states[0][index] = _gru_run(sequence, states[0][index], grus[0])
                 sequence, states[1][index] = _gru_run(_project(sequence, grus[1]), states[1][index], grus[1])
                 if out_frames:
-                    values[index] += _head(net, model.target, sequence[:, [t - start for t in out_frames]],
-                                           explained_bins, head_weights[out_frames])
+                    values[index] += _head(
+                        net,
+                        model.target,
+                        sequence[:, [t - start for t in out_frames]],
+                        explained_bins,
+                        head_weights[out_frames],
+                    )
     return values.cpu().numpy()
 
 
@@ -343,8 +372,14 @@ class ShapleyResult:
 
 
 def exact_shapley(
-    model: Model, features: np.ndarray, baselines: np.ndarray, tiles: Tiles | np.ndarray, weights: np.ndarray,
-    *, batch_size: int = 1024, tolerance: float = 1e-4,
+    model: Model,
+    features: np.ndarray,
+    baselines: np.ndarray,
+    tiles: Tiles | np.ndarray,
+    weights: np.ndarray,
+    *,
+    batch_size: int = 1024,
+    tolerance: float = 1e-4,
 ) -> ShapleyResult:
     """Exact Shapley values of ``tiles`` for the explained output ``weights`` ``[F, T]`` (module docstring).
 

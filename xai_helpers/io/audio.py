@@ -32,7 +32,9 @@ def load_audio(path: str | os.PathLike, sample_rate: int = 16000, check: bool = 
     return load_audio_with_rate(path, sample_rate, check)[0]
 
 
-def load_audio_with_rate(path: str | os.PathLike, sample_rate: int = 16000, check: bool = True) -> tuple[np.ndarray, int]:
+def load_audio_with_rate(
+    path: str | os.PathLike, sample_rate: int = 16000, check: bool = True
+) -> tuple[np.ndarray, int]:
     """:func:`load_audio`'s waveform ``[N]`` (same checks and errors) and the sample rate (Hz) the file was
     recorded at, read from its header in the same pass."""
     path = Path(path)

@@ -33,7 +33,8 @@ def list_audio_files(input_path: str | os.PathLike) -> list[Path]:
     if path.is_file():
         return [path]
     files = sorted(
-        p for p in path.iterdir()
+        p
+        for p in path.iterdir()
         if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES and not p.name.endswith(COMPANION_SUFFIXES)
     )
     if not files:

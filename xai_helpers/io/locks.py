@@ -85,8 +85,12 @@ def hold_lock(lock: str | os.PathLike, timeout_s: float | None = None, what: str
     handle = open(lock, "a+", encoding="utf-8")
     try:
         _acquire(handle, lock, timeout_s)
-        owner = LockOwner(os.getpid(), socket.gethostname(),
-                          datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), what)
+        owner = LockOwner(
+            os.getpid(),
+            socket.gethostname(),
+            datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            what,
+        )
         handle.seek(0)
         handle.truncate()
         handle.write(json.dumps(asdict(owner)))
@@ -139,8 +143,12 @@ def remove_stale_partials(path: str | os.PathLike) -> list[Path]:
     for partial in partial_paths(path):
         owner = partial_owner(partial)
         if owner is not None and owner[0] == host and owner[1] != os.getpid() and pid_alive(owner[1]):
-            logger.warning("%s: temporary file of live process %d kept (it does not hold the lock of %s)",
-                           partial, owner[1], Path(path).name)
+            logger.warning(
+                "%s: temporary file of live process %d kept (it does not hold the lock of %s)",
+                partial,
+                owner[1],
+                Path(path).name,
+            )
             continue
         try:
             partial.unlink()

@@ -93,7 +93,9 @@ def make_noisy_corpus(
     corpus = []
     for index, (path, clean) in enumerate(zip(clean_files, cleans)):
         others = [wave for other, wave in enumerate(cleans) if other != index] if uses_other_files else None
-        examples = inject_noise(clean, sample_rate, noise_type, seed=seed + index, babble_sources=others, **noise_options)
+        examples = inject_noise(
+            clean, sample_rate, noise_type, seed=seed + index, babble_sources=others, **noise_options
+        )
         for example in examples:
             noisy_path = _save(example, path, output_dir, sample_rate)
             corpus.append(NoisyFile(noisy_path.stem, noisy_path, clean, example.noisy, example.params))

@@ -34,8 +34,13 @@ def clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def track(items: Sequence[Item], description: str, unit: str = "file", enabled: bool = True,
-          name: Callable[[Item], str] = lambda item: os.path.basename(str(item))) -> Iterator[Item]:
+def track(
+    items: Sequence[Item],
+    description: str,
+    unit: str = "file",
+    enabled: bool = True,
+    name: Callable[[Item], str] = lambda item: os.path.basename(str(item)),
+) -> Iterator[Item]:
     """Yield ``items`` in order under a tqdm bar (elapsed, time left, the item in hand) when ``enabled``.
 
     Where :func:`terminal_stream` is set, each item also gets two lines there: ``DESCRIPTION: i/n NAME ...``
@@ -57,5 +62,9 @@ def track(items: Sequence[Item], description: str, unit: str = "file", enabled: 
             if terminal is not None:
                 elapsed = time.monotonic() - started
                 left = elapsed / index * (total - index)
-                print(f"{description}: {index}/{total} {name(item)} done in {time.monotonic() - item_started:.1f} s; "
-                      f"{clock(elapsed)} elapsed, about {clock(left)} left", file=terminal, flush=True)
+                print(
+                    f"{description}: {index}/{total} {name(item)} done in {time.monotonic() - item_started:.1f} s; "
+                    f"{clock(elapsed)} elapsed, about {clock(left)} left",
+                    file=terminal,
+                    flush=True,
+                )

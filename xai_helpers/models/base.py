@@ -77,7 +77,9 @@ class MaskModel(nn.Module, ABC):
         """The model's STFT at ``sample_rate`` (Hz); ``ValueError`` for a rate it does not exist for."""
 
     @abstractmethod
-    def explained(self, features: torch.Tensor, target: str = "mask", phase: torch.Tensor | None = None) -> torch.Tensor:
+    def explained(
+        self, features: torch.Tensor, target: str = "mask", phase: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """The explained quantity ``target`` ``[B, T, F]`` for log10-power ``features`` ``[B, T, F]`` with the
         input's ``phase`` ``[B or 1, T, F]`` (radians; needed for the targets in :attr:`phase_targets`)."""
 
@@ -105,22 +107,30 @@ class MaskModel(nn.Module, ABC):
         device = model_device(self)
         with torch.no_grad():
             frames = torch.as_tensor(np.ascontiguousarray(features.T[None]), dtype=torch.float32, device=device)
-            angle = None if phase is None else torch.as_tensor(np.ascontiguousarray(phase.T[None]), dtype=torch.float32, device=device)
+            angle = (
+                None
+                if phase is None
+                else torch.as_tensor(np.ascontiguousarray(phase.T[None]), dtype=torch.float32, device=device)
+            )
             return self.explained(frames, target, angle)[0].T.cpu().numpy().astype(np.float64)
 
     def lesioned(self, bins: np.ndarray) -> MaskModel:
         """A copy of the model blind to the input bins ``bins`` (boolean ``[F]``) in every frame: its ``"mask"``
         target provably does not depend on them (notebook 05's lesion check). Each model says how; a model
         without a lesion raises ``ValueError`` naming it."""
-        raise ValueError(f"{self.name or type(self).__name__} has no lesion: notebook 05's lesion check needs "
-                         "MaskModel.lesioned(bins)")
+        raise ValueError(
+            f"{self.name or type(self).__name__} has no lesion: notebook 05's lesion check needs "
+            "MaskModel.lesioned(bins)"
+        )
 
     def check_target(self, target: str) -> str:
         """``target`` if this model has it, else ``ValueError`` naming the model and its targets."""
         check_target(target)
         if target not in self.targets:
-            raise ValueError(f"target {target!r} does not exist for {self.name or type(self).__name__}; "
-                             f"it has {', '.join(self.targets)}")
+            raise ValueError(
+                f"target {target!r} does not exist for {self.name or type(self).__name__}; "
+                f"it has {', '.join(self.targets)}"
+            )
         return target
 
     @classmethod
@@ -145,7 +155,9 @@ def blind_copy(model: MaskModel, bins: np.ndarray) -> MaskModel:
     them as ``lesioned_bins``."""
     bins = np.asarray(bins)
     if bins.dtype != bool or bins.shape != (model.n_bins,) or not bins.any():
-        raise ValueError(f"bins must be a boolean [{model.n_bins}] array with at least one True, got {bins.dtype} {bins.shape}")
+        raise ValueError(
+            f"bins must be a boolean [{model.n_bins}] array with at least one True, got {bins.dtype} {bins.shape}"
+        )
     lesioned = copy.deepcopy(model)
     lesioned.lesioned_bins = bins.copy()
     return lesioned
@@ -173,7 +185,9 @@ class FrameModel(nn.Module):
     def check_target(self, target: str) -> str:
         return MaskModel.check_target(self, target)
 
-    def explained(self, features: torch.Tensor, target: str = "mask", phase: torch.Tensor | None = None) -> torch.Tensor:
+    def explained(
+        self, features: torch.Tensor, target: str = "mask", phase: torch.Tensor | None = None
+    ) -> torch.Tensor:
         self.check_target(target)
         if target == "logit":
             return self.module.logit(features)
@@ -197,7 +211,9 @@ class MaskFromLogPower(nn.Module):
     read it. A plain ``nn.Module`` (frames ``[B, T, F]`` in, mask out) is taken as a :class:`FrameModel`.
     """
 
-    def __init__(self, model: MaskModel | nn.Module, target: Target = "mask", phase: torch.Tensor | np.ndarray | None = None) -> None:
+    def __init__(
+        self, model: MaskModel | nn.Module, target: Target = "mask", phase: torch.Tensor | np.ndarray | None = None
+    ) -> None:
         super().__init__()
         self.model = model
         model = model if isinstance(model, MaskModel) else FrameModel(model)
@@ -223,9 +239,13 @@ def check_device(device: str | torch.device) -> torch.device:
         raise ValueError(f"device: {device!r} is not a device name; use 'cpu', 'cuda' or 'cuda:N'") from error
     if resolved.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device: {device!r} was asked for, but this machine has no CUDA GPU usable by torch; use 'cpu'")
+            raise ValueError(
+                f"device: {device!r} was asked for, but this machine has no CUDA GPU usable by torch; use 'cpu'"
+            )
         if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise ValueError(f"device: {device!r} does not exist; this machine has {torch.cuda.device_count()} CUDA device(s)")
+            raise ValueError(
+                f"device: {device!r} does not exist; this machine has {torch.cuda.device_count()} CUDA device(s)"
+            )
     elif resolved.type != "cpu":
         raise ValueError(f"device: {device!r} is not supported; use 'cpu', 'cuda' or 'cuda:N'")
     return resolved
@@ -236,23 +256,33 @@ def model_device(model: nn.Module) -> torch.device:
     return next((parameter.device for parameter in model.parameters()), torch.device("cpu"))
 
 
-def predict_mask(features: np.ndarray, model: MaskModel, target: Target = "mask",
-                 phase: np.ndarray | None = None) -> np.ndarray:
+def predict_mask(
+    features: np.ndarray, model: MaskModel, target: Target = "mask", phase: np.ndarray | None = None
+) -> np.ndarray:
     """Explained quantity ``target`` ``[F, T]`` (the gain mask by default) for log-power ``features`` ``[F, T]``
     (and the input's ``phase`` ``[F, T]`` where the model reads it), computed on the model's device (float64)."""
     return model.predict(features, target, phase)
 
 
-def predict_masks(features: np.ndarray, model: MaskModel, batch: int = 256, target: Target = "mask",
-                  phase: np.ndarray | None = None) -> np.ndarray:
+def predict_masks(
+    features: np.ndarray, model: MaskModel, batch: int = 256, target: Target = "mask", phase: np.ndarray | None = None
+) -> np.ndarray:
     """Explained quantity ``target`` (masks by default) ``[B, F, T]`` (float64) of ``B`` feature maps
     ``[B, F, T]``, each a separate sequence, all with the input's ``phase`` ``[F, T]`` where the model reads it
     (forward passes of ``batch`` sequences)."""
     device = model_device(model)
-    angle = None if phase is None else torch.as_tensor(np.ascontiguousarray(phase.T[None]), dtype=torch.float32, device=device)
+    angle = (
+        None
+        if phase is None
+        else torch.as_tensor(np.ascontiguousarray(phase.T[None]), dtype=torch.float32, device=device)
+    )
     out = []
     with torch.no_grad():
         for start in range(0, len(features), batch):
-            frames = torch.as_tensor(np.ascontiguousarray(features[start : start + batch].transpose(0, 2, 1)), dtype=torch.float32, device=device)
+            frames = torch.as_tensor(
+                np.ascontiguousarray(features[start : start + batch].transpose(0, 2, 1)),
+                dtype=torch.float32,
+                device=device,
+            )
             out.append(model.explained(frames, target, angle).transpose(1, 2).cpu().numpy().astype(np.float64))
     return np.concatenate(out)

@@ -98,8 +98,10 @@ class _Graph:
     def weight(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         """Initializer ``name``, checked to have ``shape``."""
         value = self.values.get(name)
-        self.check(value is not None and value.shape == shape,
-                   f"a weight of shape {shape} as {name!r}, found {None if value is None else value.shape}")
+        self.check(
+            value is not None and value.shape == shape,
+            f"a weight of shape {shape} as {name!r}, found {None if value is None else value.shape}",
+        )
         return value
 
     def initializer_input(self, node: onnx.NodeProto, shape: tuple[int, ...]) -> np.ndarray:
@@ -114,8 +116,10 @@ class _Graph:
         if node is None or node.op_type != "Slice" or self.origin(node.input[0]) != self.inputs[1]:
             return None
         starts, axes = self.values.get(node.input[1]), self.values.get(node.input[3])
-        self.check(starts is not None and axes is not None and list(axes) == [0, 1, 2, 3],
-                   f"a constant 4-D slice of the states input at {node.name!r}")
+        self.check(
+            starts is not None and axes is not None and list(axes) == [0, 1, 2, 3],
+            f"a constant 4-D slice of the states input at {node.name!r}",
+        )
         return int(starts[1]), int(starts[3])
 
 
@@ -138,24 +142,34 @@ def read_stage1_weights(path: Path) -> dict[str, np.ndarray]:
     state, previous = {}, graph.inputs[0]
     for layer, node in enumerate(lstms):
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        graph.check(attrs.get("hidden_size") == UNITS and attrs.get("direction", b"forward") == b"forward"
-                    and attrs.get("activations", _LSTM_ACTIVATIONS) == _LSTM_ACTIVATIONS
-                    and not attrs.get("input_forget") and "clip" not in attrs,
-                    f"LSTM {node.name!r}: forward, {UNITS} units, default activations, no clip or coupled gates")
+        graph.check(
+            attrs.get("hidden_size") == UNITS
+            and attrs.get("direction", b"forward") == b"forward"
+            and attrs.get("activations", _LSTM_ACTIVATIONS) == _LSTM_ACTIVATIONS
+            and not attrs.get("input_forget")
+            and "clip" not in attrs,
+            f"LSTM {node.name!r}: forward, {UNITS} units, default activations, no clip or coupled gates",
+        )
         inputs = list(node.input) + [""] * (8 - len(node.input))
         graph.check(not inputs[4] and not inputs[7], f"LSTM {node.name!r} without sequence lengths or peepholes")
         graph.check(graph.origin(inputs[0]) == previous, f"LSTM {node.name!r} reading {previous!r}")
-        graph.check(graph.state_slot(inputs[5]) == (layer, 0) and graph.state_slot(inputs[6]) == (layer, 1),
-                    f"LSTM {node.name!r} starting from states[:, {layer}, :, 0] (h) and [..., 1] (c)")
+        graph.check(
+            graph.state_slot(inputs[5]) == (layer, 0) and graph.state_slot(inputs[6]) == (layer, 1),
+            f"LSTM {node.name!r} starting from states[:, {layer}, :, 0] (h) and [..., 1] (c)",
+        )
         size = N_BINS if layer == 0 else UNITS
         weights = graph.weight(inputs[1], (1, 4 * UNITS, size))[0]
         recurrent = graph.weight(inputs[2], (1, 4 * UNITS, UNITS))[0]
         bias = graph.weight(inputs[3], (1, 8 * UNITS))[0]
         iofc = (0, 2, 3, 1)
-        state.update({f"lstm{layer + 1}.weight_ih_l0": _gates_to_torch(weights, iofc),
-                      f"lstm{layer + 1}.weight_hh_l0": _gates_to_torch(recurrent, iofc),
-                      f"lstm{layer + 1}.bias_ih_l0": _gates_to_torch(bias[: 4 * UNITS], iofc),
-                      f"lstm{layer + 1}.bias_hh_l0": _gates_to_torch(bias[4 * UNITS :], iofc)})
+        state.update(
+            {
+                f"lstm{layer + 1}.weight_ih_l0": _gates_to_torch(weights, iofc),
+                f"lstm{layer + 1}.weight_hh_l0": _gates_to_torch(recurrent, iofc),
+                f"lstm{layer + 1}.bias_ih_l0": _gates_to_torch(bias[: 4 * UNITS], iofc),
+                f"lstm{layer + 1}.bias_hh_l0": _gates_to_torch(bias[4 * UNITS :], iofc),
+            }
+        )
         previous = node.output[0]
     dense = [node for node in graph.nodes_of("MatMul") if graph.origin(node.input[0]) == previous]
     graph.check(len(dense) == 1, "one MatMul reading the second LSTM")
@@ -167,8 +181,9 @@ def read_stage1_weights(path: Path) -> dict[str, np.ndarray]:
     return state
 
 
-def _read_unrolled_lstm(graph: _Graph, split: onnx.NodeProto, layer: int, previous: str,
-                        size: int, name: str) -> tuple[dict[str, np.ndarray], str]:
+def _read_unrolled_lstm(
+    graph: _Graph, split: onnx.NodeProto, layer: int, previous: str, size: int, name: str
+) -> tuple[dict[str, np.ndarray], str]:
     """One Keras LSTM step unrolled into ``MatMul``/``Split``/``Sigmoid``/``Tanh`` ops (``split`` cuts its four
     gate pre-activations): its PyTorch weights under ``name`` and the tensor holding its new h. The gate
     roles are read from the graph: the ``Tanh`` input is the cell candidate, the sigmoid multiplied by the old
@@ -178,13 +193,18 @@ def _read_unrolled_lstm(graph: _Graph, split: onnx.NodeProto, layer: int, previo
     bias = graph.initializer_input(bias_add, (4 * UNITS,))
     product_sum = graph.producer.get(next(n for n in bias_add.input if n not in graph.values))
     matmuls = [] if product_sum is None else [graph.producer.get(n) for n in product_sum.input]
-    graph.check(product_sum is not None and product_sum.op_type == "Add"
-                and all(m is not None and m.op_type == "MatMul" for m in matmuls),
-                f"input and recurrent MatMuls summed before Split {split.name!r}")
+    graph.check(
+        product_sum is not None
+        and product_sum.op_type == "Add"
+        and all(m is not None and m.op_type == "MatMul" for m in matmuls),
+        f"input and recurrent MatMuls summed before Split {split.name!r}",
+    )
     recurrent = [m for m in matmuls if graph.state_slot(m.input[0]) == (layer, 0)]
     feed = [m for m in matmuls if graph.origin(m.input[0]) == previous]
-    graph.check(len(recurrent) == 1 and len(feed) == 1,
-                f"LSTM {layer + 1} of stage 2 reading {previous!r} and states[:, {layer}, :, 0] (h)")
+    graph.check(
+        len(recurrent) == 1 and len(feed) == 1,
+        f"LSTM {layer + 1} of stage 2 reading {previous!r} and states[:, {layer}, :, 0] (h)",
+    )
     roles, h_out = {}, None
     for index, gate in enumerate(split.output):
         activation = graph.consumer(gate)
@@ -203,11 +223,12 @@ def _read_unrolled_lstm(graph: _Graph, split: onnx.NodeProto, layer: int, previo
             roles["o"], h_out = index, product.output[0]
     graph.check(sorted(roles) == ["f", "g", "i", "o"], f"the four LSTM gates after Split {split.name!r}")
     order = (roles["i"], roles["f"], roles["g"], roles["o"])
-    weights = {f"{name}.weight_ih_l0": _gates_to_torch(graph.weight(feed[0].input[1], (size, 4 * UNITS)).T, order),
-               f"{name}.weight_hh_l0": _gates_to_torch(graph.weight(recurrent[0].input[1], (UNITS, 4 * UNITS)).T,
-                                                      order),
-               f"{name}.bias_ih_l0": _gates_to_torch(bias, order),
-               f"{name}.bias_hh_l0": np.zeros(4 * UNITS, dtype=bias.dtype)}
+    weights = {
+        f"{name}.weight_ih_l0": _gates_to_torch(graph.weight(feed[0].input[1], (size, 4 * UNITS)).T, order),
+        f"{name}.weight_hh_l0": _gates_to_torch(graph.weight(recurrent[0].input[1], (UNITS, 4 * UNITS)).T, order),
+        f"{name}.bias_ih_l0": _gates_to_torch(bias, order),
+        f"{name}.bias_hh_l0": np.zeros(4 * UNITS, dtype=bias.dtype),
+    }
     return weights, h_out
 
 
@@ -220,15 +241,24 @@ def read_stage2_weights(path: Path) -> dict[str, np.ndarray]:
     graph.check(len(convs) == 2, f"2 Conv nodes, found {len(convs)}")
     for conv in convs:
         attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
-        graph.check(len(conv.input) == 2 and attrs.get("kernel_shape") == [1] and attrs.get("group", 1) == 1
-                    and not any(attrs.get("pads", [])), f"Conv {conv.name!r}: 1x1, no bias, no padding")
+        graph.check(
+            len(conv.input) == 2
+            and attrs.get("kernel_shape") == [1]
+            and attrs.get("group", 1) == 1
+            and not any(attrs.get("pads", [])),
+            f"Conv {conv.name!r}: 1x1, no bias, no padding",
+        )
     encoder = next((conv for conv in convs if graph.origin(conv.input[0]) == graph.inputs[0]), None)
     decoder = graph.source(graph.outputs[0])
-    graph.check(encoder is not None and decoder in convs and decoder is not encoder,
-                "an encoder Conv reading the block and a decoder Conv computing the output")
+    graph.check(
+        encoder is not None and decoder in convs and decoder is not encoder,
+        "an encoder Conv reading the block and a decoder Conv computing the output",
+    )
     encoded = encoder.output[0]
-    state = {"encoder.weight": graph.weight(encoder.input[1], (ENCODER_SIZE, BLOCK_LEN, 1))[:, :, 0],
-             "decoder.weight": graph.weight(decoder.input[1], (BLOCK_LEN, ENCODER_SIZE, 1))[:, :, 0]}
+    state = {
+        "encoder.weight": graph.weight(encoder.input[1], (ENCODER_SIZE, BLOCK_LEN, 1))[:, :, 0],
+        "decoder.weight": graph.weight(decoder.input[1], (BLOCK_LEN, ENCODER_SIZE, 1))[:, :, 0],
+    }
     means = [node for node in graph.nodes_of("ReduceMean") if graph.origin(node.input[0]) == encoded]
     sqrt = graph.nodes_of("Sqrt")
     graph.check(len(means) == 1 and len(sqrt) == 1, "an instant layer norm of the encoded block")
@@ -251,9 +281,11 @@ def read_stage2_weights(path: Path) -> dict[str, np.ndarray]:
     graph.check(len(add) == 1, "the dense layer's bias Add")
     sigmoid = graph.consumer(add[0].output[0], "Sigmoid")
     masking = graph.consumer(sigmoid.output[0], "Mul")
-    graph.check(graph.origin(next(n for n in masking.input if n != sigmoid.output[0])) == encoded
-                and graph.source(decoder.input[0]) is masking,
-                "the mask multiplying the encoded (not normalised) block, decoded by the decoder Conv")
+    graph.check(
+        graph.origin(next(n for n in masking.input if n != sigmoid.output[0])) == encoded
+        and graph.source(decoder.input[0]) is masking,
+        "the mask multiplying the encoded (not normalised) block, decoded by the decoder Conv",
+    )
     state["dense2.weight"] = graph.weight(dense[0].input[1], (UNITS, ENCODER_SIZE)).T
     state["dense2.bias"] = graph.initializer_input(add[0], (ENCODER_SIZE,))
     return state
@@ -283,8 +315,9 @@ class InstantLayerNorm(nn.Module):
 def _packed_state(final: tuple[torch.Tensor, torch.Tensor], last: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
     """Final ``(h, c)`` of two single-layer LSTMs as upstream's state ``[B, 2, 128, 2]`` (``[:, layer, :, 0]``
     h, ``[..., 1]`` c)."""
-    return torch.stack([torch.stack([final[0][0], final[1][0]], dim=-1),
-                        torch.stack([last[0][0], last[1][0]], dim=-1)], dim=1)
+    return torch.stack(
+        [torch.stack([final[0][0], final[1][0]], dim=-1), torch.stack([last[0][0], last[1][0]], dim=-1)], dim=1
+    )
 
 
 class DTLN(MaskModel):
@@ -371,8 +404,9 @@ class DTLN(MaskModel):
         gain = mask * magnitude
         return torch.fft.irfft(torch.complex(gain * torch.cos(phase), gain * torch.sin(phase)), n=BLOCK_LEN, dim=-1)
 
-    def explained(self, features: torch.Tensor, target: str = "mask",
-                  phase: torch.Tensor | None = None) -> torch.Tensor:
+    def explained(
+        self, features: torch.Tensor, target: str = "mask", phase: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``"logit"`` (stage 1's pre-sigmoid mask), ``"mask"`` (stage 1's mask) or ``"output"``
         (``log10(max(|rfft(y_t)|^2, 1e-12))`` of stage 2's output block ``y_t`` ``[512]``), each ``[B, T, 257]``,
         for log10-power ``features`` ``[B, T, 257]``; the magnitude is ``10**(features / 2)``. ``"output"``
@@ -411,8 +445,10 @@ class DTLN(MaskModel):
         spectrum = stft(padded, self.stft_config(SAMPLE_RATE)).T[None]
         device = model_device(self)
         with torch.no_grad():
-            blocks = self.output_blocks(torch.as_tensor(np.abs(spectrum), dtype=torch.float32, device=device),
-                                        torch.as_tensor(np.angle(spectrum), dtype=torch.float32, device=device))
+            blocks = self.output_blocks(
+                torch.as_tensor(np.abs(spectrum), dtype=torch.float32, device=device),
+                torch.as_tensor(np.angle(spectrum), dtype=torch.float32, device=device),
+            )
         blocks = blocks[0].cpu().numpy().astype(np.float64)
         n_frames, hops_per_block = len(blocks), BLOCK_LEN // BLOCK_SHIFT
         hops = np.zeros((n_frames + hops_per_block - 1, BLOCK_SHIFT))

@@ -20,8 +20,10 @@ def _sessions() -> tuple[ort.InferenceSession, ort.InferenceSession]:
     """onnxruntime sessions of ``model_1`` and ``model_2`` (CPU, one thread)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
-    return tuple(ort.InferenceSession(str(weights_path(key)), options, providers=["CPUExecutionProvider"])
-                 for key in ("dtln_model_1", "dtln_model_2"))
+    return tuple(
+        ort.InferenceSession(str(weights_path(key)), options, providers=["CPUExecutionProvider"])
+        for key in ("dtln_model_1", "dtln_model_2")
+    )
 
 
 def reference_dtln_blocks(magnitude: np.ndarray, phase: np.ndarray) -> dict[str, np.ndarray]:
@@ -32,8 +34,10 @@ def reference_dtln_blocks(magnitude: np.ndarray, phase: np.ndarray) -> dict[str,
     ``"blocks"`` ``[T, 512]`` (stage 2's output blocks, before overlap-add)."""
     sessions = _sessions()
     names = [[value.name for value in session.get_inputs()] for session in sessions]
-    states = [np.zeros([dim if isinstance(dim, int) else 1 for dim in session.get_inputs()[1].shape], np.float32)
-              for session in sessions]
+    states = [
+        np.zeros([dim if isinstance(dim, int) else 1 for dim in session.get_inputs()[1].shape], np.float32)
+        for session in sessions
+    ]
     out: dict[str, list[np.ndarray]] = {"mask": [], "states_1": [], "states_2": [], "blocks": []}
     for block_magnitude, block_phase in zip(magnitude, phase):
         in_mag = np.reshape(block_magnitude, (1, 1, -1)).astype(np.float32)

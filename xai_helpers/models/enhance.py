@@ -54,7 +54,9 @@ def enhance_details(
     return Enhancement(config, np.asarray(wave), spectrum, features, mask, model.enhance_wave(wave), model.name)
 
 
-def enhance(wave: np.ndarray, sample_rate: int = 16000, device: str = "cpu", model: MaskModel | str | None = None) -> np.ndarray:
+def enhance(
+    wave: np.ndarray, sample_rate: int = 16000, device: str = "cpu", model: MaskModel | str | None = None
+) -> np.ndarray:
     """Enhanced waveform ``[N]`` (same length) of the noisy ``wave`` ``[N]`` by ``model`` (a model or its name:
     ``"nsnet2"`` at 16000 or 48000 Hz, ``"dtln"`` and ``"gtcrn"`` at 16000 Hz)."""
     check_wave(wave, sample_rate=sample_rate, allow_silent=False)

@@ -151,8 +151,14 @@ class GTConvBlock(Block):
         self.point_conv1 = conv(3 * half, CHANNELS, 1)
         self.point_bn1 = nn.BatchNorm2d(CHANNELS) if transposed else nn.Identity()
         self.point_act = nn.PReLU()
-        self.depth_conv = conv(CHANNELS, CHANNELS, (3, 3), padding=(self.pad if transposed else 0, 1),
-                               dilation=(dilation, 1), groups=CHANNELS)
+        self.depth_conv = conv(
+            CHANNELS,
+            CHANNELS,
+            (3, 3),
+            padding=(self.pad if transposed else 0, 1),
+            dilation=(dilation, 1),
+            groups=CHANNELS,
+        )
         self.depth_bn = nn.BatchNorm2d(CHANNELS) if transposed else nn.Identity()
         self.depth_act = nn.PReLU()
         self.point_conv2 = conv(CHANNELS, half, 1)
@@ -221,10 +227,26 @@ class GTCRN(MaskModel):
     targets = ("mask", "output")
     lookahead_frames = 0
     phase_targets = ("mask", "output")
-    latent_layers = {"encoder": "encoder_out", "dpgrnn1": "dpgrnn1_out", "dpgrnn2": "dpgrnn2_out",
-                     "decoder": "decoder_out"}
-    randomisation_order = ("decoder.4", "decoder.3", "decoder.2", "decoder.1", "decoder.0", "dpgrnn2", "dpgrnn1",
-                           "encoder.4", "encoder.3", "encoder.2", "encoder.1", "encoder.0")
+    latent_layers = {
+        "encoder": "encoder_out",
+        "dpgrnn1": "dpgrnn1_out",
+        "dpgrnn2": "dpgrnn2_out",
+        "decoder": "decoder_out",
+    }
+    randomisation_order = (
+        "decoder.4",
+        "decoder.3",
+        "decoder.2",
+        "decoder.1",
+        "decoder.0",
+        "dpgrnn2",
+        "dpgrnn1",
+        "encoder.4",
+        "encoder.3",
+        "encoder.2",
+        "encoder.1",
+        "encoder.0",
+    )
     """Each is a :class:`Block`; ``model.get_submodule(name).reset_parameters()`` re-initialises it."""
     n_bins = N_BINS
     sample_rate = SAMPLE_RATE
@@ -232,8 +254,10 @@ class GTCRN(MaskModel):
     def __init__(self) -> None:
         super().__init__()
         self.erb = ERB()
-        self.encoder = nn.ModuleList([ConvBlock(9, groups=1), ConvBlock(CHANNELS, groups=2)]
-                                     + [GTConvBlock(d, transposed=False) for d in DILATIONS])
+        self.encoder = nn.ModuleList(
+            [ConvBlock(9, groups=1), ConvBlock(CHANNELS, groups=2)]
+            + [GTConvBlock(d, transposed=False) for d in DILATIONS]
+        )
         self.encoder_out = nn.Identity()
         self.dpgrnn1 = DPGRNN()
         self.dpgrnn1_out = nn.Identity()
@@ -292,16 +316,19 @@ class GTCRN(MaskModel):
         lesioned.input_gain[torch.as_tensor(bins, device=lesioned.input_gain.device)] = 0.0
         return lesioned
 
-    def explained(self, features: torch.Tensor, target: str = "mask",
-                  phase: torch.Tensor | None = None) -> torch.Tensor:
+    def explained(
+        self, features: torch.Tensor, target: str = "mask", phase: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``"mask"``: ``|M|`` ``[B, T, 257]``, the modulus of the complex mask; ``"output"``: the log10 power of
         the enhanced spectrum, ``log10(max(|M X|^2, 1e-12))`` ``[B, T, 257]``. The noisy spectrum is rebuilt
         from the log10-power ``features`` ``[B, T, 257]`` and the input's ``phase`` ``[B or 1, T, 257]``
         (radians): ``X = 10**(features / 2) * exp(i phase)``."""
         self.check_target(target)
         if phase is None:
-            raise ValueError("GTCRN reads the input's phase (its network reads Re X and Im X and its mask is "
-                             "complex): pass phase [B or 1, T, F] in radians")
+            raise ValueError(
+                "GTCRN reads the input's phase (its network reads Re X and Im X and its mask is "
+                "complex): pass phase [B or 1, T, F] in radians"
+            )
         magnitude = torch.pow(10.0, features / 2)
         mask_real, mask_imag = self.complex_mask(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
         gain_power = mask_real**2 + mask_imag**2
@@ -315,8 +342,9 @@ class GTCRN(MaskModel):
         config = self.stft_config(self.sample_rate)
         spectrum = stft(wave, config)  # [257, T]
         with torch.no_grad():
-            frames = torch.as_tensor(np.ascontiguousarray(spectrum.T[None]), dtype=torch.complex64,
-                                     device=model_device(self))
+            frames = torch.as_tensor(
+                np.ascontiguousarray(spectrum.T[None]), dtype=torch.complex64, device=model_device(self)
+            )
             mask_real, mask_imag = self.complex_mask(frames.real, frames.imag)
         mask = (mask_real[0] + 1j * mask_imag[0]).T.cpu().numpy().astype(np.complex128)
         return istft(spectrum * mask, config, len(wave))

@@ -98,13 +98,24 @@ def _check_conv(graph: _Graph, node, module: nn.Module, name: str) -> None:
     """The node's stride, dilation, groups and (symmetric) padding are the module's."""
     attrs = graph.attrs(node)
     pads = list(attrs.get("pads", [0, 0, 0, 0]))
-    expected = {"strides": list(module.stride), "dilations": list(module.dilation), "group": module.groups,
-                "pads": list(module.padding) * 2, "output_padding": [0, 0]}
-    found = {"strides": list(attrs.get("strides", [1, 1])), "dilations": list(attrs.get("dilations", [1, 1])),
-             "group": attrs.get("group", 1), "pads": pads, "output_padding": list(attrs.get("output_padding", [0, 0]))}
+    expected = {
+        "strides": list(module.stride),
+        "dilations": list(module.dilation),
+        "group": module.groups,
+        "pads": list(module.padding) * 2,
+        "output_padding": [0, 0],
+    }
+    found = {
+        "strides": list(attrs.get("strides", [1, 1])),
+        "dilations": list(attrs.get("dilations", [1, 1])),
+        "group": attrs.get("group", 1),
+        "pads": pads,
+        "output_padding": list(attrs.get("output_padding", [0, 0])),
+    }
     if found != expected or len(node.input) != 3:
-        raise graph.fail(f"{node.name} ({name}) has {found} and {len(node.input)} inputs, the model {expected} "
-                         "and a bias")
+        raise graph.fail(
+            f"{node.name} ({name}) has {found} and {len(node.input)} inputs, the model {expected} and a bias"
+        )
     _set(graph, module.weight, graph.value(node.input[1]), f"{node.name} weight ({name})")
     _set(graph, module.bias, graph.value(node.input[2]), f"{node.name} bias ({name})")
 
@@ -120,15 +131,24 @@ def _load_gru(graph: _Graph, node, module: nn.GRU, name: str) -> None:
     directions = 2 if module.bidirectional else 1
     direction = attrs.get("direction", b"forward")
     direction = direction.decode() if isinstance(direction, bytes) else direction
-    if (attrs.get("linear_before_reset") != 1 or attrs.get("hidden_size") != module.hidden_size
-            or direction != ("bidirectional" if directions == 2 else "forward")):
-        raise graph.fail(f"{node.name} ({name}) has {attrs}, the model a {direction} GRU of "
-                         f"{module.hidden_size} units with linear_before_reset=1")
+    if (
+        attrs.get("linear_before_reset") != 1
+        or attrs.get("hidden_size") != module.hidden_size
+        or direction != ("bidirectional" if directions == 2 else "forward")
+    ):
+        raise graph.fail(
+            f"{node.name} ({name}) has {attrs}, the model a {direction} GRU of "
+            f"{module.hidden_size} units with linear_before_reset=1"
+        )
     weights, recurrent, bias = (graph.value(node.input[i]) for i in range(1, 4))
     hidden = module.hidden_size
     for index, suffix in enumerate(("", "_reverse")[:directions]):
-        tensors = {"weight_ih": weights[index], "weight_hh": recurrent[index],
-                   "bias_ih": bias[index, : 3 * hidden], "bias_hh": bias[index, 3 * hidden :]}
+        tensors = {
+            "weight_ih": weights[index],
+            "weight_hh": recurrent[index],
+            "bias_ih": bias[index, : 3 * hidden],
+            "bias_hh": bias[index, 3 * hidden :],
+        }
         for key, value in tensors.items():
             _set(graph, getattr(module, f"{key}_l0{suffix}"), _gates(value, hidden), f"{node.name} {key} ({name})")
 
@@ -151,8 +171,11 @@ def _check_subbands(graph: _Graph) -> None:
     """The subband unfolding's ``Gather`` indices are each band's neighbourhood ``[k + f]`` (k = 0, 1, 2) of the
     input padded by one band on each side, as :func:`~xai_helpers.models.gtcrn.unfold_subbands` computes."""
     gathers = [node for node in graph.graph.node if node.op_type == "Gather" and node.input[1] in graph.values]
-    tables = [graph.values[node.input[1]] for node in gathers if graph.values[node.input[1]].ndim == 2
-              and graph.values[node.input[1]].shape[0] == SUBBAND_NEIGHBOURS]
+    tables = [
+        graph.values[node.input[1]]
+        for node in gathers
+        if graph.values[node.input[1]].ndim == 2 and graph.values[node.input[1]].shape[0] == SUBBAND_NEIGHBOURS
+    ]
     if not tables:
         raise graph.fail("no subband-unfolding Gather")
     for table in tables:

@@ -67,14 +67,18 @@ def reference_frames(spectrum: np.ndarray, cache_frames: Sequence[int] = ()) -> 
     for t in range(spectrum.shape[1]):
         out, conv, tra, inter, frame_mask = session.run(
             ["enh", "conv_cache_out", "tra_cache_out", "inter_cache_out", mask_name],
-            {"mix": mix[:, :, t : t + 1], **caches})
+            {"mix": mix[:, :, t : t + 1], **caches},
+        )
         caches = {"conv_cache": conv, "tra_cache": tra, "inter_cache": inter}
         enhanced.append(out[0, :, 0, 0] + 1j * out[0, :, 0, 1])
         mask.append(frame_mask[0, 0, 0] + 1j * frame_mask[0, 1, 0])
         if t in cache_frames:
             recorded[t] = caches
-    return {"enhanced": np.array(enhanced, dtype=np.complex128), "mask": np.array(mask, dtype=np.complex128),
-            "caches": recorded}
+    return {
+        "enhanced": np.array(enhanced, dtype=np.complex128),
+        "mask": np.array(mask, dtype=np.complex128),
+        "caches": recorded,
+    }
 
 
 def reference_gtcrn(wave: np.ndarray, cache_frames: Sequence[int] = (5, 40)) -> dict:
@@ -82,8 +86,9 @@ def reference_gtcrn(wave: np.ndarray, cache_frames: Sequence[int] = (5, 40)) -> 
     and ``"mask"`` ``[T, 257]`` complex (:func:`reference_frames`), ``"caches"`` after the ``cache_frames`` and
     ``"wave"``, the enhanced waveform ``[N]`` (float64)."""
     window = torch.hann_window(N_FFT).pow(0.5)
-    spectrum = torch.stft(torch.as_tensor(np.asarray(wave, dtype=np.float32)), N_FFT, HOP, N_FFT, window,
-                          return_complex=True).numpy()
+    spectrum = torch.stft(
+        torch.as_tensor(np.asarray(wave, dtype=np.float32)), N_FFT, HOP, N_FFT, window, return_complex=True
+    ).numpy()
     result = reference_frames(spectrum, cache_frames)
     enhanced = torch.as_tensor(result["enhanced"].T.astype(np.complex64))
     output = torch.istft(enhanced, N_FFT, HOP, N_FFT, window, length=len(wave)).numpy().astype(np.float64)

@@ -36,8 +36,14 @@ def lesioned_model(model: MaskModel, band_hz: tuple[float, float] = DEFAULT_BAND
     return lesioned
 
 
-def lesion_change(model: MaskModel, features: np.ndarray, bins: np.ndarray, seed: int = 0, spread: float = 3.0,
-                  phase: np.ndarray | None = None) -> float:
+def lesion_change(
+    model: MaskModel,
+    features: np.ndarray,
+    bins: np.ndarray,
+    seed: int = 0,
+    spread: float = 3.0,
+    phase: np.ndarray | None = None,
+) -> float:
     """Largest ``|mask change|`` when the log-power ``features`` ``[F, T]`` in the rows ``bins`` ``[F]`` (boolean)
     get Gaussian noise of standard deviation ``spread`` (log10 units, ``seed``), the input's ``phase`` ``[F, T]``
     held: 0 for a true lesion (up to float round-off, about 1e-9, of the batched matrix products)."""
@@ -57,6 +63,8 @@ def lesion_false_positive_share(attribution: np.ndarray, bins: np.ndarray) -> fl
     if bins.shape == (magnitude.shape[0],):
         bins = np.broadcast_to(bins[:, None], magnitude.shape)
     if magnitude.ndim != 2 or bins.shape != magnitude.shape:
-        raise ValueError(f"bins must be boolean [F] or [F, T] for an attribution map {magnitude.shape}, got {bins.shape}")
+        raise ValueError(
+            f"bins must be boolean [F] or [F, T] for an attribution map {magnitude.shape}, got {bins.shape}"
+        )
     total = magnitude.sum()
     return float(magnitude[bins].sum() / total) if total > 0 else float("nan")

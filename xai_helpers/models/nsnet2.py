@@ -83,9 +83,7 @@ def read_onnx_weights(path: Path) -> OnnxWeights:
 
     graph = onnx.load(str(path)).graph
     init = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    consts = {
-        n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in graph.node if n.op_type == "Constant"
-    }
+    consts = {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in graph.node if n.op_type == "Constant"}
 
     def value(name: str) -> np.ndarray:
         return init[name] if name in init else consts[name]
@@ -197,7 +195,9 @@ class NSNet2(MaskModel):
         """Gain mask ``[B, T, F]`` (0..1) for log10-power ``features`` ``[B, T, F]`` (``phase`` is not read)."""
         return self.mask_floor(self.sigmoid(self.logit(features)))
 
-    def explained(self, features: torch.Tensor, target: str = "mask", phase: torch.Tensor | None = None) -> torch.Tensor:
+    def explained(
+        self, features: torch.Tensor, target: str = "mask", phase: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``"mask"`` (:meth:`forward`), ``"logit"`` (:meth:`logit`) or ``"output"``, the log10 power of the
         enhanced spectrum ``|M X|^2`` ``[B, T, F]``; none reads ``phase``."""
         if target == "logit":
@@ -229,4 +229,3 @@ def load_nsnet2(sample_rate: int = 16000, device: str | torch.device = "cpu") ->
     model.source_paths = (path,)
     model.sample_rate = sample_rate
     return model.eval().to(device)
-

@@ -54,12 +54,27 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec("nsnet2", "xai_helpers.models.nsnet2:load_nsnet2", "xai_helpers.models.nsnet2:NSNet2", (16000, 48000),
-                  "NSNet2: GRU gain mask on log power (Microsoft, DNS Challenge 2020)"),
-        ModelSpec("dtln", "xai_helpers.models.dtln:load_dtln", "xai_helpers.models.dtln:DTLN", (16000,),
-                  "DTLN: two-stage LSTM, magnitude mask then learned-basis mask (Westhausen & Meyer 2020)"),
-        ModelSpec("gtcrn", "xai_helpers.models.gtcrn:load_gtcrn", "xai_helpers.models.gtcrn:GTCRN", (16000,),
-                  "GTCRN: grouped temporal conv-recurrent network, complex ratio mask (Rong et al. 2024)"),
+        ModelSpec(
+            "nsnet2",
+            "xai_helpers.models.nsnet2:load_nsnet2",
+            "xai_helpers.models.nsnet2:NSNet2",
+            (16000, 48000),
+            "NSNet2: GRU gain mask on log power (Microsoft, DNS Challenge 2020)",
+        ),
+        ModelSpec(
+            "dtln",
+            "xai_helpers.models.dtln:load_dtln",
+            "xai_helpers.models.dtln:DTLN",
+            (16000,),
+            "DTLN: two-stage LSTM, magnitude mask then learned-basis mask (Westhausen & Meyer 2020)",
+        ),
+        ModelSpec(
+            "gtcrn",
+            "xai_helpers.models.gtcrn:load_gtcrn",
+            "xai_helpers.models.gtcrn:GTCRN",
+            (16000,),
+            "GTCRN: grouped temporal conv-recurrent network, complex ratio mask (Rong et al. 2024)",
+        ),
     )
 }
 
@@ -72,8 +87,10 @@ def import_object(path: str, what: str) -> object:
     """The object named by ``"package.module:attribute"``; ``ValueError`` naming ``path`` if it does not resolve."""
     module_name, _, attribute = path.partition(":")
     if not module_name or not attribute:
-        raise ValueError(f"{what}: {path!r} is neither a model name ({', '.join(MODELS)}) nor an import path "
-                         f"'package.module:function'")
+        raise ValueError(
+            f"{what}: {path!r} is neither a model name ({', '.join(MODELS)}) nor an import path "
+            f"'package.module:function'"
+        )
     try:
         return getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as error:
@@ -84,8 +101,10 @@ def check_model_name(name: str) -> str:
     """``name`` if it is a registered model or an import path ``"module:function"``; ``ValueError`` naming the
     valid models otherwise."""
     if not isinstance(name, str) or (name not in MODELS and ":" not in name):
-        raise ValueError(f"model: unknown {name!r}; choose one of {', '.join(MODELS)}, or give an import path "
-                         f"'package.module:function' returning a MaskModel")
+        raise ValueError(
+            f"model: unknown {name!r}; choose one of {', '.join(MODELS)}, or give an import path "
+            f"'package.module:function' returning a MaskModel"
+        )
     return name
 
 
@@ -113,8 +132,13 @@ def model_sample_rate(name: str, sample_rate: int) -> int:
     rates = model_sample_rates(name)
     if rates is None or int(sample_rate) in rates:
         return int(sample_rate)
-    logger.warning("model %s runs at %s Hz, not %d Hz: audio is resampled to %d Hz", name,
-                   " or ".join(str(r) for r in rates), sample_rate, rates[0])
+    logger.warning(
+        "model %s runs at %s Hz, not %d Hz: audio is resampled to %d Hz",
+        name,
+        " or ".join(str(r) for r in rates),
+        sample_rate,
+        rates[0],
+    )
     return rates[0]
 
 
@@ -131,8 +155,9 @@ def load_model(name: str = DEFAULT_MODEL, sample_rate: int = 16000, device: str 
     load = MODELS[name].load_function() if name in MODELS else import_object(name, "model")
     model = load(sample_rate=int(sample_rate), device=device)
     if not isinstance(model, MaskModel):
-        raise TypeError(f"model: {name} returned a {type(model).__name__}, not a MaskModel "
-                        f"(see xai_helpers.models.base)")
+        raise TypeError(
+            f"model: {name} returned a {type(model).__name__}, not a MaskModel (see xai_helpers.models.base)"
+        )
     if name not in MODELS:
         model.name = name
     return model

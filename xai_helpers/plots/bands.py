@@ -21,7 +21,9 @@ def plot_band_attribution(bands: BandAttribution, target: str = "mask", title: s
     ax.bar(x, bands.mean, yerr=bands.std, capsize=4, color=BAR_COLOUR, edgecolor="black", label="mean ± std over files")
     if n_files:
         jitter = np.linspace(-0.2, 0.2, n_files) if n_files > 1 else np.zeros(1)
-        ax.scatter((x[None, :] + jitter[:, None]).ravel(), bands.values.ravel(), s=10, color="0.25", zorder=3, label="one file")
+        ax.scatter(
+            (x[None, :] + jitter[:, None]).ravel(), bands.values.ravel(), s=10, color="0.25", zorder=3, label="one file"
+        )
     if bands.aggregation == "signed_sum":
         ax.axhline(0.0, color="black", lw=0.8)
     ax.set_xticks(x, band_labels(bands.edges_hz), rotation=30 if n_bands > 8 else 0)
@@ -29,6 +31,10 @@ def plot_band_attribution(bands: BandAttribution, target: str = "mask", title: s
     ax.set_ylabel(bands.value_label(target))
     ax.legend(fontsize="small")
     ax.grid(axis="y", alpha=0.3)
-    ax.set_title(title or f"Attribution per input frequency band over {n_files} file(s): mean ± std\n"
-                 f"({bands.aggregation} over all output bins and the file's frames)", fontsize="medium")
+    ax.set_title(
+        title
+        or f"Attribution per input frequency band over {n_files} file(s): mean ± std\n"
+        f"({bands.aggregation} over all output bins and the file's frames)",
+        fontsize="medium",
+    )
     return fig

@@ -26,8 +26,9 @@ def plot_map_grid(views: Mapping[str, Sequence[MapView]], title: str = "") -> Fi
     outlined in white."""
     rows = list(views)
     n_cols = max(len(v) for v in views.values())
-    fig, axes = new_figure((4.2 * n_cols + 1.2, 2.9 * len(rows)), nrows=len(rows), ncols=n_cols, squeeze=False,
-                           sharey=True)
+    fig, axes = new_figure(
+        (4.2 * n_cols + 1.2, 2.9 * len(rows)), nrows=len(rows), ncols=n_cols, squeeze=False, sharey=True
+    )
     cmap = lowest_under(ABS_CMAP)
     for r, condition in enumerate(rows):
         peak = max((float(np.nanmax(v.density)) for v in views[condition]), default=1.0) or 1.0
@@ -41,8 +42,9 @@ def plot_map_grid(views: Mapping[str, Sequence[MapView]], title: str = "") -> Fi
             view = views[condition][c]
             image = ax.pcolormesh(view.times_s, view.freqs_hz, view.density, cmap=cmap, norm=norm, shading="nearest")
             if view.speech.any() and not view.speech.all():
-                ax.contour(view.times_s, view.freqs_hz, view.speech.astype(float), levels=[0.5], colors="white",
-                           linewidths=0.6)
+                ax.contour(
+                    view.times_s, view.freqs_hz, view.speech.astype(float), levels=[0.5], colors="white", linewidths=0.6
+                )
             ax.set_title(f"{view.model} · {condition}", fontsize="medium")
             if r == len(rows) - 1:
                 ax.set_xlabel(f"Time {TIME_IN_FILE}")
@@ -55,8 +57,9 @@ def plot_map_grid(views: Mapping[str, Sequence[MapView]], title: str = "") -> Fi
     return fig
 
 
-def plot_context_curves(curves: Mapping[str, Sequence[tuple[np.ndarray, np.ndarray]]], lag_grid_ms: np.ndarray,
-                        erb_grid: np.ndarray) -> Figure:
+def plot_context_curves(
+    curves: Mapping[str, Sequence[tuple[np.ndarray, np.ndarray]]], lag_grid_ms: np.ndarray, erb_grid: np.ndarray
+) -> Figure:
     """Left: mean share of an output frame's ``|attribution|`` within each look-back (ms); right: of an output
     frequency's within each distance (ERB); one line per model (``curves[model]``: its jobs' ``(lag, spread)``
     curves), the band from the lowest to the highest job; 50 % and 90 % dotted."""
@@ -95,15 +98,26 @@ def plot_metric_dots(frame: pd.DataFrame, metrics: Sequence[str], labels: Mappin
             points = table[table["model"] == model]
             for k, condition in enumerate(conditions):
                 values = points.loc[points["condition"] == condition, metric].dropna()
-                ax.scatter(np.full(len(values), m + offsets[k]), values, s=16, color=colours[condition],
-                           label=condition if m == 0 else None)
+                ax.scatter(
+                    np.full(len(values), m + offsets[k]),
+                    values,
+                    s=16,
+                    color=colours[condition],
+                    label=condition if m == 0 else None,
+                )
             values = points[metric].dropna()
             if len(values):
-                ax.errorbar(m + 0.2, values.mean(), yerr=values.std(ddof=1) if len(values) > 1 else 0, fmt="o",
-                            color="k", capsize=3)
+                ax.errorbar(
+                    m + 0.2,
+                    values.mean(),
+                    yerr=values.std(ddof=1) if len(values) > 1 else 0,
+                    fmt="o",
+                    color="k",
+                    capsize=3,
+                )
         ax.set_xticks(range(len(models)), models)
         ax.set_title(labels.get(metric, metric), fontsize="medium")
-    for ax in list(axes.flat)[len(metrics):]:
+    for ax in list(axes.flat)[len(metrics) :]:
         ax.set_visible(False)
     handles, names = axes.flat[0].get_legend_handles_labels()
     if handles:

@@ -44,8 +44,17 @@ from .style import edges, file_times
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "ExplorableFile", "Explorer", "clicked_bin", "explore", "figure_point", "find_explorable", "fixed_scale",
-    "hover_text", "nearest_bin", "output_bin_figure", "reference_bins",
+    "ExplorableFile",
+    "Explorer",
+    "clicked_bin",
+    "explore",
+    "figure_point",
+    "find_explorable",
+    "fixed_scale",
+    "hover_text",
+    "nearest_bin",
+    "output_bin_figure",
+    "reference_bins",
 ]
 
 SCALE_PERCENTILE = 99.0
@@ -150,8 +159,16 @@ def figure_point(fig: Figure, x_fraction: float, y_fraction_from_top: float) -> 
     return None
 
 
-def hover_text(amap: np.ndarray, features: np.ndarray, mask: np.ndarray, freqs_hz: np.ndarray, times_s: np.ndarray,
-               t_s: float, f_hz: float, value_label: str = "attribution") -> str:
+def hover_text(
+    amap: np.ndarray,
+    features: np.ndarray,
+    mask: np.ndarray,
+    freqs_hz: np.ndarray,
+    times_s: np.ndarray,
+    t_s: float,
+    f_hz: float,
+    value_label: str = "attribution",
+) -> str:
     """One line for the pointer at ``(t_s, f_hz)`` (s, Hz) over maps ``[F, T]``: the input bin, its
     attribution ``amap``, its input level ``features`` (log10 power, and dB) and the mask; ``""``
     outside the maps."""
@@ -160,8 +177,10 @@ def hover_text(amap: np.ndarray, features: np.ndarray, mask: np.ndarray, freqs_h
         return ""
     f, t = found
     level = float(features[f, t])
-    return (f"input bin {float(freqs_hz[f]):g} Hz, {float(times_s[t]):.3f} s: {value_label} {float(amap[f, t]):+.3e}; "
-            f"input {level:.2f} log10 power ({10 * level:.1f} dB); mask {float(mask[f, t]):.3f}")
+    return (
+        f"input bin {float(freqs_hz[f]):g} Hz, {float(times_s[t]):.3f} s: {value_label} {float(amap[f, t]):+.3e}; "
+        f"input {level:.2f} log10 power ({10 * level:.1f} dB); mask {float(mask[f, t]):.3f}"
+    )
 
 
 def file_axes(maps: BinMaps) -> tuple[np.ndarray, np.ndarray]:
@@ -172,12 +191,15 @@ def file_axes(maps: BinMaps) -> tuple[np.ndarray, np.ndarray]:
         return maps.freqs_hz, file_times(maps.times_s, stored.start_s)
 
 
-def _draw(maps: BinMaps, freqs: np.ndarray, times: np.ndarray, f_out: int, t_out: int, amap: np.ndarray,
-          scale: float | None) -> Figure:
+def _draw(
+    maps: BinMaps, freqs: np.ndarray, times: np.ndarray, f_out: int, t_out: int, amap: np.ndarray, scale: float | None
+) -> Figure:
     """:func:`attribution_map_figure` of ``amap`` for output bin ``(f_out, t_out)`` of ``maps``' file, on its
     :func:`file_axes` ``freqs`` ``[F]`` (Hz) and ``times`` ``[T]`` (s in the file)."""
     label = f"attribution ({maps.target} units)"
-    fig = attribution_map_figure(amap, maps.input_features, maps.mask, freqs, times, output_bin=(f_out, t_out), value_label=label)
+    fig = attribution_map_figure(
+        amap, maps.input_features, maps.mask, freqs, times, output_bin=(f_out, t_out), value_label=label
+    )
     (image,) = [a for ax in fig.axes for a in ax.get_children() if a.get_gid() == MAP_GID]
     if scale is not None:
         image.set_norm(Normalize(vmin=-scale, vmax=scale))
@@ -256,23 +278,37 @@ class Explorer:
         self._amap: np.ndarray | None = None
         self._holding = False
         self._events_class = f"xai-explorer-events-{uuid.uuid4().hex[:12]}"
-        self.method = widgets.Dropdown(options=methods, value=method if method in methods else methods[0], description="method")
+        self.method = widgets.Dropdown(
+            options=methods, value=method if method in methods else methods[0], description="method"
+        )
         self.file = widgets.Dropdown(description="file", layout=widgets.Layout(width="60%"))
-        self.f_slider = widgets.FloatSlider(description="f_out (Hz)", continuous_update=False, readout_format=".0f",
-                                            layout=widgets.Layout(width="45%"))
-        self.t_slider = widgets.FloatSlider(description="t_out in file (s)", continuous_update=False, readout_format=".3f",
-                                            layout=widgets.Layout(width="45%"))
-        self.fixed = widgets.Checkbox(value=bool(fixed_scale), description="same colour scale for every bin",
-                                      indent=False)
+        self.f_slider = widgets.FloatSlider(
+            description="f_out (Hz)", continuous_update=False, readout_format=".0f", layout=widgets.Layout(width="45%")
+        )
+        self.t_slider = widgets.FloatSlider(
+            description="t_out in file (s)",
+            continuous_update=False,
+            readout_format=".3f",
+            layout=widgets.Layout(width="45%"),
+        )
+        self.fixed = widgets.Checkbox(
+            value=bool(fixed_scale), description="same colour scale for every bin", indent=False
+        )
         self.status = widgets.Label()
         self.hover = widgets.Label(value="click a panel to pick a bin; hover over it for values")
         self.events = widgets.Text(layout=widgets.Layout(display="none"))
         self.events.add_class(self._events_class)
         self.view = widgets.HTML(layout=widgets.Layout(width="100%"))
-        self.widget = widgets.VBox([
-            widgets.HBox([self.method, self.file]), widgets.HBox([self.f_slider, self.t_slider]),
-            widgets.HBox([self.fixed, self.status]), self.hover, self.view, self.events,
-        ])
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.method, self.file]),
+                widgets.HBox([self.f_slider, self.t_slider]),
+                widgets.HBox([self.fixed, self.status]),
+                self.hover,
+                self.view,
+                self.events,
+            ]
+        )
         self.method.observe(self._on_method, names="value")
         self.file.observe(self._on_file, names="value")
         for control in (self.f_slider, self.t_slider, self.fixed):
@@ -359,9 +395,20 @@ class Explorer:
             self.update()
         elif kind == "move":
             maps = self._bin_maps(self.current[0])
-            self.hover.value = "" if point is None else hover_text(
-                self._amap, maps.input_features, maps.mask, self._freqs, self._times, point[1], point[2],
-                f"attribution ({maps.target} units)")
+            self.hover.value = (
+                ""
+                if point is None
+                else hover_text(
+                    self._amap,
+                    maps.input_features,
+                    maps.mask,
+                    self._freqs,
+                    self._times,
+                    point[1],
+                    point[2],
+                    f"attribution ({maps.target} units)",
+                )
+            )
 
     def update(self) -> None:
         """Redraw the figure for the selected file and the bin nearest the sliders' values."""
@@ -376,15 +423,21 @@ class Explorer:
         except AttributionFileError as error:
             self.status.value = str(error)
             return
-        self.figure, self._amap, self.scale = _draw(maps, self._freqs, self._times, f_out, t_out, amap, scale), amap, scale
+        self.figure, self._amap, self.scale = (
+            _draw(maps, self._freqs, self._times, f_out, t_out, amap, scale),
+            amap,
+            scale,
+        )
         self._png = _png(self.figure, self.dpi)  # draws the figure: its layout is now fixed for figure_point
         encoded = base64.b64encode(self._png).decode("ascii")
         handlers = " ".join(
             f'on{event}="{_POINTER_JS.format(events=self._events_class, kind=kind)}"'
             for event, kind in (("click", "click"), ("mousemove", "move"))
         )
-        self.view.value = (f'<img class="xai-explorer-image" style="max-width:100%;cursor:crosshair" '
-                           f'alt="attribution map of the output bin" src="data:image/png;base64,{encoded}" {handlers}>')
+        self.view.value = (
+            f'<img class="xai-explorer-image" style="max-width:100%;cursor:crosshair" '
+            f'alt="attribution map of the output bin" src="data:image/png;base64,{encoded}" {handlers}>'
+        )
         self.current = (path, f_out, t_out)
         self.status.value = f"{path.name}: output bin {self._freqs[f_out]:g} Hz, {self._times[t_out]:.3f} s"
 

@@ -39,16 +39,27 @@ def plot_definitions(study: Study, output: str, grid: str, methods: list[tuple[s
     chosen = [s for s in study.scores if s.file == example.file and s.seed == example.seed and s.output == output]
     if methods is None:
         layers = [s.grid for s in chosen if s.definition == "latent"]
-        keep = lambda s: (s.definition == "bins" and s.grid == "bins") or (s.definition == "regions" and s.grid == grid) or (  # noqa: E731
-            s.definition == "latent" and s.grid == layers[-1])
+        keep = lambda s: (
+            (s.definition == "bins" and s.grid == "bins")
+            or (s.definition == "regions" and s.grid == grid)
+            or (  # noqa: E731
+                s.definition == "latent" and s.grid == layers[-1]
+            )
+        )
         panels = [s for s in chosen if keep(s)]
     else:
         lookup = {(s.definition, s.grid, s.method): s for s in chosen}
         panels = [lookup[m] for m in methods]
     if not panels:
         raise ValueError(f"no score of output {output!r} on grid {grid!r} for the example segment")
-    fig, axes = new_figure((2.1 * len(panels), 5.2), nrows=2, ncols=len(panels), sharex=True, squeeze=False,
-                           gridspec_kw={"height_ratios": [3, 2]})
+    fig, axes = new_figure(
+        (2.1 * len(panels), 5.2),
+        nrows=2,
+        ncols=len(panels),
+        sharex=True,
+        squeeze=False,
+        gridspec_kw={"height_ratios": [3, 2]},
+    )
     weights = next(o.weights for o in study.outputs if o.name == output)
     times = file_times(example.times_s, example.start_s)
     for column, score in enumerate(panels):
@@ -76,7 +87,9 @@ def plot_unit_profiles(study: Study, n_units: int = 6) -> Figure:
     """Per latent layer: every unit's profile ``[units, F]`` (normalised by its largest |value|, units sorted
     by group then by peak frequency) as an image, and the ``n_units`` units with the largest profiles as lines."""
     layers = list(study.profiles)
-    fig, axes = new_figure((11, 2.8 * len(layers)), nrows=len(layers), ncols=2, squeeze=False, gridspec_kw={"width_ratios": [2, 3]})
+    fig, axes = new_figure(
+        (11, 2.8 * len(layers)), nrows=len(layers), ncols=2, squeeze=False, gridspec_kw={"width_ratios": [2, 3]}
+    )
     freqs = study.example.freqs_hz
     for row, layer in enumerate(layers):
         profiles, groups = study.profiles[layer], study.unit_groups[layer]
@@ -86,13 +99,20 @@ def plot_unit_profiles(study: Study, n_units: int = 6) -> Figure:
         draw_image(image_ax, (profiles / scale)[order], freqs, np.arange(len(order)), SIGNED, symmetric_norm([1.0]))
         for boundary in np.flatnonzero(np.diff(groups[order])):
             image_ax.axhline(boundary + 0.5, color="black", lw=0.6)
-        image_ax.set(title=f"{layer}: unit profiles (normalised; lines between groups)", xlabel="Input frequency (Hz)", ylabel="unit (sorted)")
+        image_ax.set(
+            title=f"{layer}: unit profiles (normalised; lines between groups)",
+            xlabel="Input frequency (Hz)",
+            ylabel="unit (sorted)",
+        )
         strongest = np.argsort(-np.abs(profiles).sum(axis=1))[:n_units]
         for unit in strongest:
             line_ax.plot(freqs, profiles[unit], lw=1, label=f"unit {unit} (group {groups[unit]})")
         line_ax.axhline(0, color="0.7", lw=0.6)
-        line_ax.set(title=f"{layer}: the {n_units} strongest units", xlabel="Input frequency (Hz)",
-                    ylabel="activation change\n(summed over frames)")
+        line_ax.set(
+            title=f"{layer}: the {n_units} strongest units",
+            xlabel="Input frequency (Hz)",
+            ylabel="activation change\n(summed over frames)",
+        )
         line_ax.legend(fontsize=6, ncols=2)
     return fig
 
@@ -107,8 +127,14 @@ def plot_summary(rows: pd.DataFrame) -> Figure:
     left.axvline(0, color="0.5", lw=0.8)
     left.set(xlabel="Spearman with exact Shapley (mean)", ylabel="", title="Agreement with the exact Shapley values")
     left.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=3)
-    spread = rows[rows["metric"].isin(["spread_seeds", "spread_files"])].assign(label=lambda f: f["definition"] + "/" + f["method"])
+    spread = rows[rows["metric"].isin(["spread_seeds", "spread_files"])].assign(
+        label=lambda f: f["definition"] + "/" + f["method"]
+    )
     if not spread.empty:
-        spread.pivot_table(index="label", columns="metric", values="value", aggfunc="mean").plot.barh(ax=right, width=0.8)
-    right.set(xlabel="spread of normalised scores (mean std)", ylabel="", title="Stability across noise seeds and files")
+        spread.pivot_table(index="label", columns="metric", values="value", aggfunc="mean").plot.barh(
+            ax=right, width=0.8
+        )
+    right.set(
+        xlabel="spread of normalised scores (mean std)", ylabel="", title="Stability across noise seeds and files"
+    )
     return fig

@@ -56,7 +56,14 @@ from ..io.datasets import list_audio_files
 from ..io.paths import check_output_dir
 from ..store.reader import AttributionFile, AttributionFileError
 from .influence import INFLUENCE_PLOTS, MapOptions, PlotInputs
-from .maps import attribution_map_figure, plot_bin_map, plot_layer_attributions, plot_mask, plot_region_attributions, plot_spectrogram
+from .maps import (
+    attribution_map_figure,
+    plot_bin_map,
+    plot_layer_attributions,
+    plot_mask,
+    plot_region_attributions,
+    plot_spectrogram,
+)
 from .style import aggregation_line, file_times, save_png
 
 logger = logging.getLogger(__name__)
@@ -67,7 +74,16 @@ CHUNK_BYTES = 128 * 1024**2
 """Size (float32) of one chunk of output frames read at a time in the chunked path."""
 PNG_DPI = 100
 
-__all__ = ["BatchPlotReport", "FilePlots", "MapOptions", "PlotKey", "figure_basename", "plot_batch", "plot_caption", "plot_file"]
+__all__ = [
+    "BatchPlotReport",
+    "FilePlots",
+    "MapOptions",
+    "PlotKey",
+    "figure_basename",
+    "plot_batch",
+    "plot_caption",
+    "plot_file",
+]
 
 
 class PlotKey(str):
@@ -124,15 +140,32 @@ class _Context:
 
 def _context(stored: AttributionFile) -> _Context:
     start = stored.start_s
-    return _Context(stored.path, stored.freqs_hz, file_times(stored.times_s, start), start, stored.input_features, stored.mask,
-                    f"attribution ({stored.target} units)")
+    return _Context(
+        stored.path,
+        stored.freqs_hz,
+        file_times(stored.times_s, start),
+        start,
+        stored.input_features,
+        stored.mask,
+        f"attribution ({stored.target} units)",
+    )
 
 
 def _bin_map(ctx: _Context, amap: np.ndarray, f_out: int, t_out: int, representative: bool) -> Figure:
     """:func:`~xai_helpers.plots.maps.plot_bin_map` of one output bin's ``[f_in, t_in]`` map."""
-    why = "representative output bin (largest total |attribution| over all input bins)" if representative else "explained output bin"
+    why = (
+        "representative output bin (largest total |attribution| over all input bins)"
+        if representative
+        else "explained output bin"
+    )
     return plot_bin_map(
-        amap, f_out, t_out, ctx.features, ctx.freqs, ctx.times, value_label=ctx.value_label,
+        amap,
+        f_out,
+        t_out,
+        ctx.features,
+        ctx.freqs,
+        ctx.times,
+        value_label=ctx.value_label,
         title=f"What the gain at {ctx.bin_label(f_out, t_out)} looks at in the input\n{why}",
     )
 
@@ -155,7 +188,8 @@ def _all_bins_plots(
     inputs = PlotInputs(ctx.freqs, ctx.times, ctx.features, ctx.value_label, low_freq_hz, options)
     figures = {
         PlotKey(name): plot.draw(result, inputs)
-        for name, plot in INFLUENCE_PLOTS.items() if low_freq_hz is not None or not plot.needs_low_freq
+        for name, plot in INFLUENCE_PLOTS.items()
+        if low_freq_hz is not None or not plot.needs_low_freq
     }
     f_out, t_out = result.representative_bin()
     figures[PlotKey("output_bin_map")] = _bin_map(ctx, bin_map(stored, f_out, t_out), f_out, t_out, representative=True)
@@ -166,7 +200,9 @@ def _outline(fig: Figure, region, label: str) -> None:
     """Draw the explained output region's outline on the first axes of ``fig``."""
     f_lo, f_hi, t_lo, t_hi = region
     ax = fig.axes[0]
-    ax.add_patch(Rectangle((t_lo, f_lo), t_hi - t_lo, f_hi - f_lo, fill=False, edgecolor="cyan", lw=1.6, ls="--", label=label))
+    ax.add_patch(
+        Rectangle((t_lo, f_lo), t_hi - t_lo, f_hi - f_lo, fill=False, edgecolor="cyan", lw=1.6, ls="--", label=label)
+    )
     ax.legend(loc="upper right", fontsize="small", framealpha=0.8)
 
 
@@ -179,7 +215,12 @@ def _region_map_plots(ctx: _Context, stored: AttributionFile) -> dict[PlotKey, F
     figures = {}
     for r, region in enumerate(stored.output_regions):
         figures[PlotKey("map", f"region_{r}")] = attribution_map_figure(
-            stored.read_attributions((r,)), ctx.features, ctx.mask, ctx.freqs, ctx.times, region=ctx.in_file(region),
+            stored.read_attributions((r,)),
+            ctx.features,
+            ctx.mask,
+            ctx.freqs,
+            ctx.times,
+            region=ctx.in_file(region),
             value_label=ctx.value_label,
             title=f"What the sum of the gain over region R{r} ({_region_label(ctx.in_file(region))}) looks at in the input",
         )
@@ -190,8 +231,10 @@ def _single_targets(stored: AttributionFile, ctx: _Context) -> list[tuple[str, t
     """``[(output of the :class:`PlotKey`, index, title, output region or None)]`` of the explained outputs to draw one by one;
     ``None`` for all output bins (drawn aggregated, then the representative bin)."""
     if stored.outputs == "regions":
-        return [(f"region_{r}", (r,), f"output region R{r} ({_region_label(ctx.in_file(region))})", ctx.in_file(region))
-                for r, region in enumerate(stored.output_regions)]
+        return [
+            (f"region_{r}", (r,), f"output region R{r} ({_region_label(ctx.in_file(region))})", ctx.in_file(region))
+            for r, region in enumerate(stored.output_regions)
+        ]
     if stored.outputs == "all_bins":
         return None
     f_out, t_out = stored.output_bin
@@ -200,21 +243,31 @@ def _single_targets(stored: AttributionFile, ctx: _Context) -> list[tuple[str, t
 
 def _representative_target(ctx: _Context, sums: OutputSums) -> list[tuple[str, tuple, str, None]]:
     f_out, t_out = sums.representative()
-    return [("output_bin", (f_out, t_out), f"representative output bin {ctx.bin_label(f_out, t_out)} (largest total |attribution|)", None)]
+    return [
+        (
+            "output_bin",
+            (f_out, t_out),
+            f"representative output bin {ctx.bin_label(f_out, t_out)} (largest total |attribution|)",
+            None,
+        )
+    ]
 
 
 def _group_plots(ctx, stored, aggregation, chunk_bytes) -> dict[PlotKey, Figure]:
     groups = [ctx.in_file(group) for group in stored.feature_groups]
 
     def draw(values, title):
-        return plot_region_attributions(values, groups, ctx.freqs, ctx.times, value_label=ctx.value_label, background=ctx.features, title=title)
+        return plot_region_attributions(
+            values, groups, ctx.freqs, ctx.times, value_label=ctx.value_label, background=ctx.features, title=title
+        )
 
     targets = _single_targets(stored, ctx)
     figures = {}
     if targets is None:
         sums = output_sums(stored, "attributions", chunk_bytes)
         figures[PlotKey("group_influence")] = draw(
-            sums.summed(aggregation), f"Influence of each input region on the whole gain mask\n{aggregation_line(aggregation, 'all output bins')}"
+            sums.summed(aggregation),
+            f"Influence of each input region on the whole gain mask\n{aggregation_line(aggregation, 'all output bins')}",
         )
         targets = _representative_target(ctx, sums)
     for output, index, what, region in targets:
@@ -232,9 +285,11 @@ def _latent_plots(ctx, stored, aggregation, chunk_bytes) -> dict[PlotKey, Figure
     if targets is None:
         sums = {layer: output_sums(stored, f"latent/{layer}", chunk_bytes) for layer in layers}
         figures[PlotKey("latent_influence")] = plot_layer_attributions(
-            {layer: s.summed(aggregation) for layer, s in sums.items()}, ctx.times,
+            {layer: s.summed(aggregation) for layer, s in sums.items()},
+            ctx.times,
             value_label=f"{ctx.value_label}\n{aggregation} over all output bins",
-            title="Influence of each latent unit over time on the whole gain mask\n" + aggregation_line(aggregation, "all output bins"),
+            title="Influence of each latent unit over time on the whole gain mask\n"
+            + aggregation_line(aggregation, "all output bins"),
         )
         combined = next(iter(sums.values()))
         combined.totals = sum(s.totals for s in sums.values())
@@ -254,7 +309,9 @@ def _file_plots(
     ctx = _context(stored)
     figures = {
         PlotKey("spectrogram"): plot_spectrogram(
-            ctx.features, ctx.freqs, ctx.times,
+            ctx.features,
+            ctx.freqs,
+            ctx.times,
             title="Input log-power spectrogram of the explained segment (what the model saw)",
         ),
         PlotKey("mask"): plot_mask(ctx.mask, ctx.freqs, ctx.times),
@@ -267,11 +324,15 @@ def _file_plots(
     elif layout == "regions":
         figures.update(_region_map_plots(ctx, stored))
     elif layout == "all_bins":
-        influence_figures, maps = _all_bins_plots(ctx, stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes, options)
+        influence_figures, maps = _all_bins_plots(
+            ctx, stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes, options
+        )
         figures.update(influence_figures)
     else:
         f_out, t_out = stored.output_bin
-        figures[PlotKey("output_bin_map")] = _bin_map(ctx, stored.read_attributions((0, 0)), f_out, t_out, representative=False)
+        figures[PlotKey("output_bin_map")] = _bin_map(
+            ctx, stored.read_attributions((0, 0)), f_out, t_out, representative=False
+        )
     return figures, maps
 
 
@@ -317,7 +378,9 @@ def _plot_file(
         if source is not None:
             stored.check_source(source)  # an .h5 renamed to another input's name
         try:
-            return _file_plots(stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes, options or MapOptions())
+            return _file_plots(
+                stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes, options or MapOptions()
+            )
         except (OSError, KeyError) as error:  # a chunk that cannot be read or decompressed, a missing dataset
             raise _damaged(path, error) from error
 
@@ -369,7 +432,8 @@ class BatchPlotReport:
     def rows(self) -> list[dict[str, object]]:
         """One table row per attribution file or skipped audio file: file, status, figures or reason."""
         rows: list[dict[str, object]] = [
-            {"file": item.h5_path.name, "status": "plotted", "detail": f"{len(item.figures)} figures"} for item in self.plotted
+            {"file": item.h5_path.name, "status": "plotted", "detail": f"{len(item.figures)} figures"}
+            for item in self.plotted
         ]
         rows += [{"file": path.name, "status": "damaged", "detail": message} for path, message in self.damaged]
         rows += [{"file": path.name, "status": "skipped", "detail": "no attribution file"} for path in self.skipped]
@@ -434,7 +498,9 @@ def plot_batch(
             continue
         for h5_path in found:
             try:
-                figures, maps = _plot_file(h5_path, low_freq_hz, aggregation, max_in_memory_bytes, CHUNK_BYTES, options, source)
+                figures, maps = _plot_file(
+                    h5_path, low_freq_hz, aggregation, max_in_memory_bytes, CHUNK_BYTES, options, source
+                )
             except AttributionFileError as error:
                 logger.warning("%s; left out", error)
                 report.damaged.append((h5_path, str(error)))

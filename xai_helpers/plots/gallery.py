@@ -65,26 +65,47 @@ def _label(item: FilePlots) -> str:
 
 def _figure_html(src: str, label: str, alt: str, full: bool) -> str:
     style = "max-width:100%;height:auto" if full else "width:100%;height:auto;border:1px solid #ddd"
-    return (f'<figure style="margin:0 0 8px 0"><img src="{src}" alt="{html.escape(alt)}" style="{style}">'
-            f'<figcaption style="font-size:{"small" if full else "x-small"};word-break:break-all">{label}</figcaption></figure>')
+    return (
+        f'<figure style="margin:0 0 8px 0"><img src="{src}" alt="{html.escape(alt)}" style="{style}">'
+        f'<figcaption style="font-size:{"small" if full else "x-small"};word-break:break-all">{label}</figcaption></figure>'
+    )
 
 
 def _section_html(name: PlotKey, items: list[FilePlots], thumb_width_px: int) -> str:
     first, rest = items[0], items[1:]
-    parts = [_figure_html(data_uri(Path(first.png_paths[name]).read_bytes()), _label(first) + " (full size)",
-                          f"{name} of {first.h5_path.name}", full=True)]
+    parts = [
+        _figure_html(
+            data_uri(Path(first.png_paths[name]).read_bytes()),
+            _label(first) + " (full size)",
+            f"{name} of {first.h5_path.name}",
+            full=True,
+        )
+    ]
     if rest:
-        thumbs = "".join(_figure_html(data_uri(thumbnail_png(item.png_paths[name], thumb_width_px)), _label(item),
-                                      f"{name} of {item.h5_path.name}", full=False) for item in rest)
-        parts.append(f'<p style="font-size:small">The other {len(rest)} file(s), small '
-                     f'(full size: the PNG files named after each attribution file):</p>'
-                     f'<div style="display:grid;grid-template-columns:repeat(auto-fill,minmax({THUMB_MIN_PX}px,1fr));'
-                     f'gap:8px">{thumbs}</div>')
+        thumbs = "".join(
+            _figure_html(
+                data_uri(thumbnail_png(item.png_paths[name], thumb_width_px)),
+                _label(item),
+                f"{name} of {item.h5_path.name}",
+                full=False,
+            )
+            for item in rest
+        )
+        parts.append(
+            f'<p style="font-size:small">The other {len(rest)} file(s), small '
+            f"(full size: the PNG files named after each attribution file):</p>"
+            f'<div style="display:grid;grid-template-columns:repeat(auto-fill,minmax({THUMB_MIN_PX}px,1fr));'
+            f'gap:8px">{thumbs}</div>'
+        )
     return "".join(parts)
 
 
-def gallery_sections(report: BatchPlotReport, low_freq_hz: float | None = 1000.0, thumb_width_px: int = THUMB_WIDTH_PX,
-                     heading_level: int = 3) -> list[GallerySection]:
+def gallery_sections(
+    report: BatchPlotReport,
+    low_freq_hz: float | None = 1000.0,
+    thumb_width_px: int = THUMB_WIDTH_PX,
+    heading_level: int = 3,
+) -> list[GallerySection]:
     """One :class:`GallerySection` per plot name of ``report.plotted``, in the order the first files drew them;
     each holds the files that have that plot (a layout without it leaves it out). Empty when nothing was plotted."""
     names: dict[PlotKey, list[FilePlots]] = {}

@@ -52,7 +52,9 @@ from .style import (
 )
 
 
-def _annotate(fig: Figure, ax, image, title: str | None, heading: str, aggregation: str, over: str, value_label: str) -> Figure:
+def _annotate(
+    fig: Figure, ax, image, title: str | None, heading: str, aggregation: str, over: str, value_label: str
+) -> Figure:
     """``title``, or ``heading`` and the aggregation line; a colour bar labelled ``value_label``."""
     ax.set_title(title or heading + aggregation_line(aggregation, over), fontsize="medium")
     fig.colorbar(image, ax=ax, label=value_label, extend="min" if isinstance(image.norm, LogNorm) else "neither")
@@ -68,7 +70,9 @@ def _diagonal(ax, x_edges: np.ndarray, y_edges: np.ndarray, aggregation: str, la
     ax.legend(loc=legend, fontsize="small", framealpha=0.8)
 
 
-def normalised_label(value_label: str, aggregation: str, over: str, normalisation: str, row: str, log_scale: bool = False) -> str:
+def normalised_label(
+    value_label: str, aggregation: str, over: str, normalisation: str, row: str, log_scale: bool = False
+) -> str:
     """Colour-bar label of a time or frequency map: what its numbers are and how they are normalised.
 
     ``"none"``: ``value_label`` (units of the explained quantity), raw sums over ``over``; ``"rows"``: each
@@ -87,7 +91,9 @@ def _row_style(values: np.ndarray, aggregation: str, log_floor: float | None):
     if log_floor is None:
         return value_style(values, aggregation == "signed_sum")
     if aggregation != "abs_sum":
-        raise ValueError("a log colour scale needs a non-negative map: aggregation 'abs_sum' (signed_sum is drawn linear)")
+        raise ValueError(
+            "a log colour scale needs a non-negative map: aggregation 'abs_sum' (signed_sum is drawn linear)"
+        )
     return lowest_under(ABS_CMAP), log_norm(float(np.max(values)) if values.size else 1.0, log_floor)
 
 
@@ -145,9 +151,17 @@ def plot_global_maps(
             overlay(image, g, norm)
         label_time_frequency(ax, time_label("Input time t_in"), "Input frequency f_in (Hz)")
         ax.set_title(f"{name}: {heading}", fontsize="medium")
-        fig.colorbar(image, ax=ax, extend="min" if isinstance(norm, LogNorm) else "neither",
-                     label=f"{quantity} (unitless), {scale}\na = {value_label}")
-    under = "\nover the input spectrogram (grey; a map is opaque where strong, transparent where weak)" if underlay is not None else ""
+        fig.colorbar(
+            image,
+            ax=ax,
+            extend="min" if isinstance(norm, LogNorm) else "neither",
+            label=f"{quantity} (unitless), {scale}\na = {value_label}",
+        )
+    under = (
+        "\nover the input spectrogram (grey; a map is opaque where strong, transparent where weak)"
+        if underlay is not None
+        else ""
+    )
     fig.suptitle((title or "Global influence of each input bin, summed over all output bins (a = attribution)") + under)
     return fig
 
@@ -174,8 +188,16 @@ def plot_global_map(
     fig, ax = new_figure((8, 4.2))
     im = draw_image(ax, g, t, f, cmap, norm)
     label_time_frequency(ax, time_label("Input time t_in"), "Input frequency f_in (Hz)")
-    return _annotate(fig, ax, im, title, "Global influence of each input bin on the whole gain mask\n", aggregation, "all output bins",
-                     f"{value_label}\n{aggregation} over all output bins")
+    return _annotate(
+        fig,
+        ax,
+        im,
+        title,
+        "Global influence of each input bin on the whole gain mask\n",
+        aggregation,
+        "all output bins",
+        f"{value_label}\n{aggregation} over all output bins",
+    )
 
 
 def plot_time_map(
@@ -202,8 +224,12 @@ def plot_time_map(
     _diagonal(ax, edges(t), edges(t), aggregation, "causal limit t_in = t_out", "upper left")
     ax.set_xlabel(time_label("Input time t_in"))
     ax.set_ylabel(time_label("Output time t_out"))
-    label = normalised_label(value_label, aggregation, "f_out, f_in", normalisation, "output frame", log_floor is not None)
-    return _annotate(fig, ax, im, title, "Time influence: input frame -> output frame\n", aggregation, "f_out, f_in", label)
+    label = normalised_label(
+        value_label, aggregation, "f_out, f_in", normalisation, "output frame", log_floor is not None
+    )
+    return _annotate(
+        fig, ax, im, title, "Time influence: input frame -> output frame\n", aggregation, "f_out, f_in", label
+    )
 
 
 def plot_frequency_map(
@@ -232,13 +258,18 @@ def plot_frequency_map(
     _diagonal(ax, edges(f), edges(f_rows), aggregation, "f_in = f_out", "upper right")
     ax.set_xlabel("Input frequency f_in (Hz)")
     ax.set_ylabel("Output frequency f_out (Hz)")
-    which = (
-        "all output frequencies"
-        if max_output_hz is None
-        else f"output frequencies <= {max_output_hz:g} Hz"
-    )
+    which = "all output frequencies" if max_output_hz is None else f"output frequencies <= {max_output_hz:g} Hz"
     label = normalised_label(value_label, aggregation, "t_out, t_in", normalisation, "output frequency")
-    return _annotate(fig, ax, im, title, f"Frequency influence: input -> output frequency ({which})\n", aggregation, "t_out, t_in", label)
+    return _annotate(
+        fig,
+        ax,
+        im,
+        title,
+        f"Frequency influence: input -> output frequency ({which})\n",
+        aggregation,
+        "t_out, t_in",
+        label,
+    )
 
 
 def plot_low_frequency_map(
@@ -263,9 +294,19 @@ def plot_low_frequency_map(
     _diagonal(ax, edges(f_low), edges(f), aggregation, "f_in = f_out", "lower right")
     ax.set_xlabel("Input frequency f_in (Hz)")
     ax.set_ylabel("Output frequency f_out (Hz)")
-    label = normalised_label(value_label, aggregation, "t_out, t_in", normalisation, f"output row (inputs <= {max_input_hz:g} Hz)")
-    return _annotate(fig, ax, im, title, f"Low-frequency influence: inputs <= {max_input_hz:g} Hz -> every output frequency\n",
-                     aggregation, "t_out, t_in", label)
+    label = normalised_label(
+        value_label, aggregation, "t_out, t_in", normalisation, f"output row (inputs <= {max_input_hz:g} Hz)"
+    )
+    return _annotate(
+        fig,
+        ax,
+        im,
+        title,
+        f"Low-frequency influence: inputs <= {max_input_hz:g} Hz -> every output frequency\n",
+        aggregation,
+        "t_out, t_in",
+        label,
+    )
 
 
 def plot_correlation_map(
@@ -318,11 +359,17 @@ class MapOptions:
         if self.global_maps is not None and not self.global_maps:
             raise ValueError(f"global_maps is empty; expected some of {GLOBAL_MAPS} (or None)")
         if self.log_floor is not None and not 0 < self.log_floor < 1:
-            raise ValueError(f"log_floor must lie between 0 and 1 (a fraction of the peak) or be None, got {self.log_floor}")
+            raise ValueError(
+                f"log_floor must lie between 0 and 1 (a fraction of the peak) or be None, got {self.log_floor}"
+            )
 
     def global_names(self, aggregation: str) -> tuple[str, ...]:
         """The global maps drawn with ``aggregation``."""
-        return tuple(self.global_maps) if self.global_maps is not None else (check_aggregation(aggregation), *NET_GLOBAL_MAPS)
+        return (
+            tuple(self.global_maps)
+            if self.global_maps is not None
+            else (check_aggregation(aggregation), *NET_GLOBAL_MAPS)
+        )
 
     def time_log_floor(self, aggregation: str) -> float | None:
         """The time map's log floor: :attr:`log_floor` for ``abs_sum``, ``None`` (linear) for signed maps."""
@@ -360,10 +407,16 @@ class InfluencePlot:
 
 def _draw_global(r: Influence, p: PlotInputs) -> Figure:
     names = p.options.global_names(r.aggregation)
-    return plot_global_maps({name: r.global_maps[name] for name in names}, p.freqs_hz, p.times_s, p.options.log_floor,
-                            p.features if p.options.underlay else None, p.value_label,
-                            title="Global influence of each input bin, summed over all output bins (a = attribution)\n"
-                            + aggregation_line(r.aggregation, "all output bins"))
+    return plot_global_maps(
+        {name: r.global_maps[name] for name in names},
+        p.freqs_hz,
+        p.times_s,
+        p.options.log_floor,
+        p.features if p.options.underlay else None,
+        p.value_label,
+        title="Global influence of each input bin, summed over all output bins (a = attribution)\n"
+        + aggregation_line(r.aggregation, "all output bins"),
+    )
 
 
 _CAPTIONS = {
@@ -410,22 +463,52 @@ _CAPTIONS = {
 INFLUENCE_PLOTS: dict[str, InfluencePlot] = {
     "global_influence": InfluencePlot(_draw_global, _CAPTIONS["global_influence"]),
     "time_influence": InfluencePlot(
-        lambda r, p: plot_time_map(r.time_influence, p.times_s, r.aggregation, p.value_label,
-                                   normalisation=p.options.normalisation, log_floor=p.options.time_log_floor(r.aggregation)),
-        _CAPTIONS["time_influence"]),
+        lambda r, p: plot_time_map(
+            r.time_influence,
+            p.times_s,
+            r.aggregation,
+            p.value_label,
+            normalisation=p.options.normalisation,
+            log_floor=p.options.time_log_floor(r.aggregation),
+        ),
+        _CAPTIONS["time_influence"],
+    ),
     "frequency_influence": InfluencePlot(
-        lambda r, p: plot_frequency_map(r.frequency_influence, p.freqs_hz, r.aggregation, value_label=p.value_label,
-                                        normalisation=p.options.normalisation),
-        _CAPTIONS["frequency_influence"]),
+        lambda r, p: plot_frequency_map(
+            r.frequency_influence,
+            p.freqs_hz,
+            r.aggregation,
+            value_label=p.value_label,
+            normalisation=p.options.normalisation,
+        ),
+        _CAPTIONS["frequency_influence"],
+    ),
     "low_frequency_influence": InfluencePlot(
-        lambda r, p: plot_low_frequency_map(r.frequency_influence, p.freqs_hz, p.low_freq_hz, r.aggregation, p.value_label,
-                                            normalisation=p.options.normalisation),
-        _CAPTIONS["low_frequency_influence"], needs_low_freq=True),
+        lambda r, p: plot_low_frequency_map(
+            r.frequency_influence,
+            p.freqs_hz,
+            p.low_freq_hz,
+            r.aggregation,
+            p.value_label,
+            normalisation=p.options.normalisation,
+        ),
+        _CAPTIONS["low_frequency_influence"],
+        needs_low_freq=True,
+    ),
     "low_output_frequency_influence": InfluencePlot(
-        lambda r, p: plot_frequency_map(r.frequency_influence, p.freqs_hz, r.aggregation, max_output_hz=p.low_freq_hz,
-                                        value_label=p.value_label, normalisation=p.options.normalisation),
-        _CAPTIONS["low_output_frequency_influence"], needs_low_freq=True),
+        lambda r, p: plot_frequency_map(
+            r.frequency_influence,
+            p.freqs_hz,
+            r.aggregation,
+            max_output_hz=p.low_freq_hz,
+            value_label=p.value_label,
+            normalisation=p.options.normalisation,
+        ),
+        _CAPTIONS["low_output_frequency_influence"],
+        needs_low_freq=True,
+    ),
     "time_correlation": InfluencePlot(
-        lambda r, p: plot_correlation_map(r.time_correlation(), p.times_s, r.aggregation), _CAPTIONS["time_correlation"]),
+        lambda r, p: plot_correlation_map(r.time_correlation(), p.times_s, r.aggregation), _CAPTIONS["time_correlation"]
+    ),
 }
 """The influence plots of an all-bins file, in display order."""

@@ -38,7 +38,6 @@ MAP_GID = "attribution_map"
 """``gid`` of the attribution image in :func:`attribution_map_figure` (to find it in tests)."""
 
 
-
 def mark_output_bin(ax, f_hz: float, t_s: float, colour: str = "black", label: str = "target output bin") -> None:
     """Mark an output bin on a time-frequency axes: a circle at ``(t_s, f_hz)`` (labelled
     ``label`` for a legend) and a dashed vertical line at ``t_s`` (later input cannot contribute)."""
@@ -142,30 +141,27 @@ def plot_bin_map(
     amap, f, t = check_plane(bin_map, "bin_map", "[f_in, t_in]", freqs_hz, times_s)
     feats = np.asarray(input_features)
     if feats.shape != amap.shape:
-        raise ValueError(
-            f"input_features must have shape [f_in, t_in] = {amap.shape}, "
-            f"got {feats.shape}"
-        )
+        raise ValueError(f"input_features must have shape [f_in, t_in] = {amap.shape}, got {feats.shape}")
     check_output_bin(f_out, t_out, (f.size, t.size))
     fx, tx = f[f_out], t[t_out]
 
     fig, (ax0, ax1) = new_figure((13, 4.8), ncols=2)
-    plot_spectrogram(
-        feats, f, t, ax=ax0, title="Input log-power spectrogram (target bin marked)"
-    )
+    plot_spectrogram(feats, f, t, ax=ax0, title="Input log-power spectrogram (target bin marked)")
     plot_attribution_map(
-        amap, f, t, ax=ax1, value_label=value_label,
+        amap,
+        f,
+        t,
+        ax=ax1,
+        value_label=value_label,
         title=f"Signed attribution of each input bin to output bin\n"
         f"f_out = {fx:g} Hz, t_out = {tx:.3f} s (no aggregation)",
     )
     for ax, colour in ((ax0, "cyan"), (ax1, "black")):
         mark_output_bin(ax, fx, tx, colour)
-    ax1.plot([], [], color="black", lw=0.8, ls="--",
-             label="t_out (later inputs cannot contribute)")
+    ax1.plot([], [], color="black", lw=0.8, ls="--", label="t_out (later inputs cannot contribute)")
     ax1.legend(loc="upper left", fontsize="small", framealpha=0.8)
     fig.suptitle(
-        title
-        or f"What the gain at {fx:g} Hz, {tx:.3f} s looks at in the input",
+        title or f"What the gain at {fx:g} Hz, {tx:.3f} s looks at in the input",
     )
     return fig
 
@@ -189,14 +185,9 @@ def plot_region_attributions(
     vals = np.asarray(region_values, dtype=np.float64).reshape(-1)
     regs = np.asarray(regions, dtype=np.float64)
     if regs.ndim != 2 or regs.shape[1] != 4:
-        raise ValueError(
-            "regions must be a sequence of (f_lo_hz, f_hi_hz, t_lo_s, t_hi_s), "
-            f"got shape {regs.shape}"
-        )
+        raise ValueError(f"regions must be a sequence of (f_lo_hz, f_hi_hz, t_lo_s, t_hi_s), got shape {regs.shape}")
     if regs.shape[0] != vals.size:
-        raise ValueError(
-            f"{vals.size} region values but {regs.shape[0]} regions"
-        )
+        raise ValueError(f"{vals.size} region values but {regs.shape[0]} regions")
     if region_labels is not None and len(region_labels) != vals.size:
         raise ValueError("region_labels must have one entry per region")
     f = check_axis(freqs_hz, np.asarray(freqs_hz).size, "freqs_hz")
@@ -206,22 +197,19 @@ def plot_region_attributions(
     if background is not None:
         bg = np.asarray(background)
         if bg.shape != (f.size, t.size):
-            raise ValueError(
-                f"background must have shape [F, T] = {(f.size, t.size)}, "
-                f"got {bg.shape}"
-            )
+            raise ValueError(f"background must have shape [F, T] = {(f.size, t.size)}, got {bg.shape}")
         finite = bg[np.isfinite(bg)]
         lo, hi = (np.min(finite), np.max(finite)) if finite.size else (0.0, 1.0)
-        draw_image(ax, bg, t, f, "Greys", Normalize(lo, hi if hi > lo else lo + 1),
-              gid="background").set_alpha(0.45)
+        draw_image(ax, bg, t, f, "Greys", Normalize(lo, hi if hi > lo else lo + 1), gid="background").set_alpha(0.45)
 
     norm = symmetric_norm(vals)
-    rects = [
-        Rectangle((t_lo, f_lo), t_hi - t_lo, f_hi - f_lo)
-        for f_lo, f_hi, t_lo, t_hi in regs
-    ]
+    rects = [Rectangle((t_lo, f_lo), t_hi - t_lo, f_hi - f_lo) for f_lo, f_hi, t_lo, t_hi in regs]
     pc = PatchCollection(
-        rects, cmap=SIGNED_CMAP, norm=norm, edgecolor="black", linewidth=0.8,
+        rects,
+        cmap=SIGNED_CMAP,
+        norm=norm,
+        edgecolor="black",
+        linewidth=0.8,
         alpha=0.85,
     )
     pc.set_array(vals)
@@ -244,9 +232,7 @@ def plot_region_attributions(
     ax.set_ylim(fe[0], fe[-1])
     label_time_frequency(ax)
     ax.set_title(
-        title
-        or "Attribution of each time-frequency region (signed; "
-        "red raises, blue lowers the explained output)",
+        title or "Attribution of each time-frequency region (signed; red raises, blue lowers the explained output)",
         fontsize="medium",
     )
     fig.colorbar(pc, ax=ax, label=value_label)
@@ -269,17 +255,13 @@ def plot_layer_attributions(
     for name, arr in layer_attributions.items():
         arr = np.asarray(arr, dtype=np.float64)
         if arr.ndim != 2:
-            raise ValueError(
-                f"layer {name!r}: expected shape [units, T], got {arr.shape}"
-            )
+            raise ValueError(f"layer {name!r}: expected shape [units, T], got {arr.shape}")
         layers[name] = arr
     n_t = next(iter(layers.values())).shape[1]
     t = check_axis(times_s, n_t, "times_s")
     for name, arr in layers.items():
         if arr.shape[1] != t.size:
-            raise ValueError(
-                f"layer {name!r} has {arr.shape[1]} frames, times_s has {t.size}"
-            )
+            raise ValueError(f"layer {name!r} has {arr.shape[1]} frames, times_s has {t.size}")
 
     n = len(layers)
     fig, axes = new_figure((9, 0.4 + 2.6 * n), nrows=n, sharex=True, squeeze=False)
@@ -330,8 +312,18 @@ def attribution_map_figure(
     if region is not None:
         f_lo, f_hi, t_lo, t_hi = region
         for ax, colour in ((ax0, "cyan"), (ax1, "black"), (ax2, "red")):
-            ax.add_patch(Rectangle((t_lo, f_lo), t_hi - t_lo, f_hi - f_lo, fill=False, edgecolor=colour, lw=1.4, ls="--",
-                                   label="explained output region"))
+            ax.add_patch(
+                Rectangle(
+                    (t_lo, f_lo),
+                    t_hi - t_lo,
+                    f_hi - f_lo,
+                    fill=False,
+                    edgecolor=colour,
+                    lw=1.4,
+                    ls="--",
+                    label="explained output region",
+                )
+            )
         ax1.legend(loc="upper left", fontsize="small", framealpha=0.8)
     if title:
         fig.suptitle(title)

@@ -22,7 +22,9 @@ SEGMENT_GID = "explained_segment"
 """``gid`` of the explained-segment marker (to find it in tests)."""
 
 
-def mark_segment(ax, start_s: float, duration_s: float, colour: str = "white", label: str = "explained segment (notebook 02)"):
+def mark_segment(
+    ax, start_s: float, duration_s: float, colour: str = "white", label: str = "explained segment (notebook 02)"
+):
     """Mark the explained segment ``[start_s, start_s + duration_s]`` (s in the file) on a
     time-frequency or waveform axes: a dashed, unfilled span over the whole height; returns it."""
     if not (np.isfinite(start_s) and np.isfinite(duration_s)) or start_s < 0 or duration_s <= 0:
@@ -64,12 +66,16 @@ def plot_enhancement_overview(
 
     spectrogram_image = None
     for ax, (name, image) in zip(axes[1:], panels):
-        spectrogram_image = ax.imshow(image, origin="lower", aspect="auto", extent=pixels, vmin=vmin, vmax=vmax, cmap=SPECTROGRAM_CMAP)
+        spectrogram_image = ax.imshow(
+            image, origin="lower", aspect="auto", extent=pixels, vmin=vmin, vmax=vmax, cmap=SPECTROGRAM_CMAP
+        )
         ax.set_title(f"{name}: log10 power")
         ax.set_ylabel("frequency (Hz)")
     fig.colorbar(spectrogram_image, ax=list(axes[1 : len(panels) + 1]), label="log10 power (10 dB per unit)")
 
-    mask_image = axes[-1].imshow(result.mask, origin="lower", aspect="auto", extent=pixels, vmin=0, vmax=1, cmap=MASK_CMAP)
+    mask_image = axes[-1].imshow(
+        result.mask, origin="lower", aspect="auto", extent=pixels, vmin=0, vmax=1, cmap=MASK_CMAP
+    )
     axes[-1].set_title("predicted gain mask (before the -80 dB floor)")
     axes[-1].set_ylabel("frequency (Hz)")
     axes[-1].set_xlabel(time_label())
@@ -104,12 +110,27 @@ def plot_snr_overview(
     fig, axes = new_figure((11, 7.2), nrows=3, ncols=1, sharex=True)
     dominant = speech_dominant_mask(snr_db, threshold_db).astype(np.float64)
     panels = [
-        (snr_db, SIGNED_CMAP, Normalize(-SNR_RANGE_DB, SNR_RANGE_DB), "SNR = 10 log10 |S|^2 / |N|^2 per bin",
-         f"SNR (dB, clipped at ±{SNR_RANGE_DB:g})"),
-        (dominant, MASK_CMAP, Normalize(0.0, 1.0), f"speech-dominant bins: SNR > {threshold_db:g} dB "
-         f"({100 * dominant.mean():.0f} % of bins)", "1 = speech dominates"),
-        (zero_mask, MASK_CMAP, Normalize(0.0, 1.0), f"{model}'s mask for the zero signal (the `zero` baseline: "
-         "log-power floor in every bin)", "gain (linear, 0..1)"),
+        (
+            snr_db,
+            SIGNED_CMAP,
+            Normalize(-SNR_RANGE_DB, SNR_RANGE_DB),
+            "SNR = 10 log10 |S|^2 / |N|^2 per bin",
+            f"SNR (dB, clipped at ±{SNR_RANGE_DB:g})",
+        ),
+        (
+            dominant,
+            MASK_CMAP,
+            Normalize(0.0, 1.0),
+            f"speech-dominant bins: SNR > {threshold_db:g} dB ({100 * dominant.mean():.0f} % of bins)",
+            "1 = speech dominates",
+        ),
+        (
+            zero_mask,
+            MASK_CMAP,
+            Normalize(0.0, 1.0),
+            f"{model}'s mask for the zero signal (the `zero` baseline: log-power floor in every bin)",
+            "gain (linear, 0..1)",
+        ),
     ]
     for ax, (values, cmap, norm, name, label) in zip(axes, panels):
         image = draw_image(ax, values, times_s, freqs_hz, cmap, norm)

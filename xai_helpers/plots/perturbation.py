@@ -22,7 +22,11 @@ def _panels(n: int, height: float = 3.4) -> tuple[Figure, list]:
 
 
 def plot_selection(
-    selections: Mapping[str, np.ndarray], freqs_hz: np.ndarray, times_s: np.ndarray, gain_db: float | None = None, title: str = "",
+    selections: Mapping[str, np.ndarray],
+    freqs_hz: np.ndarray,
+    times_s: np.ndarray,
+    gain_db: float | None = None,
+    title: str = "",
     underlay=None,
 ) -> Figure:
     """One panel per boolean selection ``[F, T]``: the amplified bins (axes: time in the file ``times_s``, s;
@@ -32,7 +36,9 @@ def plot_selection(
     cmap = ListedColormap(list(SELECTION_COLOURS))
     image = None
     for ax, (name, selection) in zip(axes, selections.items()):
-        selection, f, t = check_plane(np.asarray(selection, dtype=bool), f"selection {name!r}", "[F, T]", freqs_hz, times_s)
+        selection, f, t = check_plane(
+            np.asarray(selection, dtype=bool), f"selection {name!r}", "[F, T]", freqs_hz, times_s
+        )
         if underlay is not None:
             draw_underlay(ax, check_plane(underlay, "underlay", "[F, T]", f, t)[0], f, t)
         image = draw_image(ax, selection, t, f, cmap, Normalize(0, 1), gid="selection")
@@ -42,8 +48,12 @@ def plot_selection(
         ax.set_xlabel(time_label())
     axes[0].set_ylabel("frequency (Hz)")
     bar = fig.colorbar(image, ax=axes, ticks=[0.25, 0.75], fraction=0.03)
-    bar.ax.set_yticklabels(["kept" if underlay is None else "kept\n(grey: input\nspectrogram)",
-                            "amplified" if gain_db is None else f"+{gain_db:g} dB"])
+    bar.ax.set_yticklabels(
+        [
+            "kept" if underlay is None else "kept\n(grey: input\nspectrogram)",
+            "amplified" if gain_db is None else f"+{gain_db:g} dB",
+        ]
+    )
     if title:
         fig.suptitle(title)
     return fig
@@ -74,17 +84,29 @@ def plot_curves(curves: pd.DataFrame, areas: pd.DataFrame | None = None, title: 
     summary = curve_summary(curves)
     fig, axes = new_figure((11, 3.8), ncols=2, sharey=True)
     area_of = {} if areas is None else areas.set_index("order").to_dict("index")
-    for ax, kind, caption in ((axes[0], "deletion", "deletion: first k ranked bins -> baseline"),
-                              (axes[1], "insertion", "insertion: baseline + first k ranked bins of the input")):
+    for ax, kind, caption in (
+        (axes[0], "deletion", "deletion: first k ranked bins -> baseline"),
+        (axes[1], "insertion", "insertion: baseline + first k ranked bins of the input"),
+    ):
         for order, group in summary.groupby("order", sort=False):
             colour = ORDER_COLOURS.get(order, "k")
-            label = order if order != "random" else f"random (mean ± std, {int(curves[curves.order == 'random'].run.nunique())} seeds)"
+            label = (
+                order
+                if order != "random"
+                else f"random (mean ± std, {int(curves[curves.order == 'random'].run.nunique())} seeds)"
+            )
             if order in area_of:
                 label += f", area {area_of[order][f'{kind}_area']:.4f}"
             ax.plot(group["fraction"], group[kind], marker="o", ms=3, color=colour, label=label)
             if order == "random":
-                ax.fill_between(group["fraction"], group[kind] - group[f"{kind}_std"], group[kind] + group[f"{kind}_std"],
-                                color=colour, alpha=0.25, lw=0)
+                ax.fill_between(
+                    group["fraction"],
+                    group[kind] - group[f"{kind}_std"],
+                    group[kind] + group[f"{kind}_std"],
+                    color=colour,
+                    alpha=0.25,
+                    lw=0,
+                )
         ax.set_title(caption)
         ax.set_xlabel("fraction of the segment's bins (ranked order)")
         ax.set_xlim(0, 1)

@@ -92,15 +92,11 @@ def check_attr_axes(a: np.ndarray, freqs_hz=None, times_s=None):
     f = t = None
     if freqs_hz is not None:
         if f_out != f_in:
-            raise ValueError(
-                f"f_out ({f_out}) and f_in ({f_in}) differ; cannot share freqs_hz"
-            )
+            raise ValueError(f"f_out ({f_out}) and f_in ({f_in}) differ; cannot share freqs_hz")
         f = check_axis(freqs_hz, f_in, "freqs_hz")
     if times_s is not None:
         if t_out != t_in:
-            raise ValueError(
-                f"t_out ({t_out}) and t_in ({t_in}) differ; cannot share times_s"
-            )
+            raise ValueError(f"t_out ({t_out}) and t_in ({t_in}) differ; cannot share times_s")
         t = check_axis(times_s, t_in, "times_s")
     return f, t
 
@@ -226,6 +222,8 @@ def value_style(data, signed: bool):
     if signed:
         return SIGNED_CMAP, symmetric_norm(data)
     return ABS_CMAP, sequential_norm(data)
+
+
 def new_figure(figsize, **subplots_kw):
     """``(figure, axes)``: a constrained-layout figure of size ``figsize`` (inches) and its
     ``fig.subplots(**subplots_kw)``.

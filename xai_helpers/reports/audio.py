@@ -31,8 +31,11 @@ def audio_players(waves: dict[str, np.ndarray], sample_rate: int) -> str:
     divided by the same factor (:func:`common_scale`) so none clips and their relation is kept.
     """
     scale = common_scale(list(waves.values()))
-    rows = [f"<div style='display:flex;align-items:center;gap:1em'><b style='width:7em'>{html.escape(name)}</b>"
-            f"{_player(wave, scale, sample_rate)}</div>" for name, wave in waves.items()]
+    rows = [
+        f"<div style='display:flex;align-items:center;gap:1em'><b style='width:7em'>{html.escape(name)}</b>"
+        f"{_player(wave, scale, sample_rate)}</div>"
+        for name, wave in waves.items()
+    ]
     return "".join(rows) + _scale_note(scale)
 
 

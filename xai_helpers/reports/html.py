@@ -37,8 +37,20 @@ import nbformat
 
 from ..io.atomic import write_text_atomically
 
-__all__ = ["SECTION_KEY", "SECTION_OPEN_KEY", "SUMMARY_TAG", "ReportSummary", "export_html", "notebook_title",
-           "offline_notebook", "report_layout", "section", "summarize_report", "table_of_contents", "write_index"]
+__all__ = [
+    "SECTION_KEY",
+    "SECTION_OPEN_KEY",
+    "SUMMARY_TAG",
+    "ReportSummary",
+    "export_html",
+    "notebook_title",
+    "offline_notebook",
+    "report_layout",
+    "section",
+    "summarize_report",
+    "table_of_contents",
+    "write_index",
+]
 
 FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg")
 AUDIO_SUFFIXES = (".wav", ".flac")
@@ -95,8 +107,15 @@ details.xai-section>summary{cursor:pointer;font-weight:bold;padding:.2em 0;font-
 {% endblock output %}
 """
 
-_CONTAINERS = {"HBoxModel": "row", "VBoxModel": "column", "BoxModel": "row", "GridBoxModel": "row",
-               "TabModel": "column", "AccordionModel": "column", "StackModel": "column"}
+_CONTAINERS = {
+    "HBoxModel": "row",
+    "VBoxModel": "column",
+    "BoxModel": "row",
+    "GridBoxModel": "row",
+    "TabModel": "column",
+    "AccordionModel": "column",
+    "StackModel": "column",
+}
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _INLINE_MARKUP = re.compile(r"[`*_]|\[([^\]]*)\]\([^)]*\)")
 
@@ -166,8 +185,7 @@ def _render_widget(model_id: str, models: dict, depth: int = 0) -> tuple[str, bo
         if not parts:
             return None
         column = " xai-widget-column" if _CONTAINERS[name] == "column" else ""
-        return (f'<div class="xai-widget{column}">' + "".join(p[0] for p in parts) + "</div>",
-                any(p[1] for p in parts))
+        return (f'<div class="xai-widget{column}">' + "".join(p[0] for p in parts) + "</div>", any(p[1] for p in parts))
     if name in ("HTMLModel", "HTMLMathModel"):
         value = str(state.get("value", ""))
         return (f"<span>{value}</span>", False) if value.strip() else None
@@ -176,8 +194,10 @@ def _render_widget(model_id: str, models: dict, depth: int = 0) -> tuple[str, bo
         return (f"<span>{html.escape(value)}</span>", False) if value.strip() else None
     if name.endswith("ProgressModel"):
         low, high, value = (float(state.get(k, d)) for k, d in (("min", 0), ("max", 100), ("value", 0)))
-        return (f'<progress value="{value - low:g}" max="{max(high - low, 1e-12):g}">'
-                f"{value:g} / {high:g}</progress>", False)
+        return (
+            f'<progress value="{value - low:g}" max="{max(high - low, 1e-12):g}">{value:g} / {high:g}</progress>',
+            False,
+        )
     if name == "ImageModel":
         uri = _buffer_data_uri(model, "value", f"image/{state.get('format', 'png')}")
         return (f'<img alt="{description or "widget image"}" src="{uri}">', False) if uri else None
@@ -207,7 +227,9 @@ def _static_outputs(output: nbformat.NotebookNode, models: dict) -> list[nbforma
         markup, interactive = rendered
         if interactive:
             markup += f'<div class="xai-widget-note">static snapshot {html.escape(WIDGET_NOTE)}</div>'
-        return [nbformat.v4.new_output("display_data", data={"text/html": markup, "text/plain": data.get("text/plain", "")})]
+        return [
+            nbformat.v4.new_output("display_data", data={"text/html": markup, "text/plain": data.get("text/plain", "")})
+        ]
     text = str(data.get("text/plain", "")).strip()
     return [nbformat.v4.new_output("display_data", data={"text/plain": text or WIDGET_NOTE})]
 
@@ -235,14 +257,23 @@ def _tags(cell: nbformat.NotebookNode) -> list[str]:
 
 def _shown_outputs(cells: Iterable[nbformat.NotebookNode]) -> list[nbformat.NotebookNode]:
     """What a reader should see of ``cells``' outputs: displays, results and printed text (no errors, no stderr)."""
-    return [output for cell in cells for output in cell.get("outputs", [])
-            if output.get("output_type") in ("display_data", "execute_result")
-            or (output.get("output_type") == "stream" and output.get("name") == "stdout")]
+    return [
+        output
+        for cell in cells
+        for output in cell.get("outputs", [])
+        if output.get("output_type") in ("display_data", "execute_result")
+        or (output.get("output_type") == "stream" and output.get("name") == "stdout")
+    ]
 
 
 def _heading_levels(cells: Iterable[nbformat.NotebookNode]) -> list[int]:
     """Levels (1 to 6) of the markdown headings of ``cells``, in order."""
-    return [len(m.group(0).strip().split()[0]) for cell in cells if cell.cell_type == "markdown" for m in _HEADING.finditer(cell.source)]
+    return [
+        len(m.group(0).strip().split()[0])
+        for cell in cells
+        if cell.cell_type == "markdown"
+        for m in _HEADING.finditer(cell.source)
+    ]
 
 
 def report_layout(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -264,7 +295,9 @@ def report_layout(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     if any(level in TOC_LEVELS for level in _heading_levels(cells)[1:]):  # the first heading is the title
         toc = nbformat.v4.new_output("display_data", data={"text/html": _TOC_PLACEHOLDER, "text/plain": "contents"})
         top.append(nbformat.v4.new_code_cell("", id=_TOC_CELL, metadata={"tags": [_TOC_CELL]}, outputs=[toc]))
-    position = next((i for i, cell in enumerate(cells) if cell.cell_type == "markdown" and _HEADING.search(cell.source)), None)
+    position = next(
+        (i for i, cell in enumerate(cells) if cell.cell_type == "markdown" and _HEADING.search(cell.source)), None
+    )
     if position is None:
         nb.cells = top + cells
         return nb
@@ -272,7 +305,11 @@ def report_layout(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     cut = _HEADING.search(title_cell.source).end()
     head, rest = title_cell.source[:cut], title_cell.source[cut:]
     title_cell.source = head.rstrip()
-    intro = [nbformat.v4.new_markdown_cell(rest.strip("\n"), id=f"{title_cell.get('id', 'title')}-intro"[:64])] if rest.strip() else []
+    intro = (
+        [nbformat.v4.new_markdown_cell(rest.strip("\n"), id=f"{title_cell.get('id', 'title')}-intro"[:64])]
+        if rest.strip()
+        else []
+    )
     nb.cells = cells[: position + 1] + top + intro + cells[position + 1 :]
     return nb
 
@@ -292,7 +329,11 @@ def _nested_list(entries: list[tuple[int, str]]) -> str:
         j = i + 1
         while j < len(entries) and entries[j][0] > top:
             j += 1
-        parts.append(f"<li>{item}{_nested_list(entries[i + 1 : j])}</li>" if level == top else f"<li>{_nested_list(entries[i:j])}</li>")
+        parts.append(
+            f"<li>{item}{_nested_list(entries[i + 1 : j])}</li>"
+            if level == top
+            else f"<li>{_nested_list(entries[i:j])}</li>"
+        )
         i = j
     return "<ul>" + "".join(parts) + "</ul>"
 
@@ -312,7 +353,10 @@ def table_of_contents(body: str) -> str:
         text = " ".join(html.unescape(_TAG.sub("", inner)).split())
         if text:
             entries.append((level, match.group(2), text))
-    links = [(level, f'<a href="#{html.escape(html.unescape(anchor))}">{html.escape(text)}</a>') for level, anchor, text in entries]
+    links = [
+        (level, f'<a href="#{html.escape(html.unescape(anchor))}">{html.escape(text)}</a>')
+        for level, anchor, text in entries
+    ]
     nav = f'<nav class="xai-toc"><p class="xai-toc-title">Contents</p>{_nested_list(links)}</nav>' if links else ""
     return body.replace(_TOC_PLACEHOLDER, nav, 1)
 
@@ -332,9 +376,13 @@ def export_html(notebook_path: str | os.PathLike, html_path: str | os.PathLike, 
     nb = report_layout(offline_notebook(nbformat.read(str(notebook_path), as_version=4)))
     nb.metadata["title"] = title or notebook_title(nb) or notebook_path.stem
     exporter = HTMLExporter(
-        template_name="lab", template_file=_OFFLINE_TEMPLATE,
+        template_name="lab",
+        template_file=_OFFLINE_TEMPLATE,
         extra_loaders=[DictLoader({_OFFLINE_TEMPLATE: _OFFLINE_TEMPLATE_SOURCE})],
-        embed_images=True, exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+        embed_images=True,
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
     )
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": notebook_path.stem}})
     return write_text_atomically(Path(html_path), table_of_contents(body))
@@ -430,8 +478,12 @@ def summarize_report(html_path: str | os.PathLike) -> ReportSummary:
     parser.feed(path.read_text(encoding="utf-8"))
     parser.close()
     title = " ".join("".join(parser.title).split()) or path.stem
-    return ReportSummary(path, title, _shorten("".join(parser.paragraph), DESCRIPTION_CHARS),
-                         _thumbnail(parser.image) if parser.image else None)
+    return ReportSummary(
+        path,
+        title,
+        _shorten("".join(parser.paragraph), DESCRIPTION_CHARS),
+        _thumbnail(parser.image) if parser.image else None,
+    )
 
 
 def _file_groups(root: Path, files: Iterable[Path]) -> list[tuple[str, list[Path]]]:
@@ -449,11 +501,21 @@ def _link(root: Path, path: Path, text: str | None = None) -> str:
 
 def _report_card(root: Path, summary: ReportSummary) -> str:
     notebook = summary.path.with_suffix(".ipynb")
-    thumb = (f'<a href="{html.escape(summary.path.relative_to(root).as_posix())}"><img class="thumb" alt="first figure of '
-             f'{html.escape(summary.title)}" src="{summary.thumbnail}"></a>') if summary.thumbnail else '<div class="thumb"></div>'
-    links = _link(root, summary.path, "report") + (f" · {_link(root, notebook, 'executed notebook')}" if notebook.is_file() else "")
-    return (f'<div class="card">{thumb}<div><h3>{_link(root, summary.path, summary.title)}</h3>'
-            f"<p>{html.escape(summary.description)}</p><p class='links'>{links}</p></div></div>")
+    thumb = (
+        (
+            f'<a href="{html.escape(summary.path.relative_to(root).as_posix())}"><img class="thumb" alt="first figure of '
+            f'{html.escape(summary.title)}" src="{summary.thumbnail}"></a>'
+        )
+        if summary.thumbnail
+        else '<div class="thumb"></div>'
+    )
+    links = _link(root, summary.path, "report") + (
+        f" · {_link(root, notebook, 'executed notebook')}" if notebook.is_file() else ""
+    )
+    return (
+        f'<div class="card">{thumb}<div><h3>{_link(root, summary.path, summary.title)}</h3>'
+        f"<p>{html.escape(summary.description)}</p><p class='links'>{links}</p></div></div>"
+    )
 
 
 _INDEX_STYLE = (
@@ -465,8 +527,9 @@ _INDEX_STYLE = (
 )
 
 
-def write_index(reports_dir: str | os.PathLike, title: str = "nsnet2-xai reports",
-                extra_dirs: tuple[str | os.PathLike, ...] = ()) -> Path:
+def write_index(
+    reports_dir: str | os.PathLike, title: str = "nsnet2-xai reports", extra_dirs: tuple[str | os.PathLike, ...] = ()
+) -> Path:
     """Write ``reports_dir/index.html``: one card per HTML report (thumbnail of its first figure,
     title, first paragraph, links to the report and its executed notebook), then the other files
     under ``reports_dir`` (figures, audio, tables, notebooks, others) grouped by kind and folder.
@@ -476,7 +539,11 @@ def write_index(reports_dir: str | os.PathLike, title: str = "nsnet2-xai reports
     they are named in the text with their file count, not linked. Returns the index path.
     """
     root = Path(reports_dir).resolve()
-    found = [p for p in root.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)]
+    found = [
+        p
+        for p in root.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    ]
     reports = sorted(p for p in found if p.suffix == ".html" and p.name != "index.html")
     report_notebooks = {p.with_suffix(".ipynb") for p in reports}
     kinds = [
@@ -492,19 +559,28 @@ def write_index(reports_dir: str | os.PathLike, title: str = "nsnet2-xai reports
         f"<h2>{html.escape(kind)} ({len(paths)})</h2>"
         + "".join(
             f"<details{' open' if len(group) <= 12 else ''}><summary>{html.escape(folder)}/ ({len(group)})</summary><ul>"
-            + "".join(f"<li>{_link(root, p)}</li>" for p in group) + "</ul></details>"
+            + "".join(f"<li>{_link(root, p)}</li>" for p in group)
+            + "</ul></details>"
             for folder, group in _file_groups(root, paths)
         )
-        for kind, paths in kinds if paths
+        for kind, paths in kinds
+        if paths
     )
     outside = []
     for folder in map(Path, extra_dirs):
         if folder.resolve().is_dir():
             count = sum(1 for p in folder.resolve().rglob("*") if p.is_file())
-            shown = folder.resolve().relative_to(root.parent) if folder.resolve().is_relative_to(root.parent) else folder.resolve()
+            shown = (
+                folder.resolve().relative_to(root.parent)
+                if folder.resolve().is_relative_to(root.parent)
+                else folder.resolve()
+            )
             outside.append(f"<li><code>{html.escape(shown.as_posix())}</code>: {count} files</li>")
-    outside_html = ("<h2>Also written by this run, outside this folder (not linked)</h2><ul>" + "".join(outside) + "</ul>"
-                    if outside else "")
+    outside_html = (
+        "<h2>Also written by this run, outside this folder (not linked)</h2><ul>" + "".join(outside) + "</ul>"
+        if outside
+        else ""
+    )
     page = (
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{_INDEX_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"

@@ -24,7 +24,10 @@ from .tables import captioned
 
 
 def show_enhancements(
-    corpus: Sequence[NoisyFile], sample_rate: int, segment_s: tuple[float, float] | None = None, model: str = DEFAULT_MODEL
+    corpus: Sequence[NoisyFile],
+    sample_rate: int,
+    segment_s: tuple[float, float] | None = None,
+    model: str = DEFAULT_MODEL,
 ) -> list[dict[str, object]]:
     """Run the enhancer ``model`` (a registered name or an import path) on every noisy file, display its overview figure and players (clean, noisy,
     enhanced) in a section of its own (the report folds all but the first), and return one row per file: its condition and every score of
@@ -35,9 +38,13 @@ def show_enhancements(
     for index, item in enumerate(corpus):
         result = enhance_details(item.noisy, sample_rate, model)
         folded = section(item.name, opened=index == 0)
-        display(plot_enhancement_overview(result, clean=item.clean, title=item.name, segment_s=segment_s), metadata=folded)
-        display(HTML(audio_players({"clean": item.clean, "noisy": item.noisy, "enhanced": result.enhanced}, sample_rate)),
-                metadata=folded)
+        display(
+            plot_enhancement_overview(result, clean=item.clean, title=item.name, segment_s=segment_s), metadata=folded
+        )
+        display(
+            HTML(audio_players({"clean": item.clean, "noisy": item.noisy, "enhanced": result.enhanced}, sample_rate)),
+            metadata=folded,
+        )
         noisy = quality_scores(item.clean, item.noisy, sample_rate, source=item.noisy_path.name)
         enhanced = quality_scores(item.clean, result.enhanced, sample_rate, source=f"{item.noisy_path.name} (enhanced)")
         row = {"file": item.name, "model": result.model, "condition": item.params.get("condition", "")}
@@ -63,9 +70,13 @@ def quality_table(scores: list[dict[str, object]]) -> pd.DataFrame:
 def style_quality_table(table: pd.DataFrame) -> Styler:
     """``table`` for display, captioned: 2 decimals (3 for STOI), ``n/a`` where a score could not apply."""
     models = ", ".join(sorted(set(table["model"]))) if "model" in table else "the model"
-    return captioned(table, f"PESQ, STOI and SI-SDR of the noisy input and of {models}'s output against the clean speech, "
-                            "and the improvement (enhanced - noisy), per file.", precision=2,
-                     formats={score_column("STOI", stage): "{:.3f}" for stage in STAGES})
+    return captioned(
+        table,
+        f"PESQ, STOI and SI-SDR of the noisy input and of {models}'s output against the clean speech, "
+        "and the improvement (enhanced - noisy), per file.",
+        precision=2,
+        formats={score_column("STOI", stage): "{:.3f}" for stage in STAGES},
+    )
 
 
 def write_quality_table(table: pd.DataFrame, output_dir: str | os.PathLike) -> Path:
@@ -76,10 +87,19 @@ def write_quality_table(table: pd.DataFrame, output_dir: str | os.PathLike) -> P
 def corpus_table(corpus: Sequence[NoisyFile]) -> Styler:
     """One row per noisy file, captioned: its name, derived seed and achieved SNR (dB)."""
     table = pd.DataFrame(
-        [{"file": item.noisy_path.name, "seed": item.params["derived_seed"], "achieved SNR (dB)": item.params["achieved_snr_db"]}
-         for item in corpus], columns=["file", "seed", "achieved SNR (dB)"]
+        [
+            {
+                "file": item.noisy_path.name,
+                "seed": item.params["derived_seed"],
+                "achieved SNR (dB)": item.params["achieved_snr_db"],
+            }
+            for item in corpus
+        ],
+        columns=["file", "seed", "achieved SNR (dB)"],
     ).set_index("file")
-    return captioned(table, "The noisy files written: the seed each noise was drawn with and the SNR it reached.", precision=2)
+    return captioned(
+        table, "The noisy files written: the seed each noise was drawn with and the SNR it reached.", precision=2
+    )
 
 
 def _mean_change(table: pd.DataFrame, metric: str) -> str:
@@ -90,22 +110,30 @@ def _mean_change(table: pd.DataFrame, metric: str) -> str:
         return f"{metric} {NA}"
     digits = 3 if metric == "STOI" else 2
     unit = " dB" if QUALITY_UNITS[metric] == "dB" else ""
-    return (f"{metric} {noisy[valid].mean():.{digits}f} → {enhanced[valid].mean():.{digits}f}{unit} "
-            f"({improvement[valid].mean():+.{digits}f}, higher in {int((improvement[valid] > 0).sum())} of {int(valid.sum())} files)")
+    return (
+        f"{metric} {noisy[valid].mean():.{digits}f} → {enhanced[valid].mean():.{digits}f}{unit} "
+        f"({improvement[valid].mean():+.{digits}f}, higher in {int((improvement[valid] > 0).sum())} of {int(valid.sum())} files)"
+    )
 
 
-def summary(corpus: Sequence[NoisyFile], quality: pd.DataFrame, noise_type: str, noise_options: dict[str, object]) -> Markdown:
+def summary(
+    corpus: Sequence[NoisyFile], quality: pd.DataFrame, noise_type: str, noise_options: dict[str, object]
+) -> Markdown:
     """What notebook 01 shows and what it found, read off the run's numbers (Markdown): the files and
     the noise, the achieved SNRs, and the mean PESQ, STOI and SI-SDR of noisy and enhanced speech with
     the number of files the model improved (``quality`` as :func:`quality_table` gives it)."""
     options = "; ".join(f"{name} {value}" for name, value in noise_options.items())
-    snrs = np.array([float(item.params["achieved_snr_db"]) for item in corpus
-                     if item.params.get("achieved_snr_db") is not None], dtype=float)
+    snrs = np.array(
+        [float(item.params["achieved_snr_db"]) for item in corpus if item.params.get("achieved_snr_db") is not None],
+        dtype=float,
+    )
     snrs = snrs[np.isfinite(snrs)]
     snr = f", achieved SNR {snrs.min():.1f} to {snrs.max():.1f} dB" if snrs.size else ""
-    shows = (f"**What this shows.** {len(corpus)} noisy file(s): clean speech with `{noise_type}` noise ({options}{snr}), "
-             f"denoised by {', '.join(sorted(set(quality['model']))) if 'model' in quality else 'the model'}. Per file: waveforms, spectrograms, the gain mask and players; then PESQ, STOI and "
-             "SI-SDR of the noisy input and of the enhanced output against the clean speech.")
+    shows = (
+        f"**What this shows.** {len(corpus)} noisy file(s): clean speech with `{noise_type}` noise ({options}{snr}), "
+        f"denoised by {', '.join(sorted(set(quality['model']))) if 'model' in quality else 'the model'}. Per file: waveforms, spectrograms, the gain mask and players; then PESQ, STOI and "
+        "SI-SDR of the noisy input and of the enhanced output against the clean speech."
+    )
     if quality.empty:
         return Markdown(shows + "\n\n**What we found.** No file was processed.")
     found = "; ".join(_mean_change(quality, metric) for metric in QUALITY_METRICS)

@@ -26,7 +26,12 @@ PANELS = {"top": "top", "flop": "flop", "random": "random (first seed)"}
 """Order key -> panel title of the selection and mask-change figures."""
 
 
-PLAYER_ROWS = {"original": "original", "top": "top amplified", "flop": "flop amplified", "random": "random amplified (first seed)"}
+PLAYER_ROWS = {
+    "original": "original",
+    "top": "top amplified",
+    "flop": "flop amplified",
+    "random": "random amplified (first seed)",
+}
 """Wave key -> row label of the players."""
 PLAYER_COLUMNS = ("input", "enhanced output")
 CONTEXT_S = 0.25
@@ -59,8 +64,10 @@ class PlayerClips:
     def describe(self, name: str) -> str:
         """Where the clips sit in the file, in words."""
         (seg_start, seg_end), (clip_start, clip_end) = self.segment_s, self.clip_s
-        return (f"{name}: the explained segment is {seg_start:.2f} to {seg_end:.2f} s of the file; the clips play "
-                f"{clip_start:.2f} to {clip_end:.2f} s, all scaled alike (true relative loudness).")
+        return (
+            f"{name}: the explained segment is {seg_start:.2f} to {seg_end:.2f} s of the file; the clips play "
+            f"{clip_start:.2f} to {clip_end:.2f} s, all scaled alike (true relative loudness)."
+        )
 
 
 def player_clips(result: FilePerturbation, context_s: float = CONTEXT_S) -> PlayerClips:
@@ -73,49 +80,79 @@ def player_clips(result: FilePerturbation, context_s: float = CONTEXT_S) -> Play
     n_samples = len(result.waves["original"])
     first = max(0, int(round((seg_start - context_s) * result.sample_rate)))
     last = min(n_samples, int(round((seg_end + context_s) * result.sample_rate)))
-    clips = {label: {PLAYER_COLUMNS[0]: np.asarray(result.waves[key])[first:last],
-                     PLAYER_COLUMNS[1]: np.asarray(result.enhanced[key])[first:last]}
-             for key, label in PLAYER_ROWS.items() if key in result.waves and key in result.enhanced}
+    clips = {
+        label: {
+            PLAYER_COLUMNS[0]: np.asarray(result.waves[key])[first:last],
+            PLAYER_COLUMNS[1]: np.asarray(result.enhanced[key])[first:last],
+        }
+        for key, label in PLAYER_ROWS.items()
+        if key in result.waves and key in result.enhanced
+    }
     return PlayerClips((seg_start, seg_end), (first / result.sample_rate, last / result.sample_rate), clips)
 
 
-def show_selections(done: Sequence[FilePerturbation], gain_db: float, ranking: str, output_dir: str | os.PathLike,
-                    underlay: bool = True) -> None:
+def show_selections(
+    done: Sequence[FilePerturbation], gain_db: float, ranking: str, output_dir: str | os.PathLike, underlay: bool = True
+) -> None:
     """Per file (a section of its own; the report folds all but the first): the amplified bins of top, flop
     and the first random selection, over the segment's input spectrogram in grey if ``underlay``; written to
     ``{file}_selection.png``."""
     for index, result in enumerate(done):
-        fig = plot_selection(_panels(result.selections), result.freqs_hz, result.times_s, gain_db,
-                             title=f"{result.basename}: amplified bins ({ranking} ranking)",
-                             underlay=result.features if underlay else None)
+        fig = plot_selection(
+            _panels(result.selections),
+            result.freqs_hz,
+            result.times_s,
+            gain_db,
+            title=f"{result.basename}: amplified bins ({ranking} ranking)",
+            underlay=result.features if underlay else None,
+        )
         save_png(fig, Path(output_dir) / f"{result.basename}_selection.png")
         display(fig, metadata=section(result.basename, opened=index == 0))
 
 
-def show_mask_changes(done: Sequence[FilePerturbation], gain_db: float, output_dir: str | os.PathLike,
-                      context_s: float = CONTEXT_S) -> None:
+def show_mask_changes(
+    done: Sequence[FilePerturbation], gain_db: float, output_dir: str | os.PathLike, context_s: float = CONTEXT_S
+) -> None:
     """Per file (a section of its own; the report folds all but the first): the mask change of each selection
     (``{file}_mask_change.png``), its amplification table and the players of :func:`player_clips` (inputs
     and the model's outputs, cut to the segment)."""
     for index, result in enumerate(done):
         folded = section(result.basename, opened=index == 0)
-        fig = plot_mask_change(_panels(result.changes), result.freqs_hz, result.times_s,
-                               title=f"{result.basename}: mask change after +{gain_db:g} dB")
+        fig = plot_mask_change(
+            _panels(result.changes),
+            result.freqs_hz,
+            result.times_s,
+            title=f"{result.basename}: mask change after +{gain_db:g} dB",
+        )
         save_png(fig, Path(output_dir) / f"{result.basename}_mask_change.png")
         display(fig, metadata=folded)
-        display(captioned(result.amplification.set_index("order"),
-                          f"{result.basename}: amplification by {gain_db:g} dB. Mean |mask change| and mean signed change over "
-                          "the segment (random: mean over seeds, with their std), and the gain the selected bins realise "
-                          "after resynthesis.", precision=4), metadata=folded)
+        display(
+            captioned(
+                result.amplification.set_index("order"),
+                f"{result.basename}: amplification by {gain_db:g} dB. Mean |mask change| and mean signed change over "
+                "the segment (random: mean over seeds, with their std), and the gain the selected bins realise "
+                "after resynthesis.",
+                precision=4,
+            ),
+            metadata=folded,
+        )
         clips = player_clips(result, context_s)
-        display(HTML(audio_grid(clips.clips, result.sample_rate, html.escape(clips.describe(result.basename)))), metadata=folded)
+        display(
+            HTML(audio_grid(clips.clips, result.sample_rate, html.escape(clips.describe(result.basename)))),
+            metadata=folded,
+        )
 
 
 def status_table(results: Sequence[FilePerturbation]) -> Styler:
     """One row per input file, captioned: perturbed, skipped or failed, the attribution file used, and why."""
-    table = pd.DataFrame([result.status_row() for result in results], columns=["file", "status", "attributions", "message"])
-    return captioned(table.set_index("file"), "Every input file: perturbed, skipped (no attribution file for the method) "
-                                              "or failed (the message says why), and the attribution file used.")
+    table = pd.DataFrame(
+        [result.status_row() for result in results], columns=["file", "status", "attributions", "message"]
+    )
+    return captioned(
+        table.set_index("file"),
+        "Every input file: perturbed, skipped (no attribution file for the method) "
+        "or failed (the message says why), and the attribution file used.",
+    )
 
 
 def reference_table(done: Sequence[FilePerturbation]) -> Styler | None:
@@ -123,9 +160,12 @@ def reference_table(done: Sequence[FilePerturbation]) -> Styler | None:
     if not done:
         return None
     table = pd.DataFrame([{"file": result.source.name, **result.reference} for result in done]).set_index("file")
-    return captioned(table, "Per file: the mean mask of the input and of the baseline over the segment, their difference, "
-                            "and the attributions' sum per output bin (a complete method makes it equal to the difference).",
-                     precision=4)
+    return captioned(
+        table,
+        "Per file: the mean mask of the input and of the baseline over the segment, their difference, "
+        "and the attributions' sum per output bin (a complete method makes it equal to the difference).",
+        precision=4,
+    )
 
 
 def show_curves(done: Sequence[FilePerturbation], method: str, ranking: str, output_dir: str | os.PathLike) -> None:
@@ -141,10 +181,21 @@ def show_areas(done: Sequence[FilePerturbation]) -> None:
     if not done:
         return
     areas = pd.concat([result.areas.assign(file=result.source.name) for result in done], ignore_index=True)
-    display(captioned(areas.set_index(["file", "order"]), "Areas under the deletion and insertion curves per file and "
-                      "order (random: mean over seeds, with their std).", precision=4))
-    display(captioned(areas.groupby(["method", "order"], sort=False)[["deletion_area", "insertion_area"]].mean(),
-                      "Areas under the curves, mean over files.", precision=4))
+    display(
+        captioned(
+            areas.set_index(["file", "order"]),
+            "Areas under the deletion and insertion curves per file and "
+            "order (random: mean over seeds, with their std).",
+            precision=4,
+        )
+    )
+    display(
+        captioned(
+            areas.groupby(["method", "order"], sort=False)[["deletion_area", "insertion_area"]].mean(),
+            "Areas under the curves, mean over files.",
+            precision=4,
+        )
+    )
 
 
 def amplification_table(done: Sequence[FilePerturbation]) -> pd.DataFrame | None:
@@ -159,8 +210,14 @@ def show_amplification(done: Sequence[FilePerturbation]) -> None:
     """:func:`amplification_table`, captioned (nothing when no file was perturbed)."""
     table = amplification_table(done)
     if table is not None:
-        display(captioned(table, "Mean |mask change| after amplifying the top, flop and random selections, per file "
-                                 "(random: mean over seeds).", precision=4))
+        display(
+            captioned(
+                table,
+                "Mean |mask change| after amplifying the top, flop and random selections, per file "
+                "(random: mean over seeds).",
+                precision=4,
+            )
+        )
 
 
 def quality_change_table(done: Sequence[FilePerturbation]) -> pd.DataFrame | None:
@@ -199,9 +256,19 @@ def show_quality_changes(done: Sequence[FilePerturbation]) -> pd.DataFrame | Non
     table = quality_change_table(done)
     if table is None:
         return None
-    display(captioned(table, "The enhanced output's PESQ, STOI and SI-SDR per file and order: the enhanced original's "
-                             "score, the score after amplification (random: mean over seeds) and the change.", precision=3))
-    display(captioned(mean_quality_changes(table), "Change of each score after amplification, mean over files.", precision=3))
+    display(
+        captioned(
+            table,
+            "The enhanced output's PESQ, STOI and SI-SDR per file and order: the enhanced original's "
+            "score, the score after amplification (random: mean over seeds) and the change.",
+            precision=3,
+        )
+    )
+    display(
+        captioned(
+            mean_quality_changes(table), "Change of each score after amplification, mean over files.", precision=3
+        )
+    )
     return table
 
 
@@ -215,10 +282,12 @@ def summary(results: Sequence[FilePerturbation], settings: PerturbationSettings)
     |mask change| of top, flop and random (and in how many files top and flop beat random), the mean
     signed change, the deletion areas and the enhanced output's PESQ change, all from ``results``."""
     done = [result for result in results if result.status == "perturbed"]
-    shows = (f"**What this shows.** In each file's explained segment, the top and the flop {settings.top_percent:g} % of the "
-             f"bins by `{settings.method}` attribution ({settings.ranking} ranking) are amplified by {settings.gain_db:g} dB, "
-             f"against {settings.n_random} random selections of the same size: how {settings.model}'s mask moves, what its output "
-             "sounds like (players) and scores (PESQ, STOI, SI-SDR), and deletion / insertion curves.")
+    shows = (
+        f"**What this shows.** In each file's explained segment, the top and the flop {settings.top_percent:g} % of the "
+        f"bins by `{settings.method}` attribution ({settings.ranking} ranking) are amplified by {settings.gain_db:g} dB, "
+        f"against {settings.n_random} random selections of the same size: how {settings.model}'s mask moves, what its output "
+        "sounds like (players) and scores (PESQ, STOI, SI-SDR), and deletion / insertion curves."
+    )
     left = len(results) - len(done)
     left_text = f" {left} file(s) skipped or failed (first table)." if left else ""
     if not done:
@@ -231,12 +300,16 @@ def summary(results: Sequence[FilePerturbation], settings: PerturbationSettings)
     deletion = _mean_by_order(done, "areas", "deletion_area")
     pesq = mean_quality_changes(quality_change_table(done))[quality_column("PESQ", "change")]
     orders = ("top", "flop", "random")
-    found = (f"Segment{'s' if len(spans) > 1 else ''} at {where} of the file. Mean |mask change| over {len(done)} file(s): "
-             + ", ".join(f"{o} {mean_abs[o]:.4f}" for o in orders)
-             + f"; more than random in {int((by_file['top'] > by_file['random']).sum())} of {len(done)} files for top and "
-             f"{int((by_file['flop'] > by_file['random']).sum())} for flop. Mean signed change: "
-             + ", ".join(f"{o} {signed[o]:+.4f}" for o in orders)
-             + ". Deletion area: " + ", ".join(f"{o} {deletion[o]:.3f}" for o in orders)
-             + ". Enhanced output's PESQ change: "
-             + ", ".join(f"{o} {pesq[o]:+.3f}" if np.isfinite(pesq[o]) else f"{o} n/a" for o in orders) + ".")
+    found = (
+        f"Segment{'s' if len(spans) > 1 else ''} at {where} of the file. Mean |mask change| over {len(done)} file(s): "
+        + ", ".join(f"{o} {mean_abs[o]:.4f}" for o in orders)
+        + f"; more than random in {int((by_file['top'] > by_file['random']).sum())} of {len(done)} files for top and "
+        f"{int((by_file['flop'] > by_file['random']).sum())} for flop. Mean signed change: "
+        + ", ".join(f"{o} {signed[o]:+.4f}" for o in orders)
+        + ". Deletion area: "
+        + ", ".join(f"{o} {deletion[o]:.3f}" for o in orders)
+        + ". Enhanced output's PESQ change: "
+        + ", ".join(f"{o} {pesq[o]:+.3f}" if np.isfinite(pesq[o]) else f"{o} n/a" for o in orders)
+        + "."
+    )
     return Markdown(f"{shows}\n\n**What we found.** {found}{left_text}")

@@ -30,8 +30,13 @@ def explained_segment(segment_start_s: float, segment_duration_s: float | None) 
     return float(segment_start_s), float(segment_duration_s)
 
 
-def show_snr_maps(corpus: Sequence[NoisyFile], sample_rate: int, segment_s: tuple[float, float] | None = None,
-                  threshold_db: float = 0.0, model: str = DEFAULT_MODEL) -> None:
+def show_snr_maps(
+    corpus: Sequence[NoisyFile],
+    sample_rate: int,
+    segment_s: tuple[float, float] | None = None,
+    threshold_db: float = 0.0,
+    model: str = DEFAULT_MODEL,
+) -> None:
     """Display :func:`~xai_helpers.plots.overview.plot_snr_overview` of every file of ``corpus``: its clean
     speech as the corpus holds it (``item.clean``, the file its record names, loaded at ``sample_rate``) and
     its noise read from the file its record names (``ValueError`` naming the file if it has no record)."""
@@ -40,9 +45,21 @@ def show_snr_maps(corpus: Sequence[NoisyFile], sample_rate: int, segment_s: tupl
     for item in corpus:
         record = read_record(item.noisy_path)
         if not record or not record.get("clean_path") or not record.get("noise_path"):
-            raise ValueError(f"{item.noisy_path}: no JSON record naming its clean and noise files (written by notebook 01)")
+            raise ValueError(
+                f"{item.noisy_path}: no JSON record naming its clean and noise files (written by notebook 01)"
+            )
         noise = load_audio(record["noise_path"], sample_rate, check=False)
         snr_db = snr_map_db(item.clean, noise, config)
         zero_mask = zero_signal_mask(snr_db.shape[1], sample_rate, model)
-        display(plot_snr_overview(snr_db, zero_mask, config.frequencies_hz(), config.frame_times_s(snr_db.shape[1]),
-                                  threshold_db, segment_s, title=item.name, model=model.name))
+        display(
+            plot_snr_overview(
+                snr_db,
+                zero_mask,
+                config.frequencies_hz(),
+                config.frame_times_s(snr_db.shape[1]),
+                threshold_db,
+                segment_s,
+                title=item.name,
+                model=model.name,
+            )
+        )

@@ -22,7 +22,6 @@ from ..plots.style import NA
 __all__ = ["NA", "captioned", "numeric_key", "order_key", "sort_labels"]
 
 
-
 def numeric_key(label: object) -> tuple:
     """Sort key: labels holding a number first, in the order of their first number (read by
     :func:`~xai_helpers.experiments.faithfulness.condition_level_db`: a sign, the minus sign ``−``, decimals and
@@ -60,15 +59,19 @@ def sort_labels(
         if not -labels.nlevels <= level < labels.nlevels:
             raise ValueError(f"level {level} does not exist: the {axis} have {labels.nlevels} levels")
         level = level % labels.nlevels
-        first_seen = [{value: rank for rank, value in enumerate(dict.fromkeys(labels.get_level_values(n)))}
-                      for n in range(labels.nlevels)]
+        first_seen = [
+            {value: rank for rank, value in enumerate(dict.fromkeys(labels.get_level_values(n)))}
+            for n in range(labels.nlevels)
+        ]
 
         def position_key(position: int) -> tuple:
             label = labels[position]
             return tuple(key(value) if n == level else (first_seen[n][value],) for n, value in enumerate(label))
     else:
+
         def position_key(position: int) -> tuple:
             return key(labels[position])
+
     order = sorted(range(len(labels)), key=position_key)
     return frame.iloc[:, order] if axis == "columns" else frame.iloc[order]
 
@@ -83,7 +86,11 @@ def _breakable(label: object) -> object:
 
 
 def captioned(
-    frame: pd.DataFrame, caption: str, precision: int = 3, drop_empty: bool = False, formats: dict[object, str] | None = None
+    frame: pd.DataFrame,
+    caption: str,
+    precision: int = 3,
+    drop_empty: bool = False,
+    formats: dict[object, str] | None = None,
 ) -> Styler:
     """``frame`` for display: ``caption`` above it, floats with ``precision`` decimals, :data:`NA`
     for missing values, column labels that may wrap after ``/`` and ``_``; ``formats`` maps columns to a format of their own (``{"|delta| max": "{:.1e}"}``).
@@ -97,7 +104,9 @@ def captioned(
             frame = frame.drop(columns=empty)
             names = dict.fromkeys(str(c[0] if isinstance(c, tuple) else c) for c in empty)
             caption = f"{caption} Left out, without any value: {', '.join(names)}."
-    styler = frame.style.format(precision=precision, na_rep=NA).set_caption(caption).format_index(_breakable, axis="columns")
+    styler = (
+        frame.style.format(precision=precision, na_rep=NA).set_caption(caption).format_index(_breakable, axis="columns")
+    )
     for column, spec in (formats or {}).items():
         if column in frame.columns:
             styler = styler.format(spec, na_rep=NA, subset=[column])

@@ -53,8 +53,12 @@ def near_share(time_map: np.ndarray, frames: int) -> float:
     return float(values[(lag >= 0) & (lag < frames)].sum() / total) if total > 0 else float("nan")
 
 
-def influence_reach(h5_paths: Sequence[str | os.PathLike], low_hz: float | None, near_ms: float = NEAR_MS,
-                    maps: Mapping[Path, InfluenceMaps] | None = None) -> pd.DataFrame:
+def influence_reach(
+    h5_paths: Sequence[str | os.PathLike],
+    low_hz: float | None,
+    near_ms: float = NEAR_MS,
+    maps: Mapping[Path, InfluenceMaps] | None = None,
+) -> pd.DataFrame:
     """One row per all-bins attribution file of ``h5_paths`` (others are left out): its file name,
     :func:`low_frequency_share` of ``Σ|a|`` up to ``low_hz`` (Hz; ``None``: :data:`LOW_HZ`) and :func:`near_share` of its ``Σ|a|`` time map
     within ``near_ms`` (ms, rounded to whole frames of the file's hop). ``maps``: the files' influence maps already
@@ -71,12 +75,19 @@ def influence_reach(h5_paths: Sequence[str | os.PathLike], low_hz: float | None,
             times = stored.times_s
             hop_s = float(np.min(np.diff(times))) if times.size > 1 else 1.0
             frames = max(1, int(round(near_ms / 1000 / hop_s)))
-            rows.append((os.path.basename(path), low_frequency_share(influence.global_maps["abs_sum"], stored.freqs_hz, low_hz),
-                         near_share(influence.time_influence, frames)))
+            rows.append(
+                (
+                    os.path.basename(path),
+                    low_frequency_share(influence.global_maps["abs_sum"], stored.freqs_hz, low_hz),
+                    near_share(influence.time_influence, frames),
+                )
+            )
     return pd.DataFrame(rows, columns=list(REACH_COLUMNS))
 
 
-def show_bands(report: BatchPlotReport, scale: str, n_bands: int, share: bool, output_dir: str | os.PathLike) -> BandAttribution:
+def show_bands(
+    report: BatchPlotReport, scale: str, n_bands: int, share: bool, output_dir: str | os.PathLike
+) -> BandAttribution:
     """The band analysis of the files of ``report`` (:func:`~xai_helpers.analysis.bands.band_attribution` with its
     aggregation, reading the maps it kept): its figure, written to ``output_dir/bands_{method}_{aggregation}_{scale}.png``,
     the files left out of it, and its table (4 decimals); returned for :func:`summary`."""
@@ -87,9 +98,15 @@ def show_bands(report: BatchPlotReport, scale: str, n_bands: int, share: bool, o
     for name, reason in bands.left_out:
         print(f"left out of the band analysis: {name}: {reason}")
     values = "shares of the file's total |value|" if share else "sums in attribution units"
-    display(captioned(bands.table(), f"Attribution per input frequency band ({len(bands.edges_hz) - 1} {scale} bands, "
-                      f"{report.aggregation}; each file's bands as {values}): one row per file, then the mean and the "
-                      "standard deviation over files.", precision=4))
+    display(
+        captioned(
+            bands.table(),
+            f"Attribution per input frequency band ({len(bands.edges_hz) - 1} {scale} bands, "
+            f"{report.aggregation}; each file's bands as {values}): one row per file, then the mean and the "
+            "standard deviation over files.",
+            precision=4,
+        )
+    )
     return bands
 
 
@@ -101,8 +118,14 @@ def _spread(values: pd.Series) -> str:
     return f"{shares.mean():.0f} % ({shares.min():.0f}-{shares.max():.0f} % over {len(shares)} files)"
 
 
-def summary(report: BatchPlotReport, bands: BandAttribution, reach: pd.DataFrame, options: MapOptions, low_hz: float | None,
-            near_ms: float = NEAR_MS) -> Markdown:
+def summary(
+    report: BatchPlotReport,
+    bands: BandAttribution,
+    reach: pd.DataFrame,
+    options: MapOptions,
+    low_hz: float | None,
+    near_ms: float = NEAR_MS,
+) -> Markdown:
     """What notebook 03 shows and what it found (Markdown): the method, aggregation and map options; the files
     plotted, skipped and left out (``report``); the mean share of ``Σ|a|`` up to ``low_hz`` (Hz) and of the time
     map within ``near_ms`` (ms) of the output frame (``reach``: :func:`influence_reach`); the band with the
@@ -111,20 +134,32 @@ def summary(report: BatchPlotReport, bands: BandAttribution, reach: pd.DataFrame
     method = report.method or "any method"
     scale = f"log scale from {options.log_floor:g} of the peak" if options.log_floor else "linear scale"
     of_model = f" of {report.model}" if report.model else ""
-    shows = (f"**What this shows.** Influence maps of the `{method}` attributions{of_model} of {len(report.plotted)} file(s), "
-             f"aggregated with `{report.aggregation}`: global ({scale}), ")
-    shows += (f"input time → output time and input frequency → output frequency "
-              f"({'row-normalised' if options.normalisation == 'rows' else 'raw sums'}), one output bin's map, "
-              f"attribution per input band ({bands.scale}, {len(bands.edges_hz) - 1} bands), and an explorer of any bin.")
-    found = [f"Files: {len(report.plotted)} plotted, {len(report.skipped)} without attributions, "
-             f"{len(report.damaged)} damaged or incomplete left out."]
+    shows = (
+        f"**What this shows.** Influence maps of the `{method}` attributions{of_model} of {len(report.plotted)} file(s), "
+        f"aggregated with `{report.aggregation}`: global ({scale}), "
+    )
+    shows += (
+        f"input time → output time and input frequency → output frequency "
+        f"({'row-normalised' if options.normalisation == 'rows' else 'raw sums'}), one output bin's map, "
+        f"attribution per input band ({bands.scale}, {len(bands.edges_hz) - 1} bands), and an explorer of any bin."
+    )
+    found = [
+        f"Files: {len(report.plotted)} plotted, {len(report.skipped)} without attributions, "
+        f"{len(report.damaged)} damaged or incomplete left out."
+    ]
     if len(reach):
-        found.append(f"Input frequencies up to {low_hz:g} Hz carry {_spread(reach['low_share'])} of Σ|a|; "
-                     f"{_spread(reach['near_share'])} of the time map's |attribution| lies within {near_ms:g} ms "
-                     "behind the output frame (the rest reaches further back).")
+        found.append(
+            f"Input frequencies up to {low_hz:g} Hz carry {_spread(reach['low_share'])} of Σ|a|; "
+            f"{_spread(reach['near_share'])} of the time map's |attribution| lies within {near_ms:g} ms "
+            "behind the output frame (the rest reaches further back)."
+        )
     if len(bands.values):
         mean = np.abs(bands.mean)
         top = int(np.argmax(mean))
-        share = f"{bands.mean[top] * 100:.0f} % of each file's total on average" if bands.share else f"{bands.mean[top]:.3g} on average"
+        share = (
+            f"{bands.mean[top] * 100:.0f} % of each file's total on average"
+            if bands.share
+            else f"{bands.mean[top]:.3g} on average"
+        )
         found.append(f"Top band of the band analysis: {band_labels(bands.edges_hz)[top]} Hz ({share}).")
     return Markdown(f"{shows}\n\n**What we found.** " + " ".join(found))

@@ -72,8 +72,10 @@ def run_notebook(notebook: Path, reports_dir: Path, parameters: dict[str, object
     try:
         html_path = execute_notebook(notebook, executed, accepted, threads=os.cpu_count() or 1, terminal_progress=True)
     except papermill.PapermillExecutionError as error:
-        raise RuntimeError(f"{notebook.name} failed at cell {error.exec_count}: {error.ename}: {error.evalue} "
-                           f"(executed notebook kept as the log: {executed})") from error
+        raise RuntimeError(
+            f"{notebook.name} failed at cell {error.exec_count}: {error.ename}: {error.evalue} "
+            f"(executed notebook kept as the log: {executed})"
+        ) from error
     logger.info("%s ran in %.1f s -> %s", notebook.name, time.perf_counter() - started, html_path)
     return html_path
 
@@ -91,8 +93,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m xai_helpers.run.book", description=__doc__.split("\n\n")[0])
     parser.add_argument("--notebooks", nargs="*", help="numbers of the notebooks to run (default: all)")
     parser.add_argument("--reports", type=Path, default=REPORTS_DIR, help="output folder (default: reports/)")
-    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        help="parameter override, value parsed as YAML (repeatable)")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="parameter override, value parsed as YAML (repeatable)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     parameters = {name: _parse_value(value) for name, value in args.parameter}

@@ -12,8 +12,13 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-                    "VECLIB_MAXIMUM_THREADS")
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
 KERNEL_NAME = "python3"
 """The kernel of the environment running papermill (ipykernel's own spec)."""
 
@@ -55,13 +60,16 @@ seconds"). No cell has run then, so starting again is safe."""
 
 def kernel_failed_to_start(error: BaseException) -> bool:
     """True for the errors of a kernel that never came up (no cell ran), which :func:`execute_notebook` retries."""
-    return (type(error).__name__ == "ZMQError"
-            or isinstance(error, RuntimeError) and ("Kernel didn't respond" in str(error)
-                                                    or "Kernel died before replying" in str(error)))
+    return (
+        type(error).__name__ == "ZMQError"
+        or isinstance(error, RuntimeError)
+        and ("Kernel didn't respond" in str(error) or "Kernel died before replying" in str(error))
+    )
 
 
-def execute_notebook(notebook: Path, executed: Path, parameters: Mapping[str, object], threads: int = 1,
-                     terminal_progress: bool = False) -> Path:
+def execute_notebook(
+    notebook: Path, executed: Path, parameters: Mapping[str, object], threads: int = 1, terminal_progress: bool = False
+) -> Path:
     """Run ``notebook`` with papermill into ``executed`` (a kernel with ``threads`` threads) and export
     its HTML beside it, also when a cell fails (then the papermill error is raised after the export).
     ``terminal_progress``: the kernel also writes per-file progress and warnings to this terminal
@@ -78,18 +86,31 @@ def execute_notebook(notebook: Path, executed: Path, parameters: Mapping[str, ob
         for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
             try:
                 papermill.execute_notebook(
-                    str(notebook), str(executed), parameters=dict(parameters), cwd=str(notebook.parent),
-                    kernel_name=KERNEL_NAME, progress_bar=False,
+                    str(notebook),
+                    str(executed),
+                    parameters=dict(parameters),
+                    cwd=str(notebook.parent),
+                    kernel_name=KERNEL_NAME,
+                    progress_bar=False,
                     kernel_manager_class=_kernel_manager_class(kernel_environment(threads, terminal_progress)),
                     extra_arguments=["--IPKernelApp.log_level=ERROR"],  # not the plain-TCP warning for every kernel
                 )
                 break
             except Exception as error:
-                if isinstance(error, papermill.PapermillExecutionError) or not kernel_failed_to_start(error) \
-                        or attempt == KERNEL_START_ATTEMPTS:
+                if (
+                    isinstance(error, papermill.PapermillExecutionError)
+                    or not kernel_failed_to_start(error)
+                    or attempt == KERNEL_START_ATTEMPTS
+                ):
                     raise
-                logger.warning("%s: the kernel did not start (%s: %s); starting it again (attempt %d of %d)",
-                               notebook.name, type(error).__name__, error, attempt + 1, KERNEL_START_ATTEMPTS)
+                logger.warning(
+                    "%s: the kernel did not start (%s: %s); starting it again (attempt %d of %d)",
+                    notebook.name,
+                    type(error).__name__,
+                    error,
+                    attempt + 1,
+                    KERNEL_START_ATTEMPTS,
+                )
     except papermill.PapermillExecutionError:
         if executed.is_file():
             try:

@@ -6,8 +6,13 @@ import logging
 
 from ..io.progress import terminal_stream
 
-PANDAS_DISPLAY = {"display.max_columns": None, "display.max_colwidth": None, "display.width": None, "display.max_rows": 500,
-                  "styler.format.na_rep": "n/a"}
+PANDAS_DISPLAY = {
+    "display.max_columns": None,
+    "display.max_colwidth": None,
+    "display.width": None,
+    "display.max_rows": 500,
+    "styler.format.na_rep": "n/a",
+}
 """pandas display options of every notebook: no column and no cell text is cut off (pandas' defaults show
 20 columns and 50 characters); tables of up to 500 rows are shown whole; a styled table shows a missing value as ``n/a``."""
 

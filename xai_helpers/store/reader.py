@@ -38,8 +38,9 @@ class AttributionFileError(ValueError):
 
 
 def _damaged(path: Path, name: str, error: BaseException) -> AttributionFileError:
-    return AttributionFileError(f"{path}: damaged attribution file, dataset {name!r} cannot be read "
-                                f"(checksum or decompression failed: {error})")
+    return AttributionFileError(
+        f"{path}: damaged attribution file, dataset {name!r} cannot be read (checksum or decompression failed: {error})"
+    )
 
 
 def verify_data(path: str | os.PathLike) -> None:
@@ -74,7 +75,9 @@ def check_complete(path: str | os.PathLike, verify: bool = False) -> None:
     try:
         with h5py.File(path, "r") as file:
             if not file.attrs.get("complete", False):
-                raise AttributionFileError(f"{path}: incomplete attribution file (the run that wrote it did not finish)")
+                raise AttributionFileError(
+                    f"{path}: incomplete attribution file (the run that wrote it did not finish)"
+                )
             missing = [name for name in REQUIRED if name not in file]
             if "attributions" not in file and "latent" not in file and "maps" not in file:
                 missing.append("attributions, latent/ or maps/")
@@ -180,7 +183,6 @@ class AttributionFile:
     def store_mode(self) -> str:
         """``"maps"`` (influence maps only), or ``"full"`` (the attribution tensor, maybe with maps too)."""
         return "full" if self.has_full else "maps"
-
 
     @property
     def latent_layers(self) -> list[str]:
@@ -295,8 +297,10 @@ class AttributionFile:
     def check_model(self, model: str) -> None:
         """:class:`AttributionFileError` naming the file and both models unless the file explains ``model``."""
         if self.model != model:
-            raise AttributionFileError(f"{self.path}: explains model {self.model!r}, not {model!r}; "
-                                       f"read it with model={self.model!r} or compute {model!r}'s attributions")
+            raise AttributionFileError(
+                f"{self.path}: explains model {self.model!r}, not {model!r}; "
+                f"read it with model={self.model!r} or compute {model!r}'s attributions"
+            )
 
     @property
     def input_phase(self) -> np.ndarray | None:
@@ -332,7 +336,9 @@ class AttributionFile:
 
     # ---------------------------------------------------------------- attribution values
 
-    def target_chunks(self, name: str = "attributions", chunk_bytes: float = float("inf")) -> Iterator[tuple[tuple, np.ndarray]]:
+    def target_chunks(
+        self, name: str = "attributions", chunk_bytes: float = float("inf")
+    ) -> Iterator[tuple[tuple, np.ndarray]]:
         """``(index, values)`` over the explained outputs of ``name``, each chunk at most ``chunk_bytes``
         (float32; at least one output frame or region): along ``t_out`` for ``[f_out, t_out, ...]``,
         along the first axis otherwise. ``index`` selects the chunk (slices); one chunk when it all fits."""

@@ -116,7 +116,9 @@ class AttributionWriter:
     Use as a context manager: leaving the block by an exception removes the temporary file.
     """
 
-    def __init__(self, path: str | os.PathLike, attrs: dict[str, object], n_target_axes: int, dtype: str = "float32") -> None:
+    def __init__(
+        self, path: str | os.PathLike, attrs: dict[str, object], n_target_axes: int, dtype: str = "float32"
+    ) -> None:
         if dtype not in ("float32", "float16"):
             raise ValueError(f"dtype must be 'float32' or 'float16', not {dtype!r}")
         self.path = Path(path)
@@ -126,7 +128,12 @@ class AttributionWriter:
         self.n_target_axes = n_target_axes
         self.file = h5py.File(self.temporary, "w")
         try:
-            for key, value in {**attrs, "store_version": STORE_VERSION, "complete": False, "storage_dtype": dtype}.items():
+            for key, value in {
+                **attrs,
+                "store_version": STORE_VERSION,
+                "complete": False,
+                "storage_dtype": dtype,
+            }.items():
                 self.file.attrs[key] = "" if value is None else value
         except Exception:
             self.__exit__(*sys.exc_info())
@@ -151,16 +158,22 @@ class AttributionWriter:
     def put_map(self, name: str, values: np.ndarray, dims: Sequence[str] = ()) -> None:
         """Write one influence map whole as ``maps/<name>``, float64, gzip-compressed, with its checksum."""
         data = np.asarray(values, dtype=np.float64)
-        dataset = self.file.create_dataset(f"maps/{name}", data=data, compression="gzip", compression_opts=4, shuffle=True,
-                                           **_whole_chunk(data.shape))
+        dataset = self.file.create_dataset(
+            f"maps/{name}", data=data, compression="gzip", compression_opts=4, shuffle=True, **_whole_chunk(data.shape)
+        )
         self._label(dataset, dims)
 
     def create(self, name: str, spec: DatasetSpec) -> None:
         """Create a large dataset to be filled by :meth:`write` (chunked, :data:`LARGE_COMPRESSION`)."""
         dtype = self.dtype if spec.is_attribution else np.float32
         dataset = self.file.create_dataset(
-            name, shape=spec.shape, dtype=dtype, chunks=_chunks(spec.shape, self.n_target_axes, dtype.itemsize),
-            fillvalue=0, **LARGE_COMPRESSION, **CHECKSUM,
+            name,
+            shape=spec.shape,
+            dtype=dtype,
+            chunks=_chunks(spec.shape, self.n_target_axes, dtype.itemsize),
+            fillvalue=0,
+            **LARGE_COMPRESSION,
+            **CHECKSUM,
         )
         self._label(dataset, spec.dims)
         if spec.is_attribution and self.dtype == np.float16:
@@ -224,6 +237,12 @@ def warn_if_large(path: str | os.PathLike, shape: Sequence[int], itemsize: int =
     raw, disk = full_size_estimate(shape, itemsize)
     if raw <= LARGE_WRITE_WARNING_BYTES:
         return False
-    logger.warning("%s: the attribution tensor %s will take %.2f GB raw, about %.2f GB on disk; store='maps' keeps only "
-                   "the influence maps (a few MB), or choose a shorter segment", Path(path).name, list(shape), raw / 1e9, disk / 1e9)
+    logger.warning(
+        "%s: the attribution tensor %s will take %.2f GB raw, about %.2f GB on disk; store='maps' keeps only "
+        "the influence maps (a few MB), or choose a shorter segment",
+        Path(path).name,
+        list(shape),
+        raw / 1e9,
+        disk / 1e9,
+    )
     return True

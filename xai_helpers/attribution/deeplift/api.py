@@ -53,9 +53,20 @@ class _Forward:
 class _Setup:
     """Checked arguments and the prepared model of one call."""
 
-    def __init__(self, model: nn.Module, features, baselines, method: str, target: str, rule: str,
-                 product_rule: str, frames_per_chunk: int, max_lookback_frames: int | None, phase,
-                 memory_budget: int | None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        features,
+        baselines,
+        method: str,
+        target: str,
+        rule: str,
+        product_rule: str,
+        frames_per_chunk: int,
+        max_lookback_frames: int | None,
+        phase,
+        memory_budget: int | None,
+    ) -> None:
         if method not in ENGINE_METHODS:
             raise ValueError(f"method must be one of {ENGINE_METHODS}, not {method!r}")
         if rule not in DEEPLIFT_RULES:
@@ -105,16 +116,19 @@ class _Setup:
         def run(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             out, out_ref = self.paired(x, refs)
             if out.ndim != 3 or out.shape[0] != self.K or out.shape[2] != stop:
-                raise ValueError(f"the explained output must be [B, F_out, T] with T = the input's {stop} frames, "
-                                 f"got {tuple(out.shape)}")
+                raise ValueError(
+                    f"the explained output must be [B, F_out, T] with T = the input's {stop} frames, "
+                    f"got {tuple(out.shape)}"
+                )
             return out, out_ref
 
         out, vjp, out_ref = torch.func.vjp(run, leaf, has_aux=True)
         self._last = _Forward(stop, out.detach(), vjp, out_ref if self.deeplift else None, self.paired.nbytes)
         return self._last
 
-    def attributions(self, forward: _Forward, rows: int, cotangents: Callable[[slice], torch.Tensor],
-                     most: int) -> torch.Tensor:
+    def attributions(
+        self, forward: _Forward, rows: int, cotangents: Callable[[slice], torch.Tensor], most: int
+    ) -> torch.Tensor:
         """Attributions ``[rows, F_in, stop]`` of ``rows`` weighted sums of the outputs (``cotangents(rows slice)``
         ``[m, F_out, stop]``): batched vector-Jacobian products of at most ``most`` rows (fewer if the memory budget
         says so), each times the input's difference from the baselines (or as the method says)."""
@@ -177,8 +191,9 @@ def _chunks(setup: _Setup) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor |
 
         tile = setup.attributions(forward, f_out * n, one_hot, f_out * n).view(f_out, n, setup.F, forward.stop)
         if setup.lookback is not None:
-            lag = (torch.arange(frames.start, frames.stop, device=setup.device)[:, None]
-                   - torch.arange(forward.stop, device=setup.device))
+            lag = torch.arange(frames.start, frames.stop, device=setup.device)[:, None] - torch.arange(
+                forward.stop, device=setup.device
+            )
             tile.masked_fill_((lag > setup.lookback)[None, :, None, :], 0.0)
         yield frames, tile, setup.change(forward, frames)
 
@@ -233,8 +248,19 @@ def all_bins_attributions(
     backward pass, into which the chunk's ``F_out * n`` cotangents are split. ``to_numpy=False`` leaves each chunk's
     attributions on the device.
     """
-    setup = _Setup(model, features, baselines, method, target, rule, product_rule, frames_per_chunk,
-                   max_lookback_frames, phase, memory_budget)
+    setup = _Setup(
+        model,
+        features,
+        baselines,
+        method,
+        target,
+        rule,
+        product_rule,
+        frames_per_chunk,
+        max_lookback_frames,
+        phase,
+        memory_budget,
+    )
     setup.forward(setup.stop(min(setup.chunk, setup.T)))  # the first chunk's, now: errors before the first chunk
     return _generate(setup, to_numpy)
 
@@ -257,8 +283,19 @@ def all_bins_maps(
     by chunk on the model's device (nothing dense goes to the host). Arguments as there (``on_chunk(t_out)`` after
     each chunk; ``frames_per_chunk`` sets the frames reduced at once, ``memory_budget`` the backward passes).
     Returns the maps and the deltas ``[F_out, T]`` (``None`` for saliency and inputxgradient)."""
-    setup = _Setup(model, features, baselines, method, target, rule, product_rule, frames_per_chunk,
-                   max_lookback_frames, phase, memory_budget)
+    setup = _Setup(
+        model,
+        features,
+        baselines,
+        method,
+        target,
+        rule,
+        product_rule,
+        frames_per_chunk,
+        max_lookback_frames,
+        phase,
+        memory_budget,
+    )
     accumulator, deltas = None, []
     with torch.no_grad():
         for frames, tile, change in _chunks(setup):
@@ -296,12 +333,14 @@ def weighted_output_attributions(
     pass). Returns attributions
     ``[M, F_in, T]`` (model's dtype) and, for DeepLIFT, deltas ``[M]`` = sum of the attributions minus the weighted
     sum of ``out(input) - mean_k out(baseline_k)`` (else ``None``)."""
-    setup = _Setup(model, features, baselines, method, target, rule, product_rule, frames_per_chunk, None, phase,
-                   memory_budget)
+    setup = _Setup(
+        model, features, baselines, method, target, rule, product_rule, frames_per_chunk, None, phase, memory_budget
+    )
     w = _as_tensor(weights, setup.device, setup.dtype)
     if w.ndim != 3 or w.shape[2] != setup.T or w.shape[0] < 1:
-        raise ValueError(f"weights must be [M, F_out, {setup.T}] (M >= 1 weighted sums of outputs), got shape "
-                         f"{tuple(w.shape)}")
+        raise ValueError(
+            f"weights must be [M, F_out, {setup.T}] (M >= 1 weighted sums of outputs), got shape {tuple(w.shape)}"
+        )
     weighted = torch.nonzero(w.abs().sum(dim=(0, 1)))
     last = int(weighted.max()) + 1 if len(weighted) else 1
     forward = setup.forward(setup.stop(last))

@@ -70,8 +70,14 @@ def meta(mode: PairedMode, func: Callable, args: tuple, kwargs: dict) -> Any:
     return func(*args, **kwargs)
 
 
-def rescale(mode: PairedMode, function: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-            piecewise: bool = False, scale: Callable | float | None = None, gate: bool = False) -> torch.Tensor:
+def rescale(
+    mode: PairedMode,
+    function: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    piecewise: bool = False,
+    scale: Callable | float | None = None,
+    gate: bool = False,
+) -> torch.Tensor:
     """``function(x)`` (elementwise in ``x``) with DeepLIFT's rescale multiplier as its gradient; ``scale`` is a
     number or ``scale(x, b)`` (:func:`.rules.rescale_multiplier`); ``gate`` marks the result as a gate."""
     b = mode.ref(x)
@@ -253,9 +259,14 @@ def _conv_arguments(func: Callable, args: tuple, kwargs: dict) -> dict:
     return arguments
 
 
-_CONVOLUTIONS = {F.conv1d: (1, F.conv_transpose1d), F.conv2d: (2, F.conv_transpose2d),
-                 F.conv3d: (3, F.conv_transpose3d), F.conv_transpose1d: (1, F.conv1d),
-                 F.conv_transpose2d: (2, F.conv2d), F.conv_transpose3d: (3, F.conv3d)}
+_CONVOLUTIONS = {
+    F.conv1d: (1, F.conv_transpose1d),
+    F.conv2d: (2, F.conv_transpose2d),
+    F.conv3d: (3, F.conv_transpose3d),
+    F.conv_transpose1d: (1, F.conv1d),
+    F.conv_transpose2d: (2, F.conv2d),
+    F.conv_transpose3d: (3, F.conv3d),
+}
 """Each convolution -> (spatial dims, its adjoint)."""
 
 
@@ -267,18 +278,21 @@ def convolution(mode: PairedMode, func: Callable, args: tuple, kwargs: dict) -> 
     if mode.varying_leaves((a["weight"], a["bias"])) or isinstance(a["padding"], str):
         return product(elementwise=False)(mode, func, args, kwargs)
     dims, adjoint = _CONVOLUTIONS[func]
-    expand = (lambda v: (v,) * dims if isinstance(v, int) else tuple(v))
+    expand = lambda v: (v,) * dims if isinstance(v, int) else tuple(v)
     stride, padding, dilation = expand(a["stride"]), expand(a["padding"]), expand(a["dilation"])
     kernel = a["weight"].shape[2:]
     with torch.no_grad():
         value, ref = func(*args, **kwargs), func(*mode.substitute(args), **mode.substitute(kwargs))
     if "transpose" in func.__name__:
-        transpose = (lambda g: adjoint(g, a["weight"], None, stride, padding, dilation, a["groups"]))
+        transpose = lambda g: adjoint(g, a["weight"], None, stride, padding, dilation, a["groups"])
     else:
         # output_padding restores the input's size where the stride dropped trailing positions
-        extra = tuple(x.shape[-dims + i] - ((value.shape[-dims + i] - 1) * stride[i] - 2 * padding[i]
-                                            + dilation[i] * (kernel[i] - 1) + 1) for i in range(dims))
-        transpose = (lambda g: adjoint(g, a["weight"], None, stride, padding, extra, a["groups"], dilation))
+        extra = tuple(
+            x.shape[-dims + i]
+            - ((value.shape[-dims + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (kernel[i] - 1) + 1)
+            for i in range(dims)
+        )
+        transpose = lambda g: adjoint(g, a["weight"], None, stride, padding, extra, a["groups"], dilation)
     out = _TransposedBackward.apply(x, lambda v: func(v, *args[1:], **kwargs), transpose)
     mode.register(out, ref)
     return out
@@ -348,14 +362,20 @@ def _callables(name: str) -> list[Callable]:
 
 def _table() -> dict[Callable, Handler]:
     groups: list[tuple[str, Handler]] = [
-        (_MOVES, moves), (_LINEAR + " " + _FFT, plain), (_META, meta),
-        (_ELEMENTWISE_PRODUCTS, product(elementwise=True)), (_BILINEAR, product(elementwise=False)),
-        ("sigmoid", univariate(gate=True)), (_SMOOTH, univariate()),
-        (_POWER_LAWS, univariate(scale=relative_scale)), ("log1p", univariate(scale=log1p_scale)),
+        (_MOVES, moves),
+        (_LINEAR + " " + _FFT, plain),
+        (_META, meta),
+        (_ELEMENTWISE_PRODUCTS, product(elementwise=True)),
+        (_BILINEAR, product(elementwise=False)),
+        ("sigmoid", univariate(gate=True)),
+        (_SMOOTH, univariate()),
+        (_POWER_LAWS, univariate(scale=relative_scale)),
+        ("log1p", univariate(scale=log1p_scale)),
         (_PIECEWISE, univariate(piecewise=True)),
         ("pow float_power __pow__ __rpow__", power),
         ("div divide true_divide __truediv__ __rdiv__ __rtruediv__", divide),
-        ("__rsub__ rsub", reverse_subtract), ("__iter__", iterate),
+        ("__rsub__ rsub", reverse_subtract),
+        ("__iter__", iterate),
     ]
     table: dict[Callable, Handler] = {}
     for names, handle in groups:
@@ -420,8 +440,19 @@ def op_name(func: Callable) -> str:
     return f"{module}.{name}"
 
 
-INPLACE_LINEAR = {"__setitem__", "copy_", "zero_", "fill_", "masked_fill_", "index_fill_", "index_copy_", "index_add_",
-                  "index_put_", "scatter_", "scatter_add_"}
+INPLACE_LINEAR = {
+    "__setitem__",
+    "copy_",
+    "zero_",
+    "fill_",
+    "masked_fill_",
+    "index_fill_",
+    "index_copy_",
+    "index_add_",
+    "index_put_",
+    "scatter_",
+    "scatter_add_",
+}
 """In-place ops that write values affine in their arguments (no out-of-place form needed)."""
 
 
@@ -451,5 +482,10 @@ def inplace_form(func: Callable, args: tuple, kwargs: dict) -> tuple[Callable | 
         base = name[:-1]
     else:
         return None
-    return next((getattr(owner, base) for owner in (torch.Tensor, torch, F) if callable(getattr(owner, base, None))),
-                None), args, kwargs
+    return (
+        next(
+            (getattr(owner, base) for owner in (torch.Tensor, torch, F) if callable(getattr(owner, base, None))), None
+        ),
+        args,
+        kwargs,
+    )

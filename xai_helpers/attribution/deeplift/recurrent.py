@@ -21,8 +21,9 @@ from torch.nn.utils.rnn import PackedSequence
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
-def _gru_step(projected: torch.Tensor, h: torch.Tensor, weight_hh: torch.Tensor,
-              bias_hh: torch.Tensor | None) -> torch.Tensor:
+def _gru_step(
+    projected: torch.Tensor, h: torch.Tensor, weight_hh: torch.Tensor, bias_hh: torch.Tensor | None
+) -> torch.Tensor:
     """One GRU step: ``projected`` = ``W_i x + b_i`` ``[B, 3H]`` (gates r, z, n), ``h`` ``[B, H]`` -> new ``h``.
     (Splits, not slices: their backward is one ``cat``, a slice's a zero fill of the whole tensor.)"""
     hidden = h.shape[-1]
@@ -33,8 +34,12 @@ def _gru_step(projected: torch.Tensor, h: torch.Tensor, weight_hh: torch.Tensor,
     return (1 - z) * n + z * h
 
 
-def _lstm_step(projected: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor], weight_hh: torch.Tensor,
-               bias_hh: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+def _lstm_step(
+    projected: torch.Tensor,
+    state: tuple[torch.Tensor, torch.Tensor],
+    weight_hh: torch.Tensor,
+    bias_hh: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One LSTM step: ``projected`` ``[B, 4H]`` (gates i, f, g, o), state ``(h, c)`` -> new ``(h, c)``."""
     h, c = state
     hidden = h.shape[-1]
@@ -45,15 +50,17 @@ def _lstm_step(projected: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
     return torch.sigmoid(output) * torch.tanh(c), c
 
 
-def _rnn_step(projected: torch.Tensor, h: torch.Tensor, weight_hh: torch.Tensor, bias_hh: torch.Tensor | None,
-              nonlinearity: str) -> torch.Tensor:
+def _rnn_step(
+    projected: torch.Tensor, h: torch.Tensor, weight_hh: torch.Tensor, bias_hh: torch.Tensor | None, nonlinearity: str
+) -> torch.Tensor:
     """One Elman RNN step (``tanh`` or ``relu``)."""
     total = projected + F.linear(h, weight_hh, bias_hh)
     return torch.tanh(total) if nonlinearity == "tanh" else torch.relu(total)
 
 
-def _step(module: nn.Module, projected: torch.Tensor, state: State, weight_hh: torch.Tensor,
-          bias_hh: torch.Tensor | None) -> State:
+def _step(
+    module: nn.Module, projected: torch.Tensor, state: State, weight_hh: torch.Tensor, bias_hh: torch.Tensor | None
+) -> State:
     if isinstance(module, (nn.GRU, nn.GRUCell)):
         return _gru_step(projected, state, weight_hh, bias_hh)
     if isinstance(module, (nn.LSTM, nn.LSTMCell)):
@@ -75,8 +82,9 @@ class UnrolledRNN(nn.Module):
     def forward(self, input: torch.Tensor, hx: State | None = None):
         rnn = self.rnn
         if isinstance(input, PackedSequence):
-            raise ValueError(f"{type(rnn).__name__} on a PackedSequence is not supported by the generic DeepLIFT "
-                             "engine")
+            raise ValueError(
+                f"{type(rnn).__name__} on a PackedSequence is not supported by the generic DeepLIFT engine"
+            )
         lstm = isinstance(rnn, nn.LSTM)
         unbatched = input.dim() == 2
         x = input.unsqueeze(0) if unbatched else (input if rnn.batch_first else input.transpose(0, 1))  # [B, T, I]
@@ -98,7 +106,7 @@ class UnrolledRNN(nn.Module):
                 bias_ih, bias_hh = (getattr(rnn, f"bias_{kind}{suffix}") if rnn.bias else None for kind in ("ih", "hh"))
                 projected = F.linear(x, getattr(rnn, f"weight_ih{suffix}"), bias_ih)
                 outputs, frames = [None] * steps, projected.unbind(1)
-                for t in (reversed(range(steps)) if direction else range(steps)):
+                for t in reversed(range(steps)) if direction else range(steps):
                     state = _step(rnn, frames[t], state, weight_hh, bias_hh)
                     outputs[t] = state[0] if lstm else state
                 sequences.append(torch.stack(outputs, dim=1))
@@ -136,8 +144,14 @@ class UnrolledCell(nn.Module):
         return state
 
 
-RECURRENT = {nn.GRU: UnrolledRNN, nn.LSTM: UnrolledRNN, nn.RNN: UnrolledRNN,
-             nn.GRUCell: UnrolledCell, nn.LSTMCell: UnrolledCell, nn.RNNCell: UnrolledCell}
+RECURRENT = {
+    nn.GRU: UnrolledRNN,
+    nn.LSTM: UnrolledRNN,
+    nn.RNN: UnrolledRNN,
+    nn.GRUCell: UnrolledCell,
+    nn.LSTMCell: UnrolledCell,
+    nn.RNNCell: UnrolledCell,
+}
 """Fused recurrent module type -> its unrolled replacement."""
 
 

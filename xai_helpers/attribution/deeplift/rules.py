@@ -129,8 +129,9 @@ class ElementwiseProduct(torch.autograd.Function):
     backward node per product (a product's rule as a surrogate graph takes five)."""
 
     @staticmethod
-    def forward(a: torch.Tensor, b: torch.Tensor, value: torch.Tensor, to_a: torch.Tensor,
-                to_b: torch.Tensor) -> torch.Tensor:
+    def forward(
+        a: torch.Tensor, b: torch.Tensor, value: torch.Tensor, to_a: torch.Tensor, to_b: torch.Tensor
+    ) -> torch.Tensor:
         return value.clone()
 
     @staticmethod
@@ -146,9 +147,16 @@ class ElementwiseProduct(torch.autograd.Function):
         return (grad * to_a).sum_to_size(a_shape), (grad * to_b).sum_to_size(b_shape), None, None, None
 
 
-def elementwise_multipliers(a: torch.Tensor, a_ref: torch.Tensor, b: torch.Tensor, b_ref: torch.Tensor, rule: str,
-                            gate: str | None, value: torch.Tensor,
-                            ref_value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def elementwise_multipliers(
+    a: torch.Tensor,
+    a_ref: torch.Tensor,
+    b: torch.Tensor,
+    b_ref: torch.Tensor,
+    rule: str,
+    gate: str | None,
+    value: torch.Tensor,
+    ref_value: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(m_a, m_b)`` of the elementwise product ``value = a * b`` (``a``, ``b`` on the input's run, detached;
     ``ref_value = a_ref * b_ref``) under ``rule`` (not ``"gradient"``): Shapley ``((b + b0) / 2, (a + a0) / 2)``, or
     for ``"gate_as_weight"`` with ``gate`` (``"a"`` or ``"b"``) the gate-as-weight split of :data:`PRODUCT_RULES`."""

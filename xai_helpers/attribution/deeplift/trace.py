@@ -109,9 +109,11 @@ class PairedMode(TorchFunctionMode):
         """The error for an op without a rule (or with arguments its rule does not cover), naming it and the module."""
         where = f" in module '{self.paths[-1]}'" if self.paths else " (outside any submodule)"
         detail = f" ({reason})" if reason else ""
-        return ValueError(f"DeepLIFT (rule={self.rule!r}): no rule for {op_name(func)} on an input-dependent "
-                          f"tensor{where}{detail}; write it with supported ops "
-                          "(see xai_helpers.attribution.deeplift.ops)")
+        return ValueError(
+            f"DeepLIFT (rule={self.rule!r}): no rule for {op_name(func)} on an input-dependent "
+            f"tensor{where}{detail}; write it with supported ops "
+            "(see xai_helpers.attribution.deeplift.ops)"
+        )
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -135,7 +137,8 @@ class PairedMode(TorchFunctionMode):
         base, base_args, base_kwargs = form
         target = args[0]
         affine = getattr(func, "__name__", "") in INPLACE_LINEAR or (
-            base is not None and base is not func and handler(base) in LINEAR_HANDLERS)
+            base is not None and base is not func and handler(base) in LINEAR_HANDLERS
+        )
         if self.rule != "complete" or affine:
             ref_target = self.ref(target) if self.is_varying(target) else target.detach().clone()
             with torch.no_grad():
@@ -161,8 +164,9 @@ class PairedFunction:
     model inside it, whose module names the messages use. ``rule`` is one of :data:`DEEPLIFT_RULES`,
     ``product_rule`` one of :data:`.rules.PRODUCT_RULES` (``"complete"`` only)."""
 
-    def __init__(self, function: nn.Module, root: nn.Module, rule: str = "complete",
-                 product_rule: str = "shapley") -> None:
+    def __init__(
+        self, function: nn.Module, root: nn.Module, rule: str = "complete", product_rule: str = "shapley"
+    ) -> None:
         if rule not in DEEPLIFT_RULES + (GRADIENT,):
             raise ValueError(f"rule must be one of {DEEPLIFT_RULES}, not {rule!r}")
         if product_rule not in PRODUCT_RULES:
@@ -178,8 +182,10 @@ class PairedFunction:
             module.register_forward_pre_hook(self._enter_hook(name))
             module.register_forward_hook(self._exit_hook, always_call=True)
             if rule == "captum" and isinstance(module, CAPTUM_UNSUPPORTED):
-                raise ValueError(f"rule='captum': Captum's special rule for {type(module).__name__} ('{name}') is not "
-                                 "reproduced by the generic engine")
+                raise ValueError(
+                    f"rule='captum': Captum's special rule for {type(module).__name__} ('{name}') is not "
+                    "reproduced by the generic engine"
+                )
             if rule == "captum" and type(module) in CAPTUM_RESCALED:
                 module.register_forward_hook(self._captum_hook(name))
 
@@ -205,8 +211,10 @@ class PairedFunction:
                 return None
             self.calls[name] = self.calls.get(name, 0) + 1
             if self.calls[name] > 1:
-                raise ValueError(f"rule='captum': module '{name}' ({type(module).__name__}) runs more than once per "
-                                 "forward pass; Captum's DeepLift requires each activation module to be used once")
+                raise ValueError(
+                    f"rule='captum': module '{name}' ({type(module).__name__}) runs more than once per "
+                    "forward pass; Captum's DeepLift requires each activation module to be used once"
+                )
             x = inputs[0]
             with torch._C.DisableTorchFunction():
                 value, ref_value = output.detach(), mode.ref(output)

@@ -74,7 +74,9 @@ def _tiles(engines: list[_Engine], index: int) -> Iterator[tuple[slice, torch.Te
             return
         t_in, tile = steps[0]
         if first.lookback is not None:
-            lag = torch.arange(frames.start, frames.stop, device=tile.device)[:, None] - torch.arange(t_in.start, t_in.stop, device=tile.device)
+            lag = torch.arange(frames.start, frames.stop, device=tile.device)[:, None] - torch.arange(
+                t_in.start, t_in.stop, device=tile.device
+            )
             tile.masked_fill_((lag > first.lookback)[:, None, None, :], 0.0)
         if first.s.absolute:
             tile.abs_()
@@ -149,7 +151,9 @@ def _engines(
         b = b.transpose(1, 2).contiguous()
     else:
         b = None
-    if device.type == "cuda" and (torch.backends.cuda.matmul.allow_tf32 or torch.get_float32_matmul_precision() != "highest"):
+    if device.type == "cuda" and (
+        torch.backends.cuda.matmul.allow_tf32 or torch.get_float32_matmul_precision() != "highest"
+    ):
         warnings.warn(
             "TF32 matrix products are enabled (torch.backends.cuda.matmul.allow_tf32 / set_float32_matmul_precision): "
             "the engine's attributions will differ from Captum's float32 ones by about 1e-3 relative",
@@ -195,7 +199,9 @@ def all_bins_attributions(
     first chunk. ``to_numpy=False`` leaves each chunk's attributions a tensor on the model's device
     (reduce them there: :class:`~xai_helpers.attribution.maps.MapAccumulator`); deltas are numpy either way.
     """
-    return _chunks(_engines(model, features, baselines, method, target, rule, frames_per_chunk, max_lookback_frames), to_numpy)
+    return _chunks(
+        _engines(model, features, baselines, method, target, rule, frames_per_chunk, max_lookback_frames), to_numpy
+    )
 
 
 def all_bins_maps(
@@ -259,7 +265,9 @@ def weighted_output_attributions(
     first = engines[0]
     w = _as_tensor(weights, first.s.weight.device, first.s.weight.dtype)
     if w.ndim != 3 or w.shape[1:] != (first.F, first.T) or w.shape[0] < 1:
-        raise ValueError(f"weights must be [M, {first.F}, {first.T}] (M >= 1 weighted sums of outputs), got shape {tuple(w.shape)}")
+        raise ValueError(
+            f"weights must be [M, {first.F}, {first.T}] (M >= 1 weighted sums of outputs), got shape {tuple(w.shape)}"
+        )
     w = w.transpose(1, 2).contiguous()  # [M, T, F_out]
     with torch.no_grad():
         out = first.new(w.shape[0], first.T, first.F).zero_()  # [M, T, F_in]

@@ -58,10 +58,14 @@ def _gru_gates(gru: nn.GRU, inputs: torch.Tensor, outputs: torch.Tensor) -> _Gru
     """Jacobian coefficients of a one-layer ``gru`` along one run (``inputs`` ``[T, I]``, ``outputs`` ``[T, H]``)."""
     v = _gru_values(gru, inputs, outputs)
     c = (1 - v.z) * (1 - v.n * v.n)
-    return _GruGates(z=v.z, alpha=(v.h_prev - v.n) * v.z * (1 - v.z), c=c, beta=c * v.hn * v.r * (1 - v.r), gamma=c * v.r)
+    return _GruGates(
+        z=v.z, alpha=(v.h_prev - v.n) * v.z * (1 - v.z), c=c, beta=c * v.hn * v.r * (1 - v.r), gamma=c * v.r
+    )
 
 
-def _gru_gates_complete(gru: nn.GRU, inputs: tuple[torch.Tensor, torch.Tensor], outputs: tuple[torch.Tensor, torch.Tensor]) -> _GruGates:
+def _gru_gates_complete(
+    gru: nn.GRU, inputs: tuple[torch.Tensor, torch.Tensor], outputs: tuple[torch.Tensor, torch.Tensor]
+) -> _GruGates:
     """DeepLIFT multipliers of a one-layer ``gru`` between the input run and one baseline run
     (``inputs`` and ``outputs`` are (input run, baseline run) pairs of ``[T, I]`` and ``[T, H]``).
 

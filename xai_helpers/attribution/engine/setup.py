@@ -30,8 +30,6 @@ class _Setup:
 
 
 @torch.no_grad()
-
-
 def _forward(model: NSNet2, frames: torch.Tensor) -> dict[str, torch.Tensor]:
     """Every activation's input and output for ``frames`` ``[B, T, F]`` (the modules, in model order)."""
     acts = {"u": model.fc_in(frames)}
@@ -76,7 +74,11 @@ def _setup(model: NSNet2, x: torch.Tensor, baselines: torch.Tensor | None, metho
         def mult(name_in: str, name_out: str, local: torch.Tensor) -> torch.Tensor:
             return _rescale(acts[name_in][:1], acts[name_in][1:], acts[name_out][:1], acts[name_out][1:], local)
 
-        m_in, m_1, m_2 = mult("u", "a", local_relu("a")), mult("v1", "r1", local_relu("r1")), mult("v2", "r2", local_relu("r2"))
+        m_in, m_1, m_2 = (
+            mult("u", "a", local_relu("a")),
+            mult("v1", "r1", local_relu("r1")),
+            mult("v2", "r2", local_relu("r2")),
+        )
         m_s = mult("logit", "y", sig_local) if target == "mask" else None
         weight = (x[None] - baselines) / k
         out_delta = acts[out_key][0] - acts[out_key][1:].mean(0)
@@ -102,6 +104,7 @@ def _setup_complete(model: NSNet2, x: torch.Tensor, baselines: torch.Tensor, tar
     out_delta = acts[out_key][0] - acts[out_key][1:].mean(0)
     setups = []
     for j in range(1, k + 1):
+
         def pair(name: str) -> tuple[torch.Tensor, torch.Tensor]:
             return acts[name][0], acts[name][j]
 

@@ -28,7 +28,9 @@ from .gru import _GruGates
 class _Rows:
     """Everything one row sweep needs, stacked over the ``R`` rows (parts x baselines), frame-major."""
 
-    gru1: torch.Tensor  # [T, 2, R, 3H] coefficients of GRU1's dh1_t / da_t (alpha, c, beta) and dh1_t / dh1_{t-1} (alpha, gamma, beta)
+    gru1: (
+        torch.Tensor
+    )  # [T, 2, R, 3H] coefficients of GRU1's dh1_t / da_t (alpha, c, beta) and dh1_t / dh1_{t-1} (alpha, gamma, beta)
     gru2: torch.Tensor  # [T, 2, R, 3H] the same for GRU2 (its input is h1)
     z1: torch.Tensor  # [T, R, H] diagonal of dh1_t / dh1_{t-1}
     z2: torch.Tensor  # [T, R, H]
@@ -41,14 +43,19 @@ class _Rows:
 
 def _expand(gates: _GruGates, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``(coefficients [T, 2, k, 3H], z [T, k, H])`` of one part's gates, repeated over its ``k`` baselines."""
+
     def stack(*values: torch.Tensor) -> torch.Tensor:
         return torch.cat(values, dim=1)[:, None].expand(-1, k, -1)
 
-    coefficients = torch.stack([stack(gates.alpha, gates.c, gates.beta), stack(gates.alpha, gates.gamma, gates.beta)], dim=1)
+    coefficients = torch.stack(
+        [stack(gates.alpha, gates.c, gates.beta), stack(gates.alpha, gates.gamma, gates.beta)], dim=1
+    )
     return coefficients, gates.z[:, None].expand(-1, k, -1)
 
 
-def check_output_bin(f_out: int, t_out: int, n_bins: int, n_frames: int, where: str | os.PathLike | None = None) -> None:
+def check_output_bin(
+    f_out: int, t_out: int, n_bins: int, n_frames: int, where: str | os.PathLike | None = None
+) -> None:
     """``IndexError`` if output bin ``(f_out, t_out)`` lies outside ``[0, n_bins) x [0, n_frames)``; the message
     starts with ``where`` (a file) when given."""
     if not (0 <= f_out < n_bins and 0 <= t_out < n_frames):
@@ -67,7 +74,9 @@ class BinSweeper:
     ``weighted_output_attributions`` with a one-hot weight up to float32 rounding.
     """
 
-    def __init__(self, model: NSNet2, features, baselines, method: str, target: str = "mask", rule: str = "complete") -> None:
+    def __init__(
+        self, model: NSNet2, features, baselines, method: str, target: str = "mask", rule: str = "complete"
+    ) -> None:
         engines = _engines(model, features, baselines, method, target, rule, 1, None)
         setups = [engine.s for engine in engines]
         self.n_bins, self.n_frames = engines[0].F, engines[0].T
@@ -79,7 +88,9 @@ class BinSweeper:
             multipliers = (m.transpose(0, 1).expand(-1, k, -1) for m in (s.m_in, s.m_1, s.m_2, s.m_s, s.weight))
             parts.append((gru1, gru2, z1, z2, *multipliers))
         # Rows are the parts' baselines side by side: axis 2 of the coefficients, axis 1 of the rest.
-        self._rows = _Rows(*(torch.cat(values, dim=2 if index < 2 else 1).contiguous() for index, values in enumerate(zip(*parts))))
+        self._rows = _Rows(
+            *(torch.cat(values, dim=2 if index < 2 else 1).contiguous() for index, values in enumerate(zip(*parts)))
+        )
 
         def stacked(gru: torch.nn.GRU, kind: str) -> torch.Tensor:
             w_r, w_z, w_n = getattr(gru, f"weight_{kind}_l0").split(gru.hidden_size, dim=0)

@@ -85,7 +85,9 @@ class _Engine:
         s, model = self.s, self.model
         j1x = _jac_input(s.gates1, self.w1, frames)  # [m, H, H]
         # Bt_k = J1x diag(m_in_k) W_in diag(weight_k)
-        scaled_in = (s.m_in[:, frames].transpose(0, 1)[..., None] * model.fc_in.weight) * s.weight[:, frames].transpose(0, 1)[:, :, None]
+        scaled_in = (s.m_in[:, frames].transpose(0, 1)[..., None] * model.fc_in.weight) * s.weight[:, frames].transpose(
+            0, 1
+        )[:, :, None]
         bt = torch.matmul(j1x[:, None], scaled_in)  # [m, K, H, F]
         del j1x, scaled_in
         # Cout_k = diag(m_s) W3 diag(m2) W2 diag(m1) W1
@@ -143,6 +145,7 @@ class _Engine:
             z1n[new] = mats["bt"][i].transpose(1, 2).reshape(K * F, H)
             torch.mm(z1n[new], j2x, out=z2n[new])
             z1, z1n, z2, z2n = z1n, z1, z2n, z2
+
         # RR rows (t_in, k, f_in) -> RR^T [F_in * m, K * H] with rows (f_in, t_in).
         def regroup(z: torch.Tensor) -> torch.Tensor:
             return z[H:].view(m, K, F, H).permute(2, 0, 1, 3).reshape(F * m, K * H)
@@ -150,7 +153,9 @@ class _Engine:
         self.rr[index] = (regroup(z1), regroup(z2))
         self.phi[index] = (z1[:H].clone(), z2[:H].clone(), phi22)
 
-    def _cross(self, index: int, g1: torch.Tensor, g2: torch.Tensor, tile: torch.Tensor, accumulate: bool) -> Iterator[tuple[slice, torch.Tensor]]:
+    def _cross(
+        self, index: int, g1: torch.Tensor, g2: torch.Tensor, tile: torch.Tensor, accumulate: bool
+    ) -> Iterator[tuple[slice, torch.Tensor]]:
         """Earlier blocks: ``grad = G RR_I`` written to (or added to) ``tile`` ``[n F_out, F_in * chunk]``, then
         ``G <- G Phi_I``, for I = index-1 .. 0 (up to ``max_lookback_frames``); yields each block's input
         frames and the tile as ``[n, F_out, F_in, chunk]``."""
@@ -177,7 +182,9 @@ class _Engine:
                 torch.mm(r2, phi22t.t(), out=g2n.view(-1, H))
                 g1, g1n, g2, g2n = g1n, g1, g2n, g2
 
-    def tiles(self, index: int, own: torch.Tensor, earlier: torch.Tensor, accumulate: bool) -> Iterator[tuple[slice, torch.Tensor]]:
+    def tiles(
+        self, index: int, own: torch.Tensor, earlier: torch.Tensor, accumulate: bool
+    ) -> Iterator[tuple[slice, torch.Tensor]]:
         """This part's attributions of the output frames of chunk ``index``, tile by tile of input frames:
         yields ``(t_in, tile [n, F_out, F_in, m])`` after writing (or adding) them into the caller's buffers,
         ``own`` ``[n, F_out, F_in, n]`` for the chunk's own frames (``t_in > t_out`` left as it is), then

@@ -90,7 +90,9 @@ def clean_examples(noise_type, seed_id, clean, sample_rate, base, options) -> li
     return [make_example(clean, clean.copy(), "clean", {**base, "derived_seed": None})]
 
 
-def ranged_examples(generate: Callable, argument: str, unit: str, example_range: str, example_amplitude: str) -> Builder:
+def ranged_examples(
+    generate: Callable, argument: str, unit: str, example_range: str, example_amplitude: str
+) -> Builder:
     """Builder of ``generate(n_samples, sample_rate, ranges, amplitudes, seed)`` noise in the ranges of
     ``argument`` (``unit``: ``"Hz"`` for frequency ranges, ``"s"`` for time ranges): one example with
     every range at its amplitude (``combine="pairs"``, the default), or one example per range and
@@ -100,15 +102,26 @@ def ranged_examples(generate: Callable, argument: str, unit: str, example_range:
     def build(noise_type, seed_id, clean, sample_rate, base, options) -> list[NoisyExample]:
         spans = parse_ranges(_require(options.get(argument), argument, noise_type, example_range), name=argument)
         combine = options.get("combine") or "pairs"
-        files = combine_ranges(spans, _require(options.get("rms_amplitudes"), "rms_amplitudes", noise_type, example_amplitude),
-                               combine, name="rms_amplitudes")
+        files = combine_ranges(
+            spans,
+            _require(options.get("rms_amplitudes"), "rms_amplitudes", noise_type, example_amplitude),
+            combine,
+            name="rms_amplitudes",
+        )
         examples = []
         for index, (ranges, amplitudes) in enumerate(files):
             seed = derive_seed(base["seed"], seed_id, index)
             noise = generate(len(clean), sample_rate, ranges, amplitudes, seed)
-            condition = f"{noise_type}_" + "_".join(f"{_range_label(r, unit)}_{a:g}" for r, a in zip(ranges, amplitudes))
-            params = {**base, "derived_seed": seed, "combine": combine,
-                      f"{argument}_{unit.lower()}": [list(r) for r in ranges], "rms_amplitudes": amplitudes}
+            condition = f"{noise_type}_" + "_".join(
+                f"{_range_label(r, unit)}_{a:g}" for r, a in zip(ranges, amplitudes)
+            )
+            params = {
+                **base,
+                "derived_seed": seed,
+                "combine": combine,
+                f"{argument}_{unit.lower()}": [list(r) for r in ranges],
+                "rms_amplitudes": amplitudes,
+            }
             examples.append(make_example(clean, clean + noise, condition, params))
         return examples
 
@@ -138,8 +151,10 @@ def room_examples(noise_type, seed_id, clean, sample_rate, base, options) -> lis
     absorption, ...; see :func:`~.room.room_impulse_response`); the example carries the impulse response.
     """
     reverberances = options.get("reverberances")
-    rt60s = [check_room_rt60(rt60, name="reverberances")
-             for rt60 in parse_values(DEFAULT_RT60_S if reverberances is None else reverberances, name="reverberances")]
+    rt60s = [
+        check_room_rt60(rt60, name="reverberances")
+        for rt60 in parse_values(DEFAULT_RT60_S if reverberances is None else reverberances, name="reverberances")
+    ]
     room_dim_m = options.get("room_dim_m")
     room_dim_m = DEFAULT_ROOM_DIM_M if room_dim_m is None else room_dim_m
     distance_m = options.get("source_mic_distance_m")
@@ -147,10 +162,16 @@ def room_examples(noise_type, seed_id, clean, sample_rate, base, options) -> lis
     examples = []
     for index, rt60 in enumerate(rt60s):
         seed = derive_seed(base["seed"], seed_id, index)
-        wet, rir, info = reverberate_in_room(clean, sample_rate, rt60, seed, room_dim_m=room_dim_m,
-                                             source_mic_distance_m=distance_m)
-        params = {**base, "derived_seed": seed, "rt60_s": info["rt60_requested_s"],
-                  "rt60_measured_s": info["rt60_measured_s"], "room": info}
+        wet, rir, info = reverberate_in_room(
+            clean, sample_rate, rt60, seed, room_dim_m=room_dim_m, source_mic_distance_m=distance_m
+        )
+        params = {
+            **base,
+            "derived_seed": seed,
+            "rt60_s": info["rt60_requested_s"],
+            "rt60_measured_s": info["rt60_measured_s"],
+            "room": info,
+        }
         example = make_example(clean, wet, f"room_rt{info['rt60_requested_s']:g}s", params)
         example.rir = rir
         examples.append(example)

@@ -78,15 +78,28 @@ NOISE_SPECS: dict[str, NoiseSpec] = {
     spec.name: spec
     for spec in (
         NoiseSpec("not_added", 0, (), clean_examples),
-        NoiseSpec("sinusoidal", 1, ("freq_ranges", "rms_amplitudes", "combine"),
-                  ranged_examples(sinusoidal_noise, "freq_ranges", "Hz", "'1000-2000'", "0.01")),
-        NoiseSpec("white", 2, ("time_ranges", "rms_amplitudes", "combine"),
-                  ranged_examples(white_noise_bursts, "time_ranges", "s", "'0.5-1.2'", "0.05")),
+        NoiseSpec(
+            "sinusoidal",
+            1,
+            ("freq_ranges", "rms_amplitudes", "combine"),
+            ranged_examples(sinusoidal_noise, "freq_ranges", "Hz", "'1000-2000'", "0.01"),
+        ),
+        NoiseSpec(
+            "white",
+            2,
+            ("time_ranges", "rms_amplitudes", "combine"),
+            ranged_examples(white_noise_bursts, "time_ranges", "s", "'0.5-1.2'", "0.05"),
+        ),
         NoiseSpec("reverberation", 3, ("reverberances",), reverb_examples),
         NoiseSpec("white_snr", 4, ("snr_db",), snr_examples(lambda n, seed, _: (white_noise(n, seed), {}))),
         NoiseSpec("pink_snr", 5, ("snr_db",), snr_examples(lambda n, seed, _: (pink_noise(n, seed), {}))),
-        NoiseSpec("babble_snr", 6, ("snr_db", "babble_sources"), snr_examples(_babble, needs_sources=True),
-                  uses_other_files=True),
+        NoiseSpec(
+            "babble_snr",
+            6,
+            ("snr_db", "babble_sources"),
+            snr_examples(_babble, needs_sources=True),
+            uses_other_files=True,
+        ),
         NoiseSpec("room_reverberation", 7, ("reverberances", "room_dim_m", "source_mic_distance_m"), room_examples),
     )
 }

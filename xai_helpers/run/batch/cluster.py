@@ -63,8 +63,9 @@ def _open_client(workers: int, scheduler: str | None):
     for name in list(logging.root.manager.loggerDict):  # the in-process scheduler's start/stop chatter
         if name.startswith("distributed"):
             logging.getLogger(name).setLevel(logging.WARNING)
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.WARNING)
+    cluster = LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.WARNING
+    )
     return Client(cluster), cluster
 
 
@@ -130,7 +131,9 @@ def run_batch(
         given["model"] = check_model_name(model)
     given["device"] = device
     tasks = read_tasks(input)
-    valid_columns = set(MANIFEST_RESERVED + MANIFEST_INFORMATIVE).union(*(notebook_parameters(nb) for nb in numbered_notebooks(None, notebooks_dir)))
+    valid_columns = set(MANIFEST_RESERVED + MANIFEST_INFORMATIVE).union(
+        *(notebook_parameters(nb) for nb in numbered_notebooks(None, notebooks_dir))
+    )
     for task in tasks:
         if "model" in task.parameters:
             try:
@@ -144,12 +147,18 @@ def run_batch(
                 f"valid manifest columns: {sorted(valid_columns)}"
             )
     with hold_lock(lock_path(run_dir), lock_timeout_s, what=f"batch over {input}"):
-        plans = [plan_task(t, chosen, declared, run_dir, given, threads_per_worker, force, max_memory_gb, max_disk_gb)
-                 for t in tasks]
-        return _run_plans(plans, run_dir, workers or max(1, (os.cpu_count() or 1) // threads_per_worker), scheduler, progress)
+        plans = [
+            plan_task(t, chosen, declared, run_dir, given, threads_per_worker, force, max_memory_gb, max_disk_gb)
+            for t in tasks
+        ]
+        return _run_plans(
+            plans, run_dir, workers or max(1, (os.cpu_count() or 1) // threads_per_worker), scheduler, progress
+        )
 
 
-def _run_plans(plans: list[TaskPlan], run_dir: Path, workers: int, scheduler: str | None, progress: bool) -> BatchSummary:
+def _run_plans(
+    plans: list[TaskPlan], run_dir: Path, workers: int, scheduler: str | None, progress: bool
+) -> BatchSummary:
     """Run the pending ``plans`` on ``workers`` local Dask processes (or ``scheduler``), rewriting the reports of
     ``run_dir`` after each task; complete ones are reported as skipped."""
     from tqdm.auto import tqdm
@@ -159,17 +168,23 @@ def _run_plans(plans: list[TaskPlan], run_dir: Path, workers: int, scheduler: st
         if plan.to_run:
             results[plan.task_id] = TaskResult(plan.task_id, plan.input, "pending")
         else:
-            results[plan.task_id] = TaskResult(plan.task_id, plan.input, "skipped", outputs=step_outputs(plan),
-                                               disk_bytes=folder_bytes(plan.task_dir),
-                                               peak_memory_bytes=plan.recorded_peak_memory_bytes)
+            results[plan.task_id] = TaskResult(
+                plan.task_id,
+                plan.input,
+                "skipped",
+                outputs=step_outputs(plan),
+                disk_bytes=folder_bytes(plan.task_dir),
+                peak_memory_bytes=plan.recorded_peak_memory_bytes,
+            )
     skipped = [p.task_id for p in plans if not p.to_run]
     if skipped:
         print(f"skipped {len(skipped)} complete task(s): {' '.join(skipped)}", file=sys.stderr)
     pending = [p for p in plans if p.to_run]
     resumed = [f"{p.task_id} (from {p.to_run[0]})" for p in pending if len(p.to_run) < len(p.steps)]
     if resumed:
-        print(f"resuming {len(resumed)} task(s) at their first out-of-date notebook: {' '.join(resumed)}",
-              file=sys.stderr)
+        print(
+            f"resuming {len(resumed)} task(s) at their first out-of-date notebook: {' '.join(resumed)}", file=sys.stderr
+        )
 
     def ordered() -> list[TaskResult]:
         return [results[p.task_id] for p in plans]
@@ -180,24 +195,42 @@ def _run_plans(plans: list[TaskPlan], run_dir: Path, workers: int, scheduler: st
 
         client, cluster = _open_client(workers, scheduler)
         try:
-            futures = {client.submit(run_task, plan, pure=False, key=f"nsnet2-batch-{plan.task_id}-{os.urandom(4).hex()}"): plan
-                       for plan in pending}
+            futures = {
+                client.submit(
+                    run_task, plan, pure=False, key=f"nsnet2-batch-{plan.task_id}-{os.urandom(4).hex()}"
+                ): plan
+                for plan in pending
+            }
             # The bar's [elapsed<left] is the time left at the rate tasks finish (with every worker busy).
-            bar = tqdm(as_completed(futures), total=len(futures), desc="batch", unit="task", disable=not progress,
-                       bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining} left] {postfix}")
+            bar = tqdm(
+                as_completed(futures),
+                total=len(futures),
+                desc="batch",
+                unit="task",
+                disable=not progress,
+                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining} left] {postfix}",
+            )
             seconds: list[float] = []
             for future in bar:
                 plan = futures[future]
                 try:
                     result = future.result()
                 except Exception as error:  # noqa: BLE001 - e.g. the worker died (KilledWorker)
-                    result = TaskResult(plan.task_id, plan.input, "failed",
-                                        error=f"{type(error).__name__}: {error}", outputs=step_outputs(plan),
-                                        disk_bytes=folder_bytes(plan.task_dir))
+                    result = TaskResult(
+                        plan.task_id,
+                        plan.input,
+                        "failed",
+                        error=f"{type(error).__name__}: {error}",
+                        outputs=step_outputs(plan),
+                        disk_bytes=folder_bytes(plan.task_dir),
+                    )
                 results[plan.task_id] = result
                 seconds.append(result.seconds)
-                bar.set_postfix_str(f"last {result.task_id} {result.seconds:.0f} s, mean {sum(seconds) / len(seconds):.0f} s/task, "
-                                    f"failed {sum(r.status == 'failed' for r in results.values())}", refresh=False)
+                bar.set_postfix_str(
+                    f"last {result.task_id} {result.seconds:.0f} s, mean {sum(seconds) / len(seconds):.0f} s/task, "
+                    f"failed {sum(r.status == 'failed' for r in results.values())}",
+                    refresh=False,
+                )
                 if result.status == "failed":
                     bar.write(f"{result.task_id} failed: {result.error}")
                 summary_path, index_path = write_reports(run_dir, ordered())

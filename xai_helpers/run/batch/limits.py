@@ -48,8 +48,10 @@ def check_bound(name: str, value_gb: float | None) -> float | None:
 
 
 def disk_message(size_bytes: int, max_disk_gb: float, task_dir: str | os.PathLike, when: str) -> str:
-    return (f"disk bound exceeded {when}: the task folder {task_dir} holds {size_bytes / 1e6:.1f} MB, "
-            f"over --max-disk-gb {max_disk_gb:g} ({max_disk_gb * GB / 1e6:.1f} MB)")
+    return (
+        f"disk bound exceeded {when}: the task folder {task_dir} holds {size_bytes / 1e6:.1f} MB, "
+        f"over --max-disk-gb {max_disk_gb:g} ({max_disk_gb * GB / 1e6:.1f} MB)"
+    )
 
 
 def disk_excess(task_dir: str | os.PathLike, max_disk_gb: float | None, when: str) -> str:
@@ -86,8 +88,15 @@ class TaskWatch:
     ``max_memory_gb`` bounds the summed RSS of the processes started during the watch, ``max_disk_gb``
     the bytes under ``task_dir`` (``None``: no bound, the peak RSS is still recorded)."""
 
-    def __init__(self, task_dir: str | os.PathLike, label: str, max_memory_gb: float | None = None,
-                 max_disk_gb: float | None = None, interval: float = 0.2, disk_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        task_dir: str | os.PathLike,
+        label: str,
+        max_memory_gb: float | None = None,
+        max_disk_gb: float | None = None,
+        interval: float = 0.2,
+        disk_interval: float = 1.0,
+    ) -> None:
         self.task_dir, self.label = Path(task_dir), label
         self.max_memory_gb, self.max_disk_gb = max_memory_gb, max_disk_gb
         self.interval, self.disk_interval = interval, disk_interval
@@ -130,15 +139,21 @@ class TaskWatch:
             rss = self._rss(processes)
             self.peak_rss = max(self.peak_rss, rss)
             if self.max_memory_gb is not None and rss > self.max_memory_gb * GB:
-                self._kill(processes, f"memory bound exceeded in {self.label}: its kernel used {rss / 1e6:.0f} MB (resident), "
-                                      f"over --max-memory-gb {self.max_memory_gb:g} ({self.max_memory_gb * GB / 1e6:.0f} MB); killed")
+                self._kill(
+                    processes,
+                    f"memory bound exceeded in {self.label}: its kernel used {rss / 1e6:.0f} MB (resident), "
+                    f"over --max-memory-gb {self.max_memory_gb:g} ({self.max_memory_gb * GB / 1e6:.0f} MB); killed",
+                )
                 return
             now = time.monotonic()
             if self.max_disk_gb is not None and now - last_disk >= self.disk_interval:
                 last_disk = now
                 size = folder_bytes(self.task_dir)
                 if size > self.max_disk_gb * GB:
-                    self._kill(processes, disk_message(size, self.max_disk_gb, self.task_dir, f"during {self.label}") + "; killed")
+                    self._kill(
+                        processes,
+                        disk_message(size, self.max_disk_gb, self.task_dir, f"during {self.label}") + "; killed",
+                    )
                     return
 
     def __enter__(self) -> TaskWatch:

@@ -75,9 +75,17 @@ def _input_identity(path: Path) -> dict:
         return {"path": str(path), "missing": True}
 
 
-def plan_task(task: Task, notebooks: Sequence[Path], declared: Mapping[Path, Mapping[str, object]], run_dir: Path,
-              parameters: Mapping[str, object], threads: int = 1, force: bool = False,
-              max_memory_gb: float | None = None, max_disk_gb: float | None = None) -> TaskPlan:
+def plan_task(
+    task: Task,
+    notebooks: Sequence[Path],
+    declared: Mapping[Path, Mapping[str, object]],
+    run_dir: Path,
+    parameters: Mapping[str, object],
+    threads: int = 1,
+    force: bool = False,
+    max_memory_gb: float | None = None,
+    max_disk_gb: float | None = None,
+) -> TaskPlan:
     """Wire ``task`` through ``notebooks`` and mark the steps that must run (see the module docstring).
 
     ``declared``: each notebook's parameters and their default values
@@ -104,15 +112,35 @@ def plan_task(task: Task, notebooks: Sequence[Path], declared: Mapping[Path, Map
         # The values the notebook runs with: a changed default (e.g. deeplift_rule) changes the result too.
         # The device changes where the work runs, not its result: switching it must not redo finished work.
         effective = {k: v for k, v in {**names, **own}.items() if k not in WIRED_PARAMETERS and k != "device"}
-        step_hash = digest({
-            "notebook": notebook.name, "parameters": effective, "upstream": upstream,
-            "input": None if reads_noisy else _input_identity(task.input),
-        })
+        step_hash = digest(
+            {
+                "notebook": notebook.name,
+                "parameters": effective,
+                "upstream": upstream,
+                "input": None if reads_noisy else _input_identity(task.input),
+            }
+        )
         hashes[number] = step_hash
         rerun_from_here = rerun_from_here or done.get(number, {}).get("hash") != step_hash
         passed = {**own, **{k: v for k, v in wiring.items() if k in names}}
-        steps.append(Step(number, str(notebook), passed, step_hash,
-                          output_dir if "output_dir" in names else None, run=rerun_from_here))
+        steps.append(
+            Step(
+                number,
+                str(notebook),
+                passed,
+                step_hash,
+                output_dir if "output_dir" in names else None,
+                run=rerun_from_here,
+            )
+        )
     peak_mb = max((int(entry.get("peak_memory_mb") or 0) for entry in done.values()), default=0)
-    return TaskPlan(task.task_id, str(task.input), str(task_dir), steps, threads, max_memory_gb=max_memory_gb,
-                    max_disk_gb=max_disk_gb, recorded_peak_memory_bytes=peak_mb * 10**6)
+    return TaskPlan(
+        task.task_id,
+        str(task.input),
+        str(task_dir),
+        steps,
+        threads,
+        max_memory_gb=max_memory_gb,
+        max_disk_gb=max_disk_gb,
+        recorded_peak_memory_bytes=peak_mb * 10**6,
+    )

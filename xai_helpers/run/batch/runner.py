@@ -41,9 +41,14 @@ class TaskResult:
             return os.path.relpath(path, run_dir) if path else ""
 
         return {
-            "task_id": self.task_id, "input_path": self.input, "status": self.status,
-            "seconds": f"{self.seconds:.1f}", "notebooks_run": " ".join(self.notebooks_run),
-            "error": self.error, "log": rel(self.log), "outputs": ";".join(rel(p) for p in self.outputs),
+            "task_id": self.task_id,
+            "input_path": self.input,
+            "status": self.status,
+            "seconds": f"{self.seconds:.1f}",
+            "notebooks_run": " ".join(self.notebooks_run),
+            "error": self.error,
+            "log": rel(self.log),
+            "outputs": ";".join(rel(p) for p in self.outputs),
             "disk_mb": f"{self.disk_bytes / 1e6:.1f}",
             "peak_memory_mb": f"{self.peak_memory_bytes / 1e6:.0f}" if self.peak_memory_bytes else "",
         }
@@ -119,10 +124,14 @@ def run_task(plan: TaskPlan) -> TaskResult:
                 result.log = str(executed) if executed.is_file() else ""
                 break
             entries[step.number] = {
-                "notebook": notebook.name, "hash": step.hash, "parameters": step.parameters,
-                "seconds": round(time.perf_counter() - step_start, 2), "peak_memory_mb": round(watch.peak_rss / 1e6),
+                "notebook": notebook.name,
+                "hash": step.hash,
+                "parameters": step.parameters,
+                "seconds": round(time.perf_counter() - step_start, 2),
+                "peak_memory_mb": round(watch.peak_rss / 1e6),
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "outputs": [str(executed.with_suffix(".html")), str(executed)] + ([step.output_dir] if step.output_dir else []),
+                "outputs": [str(executed.with_suffix(".html")), str(executed)]
+                + ([step.output_dir] if step.output_dir else []),
             }
             _write_json(done_path, {"task_id": plan.task_id, "input": plan.input, "notebooks": entries})
     except Exception as error:  # noqa: BLE001 - file-system trouble in the task folder

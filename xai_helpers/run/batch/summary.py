@@ -12,7 +12,18 @@ from .planning import task_dir_of
 from .runner import STATUSES, TaskResult
 from .summary_metrics import QUALITY_SUMMARY_COLUMNS, task_quality
 
-SUMMARY_COLUMNS = ("task_id", "input_path", "status", "seconds", "notebooks_run", "error", "log", "outputs", "disk_mb", "peak_memory_mb") + QUALITY_SUMMARY_COLUMNS
+SUMMARY_COLUMNS = (
+    "task_id",
+    "input_path",
+    "status",
+    "seconds",
+    "notebooks_run",
+    "error",
+    "log",
+    "outputs",
+    "disk_mb",
+    "peak_memory_mb",
+) + QUALITY_SUMMARY_COLUMNS
 """The task's run (``disk_mb``: megabytes under its folder; ``peak_memory_mb``: the largest resident memory of its
 notebook kernels, sampled by :mod:`.limits`), then its quality scores (:mod:`.summary_metrics`: notebook 01's
 PESQ / STOI / SI-SDR, notebook 04's changes)."""
@@ -31,6 +42,7 @@ def write_reports(run_dir: Path, results: list[TaskResult]) -> tuple[Path, Path]
 
 def write_batch_index(run_dir: Path, rows: list[dict], title: str = "nsnet2-xai batch") -> Path:
     """``run_dir/index.html``: counts, a link to ``summary.csv`` and one table row per task with its reports."""
+
     def link(path: str, text: str | None = None) -> str:
         return f'<a href="{html.escape(Path(path).as_posix())}">{html.escape(text or Path(path).name)}</a>'
 
@@ -39,7 +51,9 @@ def write_batch_index(run_dir: Path, rows: list[dict], title: str = "nsnet2-xai 
     for r in rows:
         reports = [p for p in r["outputs"].split(";") if p.endswith(".html")]
         cells = [
-            html.escape(r["task_id"]), f'<span class="{r["status"]}">{r["status"]}</span>', r["seconds"],
+            html.escape(r["task_id"]),
+            f'<span class="{r["status"]}">{r["status"]}</span>',
+            r["seconds"],
             " ".join(link(p, Path(p).stem) for p in reports),
             html.escape(r["error"]) + (" " + link(r["log"], "log") if r["log"] else ""),
         ]

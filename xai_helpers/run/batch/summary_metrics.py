@@ -20,7 +20,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from ...experiments.quality import PERTURBATION_SUMMARY_FILE, QUALITY_FILE, QUALITY_METRICS, STAGES, score_column, summary_metric_name
+from ...experiments.quality import (
+    PERTURBATION_SUMMARY_FILE,
+    QUALITY_FILE,
+    QUALITY_METRICS,
+    STAGES,
+    score_column,
+    summary_metric_name,
+)
 from .planning import OUTPUT_FOLDERS
 
 logger = logging.getLogger(__name__)
@@ -34,8 +41,11 @@ def _snake(metric: str, stage: str) -> str:
 
 ENHANCEMENT_COLUMNS = {(metric, stage): _snake(metric, stage) for metric in QUALITY_METRICS for stage in STAGES}
 """(score, stage) -> ``summary.csv`` column of notebook 01's means."""
-PERTURBATION_COLUMNS = {(metric, order): f"{summary_metric_name(metric, change=True)}_{order}"
-                        for metric in QUALITY_METRICS for order in ORDERS}
+PERTURBATION_COLUMNS = {
+    (metric, order): f"{summary_metric_name(metric, change=True)}_{order}"
+    for metric in QUALITY_METRICS
+    for order in ORDERS
+}
 """(score, order) -> ``summary.csv`` column of notebook 04's mean changes."""
 QUALITY_SUMMARY_COLUMNS = tuple(ENHANCEMENT_COLUMNS.values()) + tuple(PERTURBATION_COLUMNS.values())
 
@@ -66,6 +76,8 @@ def task_quality(task_dir: Path) -> dict[str, str]:
     perturbation = _read_csv(task_dir / OUTPUT_FOLDERS["04"] / PERTURBATION_SUMMARY_FILE)
     if perturbation is not None and {"order", "metric", "value"} <= set(perturbation.columns):
         for (metric, order), column in PERTURBATION_COLUMNS.items():
-            rows = perturbation[(perturbation["order"] == order) & (perturbation["metric"] == summary_metric_name(metric, change=True))]
+            rows = perturbation[
+                (perturbation["order"] == order) & (perturbation["metric"] == summary_metric_name(metric, change=True))
+            ]
             cells[column] = _cell(pd.to_numeric(rows["value"], errors="coerce").mean())
     return cells

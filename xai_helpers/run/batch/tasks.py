@@ -60,7 +60,9 @@ def read_manifest(manifest: str | os.PathLike) -> list[Task]:
                 try:
                     parameters[name] = yaml.safe_load(value)
                 except yaml.YAMLError as error:
-                    raise ValueError(f"{manifest}, line {number}, column {name}: not YAML: {value!r} ({error})") from error
+                    raise ValueError(
+                        f"{manifest}, line {number}, column {name}: not YAML: {value!r} ({error})"
+                    ) from error
             rows.append(((row.get("id") or "").strip() or None, path, parameters))
     if not rows:
         raise ValueError(f"{manifest}: the manifest has no rows")
@@ -118,12 +120,18 @@ def vctk_demand_manifest(root: str | os.PathLike, out: str | os.PathLike, split:
     ``clean_path`` = its clean partner, ``noise_type`` = ``not_added`` (the noise is already in)."""
     pairs = pair_vctk_demand(root, split)
     return write_manifest(
-        ({"id": pair.name, "path": pair.noisy, "clean_path": pair.clean, "noise_type": "not_added"} for pair in pairs), out
+        ({"id": pair.name, "path": pair.noisy, "clean_path": pair.clean, "noise_type": "not_added"} for pair in pairs),
+        out,
     )
 
 
-def comparison_manifest(clean_files: Sequence[Path], models: Sequence[str], conditions: Sequence[Mapping[str, object]],
-                        out: str | os.PathLike, talkers_path: str | os.PathLike | None = None) -> Path:
+def comparison_manifest(
+    clean_files: Sequence[Path],
+    models: Sequence[str],
+    conditions: Sequence[Mapping[str, object]],
+    out: str | os.PathLike,
+    talkers_path: str | os.PathLike | None = None,
+) -> Path:
     """A batch manifest (``out``, CSV) with one task per model, condition and clean file: columns ``path``, ``id``
     (``MODEL__cN__STEM``), ``models`` and ``noise_conditions`` (one each, as JSON, which YAML reads) and
     ``talkers_path`` (where babble finds its talkers; default the clean file's folder)."""
@@ -133,7 +141,13 @@ def comparison_manifest(clean_files: Sequence[Path], models: Sequence[str], cond
     for index, condition in enumerate(check_condition(c) for c in conditions):
         for path in clean_files:
             for model in models:
-                rows.append({"path": Path(path), "id": f"{model}__c{index}__{Path(path).stem}",
-                             "models": json.dumps([model]), "noise_conditions": json.dumps([condition]),
-                             "talkers_path": str(Path(talkers_path or Path(path).parent).resolve())})
+                rows.append(
+                    {
+                        "path": Path(path),
+                        "id": f"{model}__c{index}__{Path(path).stem}",
+                        "models": json.dumps([model]),
+                        "noise_conditions": json.dumps([condition]),
+                        "talkers_path": str(Path(talkers_path or Path(path).parent).resolve()),
+                    }
+                )
     return write_manifest(rows, out)
