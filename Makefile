@@ -8,7 +8,9 @@ PY := $(VENV)/bin/python
 book: $(VENV)/.installed  ## run every numbered notebook over data/samples, HTML reports in reports/
 	$(PY) -m xai_helpers.run.book
 
-test: $(VENV)/.installed  ## unit tests, then every notebook under nbval
+test: $(VENV)/.installed  ## ruff (lint and format), the unit tests, then every notebook under nbval
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
 sync: $(VENV)/.installed  ## bring each notebook and its py:percent twin back in step

@@ -1,4 +1,5 @@
-"""Benchmark: per-bin attributions of a whole clip, Captum (one call per output frame) vs ``xai_helpers.attribution.engine``.
+"""Benchmark: per-bin attributions of a whole clip, Captum (one call per output frame) vs
+``xai_helpers.attribution.engine``.
 
 Both run in this process on the same input, baseline(s) and targets. Captum is timed on a sample of
 ``--captum-frames`` output frames spread over the clip and extrapolated to all frames (each Captum

@@ -52,7 +52,8 @@ def main(argv=None) -> None:
                 )
                 deltas[rule, kind].append(np.abs(d))
                 print(
-                    f"{path.name} {kind:5s} rule {rule:8s}: |delta| median {np.median(np.abs(d)):.2e}, max {np.abs(d).max():.2e}"
+                    f"{path.name} {kind:5s} rule {rule:8s}: |delta| median {np.median(np.abs(d)):.2e}, "
+                    f"max {np.abs(d).max():.2e}"
                 )
     print(
         f"\nDeepLift, zero-signal baseline, target {args.target}, {args.files} files, segment {args.start:g} s + "

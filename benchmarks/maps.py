@@ -83,8 +83,10 @@ def whole_file(args, device: torch.device) -> None:
     engine, engine_cpu = _since(start)
     print(
         f"[whole] {SAMPLE.name}: {n_frames * segment.stft.hop_s:.2f} s = {n_frames} frames; explain_file store='maps' "
-        f"end to end {seconds:.1f} s wall ({cpu:.1f} s CPU) on {device}; engine maps alone (all_bins_maps) {engine:.1f} s wall "
-        f"({engine_cpu:.1f} s CPU); the rest (model load, features, mask, writing) {seconds - engine:.1f} s; .h5 {size / 1e6:.2f} MB"
+        f"end to end {seconds:.1f} s wall ({cpu:.1f} s CPU) on {device}; "
+        f"engine maps alone (all_bins_maps) {engine:.1f} s wall "
+        f"({engine_cpu:.1f} s CPU); the rest (model load, features, mask, writing) {seconds - engine:.1f} s; "
+        f".h5 {size / 1e6:.2f} MB"
     )
     scale = (args.file_seconds / (n_frames * segment.stft.hop_s)) ** 2
     hours = args.n_files * seconds * scale / 3600
@@ -132,7 +134,8 @@ def versus_captum(args, device: torch.device) -> None:
         _, per_call = captum_frames(model, x, b, "deeplift", "mask", frames, device)
         captum = float(np.mean(per_call)) * n_frames
         print(
-            f"[captum] deeplift, {seconds:g} s ({n_frames} frames), {device}, load {os.getloadavg()[0]:.1f}: engine maps {engine:.2f} s, "
+            f"[captum] deeplift, {seconds:g} s ({n_frames} frames), {device}, load {os.getloadavg()[0]:.1f}: "
+            f"engine maps {engine:.2f} s, "
             f"Captum {captum:.1f} s (extrapolated from {len(frames)} frames), ratio {captum / engine:.0f}x"
         )
 
@@ -173,7 +176,8 @@ def compression(args) -> None:
             read = time.perf_counter() - start
             assert np.array_equal(back, a)
             print(
-                f"[compression] {name:24s} write {write:6.2f} s ({a.nbytes / 1e6 / write:6.0f} MB/s), read {read:5.2f} s, "
+                f"[compression] {name:24s} write {write:6.2f} s ({a.nbytes / 1e6 / write:6.0f} MB/s), "
+                f"read {read:5.2f} s, "
                 f"{path.stat().st_size / 1e6:7.1f} MB ({a.nbytes / path.stat().st_size:.2f}x)"
             )
             path.unlink()

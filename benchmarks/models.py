@@ -97,7 +97,8 @@ def main() -> None:
         clip_phase = phase[:, : clip.shape[1]]
         print(f"{model_name}: {parameters:,} parameters; STFT {config.n_bins} bins x {config.hop_s * 1000:g} ms")
         print(
-            f"  enhance(): {enhance_s:.3f} s for {args.seconds:g} s of audio, real-time factor {enhance_s / args.seconds:.4f}"
+            f"  enhance(): {enhance_s:.3f} s for {args.seconds:g} s of audio, "
+            f"real-time factor {enhance_s / args.seconds:.4f}"
         )
         print(
             f"  one forward pass (mask, {features.shape[1]} frames): {forward_s:.3f} s, "
@@ -107,7 +108,8 @@ def main() -> None:
             seconds = all_bins_seconds(model, clip, clip_phase, method, args.ig_steps, device)
             extra = f", {args.ig_steps} steps" if method == "integratedgradients" else ""
             print(
-                f"  {method} on all {clip.size:,} bins of {args.clip_s:g} s ({clip.shape[0]} x {clip.shape[1]}{extra}): "
+                f"  {method} on all {clip.size:,} bins of {args.clip_s:g} s "
+                f"({clip.shape[0]} x {clip.shape[1]}{extra}): "
                 f"{seconds:.1f} s"
             )
 

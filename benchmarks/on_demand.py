@@ -92,7 +92,8 @@ def main() -> None:
             diff = np.abs(new[:, : t_out + 1] - reference).max() / max(np.abs(reference).max(), 1e-30)
             label = f"{method}{' K=%d' % k if method == 'deepliftshap' else ''}"
             print(
-                f"{label:<22} {f'({args.f_out}, {t_out})':>12} {old_s:>10.3f} {first_s:>9.3f} {next_s:>8.3f} {diff:>13.1e}"
+                f"{label:<22} {f'({args.f_out}, {t_out})':>12} {old_s:>10.3f} "
+                f"{first_s:>9.3f} {next_s:>8.3f} {diff:>13.1e}"
             )
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 

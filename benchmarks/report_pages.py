@@ -25,8 +25,11 @@ FIRST_SCREEN_JS = """(height) => {
     .filter(e => !e.parentElement.closest('p,li,pre,caption,summary,th,td,b'));
   return blocks.map(e => e.innerText.trim()).filter(Boolean).join(' | ');
 }"""
-CUT_TABLES_JS = """() => [...document.querySelectorAll('table')]
-  .filter(t => t.closest('.jp-OutputArea-output') && t.scrollWidth > t.closest('.jp-OutputArea-output').clientWidth + 1).length"""
+CUT_TABLES_JS = (
+    """() => [...document.querySelectorAll('table')]
+  .filter(t => t.closest('.jp-OutputArea-output') && """
+    """t.scrollWidth > t.closest('.jp-OutputArea-output').clientWidth + 1).length"""
+)
 
 
 def main() -> None:

@@ -1,8 +1,9 @@
 """Measure: exact Shapley values of a tile grid on notebook 05's burst problem, and how well the methods agree.
 
-For each of ``--files`` bundled samples (the prototype, on notebook 05's old placement: pink noise at 10 dB SNR, a 0.6 s 3 kHz burst at ``--level`` dB,
-explained output = the mask summed over 500-1500 Hz during the burst, zero-signal baseline, the
-segment from 0.2 s before the burst: ``xai_helpers.experiments.faithfulness.burst_problem`` with its defaults):
+For each of ``--files`` bundled samples (the prototype, on notebook 05's old placement: pink noise at 10 dB SNR,
+a 0.6 s 3 kHz burst at ``--level`` dB, explained output = the mask summed over 500-1500 Hz during the burst,
+zero-signal baseline, the segment from 0.2 s before the burst:
+``xai_helpers.experiments.faithfulness.burst_problem`` with its defaults):
 
 * exact Shapley values of a 4 x 3 grid of tiles (bands 0-500-1500-4000-8000 Hz, spans: the context
   and the two halves of the burst), and of the same grid with the burst cut out as a 13th tile;

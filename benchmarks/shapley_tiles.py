@@ -68,15 +68,17 @@ def main() -> None:
     result = exact_shapley(model, features, baselines, tiles, weights)
     elapsed = time.perf_counter() - began
     print(
-        f"prefix-shared: {elapsed:.2f} s for 2^{tiles.count} coalitions; efficiency error {result.efficiency_error:.2e} "
+        f"prefix-shared: {elapsed:.2f} s for 2^{tiles.count} coalitions; "
+        f"efficiency error {result.efficiency_error:.2e} "
         f"(explained change {result.output_input - result.output_baseline:.3f})"
     )
     if args.plain:
         began = time.perf_counter()
         plain = coalition_values(Plain(model), features, baselines, complete_tiles(tiles, features.shape), weights)
+        full_s = time.perf_counter() - began
+        engine_values = coalition_values(model, features, baselines, complete_tiles(tiles, features.shape), weights)
         print(
-            f"every coalition in full: {time.perf_counter() - began:.2f} s; max |difference| of v "
-            f"{np.abs(plain - coalition_values(model, features, baselines, complete_tiles(tiles, features.shape), weights)).max():.2e}"
+            f"every coalition in full: {full_s:.2f} s; max |difference| of v {np.abs(plain - engine_values).max():.2e}"
         )
 
 

@@ -16,7 +16,7 @@ SAMPLES = REPO / "data" / "samples"
 
 MARKED_MODULES = {
     "browser": ("test_reports_browser",),
-    "notebooks": ("test_model_notebooks", "test_faults", "test_execution", "test_readme"),
+    "notebooks": ("test_model_notebooks", "test_faults", "test_execution", "test_readme", "test_user_model"),
     "slow": (
         "test_batch",
         "test_concurrency",

@@ -230,7 +230,8 @@ def test_kernel_gets_the_pinned_thread_count(tmp_path):
     source = tiny_notebook(
         tmp_path / "t.ipynb",
         "n = 0",
-        "import os, torch\nprint(os.environ['OMP_NUM_THREADS'], os.environ['MKL_NUM_THREADS'], torch.get_num_threads())",
+        "import os, torch\n"
+        "print(os.environ['OMP_NUM_THREADS'], os.environ['MKL_NUM_THREADS'], torch.get_num_threads())",
     )
     executed = tmp_path / "executed" / "t.ipynb"
     html = execution.execute_notebook(source, executed, {"n": 1}, threads=1)

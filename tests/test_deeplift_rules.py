@@ -87,7 +87,8 @@ def test_attributions_add_up_on_every_output_bin(models, speech, rate, dtype):
                 assert attributions.dtype == deltas.dtype == np.dtype(str(dtype).removeprefix("torch."))
                 error = np.abs(attributions.sum(axis=(2, 3), dtype=np.float64) - change).max()
                 print(
-                    f"{rate} Hz {dtype} {method} {target}: max |sum - change| = {error:.1e} (max |change| {np.abs(change).max():.2f})"
+                    f"{rate} Hz {dtype} {method} {target}: max |sum - change| = {error:.1e} "
+                    f"(max |change| {np.abs(change).max():.2f})"
                 )
                 assert error <= tolerance
                 assert np.abs(deltas).max() <= tolerance

@@ -74,7 +74,8 @@ def test_complete_rule_adds_up_on_every_layout(tmp_path, wav, model, layout, met
             )
     summed = attributions.sum(axis=-1 if layout == "groups" else (-2, -1), dtype=np.float64)
     print(
-        f"{method} {layout}: max |sum - change| = {np.abs(summed - explained).max():.1e}, max |stored delta| = {np.abs(deltas).max():.1e}"
+        f"{method} {layout}: max |sum - change| = {np.abs(summed - explained).max():.1e}, "
+        f"max |stored delta| = {np.abs(deltas).max():.1e}"
     )
     assert deltas.shape == explained.shape
     assert np.abs(deltas).max() <= 1e-4
@@ -83,7 +84,8 @@ def test_complete_rule_adds_up_on_every_layout(tmp_path, wav, model, layout, met
 
 
 def test_bin_and_regions_are_the_all_bins_maps(tmp_path, wav):
-    """The weighted-output path explains one bin as the all-bins map of that bin, a region as the sum of its bins' maps."""
+    """The weighted-output path explains one bin as the all-bins map of that bin, a region as the sum of its bins'
+    maps."""
     every = explain_file(wav, tmp_path, ExplainConfig(method="deeplift", **SEGMENT), progress=False)
     full = _stored(every.path)[0]
     one = explain_file(wav, tmp_path, ExplainConfig(method="deeplift", **LAYOUTS["bin"], **SEGMENT), progress=False)

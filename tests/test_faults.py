@@ -232,7 +232,8 @@ CASES = [
     (
         case_wrong_model_to_plot,
         FileNotFoundError,
-        r"no attribution file of method 'deepliftshap' explaining model 'dtln' in .*attr for the 1 input file \(a.wav\); "
+        r"no attribution file of method 'deepliftshap' explaining model 'dtln' in .*attr "
+        r"for the 1 input file \(a.wav\); "
         r"its files explain nsnet2: run notebook 02 with model='dtln', or set model to one of these",
     ),
     (case_wrong_model_to_perturb, FileNotFoundError, r"explaining model 'gtcrn' .*its files explain nsnet2"),
@@ -254,7 +255,8 @@ CASES = [
     (
         case_10_no_attribution_of_these_inputs,
         FileNotFoundError,
-        r"for the 2 input files \(a.wav, b.wav\); the folder holds 1 .h5 file of other audio files \(other__deepliftshap_mask.h5\)",
+        r"for the 2 input files \(a.wav, b.wav\); "
+        r"the folder holds 1 .h5 file of other audio files \(other__deepliftshap_mask.h5\)",
     ),
     (case_10_every_file_to_plot_damaged, NothingDoneError, r"nothing plotted: .*a__deepliftshap_broken.h5"),
     (case_output_dir_is_a_file_01, ValueError, r"output_dir: .*taken is an existing file, not a folder"),
@@ -282,7 +284,8 @@ CASES = [
     (
         case_malformed_bare_region,
         ValueError,
-        r"output_regions: region '0-1000Hz' is malformed; expected 'LO-HIHz@START-ENDs' .* or \[f_lo_hz, f_hi_hz, t_lo_s, t_hi_s\]",
+        r"output_regions: region '0-1000Hz' is malformed; expected 'LO-HIHz@START-ENDs' .* "
+        r"or \[f_lo_hz, f_hi_hz, t_lo_s, t_hi_s\]",
     ),
     (case_reverberance_50, ValueError, r"reverberances: RT60 50(\.0)? is not .*seconds"),
     (

@@ -353,7 +353,8 @@ def test_options_for_keeps_what_the_type_uses():
 
 
 def test_noise_seed_ids_are_fixed_per_type_not_by_position(speech_like):
-    """Each type's seed id is its own (the tuple order of the original NOISE_TYPES), so adding a type changes no seed."""
+    """Each type's seed id is its own (the tuple order of the original NOISE_TYPES), so adding a type changes no
+    seed."""
     from xai_helpers.dsp.noise.examples import derive_seed
     from xai_helpers.dsp.noise.registry import NOISE_SPECS
 
@@ -378,7 +379,8 @@ def test_noise_seed_ids_are_fixed_per_type_not_by_position(speech_like):
 
 
 def test_faithfulness_burst_is_the_shared_band_limited_burst():
-    """add_burst (notebook 05's ground truth) adds the shared generator's burst, bit for bit as its own FFT-mask code did."""
+    """add_burst (notebook 05's ground truth) adds the shared generator's burst, bit for bit as its own FFT-mask code
+    did."""
     from xai_helpers.dsp.noise.bursts import gaussian_burst
     from xai_helpers.experiments.faithfulness import Burst, add_burst
 

@@ -1,4 +1,5 @@
-"""Tests for xai_helpers.plots (maps, influence, style) and xai_helpers.analysis.influence on synthetic tensors with known answers."""
+"""Tests for xai_helpers.plots (maps, influence, style) and xai_helpers.analysis.influence on synthetic tensors with
+known answers."""
 
 import warnings
 
@@ -270,7 +271,8 @@ def map_image(fig):
 
 
 def hand_time_map(aggregation):
-    """``[t_out, t_in]``: 1, 2, ... row by row, zero above the diagonal (causal); every other row negated when signed."""
+    """``[t_out, t_in]``: 1, 2, ... row by row, zero above the diagonal (causal); every other row negated when
+    signed."""
     ti = np.tril(np.arange(1.0, T * T + 1).reshape(T, T))
     if aggregation == "signed_sum":
         ti[::2] *= -1

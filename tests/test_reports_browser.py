@@ -77,14 +77,17 @@ def open_offline(browser, url: str, allowed: tuple[str, ...] = ("file:", "data:"
 
 
 # Where the summary, the contents and the first section heading sit, and the contents' links without a target.
-LAYOUT_JS = """() => {
+LAYOUT_JS = (
+    """() => {
   const top = e => e ? e.getBoundingClientRect().top + window.scrollY : null;
   const links = [...document.querySelectorAll('nav.xai-toc a')].map(a => a.getAttribute('href'));
-  return {summary: top(document.querySelector('.celltag_xai-summary')), contents: top(document.querySelector('nav.xai-toc')),
+  return {summary: top(document.querySelector('.celltag_xai-summary')), """
+    """contents: top(document.querySelector('nav.xai-toc')),
           first_section: top(document.querySelector('main h2')), links: links,
           unresolved: links.filter(h => !document.getElementById(decodeURIComponent(h.slice(1)))),
           closed_sections: [...document.querySelectorAll('details.xai-section:not([open])')].length};
 }"""
+)
 
 
 def inspect_report(browser, path: Path) -> dict:
@@ -108,7 +111,8 @@ def inspect_report(browser, path: Path) -> dict:
 
 def small_notebooks() -> dict[str, nbformat.NotebookNode]:
     figure = new_code_cell(
-        "import matplotlib.pyplot as plt\nfig, ax = plt.subplots(figsize=(3, 2))\nax.plot([0, 1, 4])\nax.set_title('line')\nplt.show()"
+        "import matplotlib.pyplot as plt\nfig, ax = plt.subplots(figsize=(3, 2))\n"
+        "ax.plot([0, 1, 4])\nax.set_title('line')\nplt.show()"
     )
     bar = new_code_cell("from tqdm.auto import tqdm\nfor _ in tqdm(range(4), desc='steps'):\n    pass")
     slider = new_code_cell("import ipywidgets\nipywidgets.IntSlider(value=3, max=9, description='n')")

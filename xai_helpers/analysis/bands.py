@@ -5,7 +5,8 @@ every explained output bin) is summed over its frames and over the input bins of
 linear (equal width in Hz) or mel (equal width on the mel scale, ``2595 log10(1 + f / 700)``:
 :mod:`xai_helpers.dsp.mel`), from 0 Hz to the highest bin centre. ``share=True`` divides each file's band values
 by their total ``|value|`` (the original's normalisation; a file's bands then sum to 1 for ``"abs_sum"``), so
-files of different durations weigh alike. The figure (mean and spread over files) is :func:`~xai_helpers.plots.bands.plot_band_attribution`.
+files of different durations weigh alike. The figure (mean and spread over files) is
+:func:`~xai_helpers.plots.bands.plot_band_attribution`.
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ class BandAttribution:
         return self.values.std(axis=0) if len(self.values) else np.full(len(self.edges_hz) - 1, np.nan)
 
     def table(self) -> pd.DataFrame:
-        """Files (rows, then ``mean`` and ``std``) by band (columns ``"0-1k Hz"``, ...), the values of :attr:`values`."""
+        """Files (rows, then ``mean`` and ``std``) by band (columns ``"0-1k Hz"``, ...), the values of
+        :attr:`values`."""
         columns = [f"{label} Hz" for label in band_labels(self.edges_hz)]
         frame = pd.DataFrame(self.values, index=pd.Index(self.files, name="file"), columns=columns)
         frame.loc["mean"], frame.loc["std"] = self.mean, self.std

@@ -6,7 +6,8 @@ attribution over every input bin. Its reductions are computed chunk by chunk of 
 ``result()``), built on :class:`~xai_helpers.attribution.maps.MapAccumulator` (the maps' one definition,
 also used by the engine on its device); a tensor in memory is one chunk. :class:`OutputSums` sums any attribution array
 ``[*targets, *inputs]`` over its explained outputs (the global influence, the perturbation ranking,
-the group and latent influence). :func:`reduce_file` and :func:`output_sums` feed them from a stored file (a file's stored ``maps/`` when it has them).
+the group and latent influence). :func:`reduce_file` and :func:`output_sums` feed them from a stored file (a file's
+stored ``maps/`` when it has them).
 
 Aggregation is always explicit: ``"abs_sum"`` sums ``|attribution|`` (magnitude of involvement,
 signs cannot cancel) and ``"signed_sum"`` sums the signed values (net effect). Sums are float64.
@@ -222,7 +223,8 @@ def global_map(maps: InfluenceMaps, name: str) -> np.ndarray:
 
 
 def all_global_maps(maps: InfluenceMaps) -> dict[str, np.ndarray]:
-    """Every map of :data:`GLOBAL_MAPS` by name, as :func:`global_map` gives each, :func:`net_global_maps` computed once."""
+    """Every map of :data:`GLOBAL_MAPS` by name, as :func:`global_map` gives each, :func:`net_global_maps` computed
+    once."""
     return {
         "abs_sum": normalise_peak(maps["global_abs"]),
         "signed_sum": normalise_peak(maps["global_signed"]),

@@ -1,6 +1,7 @@
 """Every attribution method, called by name through Captum (the reference), with one output layout.
 
-:func:`attribute_targets` explains a batch of M scalar outputs of :class:`~xai_helpers.attribution.targets.ExplainedOutputs`
+:func:`attribute_targets` explains a batch of M scalar outputs of
+:class:`~xai_helpers.attribution.targets.ExplainedOutputs`
 (output bins or region sums) with one method and returns attributions ``[M, F, T]`` over the input
 log-power bins, or ``[M, G]`` over grouped input features when a ``feature_mask`` ``[F, T]`` is given
 (gradient methods: the sum over each group's bins, which keeps completeness; perturbation methods:

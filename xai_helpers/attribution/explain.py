@@ -146,12 +146,14 @@ def explain_file(
     progress: bool = True,
     lock_timeout_s: float | None = None,
 ) -> ExplainResult:
-    """Explain ``source`` with ``config`` into ``output_dir``; reuse its complete file if still valid (module docstring).
+    """Explain ``source`` with ``config`` into ``output_dir``; reuse its complete file if still valid (module
+    docstring).
 
     The output's lock is held throughout: another run on the same output makes this one wait up to
     ``lock_timeout_s`` seconds (``None``: as long as it takes; ``0``: not at all) and then reuse its result, or
     raise :class:`~xai_helpers.io.locks.LockHeldError` naming that run (pid, host, start). Raises
-    ``FileNotFoundError`` naming a missing ``source`` and ``ValueError`` naming ``output_dir`` when it is an existing file.
+    ``FileNotFoundError`` naming a missing ``source`` and ``ValueError`` naming ``output_dir`` when it is an existing
+    file.
     """
     if not Path(source).is_file():
         raise FileNotFoundError(f"{source}: no such audio file (missing, or a folder)")

@@ -233,7 +233,8 @@ def _engine_blocks(
 
 
 def _group_sums(values: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
-    """``[..., F, T]`` -> ``[..., G]``: the sum over each group's bins (``labels`` ``[F, T]`` of ``0..G-1``); unchanged for ``None``."""
+    """``[..., F, T]`` -> ``[..., G]``: the sum over each group's bins (``labels`` ``[F, T]`` of ``0..G-1``);
+    unchanged for ``None``."""
     if labels is None:
         return values
     one_hot = np.eye(int(labels.max()) + 1, dtype=values.dtype)[labels.reshape(-1)]
@@ -246,6 +247,7 @@ def _pad_frames(values: np.ndarray, n_frames: int) -> np.ndarray:
 
 
 def _as_block(values: np.ndarray, index: tuple) -> np.ndarray:
-    """``[M, ...]`` reshaped to the target axes selected by ``index`` (slices), e.g. ``[F, 1, ...]`` for one output frame."""
+    """``[M, ...]`` reshaped to the target axes selected by ``index`` (slices), e.g. ``[F, 1, ...]`` for one output
+    frame."""
     block = tuple(-1 if part.stop is None else part.stop - part.start for part in index)
     return values.reshape(block + values.shape[1:])

@@ -139,12 +139,14 @@ class ExplainConfig:
             if self.features == "latent":
                 raise ValueError(
                     "deeplift_rule='complete' is computed by the engine over input bins or regions; features='latent' "
-                    "goes through Captum's LayerDeepLift, which only has Captum's rule: set deeplift_rule='captum' (or use a method without a rule, e.g. saliency)"
+                    "goes through Captum's LayerDeepLift, which only has Captum's rule: set deeplift_rule='captum' "
+                    "(or use a method without a rule, e.g. saliency)"
                 )
             if self.backend == "captum":
                 raise ValueError(
                     "backend='captum' only implements deeplift_rule='captum' (Captum's DeepLift gives the GRUs plain "
-                    "gradients); use backend='auto' or 'engine' for deeplift_rule='complete', or set deeplift_rule='captum'"
+                    "gradients); use backend='auto' or 'engine' for deeplift_rule='complete', "
+                    "or set deeplift_rule='captum'"
                 )
 
     @property
@@ -162,7 +164,8 @@ class ExplainConfig:
         return self.method in names(engine=True) and self.features in ("bins", "regions")
 
     def uses_engine(self) -> bool:
-        """True when the engine computes this configuration (``backend`` ``"auto"`` or ``"engine"`` where it applies)."""
+        """True when the engine computes this configuration (``backend`` ``"auto"`` or ``"engine"`` where it
+        applies)."""
         return self.engine_applies() and self.backend in ("auto", "engine")
 
     def has_maps(self) -> bool:

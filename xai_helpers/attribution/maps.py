@@ -177,7 +177,8 @@ class MapAccumulator:
         n, m = self._t_out.stop - self._t_out.start, t_in.stop - t_in.start
         if tuple(a.shape) != (f_out, n, f_in, m):
             raise ValueError(
-                f"tile of output frames {self._t_out.start}:{self._t_out.stop} and input frames {t_in.start}:{t_in.stop} "
+                f"tile of output frames {self._t_out.start}:{self._t_out.stop} "
+                f"and input frames {t_in.start}:{t_in.stop} "
                 f"must be [{f_out}, {n}, {f_in}, {m}], got {tuple(a.shape)}"
             )
         maps = self.maps
@@ -190,7 +191,8 @@ class MapAccumulator:
             self._frames[kind][:, :, t_in] += a.sum(dim=2).double()
 
     def end(self) -> torch.Tensor:
-        """Close the open chunk; returns its output bins' signed totals ``[F_out, n]`` (sum over ``f_in, t_in``, float64)."""
+        """Close the open chunk; returns its output bins' signed totals ``[F_out, n]`` (sum over ``f_in, t_in``,
+        float64)."""
         if self._t_out is None:
             raise ValueError("no open chunk: begin(t_out) first")
         t_out, maps = self._t_out, self.maps
@@ -213,7 +215,8 @@ class MapAccumulator:
         n = t_out.stop - t_out.start
         if tuple(a.shape) != (f_out, n, f_in, t_in):
             raise ValueError(
-                f"chunk of output frames {t_out.start}:{t_out.stop} must be [{f_out}, {n}, {f_in}, {t_in}], got {tuple(a.shape)}"
+                f"chunk of output frames {t_out.start}:{t_out.stop} must be [{f_out}, {n}, {f_in}, {t_in}], "
+                f"got {tuple(a.shape)}"
             )
         self.begin(t_out, a.device)
         self.add(slice(0, t_in), a, consume)

@@ -105,7 +105,8 @@ def gradient(spec, module, features, inputs, baselines, target, feature_mask, op
 
 
 def fgsm(spec, module, features, inputs, baselines, target, feature_mask, options) -> Run:
-    """Sign map ``[M, F, T]`` and output change ``sensitivity`` ``[M, E]`` for FGSM steps lowering the explained output."""
+    """Sign map ``[M, F, T]`` and output change ``sensitivity`` ``[M, E]`` for FGSM steps lowering the explained
+    output."""
 
     def explained(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return -output.gather(1, target[:, None]).squeeze(1)

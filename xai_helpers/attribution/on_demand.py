@@ -27,7 +27,8 @@ from .fast_engine import uses_hand_engine, weighted_output_attributions
 def _check_engine_method(stored: AttributionFile) -> None:
     if stored.method not in ENGINE_METHODS:
         raise AttributionFileError(
-            f"{stored.path}: method {stored.method!r} has no engine to recompute single bins (engine methods: {ENGINE_METHODS}); "
+            f"{stored.path}: method {stored.method!r} has no engine to recompute single bins "
+            f"(engine methods: {ENGINE_METHODS}); "
             "store it with store='full'"
         )
 
@@ -35,7 +36,8 @@ def _check_engine_method(stored: AttributionFile) -> None:
 class WeightedBins:
     """Single bins' maps of any model from the generic engine: one weighted backward pass per request, every
     requested bin a one-hot output weighting (:func:`~.fast_engine.weighted_output_attributions`); the same
-    ``bin_map`` / ``bin_maps`` as :class:`~.engine.single.BinSweeper`, which the hand-derived engine keeps for NSNet2."""
+    ``bin_map`` / ``bin_maps`` as :class:`~.engine.single.BinSweeper`, which the hand-derived engine keeps for
+    NSNet2."""
 
     def __init__(
         self,

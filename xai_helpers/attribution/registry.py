@@ -136,7 +136,8 @@ def method_spec(method: str, grouped: bool | None = None) -> MethodSpec:
     spec = METHODS[method]
     if spec.groups_only and grouped is False:
         raise ValueError(
-            f"method {method!r} on single bins is intractable (one feature per time-frequency bin): use features='regions'"
+            f"method {method!r} on single bins is intractable (one feature per time-frequency bin): "
+            "use features='regions'"
         )
     return spec
 

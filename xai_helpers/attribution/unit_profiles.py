@@ -70,7 +70,8 @@ def unit_profiles(
     baselines = np.asarray(baselines, dtype=np.float32)
     if features.ndim != 2 or baselines.ndim != 3 or baselines.shape[1:] != features.shape:
         raise ValueError(
-            f"features must be [F, T] and baselines [K, F, T] of the same [F, T]; got {features.shape}, {baselines.shape}"
+            "features must be [F, T] and baselines [K, F, T] of the same [F, T]; "
+            f"got {features.shape}, {baselines.shape}"
         )
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -101,7 +102,8 @@ def band_labels(freqs_hz: np.ndarray, band_edges_hz: Sequence[float]) -> np.ndar
         or edges[-1] <= freqs_hz[-1]
     ):
         raise ValueError(
-            f"band_edges_hz {edges.tolist()} must increase and cover {freqs_hz[0]:g}-{freqs_hz[-1]:g} Hz (last edge exclusive)"
+            f"band_edges_hz {edges.tolist()} must increase and cover {freqs_hz[0]:g}-{freqs_hz[-1]:g} Hz "
+            "(last edge exclusive)"
         )
     return np.searchsorted(edges, freqs_hz, side="right") - 1
 

@@ -68,7 +68,8 @@ def _check_pair(
     if waves["reference"].shape != waves["degraded"].shape:
         raise ValueError(
             f"{metric}{about}: reference and degraded differ in length "
-            f"({waves['reference'].size} and {waves['degraded'].size} samples); they must be time-aligned and equally long"
+            f"({waves['reference'].size} and {waves['degraded'].size} samples); "
+            "they must be time-aligned and equally long"
         )
     if not np.any(waves["reference"]):
         raise ValueError(f"{metric}{about}: reference is silent (all zeros); the score compares speech to speech")

@@ -23,7 +23,8 @@ def check_wave(
         min_samples = int(FRAME_S * sample_rate)
         if len(wave) < min_samples:
             raise ValueError(
-                f"{name}: {len(wave)} samples is shorter than one 20 ms frame ({min_samples} samples at {sample_rate} Hz)"
+                f"{name}: {len(wave)} samples is shorter than one 20 ms frame "
+                f"({min_samples} samples at {sample_rate} Hz)"
             )
     if not np.all(np.isfinite(wave)):
         raise ValueError(f"{name}: the waveform contains NaN or infinite samples")

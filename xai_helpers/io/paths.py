@@ -26,6 +26,7 @@ def check_output_dir(
             where = "is the input folder" if resolved == inputs else "lies inside the input folder"
             raise ValueError(
                 f"{name}: {output} {where} input_path {input_path}: outputs must stay apart from the inputs they are "
-                f"made from (a second run over {input_path} would take them as inputs); choose an {name} outside input_path"
+                f"made from (a second run over {input_path} would take them as inputs); "
+                f"choose an {name} outside input_path"
             )
     return output

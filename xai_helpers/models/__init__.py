@@ -1,1 +1,2 @@
-"""Mask models: the interface (:mod:`.base`), NSNet2 (:mod:`.nsnet2`), loading (:mod:`.cache`), the denoiser (:mod:`.enhance`)."""
+"""Mask models: the interface (:mod:`.base`), NSNet2 (:mod:`.nsnet2`), loading (:mod:`.cache`), the denoiser
+(:mod:`.enhance`)."""

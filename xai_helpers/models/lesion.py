@@ -57,7 +57,8 @@ def lesion_change(
 
 
 def lesion_false_positive_share(attribution: np.ndarray, bins: np.ndarray) -> float:
-    """Share of ``|attribution|`` ``[F, T]`` on the lesioned rows ``bins`` (boolean ``[F]``, or ``[F, T]``); ``nan`` for an all-zero map."""
+    """Share of ``|attribution|`` ``[F, T]`` on the lesioned rows ``bins`` (boolean ``[F]``, or ``[F, T]``); ``nan``
+    for an all-zero map."""
     magnitude = np.abs(np.asarray(attribution, dtype=np.float64))
     bins = np.asarray(bins, dtype=bool)
     if bins.shape == (magnitude.shape[0],):

@@ -47,7 +47,8 @@ class ModelSpec:
         return import_object(self.loader, "model")
 
     def mask_model_class(self) -> type[MaskModel]:
-        """The :class:`~xai_helpers.models.base.MaskModel` subclass (its class attributes: targets, latent layers, ...)."""
+        """The :class:`~xai_helpers.models.base.MaskModel` subclass (its class attributes: targets, latent layers,
+        ...)."""
         return import_object(self.model_class, "model")
 
 

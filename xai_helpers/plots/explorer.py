@@ -3,8 +3,8 @@
 Dropdowns pick the method and the attribution file (among the complete ``.h5`` files with
 attributions over all output bins found in a folder, full or maps-only); two sliders, or a click on
 any of the three panels (the mask, the map or the spectrogram), pick the output bin by its frequency
-(Hz) and time (s in the file, :func:`~xai_helpers.plots.style.file_times`, nearest bin). The figure shows that bin's signed attribution
-map ``[f_in, t_in]`` between the input spectrogram and the gain mask, the bin marked on all three.
+(Hz) and time (s in the file, :func:`~xai_helpers.plots.style.file_times`, nearest bin). The figure shows that bin's
+signed attribution map ``[f_in, t_in]`` between the input spectrogram and the gain mask, the bin marked on all three.
 Moving the pointer over a panel shows the attribution, the input level and the mask there. A check
 box switches between each bin's own colour scale and one fixed scale for every bin of the file
 (:func:`fixed_scale`, stated on the colour bar).
@@ -76,8 +76,8 @@ class ExplorableFile:
 def find_explorable(attributions_dir: str | os.PathLike, model: str | None = None) -> list[ExplorableFile]:
     """The explorable ``.h5`` files of ``attributions_dir`` (of ``model`` only, unless ``None``), sorted by name.
 
-    Incomplete or damaged files (any chunk failing its checksum) are left out with a warning; files of other layouts (one bin,
-    regions, grouped or latent features) and of other models are left out silently.
+    Incomplete or damaged files (any chunk failing its checksum) are left out with a warning; files of other layouts
+    (one bin, regions, grouped or latent features) and of other models are left out silently.
     """
     found = []
     for path in sorted(Path(attributions_dir).glob("*.h5")):
@@ -459,8 +459,9 @@ def explore(
 ) -> Explorer:
     """Build the explorer over ``attributions_dir`` and return it (display it as a cell's value).
 
-    It starts at ``(f_hz, t_s)`` (Hz, s in the file), or at the first file's bin with the largest total ``|attribution|``;
-    ``fixed_scale`` starts with one colour scale for every bin; ``model`` keeps that model's files only. A live kernel shows the widget only;
-    an exported HTML report shows the PNG of that first view (see the module docstring).
+    It starts at ``(f_hz, t_s)`` (Hz, s in the file), or at the first file's bin with the largest total
+    ``|attribution|``; ``fixed_scale`` starts with one colour scale for every bin; ``model`` keeps that model's files
+    only. A live kernel shows the widget only; an exported HTML report shows the PNG of that first view (see the
+    module docstring).
     """
     return Explorer(attributions_dir, method, f_hz, t_s, fixed_scale=fixed_scale, model=model)

@@ -32,20 +32,21 @@ def _panel_map(study: Study, score: Score) -> tuple[np.ndarray, np.ndarray, str]
 
 def plot_definitions(study: Study, output: str, grid: str, methods: list[tuple[str, str, str]] | None = None) -> Figure:
     """The explained ``output`` of the example segment under each definition, side by side on one time axis
-    (seconds in the file), with the input spectrogram underneath every column. ``methods``: ``(definition, grid, method)``
-    triples; by default every bin method at bin level, every region method on ``grid`` and each latent
-    method on the last latent layer. Signed colours centred on zero, one scale per panel."""
+    (seconds in the file), with the input spectrogram underneath every column. ``methods``:
+    ``(definition, grid, method)`` triples; by default every bin method at bin level, every region method on ``grid``
+    and each latent method on the last latent layer. Signed colours centred on zero, one scale per panel."""
     example = study.example
     chosen = [s for s in study.scores if s.file == example.file and s.seed == example.seed and s.output == output]
     if methods is None:
         layers = [s.grid for s in chosen if s.definition == "latent"]
-        keep = lambda s: (
-            (s.definition == "bins" and s.grid == "bins")
-            or (s.definition == "regions" and s.grid == grid)
-            or (  # noqa: E731
-                s.definition == "latent" and s.grid == layers[-1]
+
+        def keep(s):
+            return (
+                (s.definition == "bins" and s.grid == "bins")
+                or (s.definition == "regions" and s.grid == grid)
+                or (s.definition == "latent" and s.grid == layers[-1])
             )
-        )
+
         panels = [s for s in chosen if keep(s)]
     else:
         lookup = {(s.definition, s.grid, s.method): s for s in chosen}

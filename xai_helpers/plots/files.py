@@ -222,14 +222,17 @@ def _region_map_plots(ctx: _Context, stored: AttributionFile) -> dict[PlotKey, F
             ctx.times,
             region=ctx.in_file(region),
             value_label=ctx.value_label,
-            title=f"What the sum of the gain over region R{r} ({_region_label(ctx.in_file(region))}) looks at in the input",
+            title=(
+                f"What the sum of the gain over region R{r} ({_region_label(ctx.in_file(region))}) "
+                "looks at in the input"
+            ),
         )
     return figures
 
 
 def _single_targets(stored: AttributionFile, ctx: _Context) -> list[tuple[str, tuple, str, tuple | None]] | None:
-    """``[(output of the :class:`PlotKey`, index, title, output region or None)]`` of the explained outputs to draw one by one;
-    ``None`` for all output bins (drawn aggregated, then the representative bin)."""
+    """``[(output of the :class:`PlotKey`, index, title, output region or None)]`` of the explained outputs to draw
+    one by one; ``None`` for all output bins (drawn aggregated, then the representative bin)."""
     if stored.outputs == "regions":
         return [
             (f"region_{r}", (r,), f"output region R{r} ({_region_label(ctx.in_file(region))})", ctx.in_file(region))
@@ -267,7 +270,8 @@ def _group_plots(ctx, stored, aggregation, chunk_bytes) -> dict[PlotKey, Figure]
         sums = output_sums(stored, "attributions", chunk_bytes)
         figures[PlotKey("group_influence")] = draw(
             sums.summed(aggregation),
-            f"Influence of each input region on the whole gain mask\n{aggregation_line(aggregation, 'all output bins')}",
+            "Influence of each input region on the whole gain mask\n"
+            f"{aggregation_line(aggregation, 'all output bins')}",
         )
         targets = _representative_target(ctx, sums)
     for output, index, what, region in targets:
@@ -305,7 +309,8 @@ def _latent_plots(ctx, stored, aggregation, chunk_bytes) -> dict[PlotKey, Figure
 def _file_plots(
     stored, low_freq_hz, aggregation, max_in_memory_bytes, chunk_bytes, options: MapOptions
 ) -> tuple[dict[PlotKey, Figure], InfluenceMaps | None]:
-    """:func:`plot_file`'s figures of the open file ``stored``, and its influence maps (all-bins files, else ``None``)."""
+    """:func:`plot_file`'s figures of the open file ``stored``, and its influence maps (all-bins files, else
+    ``None``)."""
     ctx = _context(stored)
     figures = {
         PlotKey("spectrogram"): plot_spectrogram(
@@ -522,7 +527,8 @@ _CAPTIONS = {  # by PlotKey.kind
         "time (s in the file) across, frequency (Hz) up. Bright = loud."
     ),
     "mask": (
-        "**Gain mask.** The gain the model applies to each bin's magnitude (1 keeps it, 0 removes it). The attributions "
+        "**Gain mask.** The gain the model applies to each bin's magnitude (1 keeps it, 0 removes it). "
+        "The attributions "
         "below explain these values."
     ),
     "output_bin_map": (

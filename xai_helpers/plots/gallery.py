@@ -67,7 +67,8 @@ def _figure_html(src: str, label: str, alt: str, full: bool) -> str:
     style = "max-width:100%;height:auto" if full else "width:100%;height:auto;border:1px solid #ddd"
     return (
         f'<figure style="margin:0 0 8px 0"><img src="{src}" alt="{html.escape(alt)}" style="{style}">'
-        f'<figcaption style="font-size:{"small" if full else "x-small"};word-break:break-all">{label}</figcaption></figure>'
+        f'<figcaption style="font-size:{"small" if full else "x-small"};word-break:break-all">'
+        f"{label}</figcaption></figure>"
     )
 
 

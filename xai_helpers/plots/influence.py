@@ -87,7 +87,8 @@ def normalised_label(
 
 
 def _row_style(values: np.ndarray, aggregation: str, log_floor: float | None):
-    """``(cmap, norm)`` of a time or frequency map: log from ``log_floor`` of the peak (``abs_sum`` only), else linear."""
+    """``(cmap, norm)`` of a time or frequency map: log from ``log_floor`` of the peak (``abs_sum`` only), else
+    linear."""
     if log_floor is None:
         return value_style(values, aggregation == "signed_sum")
     if aggregation != "abs_sum":
@@ -116,7 +117,8 @@ def plot_global_maps(
     value_label: str = DEFAULT_VALUE_LABEL,
     title: str | None = None,
 ) -> Figure:
-    """One panel per global map ``[f_in, t_in]`` (names and scaling of :data:`~xai_helpers.analysis.influence.GLOBAL_MAPS`,
+    """One panel per global map ``[f_in, t_in]`` (names and scaling of
+    :data:`~xai_helpers.analysis.influence.GLOBAL_MAPS`,
     each already divided by its peak as :func:`~xai_helpers.analysis.influence.global_map` returns it), two per row.
 
     ``log_floor``: non-negative maps on a log colour scale from ``log_floor`` to 1 (the original's: 0.01), values
@@ -209,8 +211,8 @@ def plot_time_map(
     normalisation: str = "none",
     log_floor: float | None = None,
 ) -> Figure:
-    """Map ``[t_out, t_in]`` (raw sums, as :func:`~xai_helpers.analysis.influence.time_influence` returns it): x = input time,
-    y = output time, with the causal diagonal ``t_in = t_out`` drawn as a thin line.
+    """Map ``[t_out, t_in]`` (raw sums, as :func:`~xai_helpers.analysis.influence.time_influence` returns it):
+    x = input time, y = output time, with the causal diagonal ``t_in = t_out`` drawn as a thin line.
 
     ``normalisation``: ``"none"`` draws the sums (``value_label``: their units), ``"rows"`` each output
     frame's row divided by its total ``|attribution|`` (the original's; rows sum to 1 with ``abs_sum``).
@@ -316,7 +318,8 @@ def plot_correlation_map(
     title: str | None = None,
 ) -> Figure:
     """Pearson correlation ``[t_in, t_in]`` between input frames' attribution vectors (as
-    :func:`~xai_helpers.analysis.influence.time_correlation` or :func:`~xai_helpers.analysis.influence.frame_correlation`
+    :func:`~xai_helpers.analysis.influence.time_correlation` or
+    :func:`~xai_helpers.analysis.influence.frame_correlation`
     return it; ``aggregation`` is the one the vectors were aggregated over ``f_in`` with); grey = undefined (NaN)."""
     check_aggregation(aggregation)
     c, t = check_square_map(correlation, "correlation", "[t_in, t_in]", times_s, "times_s")
@@ -395,7 +398,8 @@ class PlotInputs:
 
 @dataclass(frozen=True)
 class InfluencePlot:
-    """One influence plot of a stored all-bins file: how to draw it from an :class:`~xai_helpers.analysis.influence.Influence`
+    """One influence plot of a stored all-bins file: how to draw it from an
+    :class:`~xai_helpers.analysis.influence.Influence`
     (``draw(influence, inputs: PlotInputs) -> Figure``), and its caption (Markdown; ``{aggregation}`` and
     ``{low_freq_hz}`` are filled in)."""
 

@@ -14,7 +14,8 @@ PANDAS_DISPLAY = {
     "styler.format.na_rep": "n/a",
 }
 """pandas display options of every notebook: no column and no cell text is cut off (pandas' defaults show
-20 columns and 50 characters); tables of up to 500 rows are shown whole; a styled table shows a missing value as ``n/a``."""
+20 columns and 50 characters); tables of up to 500 rows are shown whole; a styled table shows a missing value as
+``n/a``."""
 
 
 def setup_notebook(figure_format: str = "jpeg", dpi: int = 90) -> None:

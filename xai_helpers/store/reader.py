@@ -134,7 +134,8 @@ class AttributionFile:
             actual = file_sha256(audio_path)
             if stored_hash != actual:
                 raise AttributionFileError(
-                    f"{self.path}: computed from another input ({stored_name or 'unknown'}, SHA-256 {stored_hash[:12]}...), "
+                    f"{self.path}: computed from another input "
+                    f"({stored_name or 'unknown'}, SHA-256 {stored_hash[:12]}...), "
                     f"not from {audio_path} (SHA-256 {actual[:12]}...): renamed, or the audio changed since"
                 )
         elif stored_name and stored_name != audio_path.name:

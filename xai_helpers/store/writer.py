@@ -36,7 +36,8 @@ and DeepLiftShap only), ``store`` (maps or full), model file and SHA-256, sample
 versions) and ``complete = True``, set last. Axes carry ``dims`` labels.
 
 float16 storage scales each target's map by its own largest magnitude (``scale/<dataset>``
-``[*targets]``, float32, e.g. ``scale/attributions``, ``scale/latent/gru1``) so every map keeps about 3 significant digits relative to its peak;
+``[*targets]``, float32, e.g. ``scale/attributions``, ``scale/latent/gru1``) so every map keeps about 3 significant
+digits relative to its peak;
 :meth:`~xai_helpers.store.reader.AttributionFile.read_attributions` undoes it.
 
 Every dataset is chunked and carries HDF5's Fletcher32 checksum per chunk (after compression: Blosc2 +
@@ -49,7 +50,8 @@ the holder's pid, host and start time) while it checks, computes and writes; a s
 output waits for it or stops with a message naming it. The file is written under a unique temporary name
 (``.NAME.<host>.<pid>.<random>.partial``) and renamed when complete, so a crash leaves no file that looks
 complete; :func:`~xai_helpers.io.locks.remove_stale_partials` removes the temporary files of dead runs only,
-never a live run's. :func:`~xai_helpers.store.reader.check_complete` (with ``verify=True``: every chunk read) tells a re-run what to redo.
+never a live run's. :func:`~xai_helpers.store.reader.check_complete` (with ``verify=True``: every chunk read) tells a
+re-run what to redo.
 
 Reuse rule (:func:`xai_helpers.attribution.explain.explain_file`): the file name carries a readable tag
 of the main settings (:meth:`~xai_helpers.attribution.explain_config.ExplainConfig.file_tag`); every

@@ -43,7 +43,8 @@ from .rules import (
 )
 
 PairedMode = Any
-"""The paired run a handler works in (:class:`.trace.PairedMode`, which imports this module: named here, not imported)."""
+"""The paired run a handler works in (:class:`.trace.PairedMode`, which imports this module: named here, not
+imported)."""
 Handler = Callable[[PairedMode, Callable, tuple, dict], Any]
 
 
@@ -278,13 +279,19 @@ def convolution(mode: PairedMode, func: Callable, args: tuple, kwargs: dict) -> 
     if mode.varying_leaves((a["weight"], a["bias"])) or isinstance(a["padding"], str):
         return product(elementwise=False)(mode, func, args, kwargs)
     dims, adjoint = _CONVOLUTIONS[func]
-    expand = lambda v: (v,) * dims if isinstance(v, int) else tuple(v)
+
+    def expand(v):
+        return (v,) * dims if isinstance(v, int) else tuple(v)
+
     stride, padding, dilation = expand(a["stride"]), expand(a["padding"]), expand(a["dilation"])
     kernel = a["weight"].shape[2:]
     with torch.no_grad():
         value, ref = func(*args, **kwargs), func(*mode.substitute(args), **mode.substitute(kwargs))
     if "transpose" in func.__name__:
-        transpose = lambda g: adjoint(g, a["weight"], None, stride, padding, dilation, a["groups"])
+
+        def transpose(g):
+            return adjoint(g, a["weight"], None, stride, padding, dilation, a["groups"])
+
     else:
         # output_padding restores the input's size where the stride dropped trailing positions
         extra = tuple(
@@ -292,7 +299,10 @@ def convolution(mode: PairedMode, func: Callable, args: tuple, kwargs: dict) -> 
             - ((value.shape[-dims + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (kernel[i] - 1) + 1)
             for i in range(dims)
         )
-        transpose = lambda g: adjoint(g, a["weight"], None, stride, padding, extra, a["groups"], dilation)
+
+        def transpose(g):
+            return adjoint(g, a["weight"], None, stride, padding, extra, a["groups"], dilation)
+
     out = _TransposedBackward.apply(x, lambda v: func(v, *args[1:], **kwargs), transpose)
     mode.register(out, ref)
     return out

@@ -15,7 +15,8 @@ explained output's attributions sum to its change from baseline to input; ``"cap
 Modules, lowest first: :mod:`.multipliers` (the local rules of both DeepLIFT variants),
 :mod:`.gru` (GRU gates and Jacobian blocks), :mod:`.setup` (forward pass and per-part multipliers),
 :mod:`.sweeps` (the backward sweeps and their maths), :mod:`.api` (the entry points below),
-:mod:`.single` (single output bins of one clip by row-vector sweeps, its forward pass kept: :class:`~.single.BinSweeper`).
+:mod:`.single` (single output bins of one clip by row-vector sweeps, its forward pass kept:
+:class:`~.single.BinSweeper`).
 """
 
 from .api import (

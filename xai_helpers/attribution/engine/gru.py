@@ -41,7 +41,8 @@ class _GruValues:
 
 
 def _gru_values(gru: nn.GRU, inputs: torch.Tensor, outputs: torch.Tensor) -> _GruValues:
-    """Gate values of a one-layer ``gru`` that read ``inputs`` ``[T, I]`` and produced ``outputs`` ``[T, H]`` (h0 = 0)."""
+    """Gate values of a one-layer ``gru`` that read ``inputs`` ``[T, I]`` and produced ``outputs`` ``[T, H]``
+    (h0 = 0)."""
     hidden = gru.hidden_size
     h_prev = torch.cat([outputs.new_zeros(1, hidden), outputs[:-1]])
     gi = torch.addmm(gru.bias_ih_l0, inputs, gru.weight_ih_l0.t())

@@ -51,7 +51,8 @@ PLACEMENT_ATTEMPTS = 1000
 
 
 def check_room_rt60(rt60_s: float, *, name: str = "rt60_s") -> float:
-    """``rt60_s`` in seconds inside :data:`RT60_RANGE_S`, else ``ValueError`` naming ``name`` and saying seconds are expected."""
+    """``rt60_s`` in seconds inside :data:`RT60_RANGE_S`, else ``ValueError`` naming ``name`` and saying seconds are
+    expected."""
     low, high = RT60_RANGE_S
     if not isinstance(rt60_s, numbers.Real) or isinstance(rt60_s, bool) or not math.isfinite(rt60_s):
         raise ValueError(f"{name}: expected a finite number of seconds, got {rt60_s!r}")

@@ -8,7 +8,8 @@ Usage::
         --scheduler tcp://host:8786 --sample-rate 48000
     python -m xai_helpers.run.batch manifest --vctk-demand ROOT --out manifest.csv
 
-and from a notebook :func:`~xai_helpers.run.batch.cluster.run_batch` (same arguments). A *task* is one input file (a file of the
+and from a notebook :func:`~xai_helpers.run.batch.cluster.run_batch` (same arguments). A *task* is one input file (a
+file of the
 folder ``--input``, or one row of a manifest) run through the chosen notebooks in order, with its
 own folder ``RUN_DIR/files/<task id>/``::
 
@@ -36,7 +37,8 @@ segment_start_s, deeplift_rule, ...; YAML values, so ``[5, 10]`` is a list; empt
 value) override it for their row; ``--model`` sets ``model`` (``nsnet2``, ``dtln``, ``gtcrn``; a manifest
 column ``model`` runs each row on its own model), ``--sample-rate`` sets ``sample_rate`` and ``--device`` sets
 ``device`` where declared (a name goes to every chosen notebook declaring it: ``method`` and ``model`` reach
-02, 03 and 04 alike, so 03/04 read the files 02 wrote). ``input_path``, ``output_dir`` and ``attributions_dir`` are set by the
+02, 03 and 04 alike, so 03/04 read the files 02 wrote). ``input_path``, ``output_dir`` and ``attributions_dir`` are
+set by the
 wiring above and cannot be overridden. Names no chosen notebook declares are an error on the
 command line; a manifest column must be a parameter of some numbered notebook (those of notebooks
 not chosen are ignored) or one of ``path``, ``id``, ``clean_path``, ``notes``, else the run stops
@@ -82,6 +84,7 @@ makes it pass the noisy file through unchanged (its SI-SDR table then compares t
 with itself). Add ``--sample-rate 48000`` to use the 48 kHz model where the notebooks offer it.
 
 Modules: :mod:`.tasks` (inputs, manifests, task ids), :mod:`.planning` (wiring and hashes: what must
-run), :mod:`.runner` (one task on a worker), :mod:`.limits` (memory and disk bounds), :mod:`.cluster` (Dask), :mod:`.summary` (CSV and HTML),
+run), :mod:`.runner` (one task on a worker), :mod:`.limits` (memory and disk bounds), :mod:`.cluster` (Dask),
+:mod:`.summary` (CSV and HTML),
 :mod:`.summary_metrics` (quality columns), :mod:`.cli` (the command line; ``python -m xai_helpers.run.batch``).
 """

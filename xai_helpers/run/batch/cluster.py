@@ -1,4 +1,5 @@
-"""A batch on Dask: every pending task submitted to a local cluster or a running scheduler, reports rewritten as tasks finish."""
+"""A batch on Dask: every pending task submitted to a local cluster or a running scheduler, reports rewritten as tasks
+finish."""
 
 from __future__ import annotations
 

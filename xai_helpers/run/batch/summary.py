@@ -1,4 +1,5 @@
-"""A batch's summary: ``summary.csv`` (one row per task, with its quality scores) and ``index.html`` linking every report."""
+"""A batch's summary: ``summary.csv`` (one row per task, with its quality scores) and ``index.html`` linking every
+report."""
 
 from __future__ import annotations
 

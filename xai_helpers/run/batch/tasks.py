@@ -1,4 +1,5 @@
-"""Batch tasks: the input files of a folder or the rows of a manifest, with their ids and parameters; manifests written."""
+"""Batch tasks: the input files of a folder or the rows of a manifest, with their ids and parameters; manifests
+written."""
 
 from __future__ import annotations
 
