@@ -31,7 +31,8 @@
 
 # %% tags=["parameters"]
 input_path = "../data/samples"  # a clean WAV/FLAC file or a folder of them
-noise_type = "pink_snr"  # not_added | sinusoidal | white | reverberation | white_snr | pink_snr | babble_snr | room_reverberation
+# not_added | sinusoidal | white | reverberation | white_snr | pink_snr | babble_snr | room_reverberation
+noise_type = "pink_snr"
 freq_ranges = ["1000-2000"]  # sinusoidal: Hz, "lo-hi" strings or [lo, hi] pairs
 rms_amplitudes = [0.01]  # sinusoidal / white: RMS (full scale), one per range or one for all (pairs)
 combine = (
@@ -96,9 +97,9 @@ corpus_table(corpus)
 #
 # Top: waveforms. Then the log10 power spectrograms on one shared colour scale (clean,
 # noisy = the model's input features, enhanced), and the gain mask the model (`model`) predicts
-# (1 passes a bin, 0 removes it; for GTCRN the modulus of its complex mask, which can exceed 1). The players play clean, noisy and enhanced at their true
-# relative loudness. The dashed box is the segment notebook 02 explains (`segment_start_s`,
-# `segment_duration_s`; time is in seconds from the start of the file).
+# (1 passes a bin, 0 removes it; for GTCRN the modulus of its complex mask, which can exceed 1). The players play clean,
+# noisy and enhanced at their true relative loudness. The dashed box is the segment notebook 02 explains
+# (`segment_start_s`, `segment_duration_s`; time is in seconds from the start of the file).
 
 # %%
 segment = explained_segment(segment_start_s, segment_duration_s)

@@ -38,9 +38,12 @@
 
 # %% tags=["parameters"]
 input_path = "../data/noisy"  # an audio file or a folder (notebook 01's noisy files by default)
-method = "deepliftshap"  # deepliftshap deeplift gradientshap integratedgradients saliency inputxgradient occlusion kernelshap lime fgsm
+# deepliftshap deeplift gradientshap integratedgradients saliency inputxgradient occlusion kernelshap lime fgsm
+method = "deepliftshap"
 model = "nsnet2"  # nsnet2 | dtln | gtcrn, or an import path "package.module:function" returning a MaskModel
-target = "mask"  # mask (the gain on the magnitude) | logit (before the sigmoid; nsnet2, dtln) | output (log10 power of the enhanced spectrum)
+# mask (the gain on the magnitude) | logit (before the sigmoid; nsnet2, dtln) | output (log10 power of the enhanced
+# spectrum)
+target = "mask"
 outputs = "all_bins"  # all_bins | bin | regions
 output_bin = [1000.0, 0.1]  # for outputs bin: [frequency Hz, time s from the segment start]
 output_regions = ["0-1000Hz@0.05-0.15s"]  # for outputs regions: "LO-HIHz@START-ENDs" or [f_lo, f_hi, t_lo, t_hi]
@@ -53,7 +56,9 @@ n_samples = 25  # GradientShap samples, IntegratedGradients steps, KernelShap/Li
 segment_start_s = 0.5
 segment_duration_s = 0.2
 dtype = "float32"  # float32 | float16 (maps scaled per target, ~3 significant digits)
-deeplift_rule = "complete"  # complete (DeepLIFT rules inside the GRUs; attributions add up) | captum (Captum's DeepLift: plain gradients through the GRUs)
+# complete (DeepLIFT rules inside the GRUs; attributions add up) | captum (Captum's DeepLift: plain gradients through
+# the GRUs)
+deeplift_rule = "complete"
 product_rule = (
     "shapley"  # complete rule's products: shapley | gate_as_weight (LRP convention) | gradient (does not add up)
 )
@@ -100,9 +105,11 @@ config = ExplainConfig(
 files = list_audio_files(input_path)
 rule = f"DeepLIFT rule {config.applied_deeplift_rule}, " if config.applied_deeplift_rule else ""
 print(
-    f"{len(files)} file(s); model {config.model}; {config.method} on {config.outputs} / {config.features}, target {config.target}, "
+    f"{len(files)} file(s); model {config.model}; {config.method} on {config.outputs} / {config.features}, target "
+    f"{config.target}, "
     f"baseline {config.baseline} (K={config.n_baselines}), segment {segment_start_s} s + {segment_duration_s} s, {rule}"
-    f"backend {'engine' if config.uses_engine() else 'captum'}, store {config.store_mode()}, seed {seed}, device {device}"
+    f"backend {'engine' if config.uses_engine() else 'captum'}, store {config.store_mode()}, seed {seed}, device "
+    f"{device}"
 )
 
 # %% [markdown]

@@ -17,12 +17,12 @@
 # # 03 · Visualising the attributions
 #
 # **What this shows.** Notebook 02 stored, for each input file, the attribution `a` of every output bin
-# `(f_out, t_out)` of the model's gain mask (NSNet2 by default; `model`) to every input bin `(f_in, t_in)` of the log-power spectrogram: a 4-D
-# tensor `[f_out, t_out, f_in, t_in]`, or, for whole files, its sums (the `.h5` group `maps/`). Here those sums
-# become maps: which input bins matter overall (global influence), which input frames feed which output frames
-# (time), which input frequencies feed which output frequencies (frequency, and its low-frequency views), which
-# input frames act alike (temporal correlation), what one output bin looks at; then the attribution per input
-# frequency band over all files, and an explorer of any output bin.
+# `(f_out, t_out)` of the model's gain mask (NSNet2 by default; `model`) to every input bin `(f_in, t_in)` of the
+# log-power spectrogram: a 4-D tensor `[f_out, t_out, f_in, t_in]`, or, for whole files, its sums (the `.h5` group
+# `maps/`). Here those sums become maps: which input bins matter overall (global influence), which input frames feed
+# which output frames (time), which input frequencies feed which output frequencies (frequency, and its low-frequency
+# views), which input frames act alike (temporal correlation), what one output bin looks at; then the attribution per
+# input frequency band over all files, and an explorer of any output bin.
 #
 # **What we found** on the bundled sentences (pink noise at 5 dB, DeepLiftShap, zero baseline): each output frame
 # draws most of its attribution from the last few input frames (the time map hugs the causal diagonal, within
@@ -85,7 +85,8 @@ options = MapOptions(
     global_maps=tuple(global_maps), log_floor=log_floor, normalisation=normalisation, underlay=underlay
 )
 print(
-    f"{model or 'any model'}'s {method} attributions of {input_path} from {attributions_dir}; aggregation {aggregation}; {options}; "
+    f"{model or 'any model'}'s {method} attributions of {input_path} from {attributions_dir}; aggregation "
+    f"{aggregation}; {options}; "
     f"low-frequency views <= {low_freq_hz:g} Hz; figures -> {output_dir}"
 )
 

@@ -33,7 +33,8 @@
 # attributions, so `top` = the bins that raise the mask most (relative to the baseline) and
 # `flop` = the bins that lower it most. `abs` scores by the sum of |attribution| over all
 # outputs (magnitude of involvement, signs cannot cancel): `top` = most involved, `flop` =
-# least involved. Logic and conventions are in `xai_helpers/experiments/` (`perturbation.py`, `ranking.py`, `curves.py`).
+# least involved. Logic and conventions are in `xai_helpers/experiments/` (`perturbation.py`, `ranking.py`,
+# `curves.py`).
 #
 # Relative paths are relative to this notebook's folder (`notebooks/`).
 
@@ -82,7 +83,8 @@ settings = PerturbationSettings(
 output = Path(output_dir)
 files = list_audio_files(input_path)
 print(
-    f"{len(files)} file(s) from {input_path}; {model}'s {method} attributions from {attributions_dir}; ranking {ranking}; "
+    f"{len(files)} file(s) from {input_path}; {model}'s {method} attributions from {attributions_dir}; ranking "
+    f"{ranking}; "
     f"top/flop {top_percent:g} % amplified by {dB_amplification:g} dB; {n_random} random seeds "
     f"{derived_seeds(seed, n_random)} (from seed {seed}); output {output_dir}"
 )

@@ -16,8 +16,8 @@
 # %% [markdown]
 # # 06 · Bins, regions or latent units: how the choice of features changes the explanation
 #
-# The same outputs of the model (`model`: NSNet2 by default; an output region's mask sum and a single output bin, at the end of a
-# short segment of speech in pink noise) are explained three ways:
+# The same outputs of the model (`model`: NSNet2 by default; an output region's mask sum and a single output bin, at the
+# end of a short segment of speech in pink noise) are explained three ways:
 #
 # - **bins**: a map over every input bin (complete DeepLIFT from the exact engine, Captum's DeepLiftShap,
 #   Integrated Gradients, GradientShap, Saliency), then summed over the tiles of a grid. With one baseline,
@@ -30,9 +30,9 @@
 #   profile*: how much each input frequency bin raises its activation).
 #
 # KernelShap and Lime draw `n_samples` coalitions out of the 2^k (512 for 9 players): raise it to see them
-# approach the exact values. Grids keep at most 12 players so that the exact values stay tractable: finer tiles cover only the
-# low bands, the remaining bins form one more player, `rest`. Times of regions, bins and grid spans count from the
-# segment's start; the figures' time axes are seconds in the file (the segment starts at `segment_start_s`).
+# approach the exact values. Grids keep at most 12 players so that the exact values stay tractable: finer tiles cover
+# only the low bands, the remaining bins form one more player, `rest`. Times of regions, bins and grid spans count from
+# the segment's start; the figures' time axes are seconds in the file (the segment starts at `segment_start_s`).
 # Every method shares one baseline (`mean`: the segment's mean spectrum, or `zero`).
 
 # %% tags=["parameters"]

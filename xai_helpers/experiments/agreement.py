@@ -45,13 +45,15 @@ def tile_sums(attribution: np.ndarray, tiles: Tiles) -> np.ndarray:
         return attribution
     if attribution.shape != tiles.masks.shape[1:]:
         raise ValueError(
-            f"attribution must be a map {tiles.masks.shape[1:]} or tile values ({tiles.count},), got {attribution.shape}"
+            f"attribution must be a map {tiles.masks.shape[1:]} or tile values ({tiles.count},), got "
+            f"{attribution.shape}"
         )
     return np.einsum("kft,ft->k", tiles.masks.astype(np.float64), attribution)
 
 
 def shapley_agreement(attribution: np.ndarray, phi: np.ndarray, tiles: Tiles) -> dict[str, float]:
-    """The metrics :data:`METRICS` (module docstring) of ``attribution`` (``[F, T]`` or ``[k]``) against ``phi`` ``[k]``."""
+    """The metrics :data:`METRICS` (module docstring) of ``attribution`` (``[F, T]`` or ``[k]``) against ``phi``
+    ``[k]``."""
     phi = np.asarray(phi, dtype=np.float64)
     if phi.shape != (tiles.count,):
         raise ValueError(f"phi must hold one value per tile ({tiles.count},), got {phi.shape}")

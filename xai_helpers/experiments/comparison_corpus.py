@@ -10,8 +10,8 @@ files: a batch task holds one clean file, so it names where talkers come from).
 
 Results are long (:data:`COLUMNS`), one value per model, condition, file and metric;
 :func:`write_results` writes them atomically, :func:`load_results` reads one ``comparison.csv`` or every one
-under a folder (a finished batch run: one per task). :func:`xai_helpers.run.batch.tasks.comparison_manifest` writes the batch manifest
-of models x conditions x files (one task each) for ``python -m xai_helpers.run.batch --notebooks 07``.
+under a folder (a finished batch run: one per task). :func:`xai_helpers.run.batch.tasks.comparison_manifest` writes the
+batch manifest of models x conditions x files (one task each) for ``python -m xai_helpers.run.batch --notebooks 07``.
 """
 
 from __future__ import annotations

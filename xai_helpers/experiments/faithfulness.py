@@ -34,7 +34,7 @@ import copy
 import re
 import zlib
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
@@ -58,6 +58,9 @@ from .ground_truth import burst_rows, burst_tiles, lesion_rows, shapley_rows, wi
 from .planted import planted_reading
 from .shapley import burst_effect, exact_shapley
 from ..attribution.targets import ExplainedOutputs
+
+if TYPE_CHECKING:
+    import pandas
 
 DEEPLIFT_RULES = {
     "deeplift": ("deeplift", "complete", "shapley"),
@@ -530,7 +533,8 @@ def _headline(frame, spearman) -> list[str]:
     )
     lines.append(
         f"- Against the exact Shapley values of the tiles, **{best}** agrees best: Spearman "
-        f"{methods.loc[best, 'mean']:.2f} ± {methods.loc[best, 'std']:.2f}{gap}; its sign agreement is {sign[best]:.2f}. "
+        f"{methods.loc[best, 'mean']:.2f} ± {methods.loc[best, 'std']:.2f}{gap}; its sign agreement is "
+        f"{sign[best]:.2f}. "
         "Ranking by Spearman: " + ", ".join(f"{m} {v:.2f}" for m, v in methods["mean"].items()) + "."
     )
     present = [c for c in CONTROLS if c in spearman.index]
@@ -566,7 +570,8 @@ def _headline(frame, spearman) -> list[str]:
             lines.append(
                 f"- Control(s) at or above {best} on Spearman: "
                 + ", ".join(
-                    f"{c} (L1 {l1[c]:.2f} against {l1[best]:.2f}, sign agreement {sign[c]:.2f} against {sign[best]:.2f})"
+                    f"{c} (L1 {l1[c]:.2f} against {l1[best]:.2f}, sign agreement {sign[c]:.2f} against "
+                    f"{sign[best]:.2f})"
                     for c in rivals
                 )
                 + ": a rank correlation of tile sums also rewards a map that follows tile size or loudness, so read it "
@@ -649,12 +654,14 @@ def reading(rows: list[dict]) -> str:
         f"- At the loudest burst ({loudest}), the random control comes out at {random:.2f} (chance is 1.0) and the "
         f"energy detector at {energy:.2f}. {len(above)} of {len(methods)} methods put more mass on the burst than "
         f"the energy detector: {', '.join(f'{m} ({methods[m]:.2f})' for m in above) or 'none'}.",
-        f"- Highest enrichment: {methods.index[0]} ({methods.iloc[0]:.2f}); lowest: {methods.index[-1]} ({methods.iloc[-1]:.2f}).",
+        f"- Highest enrichment: {methods.index[0]} ({methods.iloc[0]:.2f}); lowest: {methods.index[-1]} "
+        f"({methods.iloc[-1]:.2f}).",
     ]
     by_level = sorted(enrich.columns, key=condition_level_db)
     trend = [m for m in methods.index if (np.diff(enrich.loc[m, by_level].to_numpy()) > 0.01).all()]
     lines.append(
-        f"- Enrichment rises (by more than 0.01 at each step) with the burst level for: {', '.join(trend) or 'no method'}."
+        "- Enrichment rises (by more than 0.01 at each step) with the burst level for: "
+        f"{', '.join(trend) or 'no method'}."
     )
     randomised = frame[(frame["metric"] == "randomisation_spearman_signed")]
     if not randomised.empty:

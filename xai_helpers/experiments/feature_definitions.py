@@ -12,7 +12,8 @@ over the output bins of a short segment of speech in pink noise) are explained w
   and ``occlusion`` (ablation of one whole tile) with the tiles as feature groups, and ``shapley``,
   the exact Shapley values of the tiles (:func:`xai_helpers.experiments.shapley.exact_shapley`), the
   reference every other score is compared with;
-* **latent units** (``"latent"``): Captum's layer methods on the model's latent layers (NSNet2's ``fc_in``, ``gru1`` and ``gru2``)
+* **latent units** (``"latent"``): Captum's layer methods on the model's latent layers (NSNet2's ``fc_in``, ``gru1`` and
+  ``gru2``)
   units (``[units, T]`` per output), summed into groups of units that share an input band
   (:mod:`xai_helpers.attribution.unit_profiles`).
 
@@ -129,7 +130,8 @@ def make_grid(spec: dict, freqs_hz: np.ndarray, n_frames: int, hop_s: float) -> 
     tiles = complete_tiles(Tiles(np.stack(masks), tuple(names)), (len(freqs_hz), n_frames))
     if tiles.count > MAX_PLAYERS:
         raise ValueError(
-            f"grid {spec['name']!r}: {tiles.count} players (with 'rest'); at most {MAX_PLAYERS} keep exact Shapley values tractable"
+            f"grid {spec['name']!r}: {tiles.count} players (with 'rest'); at most {MAX_PLAYERS} keep exact Shapley "
+            "values tractable"
         )
     bands += [-1] * (tiles.count - len(bands))
     return Grid(str(spec["name"]), tiles, np.array(bands), edges)
@@ -154,7 +156,8 @@ def make_outputs(
     for hz, s in bins:
         if not (0 <= hz <= freqs_hz[-1] and -hop / 2 <= s < times_s[-1] + hop):
             raise ValueError(
-                f"output bin [{hz} Hz, {s} s] lies outside the segment (0-{freqs_hz[-1]:g} Hz, 0-{times_s[-1] + hop:.2f} s)"
+                f"output bin [{hz} Hz, {s} s] lies outside the segment (0-{freqs_hz[-1]:g} Hz, "
+                f"0-{times_s[-1] + hop:.2f} s)"
             )
         weights = np.zeros((len(freqs_hz), len(times_s)))
         f, t = int(np.argmin(np.abs(freqs_hz - hz))), int(np.argmin(np.abs(times_s - s)))

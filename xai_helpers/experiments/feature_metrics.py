@@ -225,7 +225,8 @@ def _grid_points(agreement: pd.DataFrame, grids: list[Grid]) -> list[str]:
             continue
         best, worst = on_grid.iloc[0], on_grid.iloc[-1]
         lines.append(
-            f"- Grid **{grid}** ({next(g.tiles.count for g in grids if g.name == grid)} players): closest to the exact Shapley "
+            f"- Grid **{grid}** ({next(g.tiles.count for g in grids if g.name == grid)} players): closest to the exact "
+            "Shapley "
             f"values is {best['definition']}/{best['method']} (Spearman {best['shapley_spearman']:.2f}, sign agreement "
             f"{best['shapley_sign_agreement']:.2f}); furthest is {worst['definition']}/{worst['method']} "
             f"(Spearman {worst['shapley_spearman']:.2f}, sign agreement {worst['shapley_sign_agreement']:.2f})."
@@ -263,7 +264,8 @@ def reading(rows: pd.DataFrame, grids: list[Grid]) -> str:
     saliency = agreement[agreement["method"] == "saliency"]
     if not saliency.empty:
         lines.append(
-            f"- Saliency is |gradient|: unsigned, so its sign agreement ({saliency['shapley_sign_agreement'].mean():.2f}) "
+            "- Saliency is |gradient|: unsigned, so its sign agreement "
+            f"({saliency['shapley_sign_agreement'].mean():.2f}) "
             "only says that most of the Shapley mass is positive here; its ranks are the test."
         )
     sampled = agreement[agreement["method"].isin(["kernelshap", "lime"])]
@@ -271,14 +273,18 @@ def reading(rows: pd.DataFrame, grids: list[Grid]) -> str:
         lines.append(
             f"- KernelShap and Lime fit a surrogate to a sample of coalitions (mean Spearman "
             f"{sampled['shapley_spearman'].mean():.2f} here): with fewer samples than the 2^k coalitions they are "
-            "noisy estimates of what exact enumeration gives (KernelSHAP over every coalition equals the Shapley values)."
+            "noisy estimates of what exact enumeration gives (KernelSHAP over every coalition equals the Shapley "
+            "values)."
         )
     latent = agreement[agreement["definition"] == "latent"]
     if not latent.empty:
         lines.append(
-            f"- Latent unit groups (units grouped by the band their input profile favours) against the band sums of the exact "
-            f"Shapley values: Spearman {latent['shapley_spearman'].min():.2f} to {latent['shapley_spearman'].max():.2f} across "
-            "layers and methods, on as few values as there are bands (and most units may fall into one group). A unit group is a feature of the model, not of the input: agreement with input bands is a "
+            "- Latent unit groups (units grouped by the band their input profile favours) against the band sums of "
+            "the exact "
+            f"Shapley values: Spearman {latent['shapley_spearman'].min():.2f} to "
+            f"{latent['shapley_spearman'].max():.2f} across "
+            "layers and methods, on as few values as there are bands (and most units may fall into one group). A unit "
+            "group is a feature of the model, not of the input: agreement with input bands is a "
             "consistency check, not a requirement."
         )
     stability = stability_table(rows)

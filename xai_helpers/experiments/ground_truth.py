@@ -97,7 +97,8 @@ def burst_rows(effect: float, exact: ShapleyResult, material_share: float, conte
 
 
 def lesion_rows(maps: Mapping[str, np.ndarray], band: np.ndarray, context: dict) -> list[dict]:
-    """``lesion_false_positive_share`` of each map ``[F, T]`` (made on the lesioned model) on ``band`` (boolean ``[F]``)."""
+    """``lesion_false_positive_share`` of each map ``[F, T]`` (made on the lesioned model) on ``band`` (boolean
+    ``[F]``)."""
     return [
         {
             "method": method,

@@ -22,7 +22,8 @@ their changes (:mod:`.quality`; NaN where a score cannot apply). For the players
 the top, the flop and the first random selection's amplified input and the model's enhanced output of
 each are kept (``FilePerturbation.waves`` and ``.enhanced``) and written as WAVs.
 
-Rankings and selections: :mod:`.ranking`; the curves: :mod:`.curves`; the figures: :mod:`xai_helpers.plots.perturbation`.
+Rankings and selections: :mod:`.ranking`; the curves: :mod:`.curves`; the figures:
+:mod:`xai_helpers.plots.perturbation`.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def amplify_bins(spectrum: np.ndarray, selection: np.ndarray, gain_db: float, fi
         raise ValueError(f"spectrum must be [{n_bins}, T_file], got shape {spectrum.shape}")
     if first_frame < 0 or first_frame + n_frames > spectrum.shape[1]:
         raise ValueError(
-            f"segment frames {first_frame}..{first_frame + n_frames - 1} lie outside the spectrum's {spectrum.shape[1]} frames"
+            f"segment frames {first_frame}..{first_frame + n_frames - 1} lie outside the spectrum's "
+            f"{spectrum.shape[1]} frames"
         )
     out = spectrum.astype(np.complex128, copy=True)
     segment = out[:, first_frame : first_frame + n_frames]
@@ -101,7 +103,8 @@ def segment_spectrum(wave: np.ndarray, config: StftConfig, first_frame: int, n_f
     spectrum = stft(wave, config)
     if first_frame < 0 or first_frame + n_frames > spectrum.shape[1]:
         raise ValueError(
-            f"segment frames {first_frame}..{first_frame + n_frames - 1} lie outside the wave's {spectrum.shape[1]} frames"
+            f"segment frames {first_frame}..{first_frame + n_frames - 1} lie outside the wave's {spectrum.shape[1]} "
+            "frames"
         )
     return spectrum[:, first_frame : first_frame + n_frames]
 
@@ -124,7 +127,8 @@ def mask_change(
 def realised_gain_db(
     original: np.ndarray, amplified: np.ndarray, config: StftConfig, selection: np.ndarray, first_frame: int
 ) -> float:
-    """Power gain (dB) of the selected segment bins after resynthesis and re-analysis: ``10 log10(sum|Y|^2 / sum|X|^2)``.
+    """Power gain (dB) of the selected segment bins after resynthesis and re-analysis:
+    ``10 log10(sum|Y|^2 / sum|X|^2)``.
 
     Below the requested gain when the selection is scattered: the inverse STFT cannot keep an
     isolated bin's gain (overlapping frames and windows spread it to neighbours).
@@ -139,7 +143,8 @@ def realised_gain_db(
 def quality_reference(
     source: Path, wave: np.ndarray, sample_rate: int, enhanced_original: np.ndarray
 ) -> tuple[np.ndarray, str]:
-    """The reference ``[N]`` of the enhanced outputs' scores, and its kind (:data:`REFERENCE_CLEAN` or :data:`REFERENCE_ENHANCED`).
+    """The reference ``[N]`` of the enhanced outputs' scores, and its kind (:data:`REFERENCE_CLEAN` or
+    :data:`REFERENCE_ENHANCED`).
 
     The clean speech named by ``source``'s JSON record (notebook 01's noisy files) when it exists
     and has ``wave``'s length at ``sample_rate``; else ``enhanced_original`` (why is logged when a
@@ -175,7 +180,8 @@ def quality_reference(
 
 
 def quality_column(metric: str, kind: str) -> str:
-    """``"PESQ (amplified)"``, ``"SI-SDR change (dB)"``: ``kind`` is ``"amplified"`` (score) or ``"change"`` (amplified - original)."""
+    """``"PESQ (amplified)"``, ``"SI-SDR change (dB)"``: ``kind`` is ``"amplified"`` (score) or ``"change"``
+    (amplified - original)."""
     unit = " (dB)" if QUALITY_UNITS[metric] == "dB" else ""
     return f"{metric} (amplified){unit}" if kind == "amplified" else f"{metric} change{unit}"
 
@@ -234,7 +240,8 @@ class PerturbationSettings:
             isinstance(self.gain_db, numbers.Real) and abs(self.gain_db) <= MAX_GAIN_DB
         ):
             raise ValueError(
-                f"dB_amplification (gain_db) must be a number in [-{MAX_GAIN_DB:g}, {MAX_GAIN_DB:g}] dB, got {self.gain_db!r}: "
+                f"dB_amplification (gain_db) must be a number in [-{MAX_GAIN_DB:g}, {MAX_GAIN_DB:g}] dB, got "
+                f"{self.gain_db!r}: "
                 "beyond that the resynthesised audio leaves the float WAV range or is silenced"
             )
         check_fractions(self.fractions)
@@ -640,7 +647,8 @@ def summary_rows(result: FilePerturbation) -> list[dict[str, object]]:
 
 
 def write_summary(results: Sequence[FilePerturbation], output_dir: str | os.PathLike) -> Path:
-    """``output_dir/perturbation_summary.csv``: :func:`summary_rows` of every file (columns file, order, metric, value)."""
+    """``output_dir/perturbation_summary.csv``: :func:`summary_rows` of every file (columns file, order, metric,
+    value)."""
     table = pd.DataFrame(
         [row for result in results for row in summary_rows(result)], columns=["file", "order", "metric", "value"]
     )

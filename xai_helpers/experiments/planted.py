@@ -178,7 +178,8 @@ def planted_bins(model: Planted, n_frames: int, t_out: int) -> np.ndarray:
 
 
 def planted_share(attribution: np.ndarray, model: Planted, t_out: int) -> float:
-    """Share of ``|attribution|`` ``[F, T]`` (one output frame's map) on the planted bin; ``nan`` for an all-zero map."""
+    """Share of ``|attribution|`` ``[F, T]`` (one output frame's map) on the planted bin; ``nan`` for an all-zero
+    map."""
     magnitude = np.abs(np.asarray(attribution, dtype=np.float64))
     total = magnitude.sum()
     return float(magnitude[planted_bins(model, magnitude.shape[1], t_out)].sum() / total) if total > 0 else float("nan")

@@ -1,5 +1,6 @@
 """Notebook 05's planted games: the planted mechanisms (:mod:`.planted`) explained on real speech, each method's share
-of ``|attribution|`` on the one input bin that matters (:func:`planted_rows`; read by :func:`.planted.planted_reading`)."""
+of ``|attribution|`` on the one input bin that matters (:func:`planted_rows`; read by
+:func:`.planted.planted_reading`)."""
 
 from __future__ import annotations
 

@@ -44,7 +44,8 @@ def score_column(metric: str, stage: str) -> str:
 
 
 def summary_metric_name(metric: str, change: bool = False) -> str:
-    """Notebook 04's name of an enhanced-output score in its summary CSV: ``enhanced_pesq``, ``enhanced_si_sdr_db_change``."""
+    """Notebook 04's name of an enhanced-output score in its summary CSV: ``enhanced_pesq``,
+    ``enhanced_si_sdr_db_change``."""
     unit = "_db" if QUALITY_UNITS[metric] == "dB" else ""
     return f"enhanced_{metric.lower().replace('-', '_')}{unit}" + ("_change" if change else "")
 
@@ -52,7 +53,8 @@ def summary_metric_name(metric: str, change: bool = False) -> str:
 def quality_scores(
     reference: np.ndarray, degraded: np.ndarray, sample_rate: int, *, source: str | os.PathLike | None = None
 ) -> dict[str, float]:
-    """``{"PESQ": ..., "STOI": ..., "SI-SDR": ...}`` of ``degraded`` ``[N]`` against ``reference`` ``[N]`` at ``sample_rate`` Hz.
+    """``{"PESQ": ..., "STOI": ..., "SI-SDR": ...}`` of ``degraded`` ``[N]`` against ``reference`` ``[N]`` at
+    ``sample_rate`` Hz.
 
     A score that cannot apply is ``nan``; its reason (the metric's ``ValueError``, naming
     ``source``) is logged as a warning.

@@ -75,7 +75,8 @@ class Tiles:
 def grid_tiles(
     freqs_hz: np.ndarray, times_s: np.ndarray, f_edges_hz: Sequence[float], t_edges_s: Sequence[float]
 ) -> Tiles:
-    """The grid of bands ``f_edges_hz`` by spans ``t_edges_s`` over bins ``freqs_hz`` ``[F]`` x frames ``times_s`` ``[T]``.
+    """The grid of bands ``f_edges_hz`` by spans ``t_edges_s`` over bins ``freqs_hz`` ``[F]`` x frames ``times_s``
+    ``[T]``.
 
     A bin is in ``[lo, hi)`` of its band and span (centre frequency, frame centre time, as in
     :mod:`xai_helpers.regions`); the edges must be increasing and cover every bin. Tiles are ordered
@@ -87,7 +88,8 @@ def grid_tiles(
             raise ValueError(f"{name} must be at least 2 increasing edges, got {edges.tolist()}")
         if edges[0] > centres[0] or edges[-1] <= centres[-1]:
             raise ValueError(
-                f"{name} {edges.tolist()} must cover every bin, {centres[0]:g}-{centres[-1]:g} {unit} (last edge exclusive)"
+                f"{name} {edges.tolist()} must cover every bin, {centres[0]:g}-{centres[-1]:g} {unit} (last edge "
+                "exclusive)"
             )
     masks, names = [], []
     for f_lo, f_hi in zip(f_edges[:-1], f_edges[1:]):
@@ -103,7 +105,8 @@ def with_event(tiles: Tiles, event: np.ndarray, name: str = "event") -> Tiles:
     event = np.asarray(event)
     if event.dtype != bool or event.shape != tiles.masks.shape[1:]:
         raise ValueError(
-            f"event must be a boolean mask shaped like the tiles {tiles.masks.shape[1:]}, got {event.dtype} {event.shape}"
+            f"event must be a boolean mask shaped like the tiles {tiles.masks.shape[1:]}, got {event.dtype} "
+            f"{event.shape}"
         )
     if not event.any():
         raise ValueError("event holds no bin")
@@ -149,7 +152,8 @@ def complete_tiles(tiles: Tiles | np.ndarray, shape: tuple[int, int]) -> Tiles:
         tiles = Tiles(np.concatenate([tiles.masks, rest[None]]), (*tiles.names, REST))
     if tiles.count > MAX_TILES:
         raise ValueError(
-            f"tiles: {tiles.count} tiles (with any 'rest') give 2^{tiles.count} coalitions; at most {MAX_TILES} are allowed"
+            f"tiles: {tiles.count} tiles (with any 'rest') give 2^{tiles.count} coalitions; at most {MAX_TILES} are "
+            "allowed"
         )
     return tiles
 
@@ -317,7 +321,8 @@ def _gru_run(projected: torch.Tensor, state: torch.Tensor, weights) -> tuple[tor
 
 
 def _head(net: NSNet2, target: str, hidden: torch.Tensor, bins: np.ndarray, weights: torch.Tensor) -> torch.Tensor:
-    """Weighted sum ``[B]`` of NSNet2's output (``target``) at the explained ``bins``, from GRU-2 outputs ``[B, L, H]``."""
+    """Weighted sum ``[B]`` of NSNet2's output (``target``) at the explained ``bins``, from GRU-2
+    outputs ``[B, L, H]``."""
     dense = net.relu_out2(net.fc_out2(net.relu_out1(net.fc_out1(hidden))))
     logit = torch.nn.functional.linear(dense, net.fc_out3.weight[bins], net.fc_out3.bias[bins])
     out = logit if target == "logit" else net.mask_floor(net.sigmoid(logit))

@@ -1,1 +1,2 @@
-"""HTML reports and the notebooks' sections: :mod:`.html` (export, the index), one module per notebook that holds logic."""
+"""HTML reports and the notebooks' sections: :mod:`.html` (export, the index), one module per notebook that holds
+logic."""

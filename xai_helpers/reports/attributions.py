@@ -53,7 +53,8 @@ def summary(
     rule = f" (DeepLIFT rule `{config.applied_deeplift_rule}`)" if config.applied_deeplift_rule else ""
     whole = f", and {len(whole_results)} whole file(s) as influence maps" if whole_results else ""
     shows = (
-        f"**What this shows.** `{config.method}`{rule} attributions of {config.model}'s {config.target} ({config.outputs}) over "
+        f"**What this shows.** `{config.method}`{rule} attributions of {config.model}'s {config.target} "
+        f"({config.outputs}) over "
         f"input {config.features}, `{config.baseline}` baseline, on {segment} of {len(results)} file(s){whole}."
     )
     every = [*results, *whole_results]

@@ -56,7 +56,8 @@ class Benchmark:
         s = self.settings
         return (
             f"{len(self.clean_waves)} file(s), {len(s.placements)} placement(s), levels {list(s.levels_db)} dB, "
-            f"seeds {list(s.seeds)}, Shapley bands cut at {list(s.shapley_band_edges_hz)} Hz x {s.shapley_spans + 1} spans "
+            f"seeds {list(s.seeds)}, Shapley bands cut at {list(s.shapley_band_edges_hz)} Hz x {s.shapley_spans + 1} "
+            "spans "
             f"+ the burst tile, lesioned band {list(s.lesion_band_hz)} Hz, {s.removal} removal; model {self.model.name}"
         )
 

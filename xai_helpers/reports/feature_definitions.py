@@ -20,7 +20,8 @@ def summary(study: Study, rows: pd.DataFrame, files: Sequence[str], noise_seeds:
     grids = ", ".join(f"{grid.name} ({grid.tiles.count} players)" for grid in study.grids)
     outputs = ", ".join(f"`{output.name}`" for output in study.outputs)
     shows = (
-        f"**What this shows.** The same {study.model} outputs ({outputs}) explained with input bins, with grouped regions as "
+        f"**What this shows.** The same {study.model} outputs ({outputs}) explained with input bins, with grouped "
+        "regions as "
         f"players and with latent units, on {len(files)} file(s) x {len(noise_seeds)} noise seed(s), over the grids "
         f"{grids}; each compared with the exact Shapley values of the same regions, with the others, across noise "
         "and files, and by cost."

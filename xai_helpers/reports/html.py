@@ -105,7 +105,7 @@ details.xai-section>summary{cursor:pointer;font-weight:bold;padding:.2em 0;font-
 {{ super() }}
 {%- if section and section != following -%}</details>{%- endif -%}
 {% endblock output %}
-"""
+"""  # noqa: E501 (CSS rules and Jinja tags kept on one line)
 
 _CONTAINERS = {
     "HBoxModel": "row",
@@ -503,7 +503,8 @@ def _report_card(root: Path, summary: ReportSummary) -> str:
     notebook = summary.path.with_suffix(".ipynb")
     thumb = (
         (
-            f'<a href="{html.escape(summary.path.relative_to(root).as_posix())}"><img class="thumb" alt="first figure of '
+            f'<a href="{html.escape(summary.path.relative_to(root).as_posix())}"><img class="thumb" alt="first figure '
+            "of "
             f'{html.escape(summary.title)}" src="{summary.thumbnail}"></a>'
         )
         if summary.thumbnail
@@ -520,7 +521,8 @@ def _report_card(root: Path, summary: ReportSummary) -> str:
 
 _INDEX_STYLE = (
     "body{font-family:sans-serif;max-width:64em;margin:2em auto;padding:0 1em;line-height:1.4}"
-    ".card{display:flex;gap:1em;align-items:flex-start;margin:1em 0;padding:.8em;border:1px solid #ddd;border-radius:6px}"
+    ".card{display:flex;gap:1em;align-items:flex-start;margin:1em 0;padding:.8em;border:1px solid "
+    "#ddd;border-radius:6px}"
     ".card h3{margin:0 0 .3em}.card p{margin:.2em 0}.links{font-size:90%}"
     ".thumb{width:200px;min-width:200px;height:auto;border:1px solid #eee}"
     "details{margin:.3em 0}summary{cursor:pointer}li{margin:.15em 0}code{background:#f4f4f4;padding:0 .2em}"
@@ -558,9 +560,8 @@ def write_index(
     lists = "".join(
         f"<h2>{html.escape(kind)} ({len(paths)})</h2>"
         + "".join(
-            f"<details{' open' if len(group) <= 12 else ''}><summary>{html.escape(folder)}/ ({len(group)})</summary><ul>"
-            + "".join(f"<li>{_link(root, p)}</li>" for p in group)
-            + "</ul></details>"
+            f"<details{' open' if len(group) <= 12 else ''}><summary>{html.escape(folder)}/ "
+            f"({len(group)})</summary><ul>" + "".join(f"<li>{_link(root, p)}</li>" for p in group) + "</ul></details>"
             for folder, group in _file_groups(root, paths)
         )
         for kind, paths in kinds

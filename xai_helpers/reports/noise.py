@@ -1,4 +1,5 @@
-"""Notebook 01's sections: each noisy file through the denoiser, the quality table (PESQ, STOI, SI-SDR) and the summary."""
+"""Notebook 01's sections: each noisy file through the denoiser, the quality table (PESQ, STOI, SI-SDR) and the
+summary."""
 
 from __future__ import annotations
 
@@ -29,10 +30,10 @@ def show_enhancements(
     segment_s: tuple[float, float] | None = None,
     model: str = DEFAULT_MODEL,
 ) -> list[dict[str, object]]:
-    """Run the enhancer ``model`` (a registered name or an import path) on every noisy file, display its overview figure and players (clean, noisy,
-    enhanced) in a section of its own (the report folds all but the first), and return one row per file: its condition and every score of
-    :func:`~xai_helpers.experiments.quality.quality_scores` for the noisy input and the enhanced
-    output against the clean speech (NaN where a score cannot apply; the reason is logged).
+    """Run the enhancer ``model`` (a registered name or an import path) on every noisy file, display its overview figure
+    and players (clean, noisy, enhanced) in a section of its own (the report folds all but the first), and return one
+    row per file: its condition and every score of :func:`~xai_helpers.experiments.quality.quality_scores` for the noisy
+    input and the enhanced output against the clean speech (NaN where a score cannot apply; the reason is logged).
     ``segment_s`` ``(start_s, duration_s)``: notebook 02's explained segment, marked on each figure."""
     scores = []
     for index, item in enumerate(corpus):
@@ -80,7 +81,8 @@ def style_quality_table(table: pd.DataFrame) -> Styler:
 
 
 def write_quality_table(table: pd.DataFrame, output_dir: str | os.PathLike) -> Path:
-    """``output_dir/enhancement_quality.csv`` (atomically): ``table`` with its ``file`` index as a column, NaN as empty."""
+    """``output_dir/enhancement_quality.csv`` (atomically): ``table`` with its ``file`` index as a column, NaN as
+    empty."""
     return write_atomically(Path(output_dir) / QUALITY_FILE, lambda temporary: table.to_csv(temporary))
 
 
@@ -112,7 +114,8 @@ def _mean_change(table: pd.DataFrame, metric: str) -> str:
     unit = " dB" if QUALITY_UNITS[metric] == "dB" else ""
     return (
         f"{metric} {noisy[valid].mean():.{digits}f} → {enhanced[valid].mean():.{digits}f}{unit} "
-        f"({improvement[valid].mean():+.{digits}f}, higher in {int((improvement[valid] > 0).sum())} of {int(valid.sum())} files)"
+        f"({improvement[valid].mean():+.{digits}f}, higher in {int((improvement[valid] > 0).sum())} of "
+        f"{int(valid.sum())} files)"
     )
 
 
@@ -131,7 +134,8 @@ def summary(
     snr = f", achieved SNR {snrs.min():.1f} to {snrs.max():.1f} dB" if snrs.size else ""
     shows = (
         f"**What this shows.** {len(corpus)} noisy file(s): clean speech with `{noise_type}` noise ({options}{snr}), "
-        f"denoised by {', '.join(sorted(set(quality['model']))) if 'model' in quality else 'the model'}. Per file: waveforms, spectrograms, the gain mask and players; then PESQ, STOI and "
+        f"denoised by {', '.join(sorted(set(quality['model']))) if 'model' in quality else 'the model'}. Per file: "
+        "waveforms, spectrograms, the gain mask and players; then PESQ, STOI and "
         "SI-SDR of the noisy input and of the enhanced output against the clean speech."
     )
     if quality.empty:

@@ -156,7 +156,8 @@ def status_table(results: Sequence[FilePerturbation]) -> Styler:
 
 
 def reference_table(done: Sequence[FilePerturbation]) -> Styler | None:
-    """Per file, captioned: mean mask of the input and of the baseline, their difference, and the attribution sum per output bin."""
+    """Per file, captioned: mean mask of the input and of the baseline, their difference, and the attribution sum per
+    output bin."""
     if not done:
         return None
     table = pd.DataFrame([{"file": result.source.name, **result.reference} for result in done]).set_index("file")
@@ -169,7 +170,8 @@ def reference_table(done: Sequence[FilePerturbation]) -> Styler | None:
 
 
 def show_curves(done: Sequence[FilePerturbation], method: str, ranking: str, output_dir: str | os.PathLike) -> None:
-    """Per file (a section of its own; the report folds all but the first): deletion and insertion curves (``{file}_curves.png``)."""
+    """Per file (a section of its own; the report folds all but the first): deletion and insertion curves
+    (``{file}_curves.png``)."""
     for index, result in enumerate(done):
         fig = plot_curves(result.curves, result.areas, title=f"{result.basename}: {method}, {ranking} ranking")
         save_png(fig, Path(output_dir) / f"{result.basename}_curves.png")
@@ -283,9 +285,12 @@ def summary(results: Sequence[FilePerturbation], settings: PerturbationSettings)
     signed change, the deletion areas and the enhanced output's PESQ change, all from ``results``."""
     done = [result for result in results if result.status == "perturbed"]
     shows = (
-        f"**What this shows.** In each file's explained segment, the top and the flop {settings.top_percent:g} % of the "
-        f"bins by `{settings.method}` attribution ({settings.ranking} ranking) are amplified by {settings.gain_db:g} dB, "
-        f"against {settings.n_random} random selections of the same size: how {settings.model}'s mask moves, what its output "
+        f"**What this shows.** In each file's explained segment, the top and the flop {settings.top_percent:g} % of "
+        "the "
+        f"bins by `{settings.method}` attribution ({settings.ranking} ranking) are amplified by {settings.gain_db:g} "
+        "dB, "
+        f"against {settings.n_random} random selections of the same size: how {settings.model}'s mask moves, what its "
+        "output "
         "sounds like (players) and scores (PESQ, STOI, SI-SDR), and deletion / insertion curves."
     )
     left = len(results) - len(done)

@@ -25,7 +25,8 @@ def explained_segment(segment_start_s: float, segment_duration_s: float | None) 
         return None
     if segment_start_s < 0 or segment_duration_s <= 0:
         raise ValueError(
-            f"segment_start_s must be >= 0 and segment_duration_s > 0 or None (s), got {segment_start_s} and {segment_duration_s}"
+            f"segment_start_s must be >= 0 and segment_duration_s > 0 or None (s), got {segment_start_s} and "
+            f"{segment_duration_s}"
         )
     return float(segment_start_s), float(segment_duration_s)
 

@@ -93,9 +93,9 @@ def captioned(
     formats: dict[object, str] | None = None,
 ) -> Styler:
     """``frame`` for display: ``caption`` above it, floats with ``precision`` decimals, :data:`NA`
-    for missing values, column labels that may wrap after ``/`` and ``_``; ``formats`` maps columns to a format of their own (``{"|delta| max": "{:.1e}"}``).
-    With ``drop_empty``, columns without any value are left out and the caption names them (the top
-    level of their label)."""
+    for missing values, column labels that may wrap after ``/`` and ``_``; ``formats`` maps columns to a format of their
+    own (``{"|delta| max": "{:.1e}"}``). With ``drop_empty``, columns without any value are left out and the caption
+    names them (the top level of their label)."""
     if not caption or not str(caption).strip():
         raise ValueError("caption must be a non-empty text saying what the table shows")
     if drop_empty:

@@ -60,9 +60,10 @@ def influence_reach(
     maps: Mapping[Path, InfluenceMaps] | None = None,
 ) -> pd.DataFrame:
     """One row per all-bins attribution file of ``h5_paths`` (others are left out): its file name,
-    :func:`low_frequency_share` of ``Σ|a|`` up to ``low_hz`` (Hz; ``None``: :data:`LOW_HZ`) and :func:`near_share` of its ``Σ|a|`` time map
-    within ``near_ms`` (ms, rounded to whole frames of the file's hop). ``maps``: the files' influence maps already
-    at hand by ``.h5`` path (:meth:`~xai_helpers.plots.files.BatchPlotReport.maps`), read instead of reducing them again."""
+    :func:`low_frequency_share` of ``Σ|a|`` up to ``low_hz`` (Hz; ``None``: :data:`LOW_HZ`) and :func:`near_share` of
+    its ``Σ|a|`` time map within ``near_ms`` (ms, rounded to whole frames of the file's hop). ``maps``: the files'
+    influence maps already at hand by ``.h5`` path (:meth:`~xai_helpers.plots.files.BatchPlotReport.maps`), read instead
+    of reducing them again."""
     low_hz = LOW_HZ if low_hz is None else low_hz
     known = maps or {}
     rows = []
@@ -89,7 +90,8 @@ def show_bands(
     report: BatchPlotReport, scale: str, n_bands: int, share: bool, output_dir: str | os.PathLike
 ) -> BandAttribution:
     """The band analysis of the files of ``report`` (:func:`~xai_helpers.analysis.bands.band_attribution` with its
-    aggregation, reading the maps it kept): its figure, written to ``output_dir/bands_{method}_{aggregation}_{scale}.png``,
+    aggregation, reading the maps it kept): its figure, written to
+    ``output_dir/bands_{method}_{aggregation}_{scale}.png``,
     the files left out of it, and its table (4 decimals); returned for :func:`summary`."""
     bands = band_attribution(report.h5_paths(), scale, n_bands, report.aggregation, share, maps=report.maps())
     figure = plot_band_attribution(bands)
@@ -135,7 +137,8 @@ def summary(
     scale = f"log scale from {options.log_floor:g} of the peak" if options.log_floor else "linear scale"
     of_model = f" of {report.model}" if report.model else ""
     shows = (
-        f"**What this shows.** Influence maps of the `{method}` attributions{of_model} of {len(report.plotted)} file(s), "
+        f"**What this shows.** Influence maps of the `{method}` attributions{of_model} of {len(report.plotted)} "
+        "file(s), "
         f"aggregated with `{report.aggregation}`: global ({scale}), "
     )
     shows += (
