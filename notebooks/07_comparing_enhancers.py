@@ -43,7 +43,7 @@
 
 # %% tags=["parameters"]
 input_path = "../data/samples"  # clean speech: a file or a folder
-n_files = 1  # files of input_path used (babble takes its talkers from the others, or from talkers_path)
+n_files = 1  # files of input_path used (babble's talkers: the other files, of input_path or talkers_path)
 models = ["nsnet2", "dtln", "gtcrn"]
 noise_conditions = [
     {"noise_type": "pink_snr", "snr_db": 5.0},

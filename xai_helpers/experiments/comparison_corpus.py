@@ -206,8 +206,11 @@ def run_comparison(
             "no model can be explained with these settings: "
             + "; ".join(f"{m} {t}: {why}" for (m, t), why in settings.unavailable().items())
         )
-    clean_files = list_audio_files(input_path)[:n_files]
-    inputs = make_conditions(clean_files, conditions, output_dir / "noisy", settings.seed, talker_files(talkers_path))
+    all_files = list_audio_files(input_path)
+    clean_files = all_files[:n_files]
+    # Babble's talkers: talkers_path's files, else the files of input_path left out by n_files.
+    talkers = talker_files(talkers_path) if talkers_path is not None else all_files[len(clean_files) :]
+    inputs = make_conditions(clean_files, conditions, output_dir / "noisy", settings.seed, talkers)
     jobs = make_jobs(inputs, models)
     results = run_jobs(
         jobs,
