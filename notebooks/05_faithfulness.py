@@ -79,7 +79,8 @@ import pandas as pd
 from IPython.display import Markdown, display
 from tqdm.auto import tqdm
 
-from xai_helpers.experiments.faithfulness import localisation_rows, randomisation_rows, reading
+from xai_helpers.experiments.faithfulness import localisation_rows, randomisation_rows
+from xai_helpers.experiments.faithfulness_reading import reading
 from xai_helpers.experiments.planted_games import planted_rows
 from xai_helpers.io.atomic import write_text_atomically
 from xai_helpers.plots.faithfulness import plot_enrichment, plot_randomisation

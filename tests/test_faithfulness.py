@@ -110,7 +110,7 @@ def test_randomisation_destroys_signed_gradient_maps(clean):
 
 
 def test_reading_names_what_the_numbers_say():
-    from xai_helpers.experiments.faithfulness import reading
+    from xai_helpers.experiments.faithfulness_reading import reading
 
     values = {"rising": (1.1, 1.3, 1.6), "flat": (0.9, 0.9, 0.9), "random": (1.0, 1.0, 1.0), "energy": (1.2, 1.4, 1.5)}
     rows = [
@@ -273,7 +273,7 @@ def test_burst_tiles_cut_the_burst_out_of_the_grid():
 
 
 def test_reading_names_the_best_agreement_and_the_controls(agreement_rows):
-    from xai_helpers.experiments.faithfulness import reading
+    from xai_helpers.experiments.faithfulness_reading import reading
 
     rows = agreement_rows
     rows += [

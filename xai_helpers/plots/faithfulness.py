@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..experiments.faithfulness import CONTROLS
+from ..experiments.agreement import CONTROLS
 from .style import new_figure
 
 

@@ -16,12 +16,8 @@ from pandas.io.formats.style import Styler
 
 from ..dsp.stft import StftConfig
 from ..experiments.agreement import METRICS
-from ..experiments.faithfulness import (
-    BenchmarkSettings,
-    headline,
-    method_table,
-    summary_table,
-)
+from ..experiments.faithfulness import BenchmarkSettings
+from ..experiments.faithfulness_reading import headline, method_table, summary_table
 from ..io.audio import load_audio
 from ..io.datasets import list_audio_files
 from ..models.cache import cached_model
