@@ -70,9 +70,10 @@ def _check_complete(attributions: np.ndarray, deltas: np.ndarray, tolerance: flo
 @pytest.mark.parametrize("name", list(SECONDS))
 def test_attributions_add_up_on_every_output_bin(models, clips, name):
     """|sum - (out(x) - mean_k out(b_k))| <= 1e-4 on every output bin: K = 1 (the floor) on the mask, K = 2 on every
-    target. The "output" target (log10 of mask^2 times the input power) with the floor baseline has huge cancelling
-    attributions (the product's two Shapley terms nearly cancel, then log10's rescale multiplier is ~1e4), where
-    float32 rounding is ~1e-7 of sum |a|: there the bound is 1e-4 + 1e-6 sum |a| (float64: test_float64_is_exact)."""
+    target. NSNet2's and GTCRN's "output" (a sum of logs, models/base.output_log_power) meet 1e-4 too. DTLN's
+    "output" is the log power of stage 2's block, whose input multiplies the mask with magnitudes 10**(x/2) spanning
+    eight decades: its attributions reach sum |a| ~ 1e5 and float32 rounding is ~1e-7 of that, so there the bound is
+    1e-4 + 1e-6 sum |a| (float64: test_float64_is_exact)."""
     model = models[name]
     x, b, phase = clips[name]
     T = x.shape[1]
@@ -80,7 +81,7 @@ def test_attributions_add_up_on_every_output_bin(models, clips, name):
         method = "deeplift" if k == 1 else "deepliftshap"
         a, d = _all_bins(model, x, b[:k], method, target=target, phase=phase, frames_per_chunk=T)
         assert a.shape == (x.shape[0], T, x.shape[0], T) and d.shape == (x.shape[0], T)
-        scale = np.abs(a).astype(np.float64).sum(axis=(2, 3)).max() if target == "output" else 0.0
+        scale = np.abs(a).astype(np.float64).sum(axis=(2, 3)).max() if (name, target) == ("dtln", "output") else 0.0
         error = _check_complete(a, d, 1e-4 + 1e-6 * scale)
         print(f"{name}/{target}/K={k}: max |delta| = {error:.1e} (max sum |a| {scale:.0f})")
         for t_out in range(T):  # causal models: exactly zero on later input frames

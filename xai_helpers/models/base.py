@@ -163,10 +163,19 @@ def blind_copy(model: MaskModel, bins: np.ndarray) -> MaskModel:
     return lesioned
 
 
+GAIN_POWER_FLOOR = 1e-30
+"""Gains below this power give the log-power floor anyway (the features stay below log10(1e18) in every model)."""
+
+
 def output_log_power(features: torch.Tensor, gain_power: torch.Tensor) -> torch.Tensor:
     """``log10(max(gain_power * 10**features, 1e-12))`` ``[B, T, F]``: the log power of a spectrum whose power
-    is the input's (log10-power ``features``) times ``gain_power`` (``|M|^2``), on the features' floor."""
-    return torch.log10(torch.clamp(gain_power * torch.pow(10.0, features), min=LOG_POWER_FLOOR))
+    is the input's (log10-power ``features``) times ``gain_power`` (``|M|^2``), on the features' floor.
+
+    Computed as ``max(log10(gain_power) + features, -12)``: the same value, written as a sum, so that DeepLIFT does
+    not split a product of two nearly cancelling terms (``10**features`` reaches 1e5) and the attributions of the
+    ``output`` target add up in float32."""
+    gain_db = torch.log10(torch.clamp(gain_power, min=GAIN_POWER_FLOOR))
+    return torch.clamp(gain_db + features, min=float(np.log10(LOG_POWER_FLOOR)))
 
 
 class FrameModel(nn.Module):
