@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from ..models.base import MaskModel
+from ..models.base import MaskModel, frame_major
 
 Activations = Callable[[torch.Tensor], torch.Tensor]
 """Log-power ``[B, F, T]`` -> a layer's activations ``[B, units, T]``."""
@@ -33,7 +33,7 @@ def layer_activations(model: MaskModel, layer: str, phase: np.ndarray | None = N
     """The activations ``[B, units, T]`` of the latent ``layer`` of ``model`` (e.g. NSNet2's ``fc_in``,
     ``gru1``, ``gru2``) for log-power ``[B, F, T]`` (with the input's ``phase`` ``[F, T]`` for models that read
     it), captured with a forward hook that stops the forward pass there."""
-    angle = None if phase is None else torch.as_tensor(np.asarray(phase).T[None].copy(), dtype=torch.float32)
+    angle = frame_major(phase)
     module = model.latent_module(layer)
 
     def stop(_module, _inputs, output):

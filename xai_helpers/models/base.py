@@ -106,13 +106,12 @@ class MaskModel(nn.Module, ABC):
         ``[F, T]``, computed on the model's device without gradients."""
         device = model_device(self)
         with torch.no_grad():
-            frames = torch.as_tensor(np.ascontiguousarray(features.T[None]), dtype=torch.float32, device=device)
-            angle = (
-                None
-                if phase is None
-                else torch.as_tensor(np.ascontiguousarray(phase.T[None]), dtype=torch.float32, device=device)
+            return (
+                self.explained(frame_major(features, device), target, frame_major(phase, device))[0]
+                .T.cpu()
+                .numpy()
+                .astype(np.float64)
             )
-            return self.explained(frames, target, angle)[0].T.cpu().numpy().astype(np.float64)
 
     def lesioned(self, bins: np.ndarray) -> MaskModel:
         """A copy of the model blind to the input bins ``bins`` (boolean ``[F]``) in every frame: its ``"mask"``
@@ -148,6 +147,14 @@ class MaskModel(nn.Module, ABC):
         """The registered module whose output is latent ``layer``."""
         self.check_latent_layers([layer])
         return self.get_submodule(self.latent_layers[layer])
+
+
+def frame_major(array: np.ndarray | torch.Tensor | None, device: str | torch.device = "cpu") -> torch.Tensor | None:
+    """A spectrogram-layout ``[F, T]`` array (features or phase) as the frame-major batch of one ``[1, T, F]``
+    (float32, on ``device``) that :meth:`MaskModel.explained` reads; ``None`` stays ``None``."""
+    if array is None:
+        return None
+    return torch.as_tensor(np.ascontiguousarray(np.asarray(array).T[None]), dtype=torch.float32, device=device)
 
 
 def blind_copy(model: MaskModel, bins: np.ndarray) -> MaskModel:
@@ -231,7 +238,7 @@ class MaskFromLogPower(nn.Module):
         self.target = target
         if phase is None and target in model.phase_targets:
             raise ValueError(f"{model.name}: target {target!r} reads the input's phase; pass phase= ([F, T], radians)")
-        self.phase = None if phase is None else torch.as_tensor(np.asarray(phase).T[None].copy(), dtype=torch.float32)
+        self.phase = frame_major(phase)
 
     def forward(self, log_power: torch.Tensor) -> torch.Tensor:
         # A segment cut short (causal truncation) keeps the phase of its first frames.
@@ -280,11 +287,7 @@ def predict_masks(
     ``[B, F, T]``, each a separate sequence, all with the input's ``phase`` ``[F, T]`` where the model reads it
     (forward passes of ``batch`` sequences)."""
     device = model_device(model)
-    angle = (
-        None
-        if phase is None
-        else torch.as_tensor(np.ascontiguousarray(phase.T[None]), dtype=torch.float32, device=device)
-    )
+    angle = frame_major(phase, device)
     out = []
     with torch.no_grad():
         for start in range(0, len(features), batch):
